@@ -1,0 +1,34 @@
+# edgeroam: two commands. `make demo` runs the main job on the embedded default; `make test` runs every test.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean
+
+venv: $(STAMP)
+
+# torch is pinned and installed first so that no other package can pull a different (CUDA) build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/edgeroam demo --out runs/demo
+
+test: $(STAMP)
+	$(BIN)/ruff check edgeroam tests benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout=900
+
+lint: $(STAMP)
+	$(BIN)/ruff check edgeroam tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf runs .cache .pytest_cache

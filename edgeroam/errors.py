@@ -1,0 +1,79 @@
+"""The one exception tree of edgeroam.
+
+Every error a user can cause is one of these; the CLI turns them into one red line and a non-zero exit.
+
+    EdgeroamError
+    ├── TraceFormatError       a trace file is malformed (names file, line, column)
+    ├── DatasetError           a dataset root, zip or selection is unusable (names the path)
+    ├── ScenarioError          a scenario file or --set override is invalid (names file and dotted key)
+    ├── TopologyError          a cell, server or link is unknown or inconsistent (names the id)
+    ├── PlanningError          a DNN model, profile or plan is invalid (names model/layer/device)
+    ├── NotFittedError         a predictor is used before fit (also ValueError and AttributeError, like sklearn)
+    └── RunError               a run failed (names process, time and client)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "DatasetError",
+    "EdgeroamError",
+    "NotFittedError",
+    "PlanningError",
+    "RunError",
+    "ScenarioError",
+    "TopologyError",
+    "TraceFormatError",
+]
+
+
+class EdgeroamError(Exception):
+    """Root of every edgeroam error."""
+
+
+class TraceFormatError(EdgeroamError):
+    """A trace file is malformed; the message names the file and, where known, the line and column."""
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None, column: str | None = None):
+        self.path = str(path)
+        self.line = line
+        self.column = column
+        where = self.path
+        if line is not None:
+            where += f", line {line}"
+        if column is not None:
+            where += f", column {column}"
+        super().__init__(f"{where}: {message}")
+
+
+class DatasetError(EdgeroamError):
+    """A dataset root, archive or selection cannot be used."""
+
+
+class ScenarioError(EdgeroamError):
+    """A scenario file or override is invalid; names the file and the dotted key."""
+
+    def __init__(self, path: str | Path | None, key: str | None, message: str):
+        self.path = None if path is None else str(path)
+        self.key = key
+        where = self.path or "<scenario>"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class TopologyError(EdgeroamError):
+    """A cell, server or link is unknown or inconsistent."""
+
+
+class PlanningError(EdgeroamError):
+    """A DNN model, profile or plan request is invalid."""
+
+
+class NotFittedError(EdgeroamError, ValueError, AttributeError):
+    """A predictor was used before `fit`."""
+
+
+class RunError(EdgeroamError):
+    """A run failed; names the process, simulated time and client."""

@@ -1,0 +1,22 @@
+"""Shared fixtures: where the read-only shared traces live, and a skip when they are absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EDGEROAM_SHARED", REPO.parent / "shared"))
+TRACES = SHARED / "traces"
+GEOLIFE_ZIP = TRACES / "geolife_perdnn_box.zip"
+KAIST_DIR = TRACES / "kaist" / "KAIST"
+
+
+@pytest.fixture(scope="session")
+def shared_traces() -> Path:
+    """The shared traces folder; tests that need real data skip when it is missing."""
+    if not GEOLIFE_ZIP.exists() or not KAIST_DIR.exists():
+        pytest.skip(f"shared traces not found under {TRACES}")
+    return TRACES
