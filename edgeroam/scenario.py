@@ -1,0 +1,328 @@
+"""Scenario files: pydantic models of DESIGN.md §4, TOML loading, presets and ``--set key.path=value``
+overrides.
+
+A scenario is read in three layers, later ones winning: the preset of its dataset kind (`PRESETS`, e.g. the
+PerDNN KAIST region, interval and test-user count), the TOML file, then the command-line overrides. Every
+model forbids unknown keys. Any problem becomes a `ScenarioError` naming the file and the dotted key, never a
+pydantic traceback. Building the world from a scenario is left to edgeroam.topology.build and the emulator.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgeroam.errors import ScenarioError
+
+__all__ = [
+    "PRESETS",
+    "AccessConfig",
+    "BackhaulConfig",
+    "CloudConfig",
+    "DatasetConfig",
+    "DnnConfig",
+    "PolicyConfig",
+    "PredictorConfig",
+    "RunConfig",
+    "Scenario",
+    "SplitConfig",
+    "SyntheticConfig",
+    "TopologyConfig",
+    "apply_overrides",
+    "load_scenario",
+    "scenario_from_dict",
+    "scenario_to_toml",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SplitConfig(_Model):
+    """Which users are replayed (the test set); the rest train the predictors."""
+
+    test_users: int | float | None = Field(
+        None, description="number (int) or fraction (float in (0, 1)) of test users; None = all users"
+    )
+    seed: int = Field(7, description="seed of the user split")
+
+
+class SyntheticConfig(_Model):
+    """Parameters of the synthetic traces (dataset.kind = 'synthetic')."""
+
+    kind: Literal["levy", "rwp"] = "levy"
+    users: int = Field(20, ge=1)
+    duration_s: float = Field(3600.0, gt=0)
+    interval_s: float = Field(30.0, gt=0)
+    area_m: tuple[float, float] = (1500.0, 2000.0)
+    seed: int = 0
+
+
+class DatasetConfig(_Model):
+    """Where the traces come from and how they are cut and resampled."""
+
+    kind: Literal["geolife", "kaist", "synthetic"] = "synthetic"
+    root: str | None = Field(None, description="dataset folder or zip; None = the default root")
+    region: str | None = Field(None, description="region preset name (edgeroam.datasets.regions)")
+    interval_s: float | None = Field(None, gt=0, description="resampling interval t in seconds")
+    max_gap_s: float | None = Field(None, gt=0, description="a gap longer than this starts a new trajectory")
+    split: SplitConfig = SplitConfig()
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+
+class CloudConfig(_Model):
+    """Optional cloud node(s) behind a WAN link (local-edge-cloud papers)."""
+
+    enabled: bool = False
+    count: int = Field(1, ge=1)
+    wan_mbps: float = Field(100.0, gt=0)
+    wan_delay_ms: float = Field(20.0, ge=0)
+    profile: str = "cloud-gpu"
+
+
+class BackhaulConfig(_Model):
+    """Shape and capacities of the edge backhaul (topology/backhaul.py)."""
+
+    shape: Literal["mesh", "tree", "star"] = "mesh"
+    link: Literal["wireless", "fibre"] = Field(
+        "wireless", description="class of server-to-server / access links"
+    )
+    wireless_mbps: float = Field(100.0, gt=0)
+    fibre_mbps: float = Field(1000.0, gt=0)
+    wireless_delay_ms: float = Field(2.0, ge=0)
+    fibre_delay_ms: float = Field(0.5, ge=0)
+    cluster_cells: int = Field(7, ge=1, description="tree: about this many cells per aggregation switch")
+    master: bool = Field(False, description="add a master node (kind 'master') next to the core/gateway")
+    cloud: CloudConfig = CloudConfig()
+
+
+class AccessConfig(_Model):
+    """Wi-Fi access link between a client and the server of its cell (PerDNN: 50/35 Mbps)."""
+
+    down_mbps: float = Field(50.0, gt=0)
+    up_mbps: float = Field(35.0, gt=0)
+    delay_ms: float = Field(1.0, ge=0)
+
+
+class TopologyConfig(_Model):
+    """Hex grid and edge servers."""
+
+    radius_m: float = Field(50.0, gt=0, description="cell circumradius R")
+    orientation: Literal["pointy", "flat"] = "pointy"
+    origin: tuple[float, float] | None = Field(None, description="centre of cell (0, 0); None = (0, 0)")
+    servers: Literal["visited", "region", "file"] = "visited"
+    servers_of: Literal["all", "test"] = Field(
+        "all", description="visited: cells visited by any user ('all', PerDNN) or by the test users only"
+    )
+    servers_file: str | None = Field(None, description="CSV (x,y or q,r) or GeoJSON points; servers = 'file'")
+    profile: str = Field("titan-xp", description="compute profile of every edge server")
+    backhaul: BackhaulConfig = BackhaulConfig()
+    access: AccessConfig = AccessConfig()
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> TopologyConfig:
+        if self.servers == "file" and not self.servers_file:
+            raise ValueError("servers = 'file' needs servers_file")
+        return self
+
+
+class DnnConfig(_Model):
+    """The DNN every client runs and the devices that run it."""
+
+    model: str = Field("inception", description="zoo name (mobilenet | inception | resnet50 | …)")
+    client: str = Field("odroid-xu4", description="client device preset or 'measure'")
+    server: str = Field("titan-xp", description="edge server device preset")
+    query_gap_s: float = Field(0.5, ge=0, description="think time after each query (closed loop)")
+    execution: Literal["profile", "torch"] = "profile"
+
+
+class PredictorConfig(_Model):
+    """Mobility predictor."""
+
+    kind: str = Field("svr", description="markov | svr | lstm | stay | velocity")
+    history: int = Field(5, ge=1, description="n most recent positions")
+    top_k: int = Field(2, ge=1)
+    params: dict[str, int | float | str | bool] = Field(default_factory=dict, description="hyperparameters")
+
+
+class PolicyConfig(_Model):
+    """Migration policy."""
+
+    kind: str = Field("perdnn", description="perdnn | fractional | ionn | optimal | oracle | …")
+    radius_m: float = Field(100.0, ge=0, description="migrate to every server within r of the prediction")
+    ttl_intervals: int = Field(5, ge=1)
+    fraction_mb: float | None = Field(None, ge=0, description="fractional migration budget in MB")
+    crowded_fraction: float = Field(0.06, ge=0, le=1, description="share of servers treated as crowded")
+
+
+class RunConfig(_Model):
+    """How a run executes."""
+
+    backend: Literal["sim", "net"] = "sim"
+    speed: float = Field(1.0, gt=0, description="net only: time compression factor")
+    duration_s: float | None = Field(None, gt=0, description="cut the replay after this many seconds")
+    out: str = "runs"
+
+
+class Scenario(_Model):
+    """A whole scenario (DESIGN.md §4)."""
+
+    name: str
+    description: str = ""
+    seed: int = 7
+    dataset: DatasetConfig = DatasetConfig()
+    topology: TopologyConfig = TopologyConfig()
+    dnn: DnnConfig = DnnConfig()
+    predictor: PredictorConfig = PredictorConfig()
+    policy: PolicyConfig = PolicyConfig()
+    run: RunConfig = RunConfig()
+
+
+#: defaults per dataset kind, applied under the file (the file wins)
+PRESETS: dict[str, dict[str, Any]] = {
+    "kaist": {
+        "dataset": {
+            "region": "perdnn-kaist",
+            "interval_s": 30.0,
+            "max_gap_s": 90.0,
+            "split": {"test_users": 31, "seed": 7},
+        },
+    },
+    "geolife": {
+        "dataset": {
+            "region": "perdnn-geolife",
+            "interval_s": 20.0,
+            "max_gap_s": 60.0,
+            "split": {"test_users": 138 / 182, "seed": 7},
+        },
+    },
+    "synthetic": {
+        "dataset": {"interval_s": 30.0, "max_gap_s": 90.0, "split": {"test_users": None, "seed": 7}},
+    },
+}
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _parse_scalar(text: str) -> Any:
+    """A TOML scalar (number, bool, quoted string, array, inline table); anything else is a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str] | tuple[str, ...], path: str | Path | None = None
+):
+    """Return a copy of `data` with each ``key.path=value`` applied (value parsed as a TOML scalar)."""
+    out = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ScenarioError(path, None, f"--set expects key.path=value, got {item!r}")
+        parts = key.split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError(path, ".".join(parts[: i + 1]), f"is a value, not a table (--set {item})")
+            node = child
+        node[parts[-1]] = _parse_scalar(value.strip())
+    return out
+
+
+def _error_from_validation(exc: ValidationError, path: str | Path | None) -> ScenarioError:
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    if len(errors) > 1:
+        rest = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errors[1:4])
+        msg += f" (also: {rest}{' …' if len(errors) > 4 else ''})"
+    return ScenarioError(path, key, msg)
+
+
+def scenario_from_dict(
+    data: dict[str, Any], *, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Scenario:
+    """Validate a scenario dict: preset of its dataset kind, then `data`, then `overrides`."""
+    merged = apply_overrides(data, overrides, path)
+    kind = (
+        (merged.get("dataset") or {}).get("kind", "synthetic")
+        if isinstance(merged.get("dataset"), dict)
+        else None
+    )
+    preset = PRESETS.get(kind, {}) if isinstance(kind, str) else {}
+    merged = _deep_merge(preset, merged)
+    if "name" not in merged and path is not None:
+        merged["name"] = Path(path).stem
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        raise _error_from_validation(exc, path) from None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Relative ``dataset.root`` and ``topology.servers_file`` are resolved against the file's folder. The name
+    defaults to the file's stem.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, bad TOML, an unknown key or a wrong type; the message names the file and the dotted key.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(p, None, "file not found") from None
+    except OSError as exc:
+        raise ScenarioError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(p, None, f"invalid TOML: {exc}") from None
+    scenario = scenario_from_dict(data, path=p, overrides=overrides)
+    base = p.resolve().parent
+    ds = scenario.dataset
+    if ds.root and not Path(ds.root).expanduser().is_absolute():
+        ds.root = str((base / ds.root).resolve())
+    topo = scenario.topology
+    if topo.servers_file and not Path(topo.servers_file).expanduser().is_absolute():
+        topo.servers_file = str((base / topo.servers_file).resolve())
+    return scenario
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """The fully resolved scenario as TOML (None values are left out, as TOML has no null)."""
+    import tomli_w
+
+    def drop_none(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: drop_none(x) for k, x in v.items() if x is not None}
+        if isinstance(v, tuple | list):
+            return [drop_none(x) for x in v]
+        return v
+
+    return tomli_w.dumps(drop_none(scenario.model_dump(mode="json")))

@@ -1,0 +1,68 @@
+"""Topology: the hex cell grid, the edge servers, the backhaul graph, and their export to maps and figures."""
+
+from edgeroam.topology.backhaul import (
+    BackhaulParams,
+    build_backhaul,
+    hex_line,
+    link_table,
+    path_bottleneck_bps,
+    path_delay_s,
+    path_length_stats,
+    server_node,
+    shortest_path,
+)
+from edgeroam.topology.build import (
+    PERDNN_SERVER_RANGES,
+    Topology,
+    World,
+    backhaul_params,
+    build_topology,
+    load_world,
+    scenario_grid,
+    topology_summary,
+)
+from edgeroam.topology.hexgrid import AXIAL_DIRECTIONS, HexGrid, cell_id, unpack_cell_id
+from edgeroam.topology.servers import (
+    CLOUD_QR,
+    SERVER_COLUMNS,
+    add_cloud,
+    make_servers,
+    nearest_servers,
+    server_of_cell,
+    servers_from_file,
+    servers_in_region,
+    servers_visited,
+)
+
+__all__ = [
+    "AXIAL_DIRECTIONS",
+    "CLOUD_QR",
+    "PERDNN_SERVER_RANGES",
+    "SERVER_COLUMNS",
+    "BackhaulParams",
+    "HexGrid",
+    "Topology",
+    "World",
+    "add_cloud",
+    "backhaul_params",
+    "build_backhaul",
+    "build_topology",
+    "cell_id",
+    "hex_line",
+    "link_table",
+    "load_world",
+    "make_servers",
+    "nearest_servers",
+    "path_bottleneck_bps",
+    "path_delay_s",
+    "path_length_stats",
+    "scenario_grid",
+    "server_node",
+    "server_of_cell",
+    "servers_from_file",
+    "servers_in_region",
+    "servers_visited",
+    "shortest_path",
+    "topology_summary",
+    "unpack_cell_id",
+]
