@@ -1,0 +1,161 @@
+"""resample: exact linear interpolation on an absolute grid, gap splits and region exits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.datasets.resample import resample, segment_ids
+from edgeroam.datasets.traces import make_traces, validate_traces
+from edgeroam.errors import DatasetError
+
+
+def _tr(rows, **kw) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["user", "traj", "t", "x", "y"])
+    return make_traces(df, metric_frame="local", source="hand", **kw)
+
+
+def test_interpolation_is_exactly_linear_on_absolute_grid():
+    # x = 2 t + 1, y = -t + 5 sampled irregularly; grid multiples of 10 inside [3, 47]
+    t = np.array([3.0, 7.0, 18.0, 19.5, 33.0, 47.0])
+    tr = _tr({"user": "a", "traj": 0, "t": t, "x": 2 * t + 1, "y": -t + 5})
+    r = resample(tr, 10, max_gap_s=100)
+    validate_traces(r)
+    assert r["t"].tolist() == [10.0, 20.0, 30.0, 40.0]
+    assert np.allclose(r["x"], 2 * r["t"] + 1, rtol=0, atol=1e-12)
+    assert np.allclose(r["y"], -r["t"] + 5, rtol=0, atol=1e-12)
+    assert r["traj"].tolist() == [0, 0, 0, 0]
+    assert r.attrs["resample"] == {"interval_s": 10.0, "max_gap_s": 100.0, "region": None}
+    assert r.attrs["source"] == "hand"
+
+
+def test_piecewise_linear_between_samples_and_endpoints_exact():
+    tr = _tr({"user": "a", "traj": 0, "t": [0.0, 10.0, 20.0], "x": [0.0, 10.0, 10.0], "y": [0.0, 0.0, 30.0]})
+    r = resample(tr, 5, max_gap_s=60)
+    assert r["t"].tolist() == [0.0, 5.0, 10.0, 15.0, 20.0]
+    assert r["x"].tolist() == [0.0, 5.0, 10.0, 10.0, 10.0]
+    assert r["y"].tolist() == [0.0, 0.0, 0.0, 15.0, 30.0]
+
+
+def test_gap_longer_than_limit_starts_new_trajectory():
+    t = [0.0, 20.0, 40.0, 200.0, 220.0]
+    tr = _tr({"user": "a", "traj": 0, "t": t, "x": t, "y": 0.0})
+    r = resample(tr, 20, max_gap_s=60)
+    assert r["t"].tolist() == [0.0, 20.0, 40.0, 200.0, 220.0]
+    assert r["traj"].tolist() == [0, 0, 0, 1, 1]
+    # a gap exactly at the limit is not a gap
+    r2 = resample(tr, 20, max_gap_s=160)
+    assert r2["traj"].nunique() == 1 and len(r2) == 12
+
+
+def test_leaving_the_region_ends_a_trajectory_and_reentering_starts_one():
+    # walks x = 0..100 and back, region x in [0, 40]: in, out, in again
+    t = np.arange(0.0, 210.0, 10.0)
+    x = np.r_[np.arange(0.0, 110.0, 10.0), np.arange(90.0, -10.0, -10.0)]
+    tr = _tr({"user": "a", "traj": 0, "t": t, "x": x, "y": 0.0})
+    r = resample(tr, 10, max_gap_s=1000, region="metric:0,-1,40,1")
+    assert (r["x"] <= 40).all()
+    assert r.groupby("traj")["t"].agg(["min", "max"]).values.tolist() == [[0.0, 40.0], [160.0, 200.0]]
+    assert r.attrs["resample"]["region"] == "metric:0,-1,40,1"
+
+
+def test_trajectories_and_users_are_kept_apart_and_renumbered():
+    rows = {
+        "user": ["b"] * 3 + ["a"] * 4,
+        "traj": [5, 5, 5, 2, 2, 7, 7],
+        "t": [0.0, 10.0, 20.0, 0.0, 10.0, 15.0, 35.0],
+        "x": [0.0, 1.0, 2.0, 0.0, 10.0, 100.0, 120.0],
+        "y": 0.0,
+    }
+    r = resample(_tr(rows), 10, max_gap_s=100)
+    got = list(zip(r["user"].astype(str), r["traj"], r["t"], r["x"], strict=True))
+    assert got == [
+        ("a", 0, 0.0, 0.0),
+        ("a", 0, 10.0, 10.0),
+        ("a", 1, 20.0, 105.0),
+        ("a", 1, 30.0, 115.0),
+        ("b", 0, 0.0, 0.0),
+        ("b", 0, 10.0, 1.0),
+        ("b", 0, 20.0, 2.0),
+    ]
+    assert r["traj"].dtype == np.int32 and list(r["user"].cat.categories) == ["a", "b"]
+
+
+def test_duplicate_times_short_segments_and_min_points():
+    rows = {
+        "user": "a",
+        "traj": 0,
+        "t": [0.0, 0.0, 10.0, 500.0, 503.0],
+        "x": [0.0, 9.0, 10.0, 0.0, 3.0],
+        "y": 0.0,
+    }
+    r = resample(_tr(rows), 10, max_gap_s=60)
+    # the repeated t=0 keeps its first sample; the 3-s segment holds the grid point 500 only
+    assert r["t"].tolist() == [0.0, 10.0, 500.0]
+    assert r["x"].tolist() == [0.0, 10.0, 0.0]
+    assert len(resample(_tr(rows), 10, max_gap_s=60, min_points=2)) == 2
+
+
+def test_lat_lon_and_mode_follow():
+    df = pd.DataFrame(
+        {
+            "user": "a",
+            "traj": 0,
+            "t": [0.0, 10.0, 20.0],
+            "lat": [39.9, 39.91, 39.92],
+            "lon": [116.3, 116.3, 116.32],
+            "mode": ["walk", "walk", "bus"],
+        }
+    )
+    tr = make_traces(df)
+    # a lon/lat region applies to lon/lat: lon 116.3 lies west of the PerDNN box, so nothing is left
+    assert len(resample(tr, 4, max_gap_s=60, region="perdnn-geolife")) == 0
+    assert len(resample(tr, 4, max_gap_s=60, region="lonlat:116.2,39.8,116.4,40")) == 6
+    r = resample(tr, 4, max_gap_s=60)
+    assert np.allclose(r["lat"], 39.9 + r["t"] / 1000)
+    assert r["mode"].astype(str).tolist() == ["walk", "walk", "walk", "walk", "bus", "bus"]
+    assert isinstance(r["mode"].dtype, pd.CategoricalDtype)
+
+
+def test_empty_result_and_bad_arguments():
+    tr = _tr({"user": "a", "traj": 0, "t": [1.0, 2.0], "x": 0.0, "y": 0.0})
+    r = resample(tr, 10, max_gap_s=60)
+    assert len(r) == 0
+    validate_traces(r)
+    with pytest.raises(DatasetError, match="interval_s"):
+        resample(tr, 0, max_gap_s=60)
+    with pytest.raises(DatasetError, match="max_gap_s"):
+        resample(tr, 10, max_gap_s=-1)
+
+
+def test_segment_ids_marks_outside_rows():
+    tr = _tr({"user": "a", "traj": 0, "t": [0.0, 1.0, 2.0, 3.0], "x": 0.0, "y": 0.0})
+    assert segment_ids(tr, max_gap_s=10, inside=np.array([1, 0, 1, 1], bool)).tolist() == [0, -1, 1, 1]
+
+
+def test_large_random_table_matches_per_trajectory_numpy_interp():
+    rng = np.random.default_rng(7)
+    parts = []
+    for u in range(5):
+        for k in range(4):
+            t = np.cumsum(rng.uniform(0.5, 8.0, 300))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "user": f"u{u}",
+                        "traj": k,
+                        "t": t,
+                        "x": rng.normal(size=300).cumsum(),
+                        "y": rng.normal(size=300).cumsum(),
+                    }
+                )
+            )
+    tr = make_traces(pd.concat(parts, ignore_index=True), metric_frame="local")
+    r = resample(tr, 5, max_gap_s=100)
+    for (u, k), g in tr.groupby(["user", "traj"], observed=True):
+        grid = np.arange(np.ceil(g.t.min() / 5) * 5, g.t.max() + 1e-9, 5)
+        got = r[(r.user == u) & (r.traj == k)]
+        assert np.array_equal(got["t"].to_numpy(), grid)
+        assert np.allclose(got["x"], np.interp(grid, g.t, g.x), atol=1e-9)
+        assert np.allclose(got["y"], np.interp(grid, g.t, g.y), atol=1e-9)
