@@ -1,0 +1,443 @@
+"""Fluid flows over a capacitated network: each transfer gets its max-min fair rate as flows come and go.
+
+A flow is `nbytes` over a path of directed links. Its rate is the max-min fair share (progressive filling)
+over all flows in progress; rates are recomputed, once per instant, whenever a flow starts or ends, and the
+next completion is one engine timer. Bytes are accounted per link, in total and per interval, so the backend
+can report backhaul uplink/downlink per server and per link per interval.
+
+Links are *directed*: Wi-Fi up and Wi-Fi down of a cell are two links, and an undirected backhaul edge
+``(u, v)`` of the topology (`networkx.Graph` with ``capacity_bps``) is modelled as two links ``(u, v)`` and
+``(v, u)``, each with the full capacity, like a full-duplex wire (:func:`backhaul_links`). Bytes sent by
+server ``u`` to ``v`` therefore count on ``(u, v)`` only: the uplink of ``u`` and the downlink of ``v``.
+
+Capacities are in bits per second, sizes in bytes. Propagation delay is not part of the fluid model; a caller
+that wants it waits for the path's delay after the transfer (``latency_s`` of :meth:`FluidNetwork.transfer`).
+
+What it leaves to others: routing (the topology's shortest paths), and what the bytes mean (layers, queries).
+
+The progressive filling is vectorized over a flows x links incidence kept as CSR arrays (flow -> links and
+link -> flows): each round saturates the links with the smallest fair share and freezes their flows, so one
+recomputation costs O(rounds x links + nnz) numpy work, not O(flows^2) Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from edgeroam.emulator.sim.engine import LATE, NORMAL, Engine, Event
+from edgeroam.errors import RunError, TopologyError
+
+__all__ = ["FlowRecord", "FluidNetwork", "Transfer", "backhaul_links", "max_min_rates", "path_links"]
+
+_TIME_EPS = 1e-10
+"""A flow whose remaining bytes take at most this long at its rate is complete (absorbs float residue)."""
+_BYTE_EPS = 1e-6
+
+
+def backhaul_links(graph: Any, capacity: str = "capacity_bps") -> dict[tuple[Hashable, Hashable], float]:
+    """Directed links of an undirected backhaul graph: each edge ``(u, v)`` gives ``(u, v)`` and ``(v, u)``.
+
+    Both directions get the edge's full `capacity` attribute (full duplex). Edges are listed in sorted node
+    order so the link order (and hence every array) is stable.
+    """
+    links: dict[tuple[Hashable, Hashable], float] = {}
+    for u, v, data in sorted(graph.edges(data=True), key=lambda e: (repr(e[0]), repr(e[1]))):
+        if capacity not in data:
+            raise TopologyError(f"backhaul edge ({u!r}, {v!r}) has no {capacity!r} attribute")
+        cap = float(data[capacity])
+        links[(u, v)] = cap
+        links[(v, u)] = cap
+    return links
+
+
+def path_links(nodes: Sequence[Hashable]) -> list[tuple[Hashable, Hashable]]:
+    """The directed links ``[(n0, n1), (n1, n2), ...]`` of a node path (e.g. a networkx shortest path)."""
+    return [(nodes[i], nodes[i + 1]) for i in range(len(nodes) - 1)]
+
+
+def _ragged(ptr: np.ndarray, data: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate ``data[ptr[r]:ptr[r+1]]`` for each r in `rows`; also give the row position of each item."""
+    starts = ptr[rows]
+    lengths = ptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return data[:0], np.zeros(0, dtype=np.int64)
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    idx = np.arange(total) - offsets[owner] + starts[owner]
+    return data[idx], owner
+
+
+def max_min_rates(capacity: np.ndarray, flow_ptr: np.ndarray, flow_links: np.ndarray) -> np.ndarray:
+    """Max-min fair rates by progressive filling.
+
+    Parameters
+    ----------
+    capacity : ndarray of float, shape (L,)
+        Link capacities (any unit; rates come out in the same unit).
+    flow_ptr, flow_links : ndarray of int
+        CSR incidence: the links of flow ``f`` are ``flow_links[flow_ptr[f]:flow_ptr[f+1]]`` (no repeats).
+
+    Returns
+    -------
+    ndarray of float, shape (F,)
+        The rate of each flow; ``inf`` for a flow with an empty path.
+
+    Notes
+    -----
+    All unfrozen flows share one water level. Each round raises it to the smallest fair share
+    ``(capacity - frozen load) / unfrozen flows`` over the links, saturates every link at that share (ties
+    within 1e-12 relative together) and freezes the flows that cross them. Each flow and each link is frozen
+    once, so the incidence is scanned O(1) times in total; a round costs O(L).
+    """
+    n_links = len(capacity)
+    n_flows = len(flow_ptr) - 1
+    rates = np.full(n_flows, math.inf)
+    if n_flows == 0:
+        return rates
+    lengths = np.diff(flow_ptr)
+    owner = np.repeat(np.arange(n_flows), lengths)
+    # link -> flows (CSC) by a stable sort of the incidence on the link index
+    order = np.argsort(flow_links, kind="stable")
+    link_flows = owner[order]
+    icount = np.bincount(flow_links, minlength=n_links)
+    link_ptr = np.zeros(n_links + 1, dtype=np.int64)
+    np.cumsum(icount, out=link_ptr[1:])
+    count = icount.astype(np.float64)
+    residual = np.asarray(capacity, dtype=np.float64).copy()
+    frozen = lengths == 0
+    share = np.full(n_links, math.inf)
+    live = count > 0
+    while True:
+        share.fill(math.inf)
+        np.divide(residual, count, out=share, where=live)
+        level = share.min()
+        if not math.isfinite(level):
+            break
+        level = max(level, 0.0)
+        sat = np.flatnonzero(share <= level * (1.0 + 1e-12) + 1e-300)
+        cand, _ = _ragged(link_ptr, link_flows, sat)
+        cand = np.unique(cand[~frozen[cand]])
+        rates[cand] = level
+        frozen[cand] = True
+        links_of, _ = _ragged(flow_ptr, flow_links, cand)
+        hit = np.bincount(links_of, minlength=n_links)
+        count -= hit
+        residual -= level * hit
+        np.maximum(residual, 0.0, out=residual)
+        count[sat] = 0.0
+        live = count > 0.5
+    return rates
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecord:
+    """A finished transfer: what the backend writes to ``transfers.parquet``."""
+
+    flow: int
+    start: float
+    end: float
+    nbytes: float
+    path: tuple[Hashable, ...]
+    tag: Any = None
+
+
+class Transfer(Event):
+    """The event of one flow: succeeds with its :class:`FlowRecord` when the last byte arrived."""
+
+    __slots__ = ("flow", "path", "nbytes", "start", "tag", "_links", "_latency")
+
+
+class FluidNetwork:
+    """Max-min fair fluid flows over directed links, driven by an :class:`~.engine.Engine`.
+
+    Parameters
+    ----------
+    engine : Engine
+    links : mapping of link id -> capacity in bits per second
+        Any hashable ids (e.g. ``("wifi-up", cell)``, ``(u, v)`` for a backhaul direction). Order is kept.
+    interval_s : float, optional
+        Width of the accounting intervals (bins ``[k * interval_s, (k + 1) * interval_s)`` from `origin`);
+        ``None`` keeps totals only.
+    origin : float
+        Start of interval 0 (seconds).
+
+    Examples
+    --------
+    >>> from edgeroam.emulator.sim.engine import Engine
+    >>> eng = Engine()
+    >>> net = FluidNetwork(eng, {"a": 8e6})          # 1 MB/s
+    >>> def send(eng, net):
+    ...     rec = yield net.transfer(["a"], 2e6)
+    ...     return rec.end
+    >>> p = eng.process(send(eng, net))
+    >>> eng.run()
+    >>> p.value
+    2.0
+    """
+
+    def __init__(self, engine: Engine, links: Mapping[Hashable, float], interval_s: float | None = None,
+                 origin: float = 0.0):
+        self.engine = engine
+        self._ids: list[Hashable] = list(links)
+        self._index = {lid: i for i, lid in enumerate(self._ids)}
+        cap = np.array([float(links[lid]) for lid in self._ids], dtype=np.float64)
+        bad = np.flatnonzero(~(cap > 0) | ~np.isfinite(cap))
+        if len(bad):
+            lid = self._ids[int(bad[0])]
+            value = float(cap[bad[0]])
+            raise TopologyError(f"link {lid!r} has capacity {value!r} bps; it must be finite and > 0")
+        self._cap_Bps = cap / 8.0
+        if interval_s is not None and not (interval_s > 0 and math.isfinite(interval_s)):
+            raise RunError(f"interval_s must be finite and > 0, got {interval_s!r}")
+        self.interval_s = interval_s
+        self.origin = float(origin)
+        n = len(self._ids)
+        self._link_bytes = np.zeros(n)
+        self._bins: dict[int, np.ndarray] = {}
+        # flows in progress, in start order (dict keeps insertion order: deterministic)
+        self._flows: dict[int, Transfer] = {}
+        self._next_id = 0
+        # arrays over the flows in progress, in start order
+        self._fid = np.zeros(0, dtype=np.int64)
+        self._remaining = np.zeros(0)
+        self._rate = np.zeros(0)  # bytes per second
+        self._lengths = np.zeros(0, dtype=np.int64)
+        self._flat = np.zeros(0, dtype=np.int64)  # concatenated link indices of the paths
+        self._new: list[Transfer] = []  # started at this instant, merged by the recomputation
+        self._link_rate = np.zeros(n)  # bytes per second per link
+        self._last = engine.now
+        self._timer: Event | None = None
+        self._recompute_pending: Event | None = None
+        self.recomputations = 0
+        self.completed = 0
+
+    # -- public ---------------------------------------------------------------------------------------------
+    @property
+    def links(self) -> list[Hashable]:
+        """Link ids in array order."""
+        return list(self._ids)
+
+    def capacity_bps(self, link: Hashable) -> float:
+        """The capacity of `link` in bits per second."""
+        return float(self._cap_Bps[self._link(link)] * 8.0)
+
+    def set_capacity(self, link: Hashable, capacity_bps: float) -> None:
+        """Change a link's capacity from now on; rates are recomputed at this instant."""
+        i = self._link(link)
+        if not (capacity_bps > 0 and math.isfinite(capacity_bps)):
+            raise TopologyError(f"link {link!r}: capacity must be finite and > 0, got {capacity_bps!r}")
+        self._advance()
+        self._cap_Bps[i] = capacity_bps / 8.0
+        self._mark_dirty()
+
+    @property
+    def active(self) -> int:
+        """Number of flows in progress."""
+        return len(self._flows)
+
+    def transfer(self, path: Iterable[Hashable], nbytes: float, tag: Any = None,
+                 latency_s: float = 0.0) -> Transfer:
+        """Start sending `nbytes` over `path` (link ids) now; the returned event fires when they arrived.
+
+        The event succeeds with a :class:`FlowRecord` ``latency_s`` seconds after the last byte left the
+        fluid model (``end`` excludes the latency). An empty path or zero bytes complete at once.
+        """
+        path = tuple(path)
+        idx = np.array([self._link(lid) for lid in path], dtype=np.int64)
+        if len(np.unique(idx)) != len(idx):
+            raise TopologyError(f"path {path!r} crosses a link twice")
+        if not (nbytes >= 0 and math.isfinite(nbytes)):
+            raise RunError(f"transfer size must be finite and >= 0 bytes, got {nbytes!r} "
+                           f"(t={self.engine.now!r} s)")
+        if not (latency_s >= 0 and math.isfinite(latency_s)):
+            raise RunError(f"transfer latency must be finite and >= 0 s, got {latency_s!r}")
+        ev = Transfer(self.engine, name=f"transfer {self._next_id}")
+        ev.flow = self._next_id
+        self._next_id += 1
+        ev.path = path
+        ev.nbytes = float(nbytes)
+        ev.start = self.engine.now
+        ev.tag = tag
+        ev._links = idx
+        ev._latency = float(latency_s)
+        if nbytes == 0 or len(idx) == 0:
+            self._finish(ev)
+            return ev
+        self._advance()
+        self._flows[ev.flow] = ev
+        self._new.append(ev)
+        self._mark_dirty()
+        return ev
+
+    def rates_bps(self) -> dict[int, float]:
+        """Current rate of every flow in progress (bits per second) by flow id, recomputed first if due."""
+        self._flush()
+        return {int(fid): float(r * 8.0) for fid, r in zip(self._fid, self._rate, strict=True)}
+
+    def link_bytes(self) -> dict[Hashable, float]:
+        """Bytes carried by each link so far (up to now)."""
+        self._advance()
+        return {lid: float(b) for lid, b in zip(self._ids, self._link_bytes, strict=True)}
+
+    def link_load_bps(self) -> dict[Hashable, float]:
+        """Current load of each link (bits per second)."""
+        self._flush()
+        return {lid: float(r * 8.0) for lid, r in zip(self._ids, self._link_rate, strict=True)}
+
+    def interval_bytes(self) -> pd.DataFrame:
+        """Bytes per link per interval so far.
+
+        Columns ``interval`` (int64), ``start`` (s), ``link`` (str), ``bytes`` (float).
+
+        Only non-zero cells; sorted by interval, then link order. Link ids are stored as their ``str``.
+        """
+        self._advance()
+        rows_k, rows_l, rows_b = [], [], []
+        for k in sorted(self._bins):
+            arr = self._bins[k]
+            nz = np.flatnonzero(arr)
+            rows_k.append(np.full(len(nz), k, dtype=np.int64))
+            rows_l.append(nz)
+            rows_b.append(arr[nz])
+        if rows_k:
+            ks = np.concatenate(rows_k)
+            ls = np.concatenate(rows_l)
+            bs = np.concatenate(rows_b)
+        else:
+            ks = np.zeros(0, dtype=np.int64)
+            ls = np.zeros(0, dtype=np.int64)
+            bs = np.zeros(0)
+        names = np.array([str(lid) for lid in self._ids] or [""], dtype=object)
+        return pd.DataFrame({
+            "interval": ks,
+            "start": self.origin + ks * (self.interval_s or 0.0),
+            "link": names[ls] if len(ls) else np.array([], dtype=object),
+            "bytes": bs,
+        })
+
+    def interval_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(intervals[K], bytes[K, L])``: bytes per interval and link, links in :attr:`links` order."""
+        self._advance()
+        ks = np.array(sorted(self._bins), dtype=np.int64)
+        mat = np.stack([self._bins[int(k)] for k in ks]) if len(ks) else np.zeros((0, len(self._ids)))
+        return ks, mat
+
+    # -- internals ------------------------------------------------------------------------------------------
+    def _link(self, lid: Hashable) -> int:
+        try:
+            return self._index[lid]
+        except (KeyError, TypeError):
+            raise TopologyError(f"unknown link {lid!r}") from None
+
+    def _finish(self, ev: Transfer) -> None:
+        latency = ev._latency
+        rec = FlowRecord(ev.flow, ev.start, self.engine.now, ev.nbytes, ev.path, ev.tag)
+        self.completed += 1
+        if latency > 0:
+            self.engine.schedule(latency, lambda: ev.succeed(rec), name=f"deliver {ev.name}")
+        else:
+            ev.succeed(rec)
+
+    def _account(self, t0: float, t1: float) -> None:
+        """Add the bytes carried by each link over [t0, t1) at the current link rates."""
+        dt = t1 - t0
+        if dt <= 0 or not self._flows:
+            return
+        self._link_bytes += self._link_rate * dt
+        if self.interval_s is None:
+            return
+        w = self.interval_s
+        k0 = math.floor((t0 - self.origin) / w)
+        k1 = math.floor((t1 - self.origin) / w)
+        if (t1 - self.origin) == k1 * w:
+            k1 -= 1  # t1 is exactly a bin edge: nothing falls in bin k1
+        n = len(self._ids)
+        for k in range(k0, max(k0, k1) + 1):
+            lo = max(t0, self.origin + k * w)
+            hi = min(t1, self.origin + (k + 1) * w)
+            if hi > lo:
+                arr = self._bins.get(k)
+                if arr is None:
+                    arr = self._bins[k] = np.zeros(n)
+                arr += self._link_rate * (hi - lo)
+
+    def _advance(self) -> None:
+        """Move the fluid state from the last update to now."""
+        now = self.engine.now
+        dt = now - self._last
+        if dt > 0:
+            if len(self._remaining):
+                self._remaining -= self._rate * dt
+            self._account(self._last, now)
+        self._last = now
+
+    def _mark_dirty(self) -> None:
+        if self._recompute_pending is None:
+            self._recompute_pending = self.engine.schedule(0.0, self._recompute, priority=LATE,
+                                                           name="fluid recompute")
+
+    def _flush(self) -> None:
+        if self._recompute_pending is not None:
+            self._recompute_pending.cancel()
+            self._recompute()
+
+    def _merge_new(self) -> None:
+        new, self._new = self._new, []
+        self._fid = np.concatenate([self._fid, np.array([e.flow for e in new], dtype=np.int64)])
+        self._remaining = np.concatenate([self._remaining, np.array([e.nbytes for e in new])])
+        self._rate = np.concatenate([self._rate, np.zeros(len(new))])
+        lengths = np.array([len(e._links) for e in new], dtype=np.int64)
+        self._lengths = np.concatenate([self._lengths, lengths])
+        self._flat = np.concatenate([self._flat, *[e._links for e in new]])
+
+    def _recompute(self) -> None:
+        """Recompute every rate (once per instant) and re-arm the completion timer."""
+        self._recompute_pending = None
+        self._advance()
+        if self._new:
+            self._merge_new()
+        self.recomputations += 1
+        n = len(self._fid)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if n == 0:
+            self._link_rate[:] = 0.0
+            return
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self._lengths, out=ptr[1:])
+        self._rate = max_min_rates(self._cap_Bps, ptr, self._flat)
+        owner = np.repeat(np.arange(n), self._lengths)
+        self._link_rate = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(self._rate > 0, np.maximum(self._remaining, 0.0) / self._rate, math.inf)
+        dt = float(left.min())
+        if not math.isfinite(dt):
+            raise RunError(f"no flow can progress at t={self.engine.now!r} s (all rates are zero)")
+        self._timer = self.engine.schedule(dt, self._complete, priority=NORMAL, name="fluid completion")
+
+    def _complete(self) -> None:
+        """Timer: finish every flow whose last byte arrived now, then recompute."""
+        self._timer = None
+        self._advance()
+        done = (self._remaining <= self._rate * _TIME_EPS) | (self._remaining <= _BYTE_EPS)
+        if not done.any():
+            done[int(np.argmin(self._remaining / self._rate))] = True
+        keep = ~done
+        finished = self._fid[done]
+        self._flat = self._flat[np.repeat(keep, self._lengths)]
+        self._fid = self._fid[keep]
+        self._remaining = self._remaining[keep]
+        self._rate = self._rate[keep]
+        self._lengths = self._lengths[keep]
+        for fid in finished.tolist():
+            self._finish(self._flows.pop(fid))
+        # Link rates stay as they were until the recomputation of this instant; no time passes meanwhile.
+        self._mark_dirty()

@@ -1,0 +1,266 @@
+"""Fluid flows: hand-computed completion times, max-min fairness on random instances, byte accounting."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from edgeroam.emulator.sim.engine import Engine
+from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links, max_min_rates, path_links
+from edgeroam.errors import RunError, TopologyError
+
+MBPS = 1e6
+
+
+def _start(eng, net, path, nbytes, at, ends, tag):
+    def proc(eng):
+        if at > 0:
+            yield eng.timeout(at)
+        rec = yield net.transfer(path, nbytes, tag=tag)
+        ends[tag] = (rec.start, rec.end)
+
+    eng.process(proc(eng), name=f"flow {tag}")
+
+
+def test_two_flows_share_a_link_then_one_ends():
+    # One 10 Mbps link = 1.25e6 B/s. A: 2.5e6 B, B: 1.25e6 B, both at t = 0.
+    # Each gets 5 Mbps = 625 000 B/s: B ends at 1.25e6 / 625e3 = 2.0 s, when A has 2.5e6 - 1.25e6 = 1.25e6 B
+    # left.
+    # A alone at 1.25e6 B/s needs 1.0 s more: A ends at 3.0 s.
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 10 * MBPS})
+    ends: dict = {}
+    _start(eng, net, ["L"], 2.5e6, 0.0, ends, "A")
+    _start(eng, net, ["L"], 1.25e6, 0.0, ends, "B")
+    eng.run()
+    assert ends["B"][1] == pytest.approx(2.0, abs=1e-9)
+    assert ends["A"][1] == pytest.approx(3.0, abs=1e-9)
+    assert net.link_bytes()["L"] == pytest.approx(3.75e6, abs=1e-3)
+
+
+def test_a_flow_over_two_links_is_held_by_the_slower_and_frees_the_rest():
+    # Links X = 10 Mbps (1.25e6 B/s) and Y = 4 Mbps (5e5 B/s). F1 crosses X then Y with 1e6 B; F2 uses X only
+    # with 3e6 B. Max-min: Y saturates first at 4 Mbps (F1's share); F2 gets the rest of X, 6 Mbps =
+    # 7.5e5 B/s.
+    # F1 ends at 1e6 / 5e5 = 2.0 s; F2 has then sent 1.5e6 B, the other 1.5e6 B at 1.25e6 B/s take 1.2 s:
+    # F2 ends at 3.2 s.
+    eng = Engine()
+    net = FluidNetwork(eng, {"X": 10 * MBPS, "Y": 4 * MBPS})
+    ends: dict = {}
+    _start(eng, net, ["X", "Y"], 1e6, 0.0, ends, "F1")
+    _start(eng, net, ["X"], 3e6, 0.0, ends, "F2")
+    eng.run(until=1.0)
+    rates = net.rates_bps()
+    assert rates[0] == pytest.approx(4 * MBPS) and rates[1] == pytest.approx(6 * MBPS)
+    eng.run()
+    assert ends["F1"][1] == pytest.approx(2.0, abs=1e-9)
+    assert ends["F2"][1] == pytest.approx(3.2, abs=1e-9)
+    totals = net.link_bytes()
+    assert totals["X"] == pytest.approx(4e6, abs=1e-3) and totals["Y"] == pytest.approx(1e6, abs=1e-3)
+
+
+def test_a_third_flow_arriving_midway():
+    # Link L = 8 Mbps = 1e6 B/s. A (3e6 B) starts at 0 alone: by t = 1 it sent 1e6 B, 2e6 B left.
+    # C (1e6 B) arrives at t = 1: both at 5e5 B/s. C ends at 1 + 1e6 / 5e5 = 3.0 s; A sent 1e6 B meanwhile,
+    # 1e6 B left, alone again at 1e6 B/s: A ends at 4.0 s. B (0 B) arriving at t = 2 ends at once.
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=1.0)
+    ends: dict = {}
+    _start(eng, net, ["L"], 3e6, 0.0, ends, "A")
+    _start(eng, net, ["L"], 1e6, 1.0, ends, "C")
+    _start(eng, net, ["L"], 0.0, 2.0, ends, "B")
+    eng.run()
+    assert ends["C"] == (pytest.approx(1.0, abs=1e-9), pytest.approx(3.0, abs=1e-9))
+    assert ends["A"][1] == pytest.approx(4.0, abs=1e-9)
+    assert ends["B"] == (2.0, 2.0)
+    # The link is busy at 1e6 B/s throughout: 1e6 B in each of the intervals 0..3.
+    table = net.interval_bytes()
+    assert table["interval"].tolist() == [0, 1, 2, 3]
+    assert table["link"].tolist() == ["L"] * 4
+    np.testing.assert_allclose(table["bytes"], [1e6] * 4, atol=1e-3)
+
+
+def test_interval_accounting_splits_a_flow_across_interval_edges():
+    # 2.5e6 B at 1e6 B/s from t = 0.25: busy over [0.25, 2.75); intervals of 1 s get 0.75e6, 1e6, 0.75e6 B on
+    # both links of the path.
+    eng = Engine()
+    net = FluidNetwork(eng, {("s1", "s2"): 8 * MBPS, ("s2", "s3"): 100 * MBPS}, interval_s=1.0)
+    ends: dict = {}
+    _start(eng, net, [("s1", "s2"), ("s2", "s3")], 2.5e6, 0.25, ends, "m")
+    eng.run()
+    assert ends["m"][1] == pytest.approx(2.75, abs=1e-9)
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(mat, [[0.75e6, 0.75e6], [1e6, 1e6], [0.75e6, 0.75e6]], atol=1e-3)
+
+
+def test_latency_delays_delivery_but_not_the_fluid_end():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+
+    def proc(eng):
+        rec = yield net.transfer(["L"], 1e6, latency_s=0.005)
+        return rec.end, eng.now
+
+    p = eng.process(proc(eng))
+    eng.run()
+    assert p.value[0] == pytest.approx(1.0, abs=1e-12) and p.value[1] == pytest.approx(1.005, abs=1e-12)
+
+
+def _is_max_min_fair(cap, paths, rates, tol=1e-9):
+    """Feasible, and every flow crosses a saturated link on which no flow is faster (its bottleneck)."""
+    load = np.zeros(len(cap))
+    for p, r in zip(paths, rates, strict=True):
+        load[p] += r
+    if np.any(load > cap * (1 + tol)):
+        return False
+    for f, p in enumerate(paths):
+        ok = False
+        for link in p:
+            on_link = [rates[g] for g, q in enumerate(paths) if link in q]
+            if load[link] >= cap[link] * (1 - tol) and rates[f] >= max(on_link) * (1 - tol):
+                ok = True
+                break
+        if not ok:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_progressive_filling_is_max_min_fair_on_random_instances(seed):
+    rng = np.random.default_rng(seed)
+    n_links = int(rng.integers(1, 12))
+    n_flows = int(rng.integers(1, 40))
+    cap = rng.choice([1.0, 2.0, 5.0, 10.0], size=n_links) * rng.uniform(0.5, 2.0, size=n_links)
+    if seed % 3 == 0:
+        cap = np.round(cap)  # ties between links
+    paths = [rng.choice(n_links, size=int(rng.integers(1, min(n_links, 4) + 1)), replace=False)
+             for _ in range(n_flows)]
+    ptr = np.concatenate([[0], np.cumsum([len(p) for p in paths])])
+    rates = max_min_rates(cap, ptr, np.concatenate(paths))
+    assert np.all(rates > 0)
+    assert _is_max_min_fair(cap, paths, rates)
+
+
+def test_max_min_rates_textbook_example():
+    # Links a (cap 1) and b (cap 10); flows: f0 on a, f1 on a and b, f2 on b, f3 on b.
+    # a saturates at 0.5 (f0, f1); b has 10 - 0.5 = 9.5 for f2 and f3: 4.75 each.
+    rates = max_min_rates(np.array([1.0, 10.0]), np.array([0, 1, 3, 4, 5]), np.array([0, 0, 1, 1, 1]))
+    np.testing.assert_allclose(rates, [0.5, 0.5, 4.75, 4.75])
+    paths = [np.array([0]), np.array([0, 1]), np.array([1]), np.array([1])]
+    assert _is_max_min_fair(np.array([1.0, 10.0]), paths, rates)
+    assert not _is_max_min_fair(np.array([1.0, 10.0]), paths, np.array([0.5, 0.5, 3.0, 3.0]))  # b not full
+    # f0 is not the fastest on its only saturated link a:
+    assert not _is_max_min_fair(np.array([1.0, 10.0]), paths, np.array([0.2, 0.8, 4.6, 4.6]))
+    empty = max_min_rates(np.array([1.0]), np.array([0, 0]), np.zeros(0, dtype=np.int64))
+    assert math.isinf(empty[0])
+
+
+def test_many_simultaneous_flows_recompute_once_per_instant():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+    for _ in range(50):
+        net.transfer(["L"], 1e5)
+    eng.run()
+    # All 50 start and end together, at 50 * 1e5 B / 1e6 B/s = 5 s: one recomputation at t=0, one at 5.
+    assert eng.now == pytest.approx(5.0, abs=1e-9)
+    assert net.recomputations == 2 and net.completed == 50 and net.active == 0
+
+
+def test_backhaul_links_are_directed_both_ways_with_full_capacity():
+    g = nx.Graph()
+    g.add_edge(1, 2, capacity_bps=100 * MBPS, delay_s=0.001, klass="wireless")
+    g.add_edge(2, 3, capacity_bps=1000 * MBPS, delay_s=0.001, klass="fibre")
+    links = backhaul_links(g)
+    assert links == {(1, 2): 1e8, (2, 1): 1e8, (2, 3): 1e9, (3, 2): 1e9}
+    assert path_links(nx.shortest_path(g, 1, 3)) == [(1, 2), (2, 3)]
+    # Opposite directions do not compete: two 12.5 MB transfers each way take 1 s each.
+    eng = Engine()
+    net = FluidNetwork(eng, links)
+    up, down = net.transfer([(1, 2)], 12.5e6), net.transfer([(2, 1)], 12.5e6)
+    eng.run()
+    assert up.value.end == pytest.approx(1.0) and down.value.end == pytest.approx(1.0)
+
+
+def test_errors_name_the_link():
+    eng = Engine()
+    with pytest.raises(TopologyError, match="link 'bad' has capacity 0.0"):
+        FluidNetwork(eng, {"ok": 1.0, "bad": 0.0})
+    net = FluidNetwork(eng, {"L": 1.0})
+    with pytest.raises(TopologyError, match="unknown link 'nope'"):
+        net.transfer(["nope"], 10)
+    with pytest.raises(TopologyError, match="twice"):
+        net.transfer(["L", "L"], 10)
+    with pytest.raises(RunError, match="size"):
+        net.transfer(["L"], -1)
+    g = nx.Graph()
+    g.add_edge("a", "b")
+    with pytest.raises(TopologyError, match="capacity_bps"):
+        backhaul_links(g)
+
+
+def _reference_run(cap, flows):
+    """A plain-Python fluid simulation: (arrival, nbytes, path) -> end times, by brute-force water filling."""
+
+    def rates_of(active):
+        rate = {f: 0.0 for f in active}
+        frozen: set = set()
+        residual = list(cap)
+        while len(frozen) < len(active):
+            best = math.inf
+            for link in range(len(cap)):
+                n = sum(1 for f in active if f not in frozen and link in flows[f][2])
+                if n:
+                    best = min(best, residual[link] / n)
+            sat = [link for link in range(len(cap))
+                   if any(f not in frozen and link in flows[f][2] for f in active)
+                   and residual[link] / sum(1 for f in active if f not in frozen and link in flows[f][2])
+                   <= best * (1 + 1e-12)]
+            newly = [f for f in active if f not in frozen and any(link in flows[f][2] for link in sat)]
+            for f in newly:
+                rate[f] = best
+                frozen.add(f)
+                for link in flows[f][2]:
+                    residual[link] -= best
+        return rate
+
+    t, left, ends = 0.0, {}, {}
+    pending = sorted(range(len(flows)), key=lambda f: flows[f][0])
+    while pending or left:
+        rate = rates_of(list(left))
+        t_done = min((t + left[f] / rate[f] for f in left), default=math.inf)
+        t_arr = flows[pending[0]][0] if pending else math.inf
+        t_next = min(t_done, t_arr)
+        for f in list(left):
+            left[f] -= rate[f] * (t_next - t)
+            if left[f] <= 1e-9 * flows[f][1]:
+                ends[f] = t_next
+                del left[f]
+        t = t_next
+        while pending and flows[pending[0]][0] <= t:
+            f = pending.pop(0)
+            left[f] = flows[f][1]
+    return ends
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dynamic_flows_match_a_brute_force_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_links, n_flows = 6, 25
+    cap = rng.uniform(1.0, 10.0, size=n_links) * 8e6  # bits/s
+    flows = []
+    for _ in range(n_flows):
+        path = [int(x) for x in rng.choice(n_links, size=int(rng.integers(1, 4)), replace=False)]
+        flows.append((float(np.round(rng.uniform(0, 5), 3)), float(rng.uniform(1e5, 5e6)), path))
+    expected = _reference_run(cap / 8.0, flows)
+    eng = Engine()
+    net = FluidNetwork(eng, {i: float(c) for i, c in enumerate(cap)})
+    ends: dict = {}
+    for f, (at, nbytes, path) in enumerate(flows):
+        _start(eng, net, path, nbytes, at, ends, f)
+    eng.run()
+    for f in range(n_flows):
+        assert ends[f][1] == pytest.approx(expected[f], rel=1e-9, abs=1e-9), f
