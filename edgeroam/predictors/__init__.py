@@ -1,0 +1,46 @@
+"""Mobility predictors: where each user will be one interval from now (PerDNN §III.D) and how well they do.
+
+All predictors share one scikit-learn-style interface (base.py): ``fit(windows[N, n, 2], targets[N, 2])``,
+``predict(windows) -> [N, 2]`` metres, and, for the Markov model, ``predict_cells(histories, k)``; ``save``/
+`load_predictor` without pickle. torch and scikit-learn are imported only when a model needs them.
+"""
+
+from edgeroam.predictors.base import Predictor, clone, load_predictor
+from edgeroam.predictors.baselines import ConstantVelocityPredictor, StayPredictor
+from edgeroam.predictors.lstm import LSTMPredictor
+from edgeroam.predictors.markov import MarkovPredictor
+from edgeroam.predictors.svr import SVRPredictor
+
+__all__ = [
+    "PREDICTORS",
+    "ConstantVelocityPredictor",
+    "LSTMPredictor",
+    "MarkovPredictor",
+    "Predictor",
+    "SVRPredictor",
+    "StayPredictor",
+    "clone",
+    "load_predictor",
+    "make_predictor",
+]
+
+#: predictor kind (scenario ``predictor.kind``, CLI ``--predictor``) -> class
+PREDICTORS: dict[str, type[Predictor]] = {
+    "markov": MarkovPredictor,
+    "svr": SVRPredictor,
+    "lstm": LSTMPredictor,
+    "stay": StayPredictor,
+    "velocity": ConstantVelocityPredictor,
+}
+
+
+def make_predictor(kind: str, **params) -> Predictor:
+    """A new predictor of `kind` with `params` (unknown kind or parameter names raise EdgeroamError)."""
+    from edgeroam.errors import EdgeroamError
+
+    if kind not in PREDICTORS:
+        raise EdgeroamError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTORS)}")
+    cls = PREDICTORS[kind]
+    obj = cls()
+    obj.set_params(**params)
+    return obj
