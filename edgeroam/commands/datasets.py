@@ -1,0 +1,154 @@
+"""`edgeroam datasets …`: summarise a dataset (info) and, from `datasets_fetch`, download one (fetch).
+
+A thin shell: parse, call `edgeroam.datasets.describe_dataset` / `plot_traces`, render with rich.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = ["app", "render_info", "speed_note"]
+
+app = typer.Typer(
+    help="Mobility traces: summarise (info) and download (fetch) datasets.", no_args_is_help=True
+)
+
+
+class Kind(StrEnum):
+    """Datasets `info` knows."""
+
+    geolife = "geolife"
+    kaist = "kaist"
+    synthetic = "synthetic"
+
+
+def _f(v: Any, fmt: str = ".3f", unit: str = "") -> str:
+    return "—" if v is None else f"{v:{fmt}}{unit}"
+
+
+def speed_note(info: dict) -> str:
+    """One line comparing our mean speed with PerDNN's (the numbers behind it are all in `info`)."""
+    ref = info.get("perdnn_mean_speed_mps")
+    sr = info.get("speed_in_region") or info["speed"]
+    where = "in region" if info.get("speed_in_region") else "overall"
+    parts = [
+        f"ours {where}: {_f(sr['mean_speed_mps'], '.2f')} m/s time-weighted, "
+        f"{_f(sr['user_mean_speed_mps'], '.2f')} m/s mean of per-user means, "
+        f"{_f(sr['moving_speed_mps'], '.2f')} m/s while moving "
+        f"({_f(sr['stationary_share'], '.0%')} of the time still)"
+    ]
+    rs = info.get("speed_resampled_in_region")
+    if rs:
+        parts.append(f"{_f(rs['mean_speed_mps'], '.2f')} m/s after resampling at {rs['interval_s']:g} s")
+    if ref is None:
+        return "; ".join(parts) + "."
+    return f"PerDNN reports ~{ref:g} m/s (method not stated); " + "; ".join(parts) + "."
+
+
+def _span(info: dict) -> str:
+    s = info["span_s"]
+    dur = f"{s / 86400:.1f} days" if s >= 86400 else f"{s / 3600:.2f} h"
+    if info.get("time_is_absolute"):
+        return f"{info['t_start']} → {info['t_end']} UTC ({dur})"
+    return f"{info['t_start']:g} → {info['t_end']:g} s, relative ({dur})"
+
+
+def render_info(info: dict, console: Console) -> None:
+    """Print `describe_dataset`'s dict as a rich table plus the speed definition and the note."""
+    table = Table(title=f"dataset {info.get('dataset') or info.get('kind')}", show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    table.add_row("source", escape(str(info.get("source", ""))))
+    table.add_row("users", f"{info['users']:,}")
+    table.add_row("trajectories", f"{info['trajectories']:,}")
+    table.add_row("points", f"{info['points']:,}")
+    reg = info.get("region")
+    if reg:
+        b = reg["bounds"]
+        size = f" ({reg['width_m']:g} m × {reg['height_m']:g} m)" if "width_m" in reg else ""
+        table.add_row(
+            "region",
+            escape(f"{reg['name']} [{reg['frame']}]") + f" {b[0]:g}…{b[2]:g} × {b[1]:g}…{b[3]:g}{size}",
+        )
+        if reg.get("note"):
+            table.add_row("region rule", escape(reg["note"]))
+        share = info["points_in_region"] / info["points"] if info["points"] else 0.0
+        table.add_row(
+            "points in region", f"{info['points_in_region']:,} ({share:.1%}), {info['users_in_region']} users"
+        )
+    table.add_row("time span", _span(info) if info["points"] else "—")
+    table.add_row("median sampling interval", _f(info["median_interval_s"], "g", " s"))
+    table.add_row("mean speed (all)", _f(info["mean_speed_mps"], ".3f", " m/s"))
+    if reg:
+        table.add_row("mean speed (in region)", _f(info["mean_speed_region_mps"], ".3f", " m/s"))
+        sr = info["speed_in_region"]
+        table.add_row("  mean of per-user means", _f(sr["user_mean_speed_mps"], ".3f", " m/s"))
+        table.add_row(
+            "  while moving / still share",
+            f"{_f(sr['moving_speed_mps'])} m/s / {_f(sr['stationary_share'], '.1%')}",
+        )
+        rs = info.get("speed_resampled_in_region")
+        if rs:
+            table.add_row(f"  resampled at {rs['interval_s']:g} s", _f(rs["mean_speed_mps"], ".3f", " m/s"))
+    if info.get("perdnn_mean_speed_mps") is not None:
+        table.add_row("PerDNN mean speed", f"~{info['perdnn_mean_speed_mps']:g} m/s (TARGETS P-D4)")
+    console.print(table)
+    console.print(f"[dim]mean speed = {escape(info['speed_definition'])}[/]", soft_wrap=True)
+    console.print(f"note: {escape(speed_note(info))}", soft_wrap=True, highlight=False)
+
+
+@app.command("info")
+def info(
+    kind: Kind = typer.Argument(..., help="Dataset: geolife, kaist or synthetic."),
+    root: Path | None = typer.Option(
+        None,
+        "--root",
+        help="Folder (or Geolife zip) with the data; default $EDGEROAM_DATA or ../shared/traces.",
+    ),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        help="Region preset (perdnn-geolife, perdnn-kaist, synthetic), 'lonlat:minlon,minlat,maxlon,maxlat' "
+        "or 'metric:minx,miny,maxx,maxy'; default: the dataset's PerDNN region.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print machine-readable JSON to stdout instead of a table."
+    ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Also write a map of the trajectories to this file."
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Read the source files, bypassing the Parquet cache."
+    ),
+    lenient: bool = typer.Option(False, "--lenient", help="Skip malformed lines (and report how many)."),
+) -> None:
+    """Users, trajectories, points, points in the region, time span, sampling interval and mean speeds."""
+    from edgeroam.datasets import describe_dataset, plot_traces
+
+    err = Console(stderr=True)
+    with err.status(f"loading {kind.value} …"):
+        summary, traces, reg = describe_dataset(
+            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient
+        )
+    report = traces.attrs.get("read_report") or {}
+    if report.get("bad_lines_skipped"):
+        summary["bad_lines_skipped"] = report["bad_lines_skipped"]
+    if plot is not None:
+        summary["plot"] = str(plot_traces(traces, plot, reg))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    out = Console()
+    render_info(summary, out)
+    if summary.get("bad_lines_skipped"):
+        out.print(f"[yellow]lenient: skipped {summary['bad_lines_skipped']:,} bad lines[/]")
+    if plot is not None:
+        out.print(f"map written to {summary['plot']}")

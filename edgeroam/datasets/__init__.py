@@ -1,0 +1,69 @@
+"""Mobility traces: readers (Geolife, KAIST family, synthetic), the Traces table, regions, projection,
+resampling, user splits, the Parquet cache, statistics and map figures.
+
+Everything returns or consumes the Traces table of DESIGN.md §3 (see `edgeroam.datasets.traces`).
+"""
+
+from edgeroam.datasets.cache import cached_read
+from edgeroam.datasets.geolife import read_geolife, read_geolife_labels
+from edgeroam.datasets.kaist import KAIST_SITES, read_kaist
+from edgeroam.datasets.load import (
+    DATASET_KINDS,
+    DEFAULT_INTERVAL_S,
+    DEFAULT_REGION,
+    default_root,
+    describe_dataset,
+    load_dataset,
+)
+from edgeroam.datasets.plot import plot_traces
+from edgeroam.datasets.project import project, unproject, utm_crs_for
+from edgeroam.datasets.regions import (
+    KAIST_RECTANGLE,
+    REGION_PRESETS,
+    Region,
+    filter_region,
+    get_region,
+    kaist_rectangle,
+    region_mask,
+)
+from edgeroam.datasets.resample import resample
+from edgeroam.datasets.split import SPLIT_PRESETS, apply_split, split_users
+from edgeroam.datasets.stats import PERDNN_MEAN_SPEED, dataset_info
+from edgeroam.datasets.synthetic import synthetic_traces
+from edgeroam.datasets.traces import TRACE_COLUMNS, make_traces, to_geodataframe, validate_traces
+
+__all__ = [
+    "DATASET_KINDS",
+    "DEFAULT_INTERVAL_S",
+    "DEFAULT_REGION",
+    "KAIST_RECTANGLE",
+    "KAIST_SITES",
+    "PERDNN_MEAN_SPEED",
+    "REGION_PRESETS",
+    "SPLIT_PRESETS",
+    "TRACE_COLUMNS",
+    "Region",
+    "apply_split",
+    "cached_read",
+    "dataset_info",
+    "default_root",
+    "describe_dataset",
+    "filter_region",
+    "get_region",
+    "kaist_rectangle",
+    "load_dataset",
+    "make_traces",
+    "plot_traces",
+    "project",
+    "read_geolife",
+    "read_geolife_labels",
+    "read_kaist",
+    "region_mask",
+    "resample",
+    "split_users",
+    "synthetic_traces",
+    "to_geodataframe",
+    "unproject",
+    "utm_crs_for",
+    "validate_traces",
+]

@@ -1,0 +1,243 @@
+"""One call from a dataset name to a ready Traces table: reader → cache → projection → region → resampling.
+
+`default_root` finds the data (``$EDGEROAM_DATA``, else the shared traces beside the repository);
+`load_dataset` composes the readers (`geolife`, `kaist`, `synthetic`), the Parquet cache, `project`,
+the region filter and `resample`; `describe_dataset` adds `dataset_info` for ``edgeroam datasets info``.
+Parsing, caching and the statistics themselves are left to those modules.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from edgeroam.datasets.project import project
+from edgeroam.datasets.regions import Region, filter_region, get_region
+from edgeroam.datasets.resample import resample
+from edgeroam.datasets.stats import dataset_info
+from edgeroam.datasets.synthetic import synthetic_traces
+from edgeroam.errors import DatasetError
+
+__all__ = [
+    "DATASET_KINDS",
+    "DEFAULT_INTERVAL_S",
+    "DEFAULT_REGION",
+    "cache_dir",
+    "dataset_sources",
+    "default_root",
+    "describe_dataset",
+    "load_dataset",
+]
+
+Kind = Literal["geolife", "kaist", "synthetic"]
+DATASET_KINDS: tuple[str, ...] = ("geolife", "kaist", "synthetic")
+#: PerDNN's resampling interval per dataset (20 s Geolife, KAIST's native 30 s); synthetic: its own step.
+DEFAULT_INTERVAL_S: dict[str, float] = {"geolife": 20.0, "kaist": 30.0, "synthetic": 30.0}
+#: The region `datasets info` uses when none is given.
+DEFAULT_REGION: dict[str, str] = {
+    "geolife": "perdnn-geolife",
+    "kaist": "perdnn-kaist",
+    "synthetic": "synthetic",
+}
+_GEOLIFE_ZIP = "geolife_perdnn_box.zip"
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in DATASET_KINDS:
+        raise DatasetError(f"unknown dataset {kind!r}; use one of {', '.join(DATASET_KINDS)}")
+
+
+def default_root(kind: str = "geolife") -> Path:
+    """The folder holding the traces: ``$EDGEROAM_DATA``, else ``<repo>/../shared/traces`` if it exists.
+
+    Raises
+    ------
+    DatasetError
+        When neither exists (the message says to pass ``--root`` or run ``edgeroam datasets fetch``).
+    """
+    _check_kind(kind)
+    env = os.environ.get("EDGEROAM_DATA")
+    if env:
+        path = Path(env).expanduser()
+        if not path.exists():
+            raise DatasetError(f"EDGEROAM_DATA points to {path}, which does not exist")
+        return path
+    shared = _REPO.parent / "shared" / "traces"
+    if shared.is_dir():
+        return shared
+    raise DatasetError(
+        f"no {kind} data found: pass --root PATH (or set EDGEROAM_DATA), "
+        f"or run `edgeroam datasets fetch {kind}`"
+    )
+
+
+def cache_dir() -> Path:
+    """Where the Parquet cache lives: ``$EDGEROAM_CACHE``, else ``<repo>/.cache/datasets``."""
+    env = os.environ.get("EDGEROAM_CACHE")
+    return Path(env).expanduser() if env else _REPO / ".cache" / "datasets"
+
+
+def _geolife_source(root: Path) -> Path:
+    if root.is_file():
+        return root
+    if not root.is_dir():
+        raise DatasetError(f"Geolife root {root} does not exist")
+    if (root / _GEOLIFE_ZIP).is_file():
+        return root / _GEOLIFE_ZIP
+    if (root / "Geolife Trajectories 1.3").is_dir() or (root / "Data").is_dir() or root.name == "Data":
+        return root
+    zips = sorted(p for p in root.glob("*.zip") if "geolife" in p.name.lower())
+    if zips:
+        return zips[0]
+    raise DatasetError(
+        f"no Geolife data under {root}: expected {_GEOLIFE_ZIP}, a Geolife zip, or a "
+        "'Geolife Trajectories 1.3' folder (run `edgeroam datasets fetch geolife --dest DIR`)"
+    )
+
+
+def _kaist_source(root: Path) -> Path:
+    if not root.is_dir():
+        raise DatasetError(f"KAIST root {root} is not a folder")
+    return root / "kaist" if (root / "kaist").is_dir() else root
+
+
+def dataset_sources(
+    kind: str, root: Path | str | None = None, *, site: str = "KAIST"
+) -> tuple[Path, list[Path]]:
+    """The path handed to the reader and the files whose size and mtime key the cache."""
+    _check_kind(kind)
+    if kind == "synthetic":
+        return Path("synthetic"), []
+    base = Path(root).expanduser() if root is not None else default_root(kind)
+    if kind == "geolife":
+        src = _geolife_source(base)
+        files = [src] if src.is_file() else sorted(src.rglob("*.plt")) + sorted(src.rglob("labels.txt"))
+    else:
+        src = _kaist_source(base)
+        pattern = f"{site}_30sec_*.txt"
+        files = sorted(src.glob(pattern)) + sorted(src.glob(f"{site}/{pattern}"))
+    if not files:
+        raise DatasetError(f"no {kind} trace files found under {src}")
+    return src, files
+
+
+def _read(kind: str, root: Path | str | None, *, cache: bool, lenient: bool, site: str) -> pd.DataFrame:
+    src, files = dataset_sources(kind, root, site=site)
+    if kind == "geolife":
+        from edgeroam.datasets.geolife import read_geolife
+
+        options: dict[str, Any] = {"source": str(src), "labels": True, "lenient": lenient}
+
+        def build() -> pd.DataFrame:
+            return read_geolife(src, labels=True, lenient=lenient)
+    else:
+        from edgeroam.datasets.kaist import read_kaist
+
+        options = {"source": str(src), "site": site, "lenient": lenient}
+
+        def build() -> pd.DataFrame:
+            return read_kaist(src, site=site, lenient=lenient)
+
+    if not cache:
+        return build()
+    from edgeroam.datasets.cache import cached_read
+
+    return cached_read(kind, files, options, build, cache_dir=cache_dir(), enabled=True)
+
+
+def resolve_region(kind: str, region: Region | str | None, traces: pd.DataFrame) -> Region | None:
+    """The Region for `region` ("default": the dataset's preset); KAIST's perdnn-kaist comes from the data."""
+    if region is None:
+        return None
+    if isinstance(region, str) and region == "default":
+        region = DEFAULT_REGION[kind]
+    if region == "perdnn-kaist" and kind == "kaist":
+        return get_region("perdnn-kaist", traces)
+    return get_region(region)
+
+
+def load_dataset(
+    kind: Kind | str,
+    root: Path | str | None = None,
+    *,
+    region: Region | str | None = None,
+    interval_s: float | None = None,
+    max_gap_s: float | None = None,
+    cache: bool = True,
+    lenient: bool = False,
+    site: str = "KAIST",
+    synthetic: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Load a dataset as a projected Traces table, optionally cut to a region and resampled.
+
+    Parameters
+    ----------
+    kind : {"geolife", "kaist", "synthetic"}
+    root : path, optional
+        Folder (or Geolife zip) with the data; default `default_root`.
+    region : Region or str, optional
+        Keep only points inside (preset, box spec, or "default" for the dataset's PerDNN region).
+        ``perdnn-kaist`` on KAIST is derived from the loaded data (`kaist_rectangle`).
+    interval_s : float, optional
+        Resample to this step (`DEFAULT_INTERVAL_S` holds PerDNN's); leaving the region ends a trajectory.
+    max_gap_s : float, optional
+        Gap that starts a new trajectory when resampling; default 3 × interval_s.
+    cache, lenient : bool
+        Use the Parquet cache; skip bad lines instead of failing.
+    site : str
+        KAIST-family site (KAIST, NCSU, NewYork, Orlando, Statefair).
+    synthetic : dict, optional
+        Keyword arguments of `synthetic_traces`.
+    """
+    _check_kind(kind)
+    if kind == "synthetic":
+        traces = synthetic_traces(**(synthetic or {}))
+    else:
+        traces = _read(kind, root, cache=cache, lenient=lenient, site=site)
+        if kind == "geolife":
+            traces = project(traces)
+    reg = resolve_region(kind, region, traces)
+    if interval_s is not None:
+        gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
+        return resample(traces, interval_s, max_gap_s=gap, region=reg)
+    if reg is not None:
+        return filter_region(traces, reg)
+    return traces
+
+
+def describe_dataset(
+    kind: Kind | str,
+    root: Path | str | None = None,
+    *,
+    region: Region | str | None = "default",
+    cache: bool = True,
+    lenient: bool = False,
+    synthetic: dict[str, Any] | None = None,
+) -> tuple[dict, pd.DataFrame, Region | None]:
+    """Load `kind` whole and summarise it (`dataset_info`), also inside `region` and resampled as PerDNN did.
+
+    Returns
+    -------
+    (info, traces, region)
+        ``info`` is `dataset_info`'s dict plus ``speed_resampled_in_region`` (the mean speed after resampling
+        the in-region part at `DEFAULT_INTERVAL_S`, gaps over 3 intervals split); ``traces`` the full table.
+    """
+    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic)
+    reg = resolve_region(kind, region, traces)
+    info = dataset_info(traces, reg, kind=kind)
+    info["dataset"] = kind
+    if reg is not None and info["points_in_region"]:
+        step = DEFAULT_INTERVAL_S[kind]
+        res = resample(traces, step, max_gap_s=3 * step, region=reg)
+        rinfo = dataset_info(res, None, kind=kind, max_gap_s=3 * step)
+        info["speed_resampled_in_region"] = {
+            "interval_s": step,
+            "points": rinfo["points"],
+            "trajectories": rinfo["trajectories"],
+            **rinfo["speed"],
+        }
+    return info, traces, reg

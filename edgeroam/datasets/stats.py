@@ -1,0 +1,175 @@
+"""Summary statistics of a Traces table: counts, time span, sampling interval and mean speed.
+
+Mean speed (the definition used everywhere in edgeroam): over every pair of consecutive samples of the same
+trajectory that are more than 0 s and at most ``max_gap_s`` (default 120 s) apart, the total distance divided
+by the total time. Stationary periods count (they are part of a user's time); longer gaps do not. Distance is
+Euclidean in x, y where both samples are projected, else great-circle (haversine) from lat/lon. "In region"
+uses only the pairs whose two samples are both inside the region. Also given: the moving-only speed (steps of
+at least 0.2 m/s), the stationary share of time, and the mean over users of each user's own mean speed
+(``user_mean_speed_mps``). PerDNN's reported values (≈ 0.5 m/s KAIST, ≈ 3.9 m/s Geolife; TARGETS.md P-D4)
+are given beside ours.
+Loading and plotting are left to `load` and `plot`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from edgeroam.datasets.regions import Region, get_region, region_mask
+
+__all__ = ["PERDNN_MEAN_SPEED", "SPEED_MAX_GAP_S", "STATIONARY_MPS", "dataset_info", "step_table"]
+
+#: PerDNN §IV.B's mean user speed (m/s), TARGETS.md P-D4.
+PERDNN_MEAN_SPEED: dict[str, float] = {"kaist": 0.5, "geolife": 3.9}
+#: Consecutive samples further apart than this are a gap, not a step, for speeds.
+SPEED_MAX_GAP_S = 120.0
+#: A step slower than this counts as stationary (GPS jitter of a standing user).
+STATIONARY_MPS = 0.2
+_EARTH_R = 6_371_008.8
+_ABSOLUTE_T = 1e8  # t above this (1973) is read as seconds since the epoch; below, as relative seconds
+
+
+def step_table(traces: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of consecutive samples in a trajectory: row index of the first sample, dt, distance.
+
+    Returns
+    -------
+    DataFrame with columns ``i`` (first sample's position), ``dt`` (s), ``dist`` (m).
+    """
+    n = len(traces)
+    if n < 2:
+        return pd.DataFrame({"i": np.zeros(0, np.int64), "dt": np.zeros(0), "dist": np.zeros(0)})
+    u = traces["user"].cat.codes.to_numpy()
+    tr = traces["traj"].to_numpy()
+    t = traces["t"].to_numpy(dtype=float)
+    same = (u[1:] == u[:-1]) & (tr[1:] == tr[:-1])
+    i = np.nonzero(same)[0]
+    dt = t[i + 1] - t[i]
+    x = traces["x"].to_numpy(dtype=float)
+    y = traces["y"].to_numpy(dtype=float)
+    dist = np.hypot(x[i + 1] - x[i], y[i + 1] - y[i])
+    bad = ~np.isfinite(dist)
+    if bad.any():
+        lat = np.radians(traces["lat"].to_numpy(dtype=float))
+        lon = np.radians(traces["lon"].to_numpy(dtype=float))
+        a, b = i[bad], i[bad] + 1
+        h = (
+            np.sin((lat[b] - lat[a]) / 2) ** 2
+            + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
+        )
+        dist[bad] = 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return pd.DataFrame({"i": i, "dt": dt, "dist": dist})
+
+
+def _speed(steps: pd.DataFrame, use: np.ndarray, user_codes: np.ndarray) -> dict[str, float | int | None]:
+    """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means."""
+    dt = steps["dt"].to_numpy()[use]
+    dist = steps["dist"].to_numpy()[use]
+    users = user_codes[steps["i"].to_numpy()[use]]
+    ok = np.isfinite(dist)
+    dt, dist, users = dt[ok], dist[ok], users[ok]
+    total_t = float(dt.sum())
+    if total_t <= 0:
+        return {
+            "mean_speed_mps": None,
+            "moving_speed_mps": None,
+            "stationary_share": None,
+            "user_mean_speed_mps": None,
+            "steps": 0,
+            "hours": 0.0,
+        }
+    v = dist / dt
+    moving = v >= STATIONARY_MPS
+    mt = float(dt[moving].sum())
+    size = int(users.max()) + 1
+    ut = np.bincount(users, weights=dt, minlength=size)
+    ud = np.bincount(users, weights=dist, minlength=size)
+    has = ut > 0
+    return {
+        "mean_speed_mps": float(dist.sum()) / total_t,
+        "moving_speed_mps": float(dist[moving].sum()) / mt if mt > 0 else None,
+        "stationary_share": 1.0 - mt / total_t,
+        "user_mean_speed_mps": float(np.mean(ud[has] / ut[has])),
+        "steps": int(len(dt)),
+        "hours": total_t / 3600.0,
+    }
+
+
+def _when(t: float) -> str | float:
+    if t >= _ABSOLUTE_T:
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return float(t)
+
+
+def dataset_info(
+    traces: pd.DataFrame,
+    region: Region | str | None = None,
+    *,
+    kind: str | None = None,
+    max_gap_s: float = SPEED_MAX_GAP_S,
+) -> dict:
+    """Summarise `traces` (and the part inside `region`) as a JSON-ready dict.
+
+    Parameters
+    ----------
+    traces : DataFrame
+        A Traces table.
+    region : Region or str, optional
+        Region for "points in region" and "mean speed in region".
+    kind : str, optional
+        "kaist" or "geolife" to add PerDNN's mean speed beside ours.
+    max_gap_s : float
+        Longest pause between consecutive samples that still counts as a step for the mean speed.
+
+    Returns
+    -------
+    dict
+        ``users``, ``trajectories``, ``points``, ``points_in_region``, ``region`` (its description),
+        ``t_start``, ``t_end`` (UTC text, or seconds for relative times), ``span_s``,
+        ``median_interval_s``, ``speed`` and ``speed_in_region`` (mean, moving-only, stationary share,
+        steps, hours), ``mean_speed_mps``, ``mean_speed_region_mps``, ``perdnn_mean_speed_mps``,
+        ``speed_definition``.
+    """
+    steps = step_table(traces)
+    codes = traces["user"].cat.codes.to_numpy().astype(np.int64)
+    dt = steps["dt"].to_numpy()
+    use = (dt > 0) & (dt <= max_gap_s)
+    t = traces["t"].to_numpy(dtype=float)
+    n_traj = int(traces.groupby(["user", "traj"], observed=True).ngroups) if len(traces) else 0
+    info: dict = {
+        "source": traces.attrs.get("source", ""),
+        "kind": kind,
+        "users": int(traces["user"].nunique()),
+        "trajectories": n_traj,
+        "points": int(len(traces)),
+        "t_start": _when(float(t.min())) if len(t) else None,
+        "t_end": _when(float(t.max())) if len(t) else None,
+        "span_s": float(t.max() - t.min()) if len(t) else 0.0,
+        "time_is_absolute": bool(len(t) and t.min() >= _ABSOLUTE_T),
+        "median_interval_s": float(np.median(dt)) if len(dt) else None,
+        "speed": _speed(steps, use, codes),
+    }
+    info["mean_speed_mps"] = info["speed"]["mean_speed_mps"]
+    if region is not None:
+        reg = get_region(region)
+        mask = region_mask(traces, reg)
+        i = steps["i"].to_numpy()
+        in_steps = use & mask[i] & mask[i + 1] if len(i) else use
+        info["region"] = reg.to_dict()
+        info["points_in_region"] = int(mask.sum())
+        info["users_in_region"] = int(traces["user"][mask].nunique())
+        info["speed_in_region"] = _speed(steps, in_steps, codes)
+        info["mean_speed_region_mps"] = info["speed_in_region"]["mean_speed_mps"]
+    else:
+        info["region"] = None
+        info["points_in_region"] = None
+        info["mean_speed_region_mps"] = None
+    info["perdnn_mean_speed_mps"] = PERDNN_MEAN_SPEED.get(kind or "")
+    info["speed_definition"] = (
+        f"total distance / total time over consecutive samples of a trajectory 0 < dt <= {max_gap_s:g} s "
+        f"apart (pauses included; 'moving' = steps >= {STATIONARY_MPS:g} m/s); in region: both samples inside"
+    )
+    return info
