@@ -1,0 +1,107 @@
+"""Replay clock: exact handovers on hand-built trajectories, histories, users appearing and leaving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.errors import DatasetError
+from edgeroam.mobility.replay import Replay, VirtualClock, WallClock, handover_counts
+from edgeroam.topology.hexgrid import HexGrid
+from edgeroam.topology.servers import servers_visited
+
+G = HexGrid(50.0)
+
+
+def _cells_to_xy(cells):
+    q = np.array([c[0] for c in cells])
+    r = np.array([c[1] for c in cells])
+    x, y = G.center(q, r)
+    return x + 5.0, y - 3.0  # off-centre, still inside
+
+
+def _table():
+    # user a: cells (0,0) (0,0) (1,0) (1,0) (2,0) (1,0): 3 handovers, ticks 0..5
+    ax, ay = _cells_to_xy([(0, 0), (0, 0), (1, 0), (1, 0), (2, 0), (1, 0)])
+    # user b: appears at tick 2, cells (5,5) (5,5), leaves, comes back at tick 6 in (6,5) as a new trajectory
+    bx, by = _cells_to_xy([(5, 5), (5, 5), (6, 5)])
+    return pd.DataFrame(
+        {
+            "user": pd.Categorical(["a"] * 6 + ["b"] * 3),
+            "traj": [0] * 6 + [0, 0, 1],
+            "t": np.r_[np.arange(6) * 30.0, [60.0, 90.0, 180.0]] + 1000.0,
+            "x": np.r_[ax, bx],
+            "y": np.r_[ay, by],
+        }
+    )
+
+
+def test_handovers_exact():
+    tr = _table()
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=3)
+    ticks = list(rep)
+    assert [t.index for t in ticks] == [0, 1, 2, 3, 4, 5, 6]
+    assert [t.time for t in ticks][:2] == [1000.0, 1030.0]
+    ho = {(t.index, u): bool(h) for t in ticks for u, h in zip(t.user, t.handover, strict=True)}
+    assert [ho[(k, "a")] for k in range(6)] == [False, False, True, False, True, True]
+    assert [ho[(k, "b")] for k in (2, 3, 6)] == [False, False, False]  # b's return is a join, not a handover
+    joined = {(t.index, u): bool(j) for t in ticks for u, j in zip(t.user, t.joined, strict=True)}
+    assert joined[(0, "a")] and joined[(2, "b")] and joined[(6, "b")] and not joined[(3, "b")]
+    assert handover_counts(rep).to_dict() == {"a": 3, "b": 0}
+    assert sum(int(t.handover.sum()) for t in ticks) == 3
+
+
+def test_tick_contents_and_history():
+    tr = _table()
+    servers = servers_visited(G, tr)
+    rep = Replay(tr, G, servers, interval_s=30.0, history=3)
+    t3 = rep.tick(3)
+    assert t3.user.tolist() == ["a", "b"] and len(t3) == 2
+    assert t3.history.shape == (2, 3, 2)
+    a_xy = tr[tr["user"] == "a"][["x", "y"]].to_numpy()
+    assert np.allclose(t3.history[0], a_xy[1:4])
+    assert np.allclose(t3.history[0, -1], [t3.x[0], t3.y[0]])
+    # b joined at tick 2: history padded with its first position, history_len says 2
+    b_xy = tr[tr["user"] == "b"][["x", "y"]].to_numpy()
+    assert t3.history_len.tolist() == [3, 2]
+    assert np.allclose(t3.history[1], [b_xy[0], b_xy[0], b_xy[1]])
+    assert (t3.server >= 0).all() and t3.prev_server.tolist() == t3.server.tolist()
+    t6 = rep.tick(6)
+    assert t6.user.tolist() == ["b"] and t6.prev_server.tolist() == [-1] and t6.history_len.tolist() == [1]
+    assert len(rep) == 7 and rep.rows == 9
+    with pytest.raises(IndexError):
+        rep.tick(99)
+
+
+def test_users_filter_and_without_servers():
+    tr = _table()
+    rep = Replay(tr, G, interval_s=30.0, users=["a"])
+    assert rep.users.tolist() == ["a"]
+    assert (np.concatenate([t.server for t in rep]) == -1).all()
+    assert sum(int(t.handover.sum()) for t in rep) == 3  # cell changes
+    s = rep.samples()
+    assert len(s) == 6 and s["handover"].sum() == 3
+    with pytest.raises(DatasetError):
+        Replay(tr, G, interval_s=30.0, users=["zzz"])
+
+
+def test_unaligned_times_snap_to_ticks_and_dedupe():
+    tr = _table()
+    tr.loc[1, "t"] += 0.4  # float noise
+    extra = tr.iloc[[1]].copy()
+    extra["t"] += 2.0  # second sample within the same tick: the last one wins
+    extra["x"] += 1.0
+    tr2 = pd.concat([tr.iloc[:2], extra, tr.iloc[2:]], ignore_index=True)
+    rep = Replay(tr2, G, interval_s=30.0)
+    t1 = rep.tick(1)
+    assert t1.x[0] == pytest.approx(extra["x"].iloc[0])
+
+
+def test_clocks():
+    VirtualClock().wait_until(1e9)  # returns at once
+    c = WallClock(speed=1e6)
+    c.wait_until(0.0)
+    c.wait_until(1.0)  # 1 s at 1e6 x = 1 µs
+    rep = Replay(_table(), G, interval_s=30.0)
+    assert [t.index for t in rep.run(VirtualClock(), skip_empty=False)] == list(range(7))

@@ -1,0 +1,111 @@
+"""Scenario files: presets, overrides, and errors that name the file and the dotted key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from edgeroam.errors import ScenarioError
+from edgeroam.scenario import Scenario, load_scenario, scenario_from_dict, scenario_to_toml
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+@pytest.mark.parametrize("name", ["perdnn-kaist", "perdnn-geolife", "demo"])
+def test_shipped_scenarios_load(name):
+    s = load_scenario(SCENARIOS / f"{name}.toml")
+    assert isinstance(s, Scenario) and s.name == name
+    assert s.topology.radius_m == 50 and s.predictor.history == 5 and s.policy.ttl_intervals == 5
+
+
+def test_perdnn_values():
+    k = load_scenario(SCENARIOS / "perdnn-kaist.toml")
+    assert (k.dataset.kind, k.dataset.region, k.dataset.interval_s) == ("kaist", "perdnn-kaist", 30)
+    assert k.dataset.split.test_users == 31
+    g = load_scenario(SCENARIOS / "perdnn-geolife.toml")
+    assert g.dataset.interval_s == 20 and g.dataset.region == "perdnn-geolife"
+    assert g.topology.access.down_mbps == 50 and g.topology.access.up_mbps == 35
+
+
+def _write(tmp_path, text: str) -> Path:
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return p
+
+
+def test_presets_fill_missing_and_file_wins(tmp_path):
+    s = load_scenario(_write(tmp_path, '[dataset]\nkind = "kaist"\n'))
+    assert s.name == "s"  # from the file name
+    assert s.dataset.region == "perdnn-kaist" and s.dataset.interval_s == 30
+    assert s.dataset.split.test_users == 31
+    s = load_scenario(_write(tmp_path, '[dataset]\nkind = "geolife"\ninterval_s = 45\n'))
+    assert s.dataset.interval_s == 45 and s.dataset.region == "perdnn-geolife"
+
+
+def test_overrides_parse_toml_scalars(tmp_path):
+    p = _write(tmp_path, 'name = "x"\n')
+    s = load_scenario(
+        p,
+        [
+            "topology.radius_m=75",
+            "topology.backhaul.shape=tree",
+            'dnn.model="resnet50"',
+            "topology.backhaul.cloud.enabled=true",
+            "topology.origin=[10, 20]",
+            "predictor.params.C=0.5",
+        ],
+    )
+    assert s.topology.radius_m == 75.0 and s.topology.backhaul.shape == "tree"
+    assert s.dnn.model == "resnet50" and s.topology.backhaul.cloud.enabled is True
+    assert s.topology.origin == (10.0, 20.0) and s.predictor.params == {"C": 0.5}
+
+
+def test_wrong_type_names_file_and_key(tmp_path):
+    p = _write(tmp_path, '[topology]\nradius_m = "big"\n')
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(p)
+    msg = str(ei.value)
+    assert str(p) in msg and "topology.radius_m: Input should be a valid number" in msg
+    assert ei.value.key == "topology.radius_m" and "Traceback" not in msg
+
+
+def test_unknown_key_rejected(tmp_path):
+    p = _write(tmp_path, "[topology]\nradius = 50\n")
+    with pytest.raises(ScenarioError, match=r"s\.toml: topology\.radius: unknown key"):
+        load_scenario(p)
+    with pytest.raises(ScenarioError, match=r"colour: unknown key"):
+        load_scenario(_write(tmp_path, 'colour = "red"\n'))
+    with pytest.raises(ScenarioError, match=r"topology\.backhaul\.shape"):
+        load_scenario(_write(tmp_path, "[topology.backhaul]\nshape = 'ring'\n"))
+
+
+def test_override_errors_name_key(tmp_path):
+    p = _write(tmp_path, 'name = "x"\n')
+    with pytest.raises(ScenarioError, match=r"policy\.ttl_intervals"):
+        load_scenario(p, ["policy.ttl_intervals=0"])
+    with pytest.raises(ScenarioError, match="key.path=value"):
+        load_scenario(p, ["policy.ttl_intervals"])
+    with pytest.raises(ScenarioError, match="name: is a value"):
+        load_scenario(p, ["name.x=1"])
+
+
+def test_file_and_toml_errors(tmp_path):
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "nope.toml")
+    with pytest.raises(ScenarioError, match="invalid TOML"):
+        load_scenario(_write(tmp_path, "name = \n"))
+    with pytest.raises(ScenarioError, match="servers_file"):
+        load_scenario(_write(tmp_path, '[topology]\nservers = "file"\n'))
+
+
+def test_relative_paths_resolved_against_file(tmp_path):
+    s = load_scenario(_write(tmp_path, '[dataset]\nkind = "kaist"\nroot = "data"\n'))
+    assert Path(s.dataset.root) == (tmp_path / "data").resolve()
+
+
+def test_round_trip_through_toml():
+    s = load_scenario(SCENARIOS / "perdnn-geolife.toml")
+    again = scenario_from_dict(tomllib.loads(scenario_to_toml(s)))
+    assert again == s

@@ -1,0 +1,182 @@
+"""HexGrid: point -> cell round trips, neighbours, rings, distances, the within-r query; both orientations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeroam.topology.hexgrid import AXIAL_DIRECTIONS, HexGrid, cell_id, unpack_cell_id
+
+ORIENTS = ["pointy", "flat"]
+
+
+def _grid(orientation: str) -> HexGrid:
+    return HexGrid(radius=50.0, origin=(123.4, -56.7), orientation=orientation)
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_centre_maps_to_its_cell(orientation):
+    g = _grid(orientation)
+    q, r = np.meshgrid(np.arange(-20, 21), np.arange(-20, 21))
+    q, r = q.ravel(), r.ravel()
+    x, y = g.center(q, r)
+    q2, r2 = g.cell_of(x, y)
+    assert np.array_equal(q, q2) and np.array_equal(r, r2)
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_random_points_map_to_nearest_centre(orientation):
+    g = _grid(orientation)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1000, 1000, 5000) + g.origin[0]
+    y = rng.uniform(-1000, 1000, 5000) + g.origin[1]
+    q, r = g.cell_of(x, y)
+    # brute force: nearest centre among a big block of cells (Voronoi cell of a hex lattice = the hexagon)
+    bq, br = np.meshgrid(np.arange(-20, 21), np.arange(-20, 21))
+    bq, br = bq.ravel(), br.ravel()
+    cx, cy = g.center(bq, br)
+    d = np.hypot(x[:, None] - cx[None, :], y[:, None] - cy[None, :])
+    best = d.argmin(axis=1)
+    dmin = d[np.arange(len(x)), best]
+    mx, my = g.center(q, r)
+    dours = np.hypot(x - mx, y - my)
+    assert np.allclose(dours, dmin, atol=1e-9)  # ties on cell edges may pick either side
+    clear = np.sort(d, axis=1)[:, 1] - dmin > 1e-6
+    assert np.array_equal(q[clear], bq[best][clear]) and np.array_equal(r[clear], br[best][clear])
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_point_lies_in_its_polygon(orientation):
+    g = _grid(orientation)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-300, 300, 300) + g.origin[0]
+    y = rng.uniform(-300, 300, 300) + g.origin[1]
+    q, r = g.cell_of(x, y)
+    polys = g.polygon(q, r)
+    assert shapely.intersects_xy(polys, x, y).all()
+    assert math.isclose(g.polygon(0, 0).area, g.cell_area, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_neighbours_are_adjacent_centres(orientation):
+    g = _grid(orientation)
+    nq, nr = g.neighbours(3, -2)
+    assert len(set(zip(nq.tolist(), nr.tolist(), strict=True))) == 6
+    cx, cy = g.center(3, -2)
+    nx_, ny_ = g.center(nq, nr)
+    assert np.allclose(np.hypot(nx_ - cx, ny_ - cy), g.spacing)
+    assert (g.distance(3, -2, nq, nr) == 1).all()
+    # neighbour polygons share an edge with the cell
+    p = g.polygon(3, -2)
+    for poly in g.polygon(nq, nr):
+        assert math.isclose(p.exterior.intersection(poly.buffer(1e-6)).length, g.radius, rel_tol=1e-3)
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_distance_matches_bfs_steps(orientation):
+    g = _grid(orientation)
+    # BFS over the neighbour relation from (0, 0)
+    dist = {(0, 0): 0}
+    frontier = [(0, 0)]
+    for step in range(1, 6):
+        nxt = []
+        for q, r in frontier:
+            for dq, dr in AXIAL_DIRECTIONS.tolist():
+                c = (q + dq, r + dr)
+                if c not in dist:
+                    dist[c] = step
+                    nxt.append(c)
+        frontier = nxt
+    cells = np.array(list(dist))
+    assert np.array_equal(g.distance(0, 0, cells[:, 0], cells[:, 1]), np.array(list(dist.values())))
+
+
+def test_ring_and_disk():
+    for k in range(0, 5):
+        q, r = HexGrid.ring(k, 2, -1)
+        assert len(q) == max(1, 6 * k)
+        assert len(set(zip(q.tolist(), r.tolist(), strict=True))) == len(q)
+        assert (HexGrid.distance(2, -1, q, r) == k).all()
+        if k:  # the ring is a closed walk of unit steps
+            steps = HexGrid.distance(q, r, np.roll(q, -1), np.roll(r, -1))
+            assert (steps == 1).all()
+        dq, dr = HexGrid.disk(k, 2, -1)
+        assert len(dq) == 1 + 3 * k * (k + 1)
+        assert (HexGrid.distance(2, -1, dq, dr) <= k).all()
+    with pytest.raises(ValueError):
+        HexGrid.ring(-1)
+
+
+@given(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1))
+def test_cell_id_round_trip(q, r):
+    c = cell_id(q, r)
+    assert unpack_cell_id(c) == (q, r)
+
+
+def test_cell_id_vectorized_and_distinct():
+    q, r = HexGrid.disk(6)
+    ids = cell_id(q, r)
+    assert ids.dtype == np.int64 and len(np.unique(ids)) == len(ids)
+    q2, r2 = unpack_cell_id(ids)
+    assert np.array_equal(q, q2) and np.array_equal(r, r2)
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+@pytest.mark.parametrize("r_m", [0.0, 30.0, 50.0, 100.0, 180.0])
+def test_cells_within_equals_brute_force(orientation, r_m):
+    g = _grid(orientation)
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-500, 500, 400) + g.origin[0]
+    y = rng.uniform(-500, 500, 400) + g.origin[1]
+    offsets, cells, dist = g.cells_within(x, y, r_m, chunk=97)  # small chunks exercise the chunking
+    bq, br = np.meshgrid(np.arange(-15, 16), np.arange(-15, 16))
+    bq, br = bq.ravel(), br.ravel()
+    cx, cy = g.center(bq, br)
+    bid = cell_id(bq, br)
+    assert len(offsets) == len(x) + 1
+    for i in range(len(x)):
+        d = np.hypot(cx - x[i], cy - y[i])
+        want = set(bid[d <= r_m].tolist())
+        got = cells[offsets[i] : offsets[i + 1]]
+        assert set(got.tolist()) == want
+        seg = dist[offsets[i] : offsets[i + 1]]
+        assert (np.diff(seg) >= 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(-1e5, 1e5), st.floats(-1e5, 1e5), st.floats(0, 300), st.sampled_from(ORIENTS),
+)
+def test_cells_within_property(x, y, r_m, orientation):
+    g = HexGrid(40.0, (0.0, 0.0), orientation)
+    offsets, cells, dist = g.cells_within([x], [y], r_m)
+    q0, r0 = g.cell_of([x], [y])
+    k = int(r_m // (1.5 * 40.0)) + 3
+    bq, br = HexGrid.disk(k, int(q0[0]), int(r0[0]))
+    cx, cy = g.center(bq, br)
+    want = set(cell_id(bq, br)[np.hypot(cx - x, cy - y) <= r_m].tolist())
+    assert set(cells.tolist()) == want
+
+
+def test_invalid_grid_and_nan():
+    with pytest.raises(ValueError):
+        HexGrid(radius=0)
+    with pytest.raises(ValueError):
+        HexGrid(orientation="round")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        HexGrid().cell_of([np.nan], [0.0])
+
+
+def test_cells_covering_contains_box_cells():
+    g = HexGrid(50.0)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1000, 2000)
+    y = rng.uniform(0, 700, 2000)
+    q, r = g.cells_covering(0, 0, 1000, 700)
+    have = set(cell_id(q, r).tolist())
+    assert set(g.cell_ids_of(x, y).tolist()) <= have
