@@ -1,19 +1,63 @@
-"""Line bookkeeping shared by the trace readers: file offsets of a concatenated buffer and bad-line search.
+"""Line bookkeeping shared by the trace readers: one parse of many files, row-to-line maps, bad-line search.
 
-The readers parse many files as one concatenated buffer with one C parse. This module maps a row of that
-buffer back to (file, line) and, only when the fast parse fails, finds the offending lines by bisection: a
-chunk of lines that parses is good as a whole, a failing chunk is split in two. Every line is parsed in the
-same context, so a set of lines parses exactly when each of its lines does; one bad line among n costs about
-2n parsed lines. Parsing itself is left to the readers.
+The readers parse many files as one concatenated buffer with one C parse. This module keeps the per-file line
+counts, maps a row of that buffer back to (file, line) and, only when the fast parse fails, finds the
+offending lines by bisection: a chunk of lines that parses is good as a whole, a failing chunk is split in
+two. A sentinel line goes first so every real line is parsed in the same context; then a set of lines parses
+exactly when each of its lines does, and one bad line among n costs about 2n parsed lines. How a line is
+parsed (pyarrow, pandas) is the reader's ``LineParser``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 
-__all__ = ["file_and_line", "locate_bad_lines", "short_reason"]
+from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report
+from edgeroam.errors import TraceFormatError
+
+__all__ = [
+    "PARSE_ERRORS",
+    "LineParser",
+    "Parsed",
+    "Prepared",
+    "apply_row_checks",
+    "column",
+    "file_and_line",
+    "locate_bad_lines",
+    "parse_files",
+    "prepare",
+    "short_reason",
+    "warn",
+]
+
+
+_NON_SPACE = re.compile(rb"\S")
+PARSE_ERRORS = (pa.ArrowException, ValueError, OverflowError)  # what a parser may raise on bad bytes
+
+
+class LineParser(Protocol):
+    """How one kind of file is parsed: a valid sentinel line, the header length, three parse entry points."""
+
+    sentinel: bytes
+    header_lines: int
+
+    def parse(self, buffer: bytes | memoryview, threads: bool) -> pa.Table:
+        """Parse a buffer of whole lines (sentinel first); raise on any malformed line."""
+        ...
+
+    def parses(self, lines: Sequence[bytes]) -> bool:
+        """True when these lines (after the sentinel) parse and pass the parser's own checks."""
+        ...
+
+    def reason(self, line: bytes) -> tuple[str, str | None]:
+        """Why one line does not parse: (message, column name or None)."""
+        ...
 
 
 def locate_bad_lines(
@@ -63,3 +107,175 @@ def short_reason(exc: BaseException, limit: int = 160) -> str:
     """The first line of an exception message, shortened for an error or a warning."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class Prepared:
+    """A file's data lines located inside its bytes (the header checked), or the reason it is unusable."""
+
+    member: Any  # the reader's handle for the file; must have a ``display`` name for messages
+    data: bytes = b""
+    start: int = 0
+    nlines: int = 0
+    needs_newline: bool = False
+    problem: TraceFormatError | None = None
+
+
+def prepare(member: Any, data: bytes, header_lines: int, header: bytes | None) -> Prepared:
+    out = Prepared(member, data)
+    if not data:
+        out.problem = TraceFormatError(member.display, "empty file", line=1)
+        return out
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).rstrip(b"\r\n \t")
+    if header is not None and first != header:
+        shown = first[:60].decode("utf-8", "replace")
+        out.problem = TraceFormatError(
+            member.display, f"wrong header: line 1 is {shown!r}, expected {header.decode()!r}", line=1
+        )
+        return out
+    pos = -1
+    for k in range(header_lines):
+        pos = data.find(b"\n", pos + 1)
+        if pos < 0:
+            out.problem = TraceFormatError(
+                member.display, f"file ends inside the {header_lines}-line header", line=k + 1
+            )
+            return out
+    out.start = pos + 1
+    if _NON_SPACE.search(data, out.start) is None:
+        what = "no data lines after the header" if header_lines else "no data lines"
+        out.problem = TraceFormatError(member.display, f"empty file: {what}", line=pos + 2)
+        return out
+    out.needs_newline = not data.endswith(b"\n")
+    out.nlines = data.count(b"\n", out.start) + int(out.needs_newline)
+    return out
+
+
+@dataclass
+class Parsed:
+    table: pa.Table  # without the sentinel row
+    row_file: np.ndarray  # index into `files` for each row
+    row_line: np.ndarray | None  # 1-based line numbers, only filled by the slow path
+    files: list[Prepared]
+    first_line: int  # line number of a file's first data line
+    report: dict[str, Any] = field(default_factory=empty_read_report)
+
+
+def warn(report: dict[str, Any], text: str) -> None:
+    if len(report["warnings"]) < MAX_REPORT_WARNINGS:
+        report["warnings"].append(text)
+
+
+def parse_files(
+    prepared: list[Prepared], spec: LineParser, *, lenient: bool, threads: bool, report: dict[str, Any]
+) -> Parsed:
+    """One C parse over the concatenated data lines of all usable files; bisection only when it fails."""
+    files: list[Prepared] = []
+    for p in prepared:
+        if p.problem is None:
+            files.append(p)
+        elif lenient:
+            report["files_skipped"] += 1
+            warn(report, f"skipped {p.problem}")
+        else:
+            raise p.problem
+    report["files"] += len(prepared)
+    parts: list[bytes | memoryview] = [spec.sentinel]
+    for p in files:
+        parts.append(memoryview(p.data)[p.start :])
+        if p.needs_newline:
+            parts.append(b"\n")
+    buffer = b"".join(parts)
+    del parts
+    counts = np.fromiter((p.nlines for p in files), dtype=np.int64, count=len(files))
+    total = int(counts.sum())
+    report["lines"] += total
+    table: pa.Table | None
+    try:
+        table = spec.parse(buffer, threads=threads)
+        if table.num_rows != total + 1:
+            table = None
+    except PARSE_ERRORS:
+        table = None
+    if table is not None:
+        del buffer
+        row_file = np.repeat(np.arange(len(files), dtype=np.int32), counts)
+        return Parsed(table.slice(1), row_file, None, files, spec.header_lines + 1, report)
+    # slow path: find the bad lines, then parse the good ones
+    lines = buffer.split(b"\n")[1:-1]
+    del buffer
+    bad = locate_bad_lines(lines, spec.parses, first_only=not lenient)
+    bad_arr = np.asarray(bad, dtype=np.int64)
+    bad_files, bad_lines = file_and_line(bad_arr, counts, spec.header_lines + 1)
+    if not lenient:
+        if not bad:  # should not happen: the full parse failed but every line parses alone
+            raise TraceFormatError(files[0].member.display if files else "<none>", "unparsable data")
+        msg, col = spec.reason(lines[bad[0]])
+        raise TraceFormatError(
+            files[int(bad_files[0])].member.display, msg, line=int(bad_lines[0]), column=col
+        )
+    for i, fi, ln in zip(bad[:MAX_REPORT_WARNINGS], bad_files, bad_lines, strict=False):
+        msg, col = spec.reason(lines[i])
+        where = f", column {col}" if col else ""
+        warn(report, f"skipped {files[int(fi)].member.display}, line {int(ln)}{where}: {msg}")
+    report["bad_lines_skipped"] += len(bad)
+    keep = np.ones(len(lines), dtype=bool)
+    keep[bad_arr] = False
+    all_files, all_lines = file_and_line(np.arange(len(lines)), counts, spec.header_lines + 1)
+    good = [ln for ln, k in zip(lines, keep, strict=True) if k]
+    del lines
+    try:
+        table = spec.parse(spec.sentinel + b"\n".join(good) + b"\n", threads=threads).slice(1)
+    except PARSE_ERRORS as exc:  # every kept line parses alone; a failure here is a parser inconsistency
+        name = files[0].member.display if files else "<none>"
+        raise TraceFormatError(name, f"unparsable data ({short_reason(exc)})") from exc
+    return Parsed(
+        table, all_files[keep].astype(np.int32), all_lines[keep], files, spec.header_lines + 1, report
+    )
+
+
+def apply_row_checks(
+    parsed: Parsed, bad: np.ndarray, column: str, reason: Callable[[int], str], lenient: bool
+) -> Parsed:
+    """Drop (lenient) or raise on rows flagged by a vectorized value check."""
+    if not bad.any():
+        return parsed
+    rows = np.flatnonzero(bad)
+    if parsed.row_line is None:
+        counts = np.bincount(parsed.row_file, minlength=len(parsed.files))
+        _, lines = file_and_line(rows, counts, parsed.first_line)
+    else:
+        lines = parsed.row_line[rows]
+    if not lenient:
+        fi = int(parsed.row_file[rows[0]])
+        raise TraceFormatError(
+            parsed.files[fi].member.display, reason(int(rows[0])), line=int(lines[0]), column=column
+        )
+    for r, ln in zip(rows[:MAX_REPORT_WARNINGS], lines, strict=False):
+        fi = int(parsed.row_file[r])
+        warn(
+            parsed.report,
+            f"skipped {parsed.files[fi].member.display}, line {int(ln)}, column {column}: {reason(int(r))}",
+        )
+    parsed.report["bad_lines_skipped"] += len(rows)
+    keep = ~bad
+    if parsed.row_line is None:
+        all_rows = np.arange(len(keep))
+        counts = np.bincount(parsed.row_file, minlength=len(parsed.files))
+        _, parsed.row_line = file_and_line(all_rows, counts, parsed.first_line)
+    return Parsed(
+        parsed.table.filter(pa.array(keep)),
+        parsed.row_file[keep],
+        parsed.row_line[keep],
+        parsed.files,
+        parsed.first_line,
+        parsed.report,
+    )
+
+
+def column(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
+    col = table.column(name)
+    if col.num_chunks == 0:
+        return np.empty(0, dtype=dtype)
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks]).astype(dtype, copy=False)

@@ -19,9 +19,9 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from edgeroam.datasets._lines import file_and_line, locate_bad_lines, short_reason
+from edgeroam.datasets._lines import (
+    PARSE_ERRORS,
+    apply_row_checks,
+    column,
+    parse_files,
+    prepare,
+    short_reason,
+)
 from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report, make_traces
-from edgeroam.errors import DatasetError, TraceFormatError
+from edgeroam.errors import DatasetError
 
 __all__ = [
     "GEOLIFE_ROOT",
@@ -245,7 +252,7 @@ class _CsvSpec:
     def parses(self, lines: Sequence[bytes]) -> bool:
         try:
             table = self.parse(self.sentinel + b"\n".join(lines) + b"\n", threads=False)
-        except (pa.ArrowException, ValueError):
+        except PARSE_ERRORS:
             return False
         return table.num_rows == len(lines) + 1
 
@@ -253,7 +260,7 @@ class _CsvSpec:
         """Why one line does not parse: (message, column name or None)."""
         try:
             table = self.parse(self.sentinel + line + b"\n", threads=False)
-        except (pa.ArrowException, ValueError) as exc:
+        except PARSE_ERRORS as exc:
             msg = short_reason(exc)
             m = re.search(r"column #(\d+)", msg)
             col = self.names[int(m.group(1))] if m and int(m.group(1)) < len(self.names) else None
@@ -289,183 +296,14 @@ _LABEL_SPEC = _CsvSpec(
 )
 
 
-@dataclass
-class _Prepared:
-    """A file's data lines located inside its bytes (the header checked), or the reason it is unusable."""
-
-    member: _Member
-    data: bytes = b""
-    start: int = 0
-    nlines: int = 0
-    needs_newline: bool = False
-    problem: TraceFormatError | None = None
-
-
-def _prepare(member: _Member, data: bytes, header_lines: int, header: bytes) -> _Prepared:
-    out = _Prepared(member, data)
-    if not data:
-        out.problem = TraceFormatError(member.display, "empty file", line=1)
-        return out
-    end = data.find(b"\n")
-    first = (data if end < 0 else data[:end]).rstrip(b"\r\n \t")
-    if first != header:
-        shown = first[:60].decode("utf-8", "replace")
-        out.problem = TraceFormatError(
-            member.display, f"wrong header: line 1 is {shown!r}, expected {header.decode()!r}", line=1
-        )
-        return out
-    pos = -1
-    for k in range(header_lines):
-        pos = data.find(b"\n", pos + 1)
-        if pos < 0:
-            out.problem = TraceFormatError(
-                member.display, f"file ends inside the {header_lines}-line header", line=k + 1
-            )
-            return out
-    out.start = pos + 1
-    if out.start >= len(data):
-        out.problem = TraceFormatError(
-            member.display, "empty file: no data lines after the header", line=pos + 2
-        )
-        return out
-    out.needs_newline = not data.endswith(b"\n")
-    out.nlines = data.count(b"\n", out.start) + int(out.needs_newline)
-    return out
-
-
-@dataclass
-class _Parsed:
-    table: pa.Table  # without the sentinel row
-    row_file: np.ndarray  # index into `files` for each row
-    row_line: np.ndarray | None  # 1-based line numbers, only filled by the slow path
-    files: list[_Prepared]
-    first_line: int  # line number of a file's first data line
-    report: dict[str, Any] = field(default_factory=empty_read_report)
-
-
-def _warn(report: dict[str, Any], text: str) -> None:
-    if len(report["warnings"]) < MAX_REPORT_WARNINGS:
-        report["warnings"].append(text)
-
-
-def _parse_files(
-    prepared: list[_Prepared], spec: _CsvSpec, *, lenient: bool, threads: bool, report: dict[str, Any]
-) -> _Parsed:
-    """One C parse over the concatenated data lines of all usable files; bisection only when it fails."""
-    files: list[_Prepared] = []
-    for p in prepared:
-        if p.problem is None:
-            files.append(p)
-        elif lenient:
-            report["files_skipped"] += 1
-            _warn(report, f"skipped {p.problem}")
-        else:
-            raise p.problem
-    report["files"] += len(prepared)
-    parts: list[bytes | memoryview] = [spec.sentinel]
-    for p in files:
-        parts.append(memoryview(p.data)[p.start :])
-        if p.needs_newline:
-            parts.append(b"\n")
-    buffer = b"".join(parts)
-    del parts
-    counts = np.fromiter((p.nlines for p in files), dtype=np.int64, count=len(files))
-    total = int(counts.sum())
-    report["lines"] += total
-    table: pa.Table | None
-    try:
-        table = spec.parse(buffer, threads=threads)
-        if table.num_rows != total + 1:
-            table = None
-    except (pa.ArrowException, ValueError):
-        table = None
-    if table is not None:
-        del buffer
-        row_file = np.repeat(np.arange(len(files), dtype=np.int32), counts)
-        return _Parsed(table.slice(1), row_file, None, files, spec.header_lines + 1, report)
-    # slow path: find the bad lines, then parse the good ones
-    lines = buffer.split(b"\n")[1:-1]
-    del buffer
-    bad = locate_bad_lines(lines, spec.parses, first_only=not lenient)
-    bad_arr = np.asarray(bad, dtype=np.int64)
-    bad_files, bad_lines = file_and_line(bad_arr, counts, spec.header_lines + 1)
-    if not lenient:
-        if not bad:  # should not happen: the full parse failed but every line parses alone
-            raise TraceFormatError(files[0].member.display if files else "<none>", "unparsable data")
-        msg, col = spec.reason(lines[bad[0]])
-        raise TraceFormatError(
-            files[int(bad_files[0])].member.display, msg, line=int(bad_lines[0]), column=col
-        )
-    for i, fi, ln in zip(bad[:MAX_REPORT_WARNINGS], bad_files, bad_lines, strict=False):
-        msg, col = spec.reason(lines[i])
-        where = f", column {col}" if col else ""
-        _warn(report, f"skipped {files[int(fi)].member.display}, line {int(ln)}{where}: {msg}")
-    report["bad_lines_skipped"] += len(bad)
-    keep = np.ones(len(lines), dtype=bool)
-    keep[bad_arr] = False
-    all_files, all_lines = file_and_line(np.arange(len(lines)), counts, spec.header_lines + 1)
-    good = [ln for ln, k in zip(lines, keep, strict=True) if k]
-    del lines
-    table = spec.parse(spec.sentinel + b"\n".join(good) + b"\n", threads=threads).slice(1)
-    return _Parsed(
-        table, all_files[keep].astype(np.int32), all_lines[keep], files, spec.header_lines + 1, report
-    )
-
-
-def _apply_row_checks(
-    parsed: _Parsed, bad: np.ndarray, column: str, reason: Callable[[int], str], lenient: bool
-) -> _Parsed:
-    """Drop (lenient) or raise on rows flagged by a vectorized value check."""
-    if not bad.any():
-        return parsed
-    rows = np.flatnonzero(bad)
-    if parsed.row_line is None:
-        counts = np.bincount(parsed.row_file, minlength=len(parsed.files))
-        _, lines = file_and_line(rows, counts, parsed.first_line)
-    else:
-        lines = parsed.row_line[rows]
-    if not lenient:
-        fi = int(parsed.row_file[rows[0]])
-        raise TraceFormatError(
-            parsed.files[fi].member.display, reason(int(rows[0])), line=int(lines[0]), column=column
-        )
-    for r, ln in zip(rows[:MAX_REPORT_WARNINGS], lines, strict=False):
-        fi = int(parsed.row_file[r])
-        _warn(
-            parsed.report,
-            f"skipped {parsed.files[fi].member.display}, line {int(ln)}, column {column}: {reason(int(r))}",
-        )
-    parsed.report["bad_lines_skipped"] += len(rows)
-    keep = ~bad
-    if parsed.row_line is None:
-        all_rows = np.arange(len(keep))
-        counts = np.bincount(parsed.row_file, minlength=len(parsed.files))
-        _, parsed.row_line = file_and_line(all_rows, counts, parsed.first_line)
-    return _Parsed(
-        parsed.table.filter(pa.array(keep)),
-        parsed.row_file[keep],
-        parsed.row_line[keep],
-        parsed.files,
-        parsed.first_line,
-        parsed.report,
-    )
-
-
-def _column(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
-    col = table.column(name)
-    if col.num_chunks == 0:
-        return np.empty(0, dtype=dtype)
-    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks]).astype(dtype, copy=False)
-
-
 def _epoch_seconds(dates: pa.ChunkedArray, times: pa.ChunkedArray) -> np.ndarray:
-    days = _column(pa.table({"d": dates.cast(pa.int32())}), "d", np.float64)
-    secs = _column(pa.table({"s": times.cast(pa.int32())}), "s", np.float64)
+    days = column(pa.table({"d": dates.cast(pa.int32())}), "d", np.float64)
+    secs = column(pa.table({"s": times.cast(pa.int32())}), "s", np.float64)
     return days * 86400.0 + secs
 
 
 def _timestamps(col: pa.ChunkedArray) -> np.ndarray:
-    return _column(pa.table({"v": col.cast(pa.int64())}), "v", np.float64)
+    return column(pa.table({"v": col.cast(pa.int64())}), "v", np.float64)
 
 
 def _resolve_workers(workers: int | None) -> int:
@@ -524,25 +362,25 @@ def read_geolife(
         members = _select(store.plt, users)
         header = PLT_HEADER_LINE.encode()
         prepared = [
-            _prepare(m, data, PLT_HEADER_LINES, header)
+            prepare(m, data, PLT_HEADER_LINES, header)
             for m, data in zip(members, _read_all(store, members, nworkers), strict=True)
         ]
-        parsed = _parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=nworkers > 1, report=report)
+        parsed = parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=nworkers > 1, report=report)
         del prepared
         label_members = _select(store.labels, users) if labels else []
         label_table = (
             _labels_from_store(store, label_members, lenient, report, merge=True) if labels else None
         )
-    lat = _column(parsed.table, "lat", np.float64)
-    lon = _column(parsed.table, "lon", np.float64)
+    lat = column(parsed.table, "lat", np.float64)
+    lon = column(parsed.table, "lon", np.float64)
     bad_lat = ~(np.abs(lat) <= 90.0)
-    parsed = _apply_row_checks(
+    parsed = apply_row_checks(
         parsed, bad_lat, "lat", lambda r: f"latitude {lat[r]!r} not in [-90, 90]", lenient
     )
     if bad_lat.any():
         lat, lon = lat[~bad_lat], lon[~bad_lat]
     bad_lon = ~(np.abs(lon) <= 180.0)
-    parsed = _apply_row_checks(
+    parsed = apply_row_checks(
         parsed, bad_lon, "lon", lambda r: f"longitude {lon[r]!r} not in [-180, 180]", lenient
     )
     if bad_lon.any():
@@ -600,18 +438,18 @@ def _labels_from_store(
     store: _Store, members: list[_Member], lenient: bool, report: dict[str, Any], *, merge: bool
 ) -> pd.DataFrame:
     header = LABEL_HEADER.encode()
-    prepared = [_prepare(m, store.read(m), 1, header) for m in members]
+    prepared = [prepare(m, store.read(m), 1, header) for m in members]
     sub = empty_read_report() if merge else report
-    parsed = _parse_files(prepared, _LABEL_SPEC, lenient=lenient, threads=False, report=sub)
+    parsed = parse_files(prepared, _LABEL_SPEC, lenient=lenient, threads=False, report=sub)
     start = _timestamps(parsed.table.column("start"))
     end = _timestamps(parsed.table.column("end"))
     mode = np.asarray(parsed.table.column("mode").to_pylist(), dtype=object)
     empty = mode == ""
-    parsed = _apply_row_checks(parsed, empty, "mode", lambda r: "empty transportation mode", lenient)
+    parsed = apply_row_checks(parsed, empty, "mode", lambda r: "empty transportation mode", lenient)
     if empty.any():
         start, end, mode = start[~empty], end[~empty], mode[~empty]
     backwards = end < start
-    parsed = _apply_row_checks(parsed, backwards, "end", lambda r: "end time before start time", lenient)
+    parsed = apply_row_checks(parsed, backwards, "end", lambda r: "end time before start time", lenient)
     if backwards.any():
         start, end, mode = start[~backwards], end[~backwards], mode[~backwards]
     if merge:  # the points' report: label counts kept apart, skips and warnings merged

@@ -1,0 +1,145 @@
+"""A Parquet cache for parsed trace tables, keyed by the source files and the reader's options.
+
+The key is a SHA-256 over the table kind, a format version, each source's absolute path, size and mtime (a
+folder stands for every file under it) and the options; any change gives a new key, so a stale entry is never
+read. ``DataFrame.attrs`` are stored as JSON in the Parquet schema metadata and restored on read; the file is
+written to a temporary name in the cache folder and ``os.replace``d, so a reader never sees half a file.
+Which reader to call and with which options is the caller's business (see ``load``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["CACHE_FORMAT", "cache_key", "cache_path", "cached_read"]
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # bump when the stored table layout changes
+_ATTRS_KEY = b"edgeroam.attrs"
+
+
+def _file_stats(sources: Iterable[Path]) -> list[list[Any]] | None:
+    """[path, size, mtime_ns] per file (folders expanded, sorted); None if a source cannot be stat'ed."""
+    out: list[list[Any]] = []
+    try:
+        for src in sources:
+            path = Path(src).resolve()
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for f in files:
+                st = f.stat()
+                out.append([str(f), st.st_size, st.st_mtime_ns])
+    except OSError:
+        return None
+    return out
+
+
+def cache_key(kind: str, sources: Iterable[Path], options: dict[str, Any]) -> str | None:
+    """The hex key of a table of `kind` read from `sources` with `options`; None if a source is missing."""
+    stats = _file_stats(sources)
+    if stats is None:
+        return None
+    blob = json.dumps(
+        {"format": CACHE_FORMAT, "kind": kind, "sources": stats, "options": options},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cache_path(cache_dir: Path, kind: str, key: str) -> Path:
+    """Where the entry with `key` lives."""
+    return Path(cache_dir) / f"{kind}-{key[:24]}.parquet"
+
+
+def cached_read(
+    kind: str,
+    sources: list[Path],
+    options: dict[str, Any],
+    build: Callable[[], pd.DataFrame],
+    *,
+    cache_dir: Path = Path(".cache/datasets"),
+    enabled: bool = True,
+) -> pd.DataFrame:
+    """Return ``build()``, from the Parquet cache when an entry for these sources and options exists.
+
+    Parameters
+    ----------
+    kind
+        A short name of the table (``"geolife"``, ``"kaist"``); part of the key and the file name.
+    sources
+        The files (or folders) the table is read from; their paths, sizes and mtimes key the entry.
+    options
+        The reader's options (JSON-able); part of the key.
+    build
+        Reads the table when the cache misses (or is disabled).
+    cache_dir
+        The cache folder (created on demand).
+    enabled
+        False bypasses the cache entirely (no read, no write).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with its attrs; ``attrs["cache"]`` says ``{"hit": bool, "path": str}`` when the cache is on.
+    """
+    if not enabled:
+        return build()
+    key = cache_key(kind, sources, options)
+    if key is None:  # a source is missing: let the reader raise its own clear error
+        return build()
+    path = cache_path(cache_dir, kind, key)
+    if path.exists():
+        df = _read(path)
+        if df is not None:
+            df.attrs["cache"] = {"hit": True, "path": str(path)}
+            return df
+    df = build()
+    _write(df, path)
+    df.attrs["cache"] = {"hit": False, "path": str(path)}
+    return df
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    try:
+        table = pq.read_table(path, use_threads=True)
+        df = table.to_pandas(split_blocks=True)
+        meta = table.schema.metadata or {}
+        attrs = json.loads(meta[_ATTRS_KEY]) if _ATTRS_KEY in meta else {}
+    except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+        log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+        return None
+    attrs.pop("cache", None)
+    df.attrs = attrs
+    return df
+
+
+def _write(df: pd.DataFrame, path: Path) -> None:
+    attrs = {k: v for k, v in df.attrs.items() if k != "cache"}
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[_ATTRS_KEY] = json.dumps(attrs, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd", compression_level=1)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
+        log.warning("could not write cache entry %s (%s); continuing without cache", path, exc)
