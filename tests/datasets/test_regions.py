@@ -125,7 +125,8 @@ def test_stored_kaist_preset_is_a_1500_by_2000_box():
 
 @pytest.mark.slow
 def test_kaist_rule_on_shared_data_gives_the_stored_rectangle(shared_traces):
-    read_kaist = pytest.importorskip("edgeroam.datasets.kaist").read_kaist
+    from edgeroam.datasets.kaist import read_kaist
+
     tr = read_kaist(shared_traces / "kaist")
     rect = kaist_rectangle(tr)
     print("perdnn-kaist rectangle:", rect)

@@ -1,0 +1,103 @@
+"""stats: counts, intervals and mean speeds on a tiny table worked out by hand; real-data speeds (slow)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.datasets.stats import dataset_info, step_table
+from edgeroam.datasets.traces import make_traces
+
+
+@pytest.fixture
+def tiny() -> pd.DataFrame:
+    rows = [
+        # user a, traj 0: 30 m in 10 s, then still for 10 s
+        ("a", 0, 0.0, 0.0),
+        ("a", 0, 10.0, 30.0),
+        ("a", 0, 20.0, 30.0),
+        # user a, traj 1: 100 m in 100 s (gap 100 s <= 120 s: a step)
+        ("a", 1, 1000.0, 0.0),
+        ("a", 1, 1100.0, 100.0),
+        # user b: a 200 s gap (not a step), then 20 m in 10 s
+        ("b", 0, 0.0, 0.0),
+        ("b", 0, 200.0, 500.0),
+        ("b", 0, 210.0, 520.0),
+    ]
+    df = pd.DataFrame(rows, columns=["user", "traj", "t", "x"]).assign(y=0.0)
+    return make_traces(df, metric_frame="local", source="tiny")
+
+
+def test_counts_span_and_interval(tiny):
+    info = dataset_info(tiny)
+    assert (info["users"], info["trajectories"], info["points"]) == (2, 3, 8)
+    assert info["span_s"] == 1100.0 and info["t_start"] == 0.0 and info["t_end"] == 1100.0
+    assert not info["time_is_absolute"]
+    assert info["median_interval_s"] == 10.0  # intervals 10, 10, 100, 200, 10
+    assert info["region"] is None and info["points_in_region"] is None
+    assert info["perdnn_mean_speed_mps"] is None
+
+
+def test_mean_speeds_by_hand(tiny):
+    s = dataset_info(tiny)["speed"]
+    assert s["steps"] == 4
+    assert s["mean_speed_mps"] == pytest.approx(150 / 130)  # (30 + 0 + 100 + 20) m / (10 + 10 + 100 + 10) s
+    assert s["moving_speed_mps"] == pytest.approx(150 / 120)
+    assert s["stationary_share"] == pytest.approx(10 / 130)
+    assert s["user_mean_speed_mps"] == pytest.approx((130 / 120 + 20 / 10) / 2)
+    assert s["hours"] == pytest.approx(130 / 3600)
+    # a longer gap limit lets b's 500 m in 200 s count
+    s2 = dataset_info(tiny, max_gap_s=300)["speed"]
+    assert s2["mean_speed_mps"] == pytest.approx(650 / 330)
+
+
+def test_region_counts_and_speed(tiny):
+    info = dataset_info(tiny, "metric:0,-1,40,1", kind="kaist")
+    assert info["points_in_region"] == 5 and info["users_in_region"] == 2
+    assert info["region"]["bounds"] == [0.0, -1.0, 40.0, 1.0]
+    # only a's first two steps have both ends inside: 30 m in 20 s
+    assert info["mean_speed_region_mps"] == pytest.approx(1.5)
+    assert info["perdnn_mean_speed_mps"] == 0.5
+    assert "120 s" in info["speed_definition"]
+
+
+def test_haversine_when_not_projected_and_absolute_times():
+    df = pd.DataFrame(
+        {"user": "g", "traj": 0, "t": [1.2e9, 1.2e9 + 60], "lat": [39.90, 39.91], "lon": [116.4, 116.4]}
+    )
+    info = dataset_info(make_traces(df))
+    metres = 6_371_008.8 * math.radians(0.01)
+    assert info["mean_speed_mps"] == pytest.approx(metres / 60, rel=1e-9)
+    assert info["time_is_absolute"] and info["t_start"] == "2008-01-10 21:20:00"
+
+
+def test_step_table_and_empty():
+    df = make_traces(pd.DataFrame({"user": ["a"], "traj": [0], "t": [0.0], "x": [0.0], "y": [0.0]}))
+    assert len(step_table(df)) == 0
+    info = dataset_info(df)
+    assert info["median_interval_s"] is None and info["mean_speed_mps"] is None
+
+
+@pytest.mark.slow
+def test_mean_speeds_in_both_perdnn_regions(shared_traces):
+    from edgeroam.datasets.load import describe_dataset
+
+    got = {}
+    for kind in ("kaist", "geolife"):
+        info, _, _ = describe_dataset(kind, shared_traces)
+        got[kind] = info
+        sr, rs = info["speed_in_region"], info["speed_resampled_in_region"]
+        print(
+            f"{kind}: mean speed all {info['mean_speed_mps']:.3f} m/s, "
+            f"in region {info['mean_speed_region_mps']:.3f} m/s, per-user {sr['user_mean_speed_mps']:.3f}, "
+            f"resampled {rs['mean_speed_mps']:.3f}; PerDNN {info['perdnn_mean_speed_mps']}"
+        )
+    k, g = got["kaist"], got["geolife"]
+    assert k["points_in_region"] == 120_700 and g["points_in_region"] == 822_603
+    assert 0.3 < k["mean_speed_region_mps"] < 0.7  # PerDNN ~0.5 m/s
+    assert 2.5 < g["mean_speed_region_mps"] < 5.0  # PerDNN ~3.9 m/s
+    assert k["median_interval_s"] == 30.0 and g["median_interval_s"] <= 5.0
+    assert np.isfinite(g["speed_resampled_in_region"]["mean_speed_mps"])
