@@ -20,6 +20,7 @@ __all__ = ["app", "main"]
 # area name -> module defining `app` (a typer.Typer) or `register(app)` for top-level commands
 _AREAS: dict[str, str] = {
     "datasets": "edgeroam.commands.datasets",
+    "dnn": "edgeroam.commands.dnn",
 }
 _TOP_LEVEL: list[str] = [
     "edgeroam.commands.demo",

@@ -3,6 +3,7 @@
 Importing this package does not import torch; functions that need it import it when called.
 """
 
+from edgeroam.emulator.dnn.devices import DEVICES, Device, get_device
 from edgeroam.emulator.dnn.graph import (
     BYTES_PER_ELEMENT,
     LAYER_COLUMNS,
@@ -11,19 +12,40 @@ from edgeroam.emulator.dnn.graph import (
     caffe_layer_count,
     layer_graph,
 )
-from edgeroam.emulator.dnn.zoo import ALIASES, INPUT_SHAPES, ZOO, build_model, model_graph, resolve_name
+from edgeroam.emulator.dnn.profiles import load_profile_csv, measure_profile, profile, profile_table
+from edgeroam.emulator.dnn.zoo import (
+    ALIASES,
+    INPUT_SHAPES,
+    PERDNN_TABLE1,
+    ZOO,
+    build_model,
+    example_input,
+    model_graph,
+    model_info,
+    resolve_name,
+)
 
 __all__ = [
     "ALIASES",
     "BYTES_PER_ELEMENT",
+    "DEVICES",
     "INPUT_SHAPES",
     "LAYER_COLUMNS",
     "OPS",
+    "PERDNN_TABLE1",
     "ZOO",
+    "Device",
     "LayerGraph",
     "build_model",
     "caffe_layer_count",
+    "example_input",
+    "get_device",
     "layer_graph",
+    "load_profile_csv",
+    "measure_profile",
     "model_graph",
+    "model_info",
+    "profile",
+    "profile_table",
     "resolve_name",
 ]

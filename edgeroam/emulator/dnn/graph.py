@@ -453,7 +453,9 @@ def layer_graph(model: torch.nn.Module, example_input: torch.Tensor, name: str) 
                 continue
             w = 0
         idx = len(rows)
-        rows.append(_row(str(node.name), op, params, in_shapes, out, w, flops))
+        # a module's dotted path ("3.conv1") names its layer; a function keeps its fx node name ("add_1")
+        label = str(node.target) if node.op == "call_module" else str(node.name)
+        rows.append(_row(label, op, params, in_shapes, out, w, flops))
         edges.extend((p, idx) for p in producers)
         layer_of[node] = [idx]
     if not rows:

@@ -33,10 +33,21 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-__all__ = ["ALIASES", "GRAPH_VERSION", "INPUT_SHAPES", "ZOO", "build_model", "model_graph", "resolve_name"]
+__all__ = [
+    "ALIASES",
+    "GRAPH_VERSION",
+    "INPUT_SHAPES",
+    "PERDNN_TABLE1",
+    "ZOO",
+    "build_model",
+    "example_input",
+    "model_graph",
+    "model_info",
+    "resolve_name",
+]
 
 #: bump when graph extraction or a model definition changes (invalidates the on-disk cache)
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2
 
 INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
     "mobilenet_v1": (3, 224, 224),
@@ -51,6 +62,12 @@ INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
     "darknet19": (3, 224, 224),
 }
 ZOO: tuple[str, ...] = tuple(INPUT_SHAPES)
+#: PerDNN Table I (layers as caffe counts them; MB = MiB of float32 weights), printed beside ours
+PERDNN_TABLE1: dict[str, dict[str, Any]] = {
+    "mobilenet_v1": {"paper_name": "MobileNet", "layers": 110, "size_mb": 16},
+    "inception_21k": {"paper_name": "Inception", "layers": 312, "size_mb": 128},
+    "resnet50": {"paper_name": "ResNet", "layers": 245, "size_mb": 98},
+}
 ALIASES: dict[str, str] = {
     "mobilenet": "mobilenet_v1",
     "inception": "inception_21k",
@@ -441,3 +458,30 @@ def model_graph(name: str, cache: bool = True) -> LayerGraph:
         except OSError:
             pass  # a read-only cache is not an error: the graph is still returned
     return graph
+
+
+def model_info(name: str) -> dict[str, Any]:
+    """Summary of zoo model `name`: layers, weights, FLOPs, ops, caffe-granularity count, PerDNN Table I.
+
+    ``weight_mib`` is bytes / 2**20 (PerDNN's "MB": its 98 MB ResNet-50 is 25.6 M float32 = 97.7 MiB);
+    ``paper`` is None for models outside PerDNN Table I.
+    """
+    from edgeroam.emulator.dnn.graph import caffe_layer_count
+
+    g = model_graph(name)
+    caffe = caffe_layer_count(g)
+    return {
+        "model": g.name,
+        "input_shape": list(INPUT_SHAPES[g.name]),
+        "layers": g.n_layers,
+        "edges": len(g.edges),
+        "chain": g.is_chain,
+        "weight_bytes": g.total_weight_bytes,
+        "weight_mib": g.total_weight_bytes / 2**20,
+        "gflops": g.total_flops / 1e9,
+        "input_bytes": g.input_bytes,
+        "max_out_bytes": int(g.layers["out_bytes"].max()),
+        "ops": g.op_counts(),
+        "caffe_layers": caffe,
+        "paper": PERDNN_TABLE1.get(g.name),
+    }
