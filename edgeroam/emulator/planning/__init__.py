@@ -1,0 +1,57 @@
+"""Partitioning a DNN between client and server, ordering the layer upload, and queries while uploading.
+
+partition.py places layers (shortest path, min cut, Neurosurgeon), upload.py orders what is sent (efficiency,
+IONN, recursive, direct, fraction cut), query.py turns an order into query timelines (PerDNN Table II, Fig.
+7).
+The graphs and profiles come from emulator.dnn.
+"""
+
+from edgeroam.emulator.planning.partition import (
+    Plan,
+    PlanProblem,
+    mincut_plan,
+    neurosurgeon_plan,
+    plan_cost,
+    shortest_path_plan,
+)
+from edgeroam.emulator.planning.query import (
+    TIMELINE_COLUMNS,
+    executed_queries,
+    query_latency,
+    server_change_timeline,
+    upload_steps,
+    upload_timeline,
+)
+from edgeroam.emulator.planning.upload import (
+    IONN_PENALTIES,
+    ORDERS,
+    UploadOrder,
+    direct_order,
+    efficiency_order,
+    fraction_cut,
+    ionn_order,
+    recursive_order,
+)
+
+__all__ = [
+    "IONN_PENALTIES",
+    "ORDERS",
+    "TIMELINE_COLUMNS",
+    "Plan",
+    "PlanProblem",
+    "UploadOrder",
+    "direct_order",
+    "efficiency_order",
+    "executed_queries",
+    "fraction_cut",
+    "ionn_order",
+    "mincut_plan",
+    "neurosurgeon_plan",
+    "plan_cost",
+    "query_latency",
+    "recursive_order",
+    "server_change_timeline",
+    "shortest_path_plan",
+    "upload_steps",
+    "upload_timeline",
+]
