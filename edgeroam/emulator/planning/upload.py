@@ -363,8 +363,8 @@ def fraction_cut(order: UploadOrder, budget_bytes: float) -> UploadOrder:
 
     Examples
     --------
-    >>> o = UploadOrder([np.array([0]), np.array([1])], np.ones(2), np.array([10, 20]), np.zeros(2), 1.0,
-    "x", 2)
+    >>> sizes = np.array([10, 20])
+    >>> o = UploadOrder([np.array([0]), np.array([1])], np.ones(2), sizes, np.zeros(2), 1.0, "x", 2)
     >>> fraction_cut(o, 25).n_groups
     1
     """
