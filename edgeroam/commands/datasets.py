@@ -15,11 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgeroam.commands import datasets_fetch
+
 __all__ = ["app", "render_info", "speed_note"]
 
 app = typer.Typer(
     help="Mobility traces: summarise (info) and download (fetch) datasets.", no_args_is_help=True
 )
+datasets_fetch.register(app)
 
 
 class Kind(StrEnum):

@@ -5,6 +5,7 @@ Everything returns or consumes the Traces table of DESIGN.md §3 (see `edgeroam.
 """
 
 from edgeroam.datasets.cache import cached_read
+from edgeroam.datasets.fetch import fetch_geolife, kaist_instructions
 from edgeroam.datasets.geolife import read_geolife, read_geolife_labels
 from edgeroam.datasets.kaist import KAIST_SITES, read_kaist
 from edgeroam.datasets.load import (
@@ -48,8 +49,10 @@ __all__ = [
     "dataset_info",
     "default_root",
     "describe_dataset",
+    "fetch_geolife",
     "filter_region",
     "get_region",
+    "kaist_instructions",
     "kaist_rectangle",
     "load_dataset",
     "make_traces",

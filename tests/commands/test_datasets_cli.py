@@ -1,0 +1,69 @@
+"""`edgeroam datasets info` and `edgeroam demo` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgeroam.cli import main
+
+
+@pytest.mark.parametrize("args", [["datasets", "--help"], ["datasets", "info", "--help"], ["demo", "--help"]])
+def test_help(args, capsys):
+    assert main(args) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_info_synthetic_json_parses(capsys):
+    assert main(["datasets", "info", "synthetic", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["users"] == 20 and info["points"] == 20 * 121
+    assert info["region"]["name"] == "synthetic" and info["points_in_region"] == info["points"]
+    assert 0.1 < info["mean_speed_mps"] < 1.0
+
+
+def test_info_table_and_plot(tmp_path, capsys):
+    fig = tmp_path / "map.png"
+    assert main(["datasets", "info", "synthetic", "--plot", str(fig)]) == 0
+    out = capsys.readouterr().out
+    assert "mean speed (in region)" in out and "note:" in out and str(fig) in out.replace("\n", "")
+    assert fig.exists()
+
+
+def test_bad_region_is_one_red_line(capsys):
+    assert main(["datasets", "info", "synthetic", "--region", "nowhere"]) == 1
+    err = capsys.readouterr().err
+    assert "error: unknown region 'nowhere'" in err and "Traceback" not in err
+    assert len([ln for ln in err.splitlines() if ln.strip()]) == 1
+
+
+def test_missing_root_is_one_red_line(tmp_path, capsys):
+    assert main(["datasets", "info", "geolife", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no Geolife data under" in err and "Traceback" not in err
+
+
+def test_bad_kind_is_usage_error():
+    from typer.testing import CliRunner
+
+    from edgeroam.commands.datasets import app
+
+    res = CliRunner().invoke(app, ["info", "mars"])
+    assert res.exit_code == 2 and "mars" in res.output
+
+
+def test_demo_writes_map_and_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out.replace("\n", "")
+    assert (tmp_path / "d" / "synthetic_traces.png").exists()
+    assert json.loads((tmp_path / "d" / "datasets_info.json").read_text())["users"] == 20
+    assert "map written to" in out
+
+
+def test_info_kaist_json_on_shared_data(shared_traces, capsys):
+    assert main(["datasets", "info", "kaist", "--root", str(shared_traces), "--json", "--no-cache"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["users"], info["points"], info["points_in_region"]) == (92, 135_055, 120_700)
+    assert info["region"]["bounds"] == [-1100.0, -700.0, 400.0, 1300.0]
+    assert info["perdnn_mean_speed_mps"] == 0.5

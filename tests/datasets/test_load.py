@@ -1,0 +1,72 @@
+"""load: default root, dataset sources, and reader -> projection -> region -> resampling composition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeroam.datasets.load import dataset_sources, default_root, describe_dataset, load_dataset
+from edgeroam.datasets.regions import KAIST_RECTANGLE
+from edgeroam.errors import DatasetError
+
+
+def test_default_root_env_and_errors(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDGEROAM_DATA", str(tmp_path))
+    assert default_root("geolife") == tmp_path
+    monkeypatch.setenv("EDGEROAM_DATA", str(tmp_path / "missing"))
+    with pytest.raises(DatasetError, match="does not exist"):
+        default_root("kaist")
+    with pytest.raises(DatasetError, match="unknown dataset 'nope'"):
+        default_root("nope")
+
+
+def test_sources_error_names_the_folder_and_the_fetch_command(tmp_path):
+    with pytest.raises(DatasetError, match=r"no Geolife data under .*datasets fetch geolife"):
+        dataset_sources("geolife", tmp_path)
+    with pytest.raises(DatasetError, match="no kaist trace files"):
+        dataset_sources("kaist", tmp_path)
+
+
+def test_kaist_sources_find_site_files(tmp_path):
+    site = tmp_path / "kaist" / "NCSU"
+    site.mkdir(parents=True)
+    (site / "NCSU_30sec_001.txt").write_text("0 1 2\r\n")
+    (site / "KAIST_30sec_001.txt").write_text("0 1 2\r\n")
+    src, files = dataset_sources("kaist", tmp_path, site="NCSU")
+    assert src == tmp_path / "kaist" and [f.name for f in files] == ["NCSU_30sec_001.txt"]
+
+
+def test_synthetic_region_and_resampling():
+    full = load_dataset("synthetic", synthetic={"users": 4, "duration_s": 1200, "seed": 2})
+    assert full["user"].nunique() == 4 and full.attrs["source"] == "synthetic-levy"
+    half = load_dataset("synthetic", region="metric:0,0,750,2000", synthetic={"users": 4, "seed": 2})
+    assert (half["x"] <= 750).all() and half.attrs["region"] == "metric:0,0,750,2000"
+    res = load_dataset("synthetic", interval_s=60, synthetic={"users": 4, "duration_s": 1200, "seed": 2})
+    assert np.all(res["t"] % 60 == 0) and len(res) == 4 * 21
+
+
+def test_describe_synthetic_has_region_and_resampled_speed():
+    info, traces, reg = describe_dataset("synthetic", synthetic={"users": 3, "duration_s": 600})
+    assert reg.name == "synthetic" and info["points_in_region"] == info["points"] == len(traces)
+    assert info["speed_resampled_in_region"]["interval_s"] == 30.0
+    assert info["dataset"] == "synthetic"
+
+
+def test_kaist_default_region_is_derived_from_the_data(shared_traces):
+    tr = load_dataset("kaist", shared_traces, region="default", cache=False)
+    assert len(tr) == 120_700 and tr["user"].nunique() == 92
+    assert tr["x"].between(KAIST_RECTANGLE[0], KAIST_RECTANGLE[2]).all()
+    res = load_dataset("kaist", shared_traces, region="perdnn-kaist", interval_s=30)
+    same = (np.diff(res["traj"]) == 0) & (np.diff(res["user"].cat.codes) == 0)
+    assert (np.diff(res["t"])[same] == 30).all()
+    assert res["traj"].max() > 0  # leaving the rectangle ended trajectories
+
+
+@pytest.mark.slow
+def test_geolife_projected_region_and_resampled(shared_traces):
+    tr = load_dataset("geolife", shared_traces, region="perdnn-geolife")
+    assert len(tr) == 822_603 and tr.attrs["crs"] == "EPSG:32650"
+    assert tr["x"].between(440_000, 460_000).all() and tr["y"].between(4_415_000, 4_425_000).all()
+    res = load_dataset("geolife", shared_traces, region="perdnn-geolife", interval_s=20)
+    assert (res["t"] % 20 == 0).all() and res["user"].nunique() <= 121
+    assert res.attrs["resample"] == {"interval_s": 20.0, "max_gap_s": 60.0, "region": "perdnn-geolife"}
