@@ -332,12 +332,19 @@ def path_bottleneck_bps(G: nx.Graph, path: list[str]) -> float:
 
 
 def path_length_stats(
-    G: nx.Graph, nodes: Iterable[str] | None = None, *, weight: Weight = None
+    G: nx.Graph,
+    nodes: Iterable[str] | None = None,
+    *,
+    weight: Weight = None,
+    sources: int | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
-    """Statistics of shortest-path lengths over all unordered pairs of `nodes` (default: every server node).
+    """Statistics of shortest-path lengths between `nodes` (default: every server node).
 
-    Uses scipy's csgraph on the whole graph (paths may cross relays, switches). Returns pairs, connected
-    (pairs with a path), mean, median, p95 and max of the finite lengths.
+    Uses scipy's csgraph on the whole graph (paths may cross relays and switches). All unordered pairs are
+    measured, unless `sources` is given and smaller than the node count: then that many source nodes are drawn
+    (seeded, deterministic) and the pairs are (source, any other node). Returns pairs, connected (pairs with a
+    path), sources (None = exact), mean, median, p95 and max of the finite lengths.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import shortest_path as sp
@@ -345,33 +352,55 @@ def path_length_stats(
     order = list(G.nodes)
     index = {n: i for i, n in enumerate(order)}
     sel = [n for n, k in G.nodes(data="kind") if k == "server"] if nodes is None else list(nodes)
+    nan = math.nan
     if len(sel) < 2:
-        return {"pairs": 0, "connected": 0, "mean": 0.0, "median": 0.0, "p95": 0.0, "max": 0.0}
+        return {
+            "pairs": 0,
+            "connected": 0,
+            "sources": None,
+            "mean": nan,
+            "median": nan,
+            "p95": nan,
+            "max": nan,
+        }
     fn = _weight_fn(weight)
+    tiny = np.finfo(np.float64).tiny  # csgraph drops explicit zeros: keep zero-weight links as links
     rows, cols, vals = [], [], []
     for u, v, d in G.edges(data=True):
-        w = fn(u, v, d)
+        w = max(float(fn(u, v, d)), tiny)
         rows += [index[u], index[v]]
         cols += [index[v], index[u]]
         vals += [w, w]
     m = coo_matrix((vals, (rows, cols)), shape=(len(order), len(order))).tocsr()
-    src = np.array([index[n] for n in sel])
-    dist = sp(m, directed=False, indices=src, unweighted=weight is None or weight == "hops")[:, src]
-    iu, iv = np.triu_indices(len(sel), 1)
-    vals_ = dist[iu, iv]
-    fin = vals_[np.isfinite(vals_)]
+    tgt = np.array([index[n] for n in sel])
+    unweighted = weight is None or weight == "hops"
+    if sources is not None and sources < len(sel):
+        pick = np.sort(np.random.default_rng(seed).choice(len(sel), size=sources, replace=False))
+        dist = sp(m, directed=False, indices=tgt[pick], unweighted=unweighted)[:, tgt]
+        mask = np.ones(dist.shape, dtype=bool)
+        mask[np.arange(len(pick)), pick] = False
+        lengths = dist[mask]
+        n_src: int | None = int(sources)
+    else:
+        dist = sp(m, directed=False, indices=tgt, unweighted=unweighted)[:, tgt]
+        iu, iv = np.triu_indices(len(sel), 1)
+        lengths = dist[iu, iv]
+        n_src = None
+    fin = lengths[np.isfinite(lengths)]
     if len(fin) == 0:
         return {
-            "pairs": len(vals_),
+            "pairs": int(len(lengths)),
             "connected": 0,
-            "mean": math.nan,
-            "median": math.nan,
-            "p95": math.nan,
-            "max": math.nan,
+            "sources": n_src,
+            "mean": nan,
+            "median": nan,
+            "p95": nan,
+            "max": nan,
         }
     return {
-        "pairs": int(len(vals_)),
+        "pairs": int(len(lengths)),
         "connected": int(len(fin)),
+        "sources": n_src,
         "mean": float(fin.mean()),
         "median": float(np.median(fin)),
         "p95": float(np.percentile(fin, 95)),
