@@ -327,6 +327,39 @@ class FluidNetwork:
         mat = np.stack([self._bins[int(k)] for k in ks]) if len(ks) else np.zeros((0, len(self._ids)))
         return ks, mat
 
+    def node_interval_bytes(self, links: Iterable[tuple[Hashable, Hashable]]) -> pd.DataFrame:
+        """Per node and interval, bytes sent (``up_bytes``) and received (``down_bytes``) over `links`.
+
+        `links` are directed ``(u, v)`` link ids (e.g. the keys of :func:`backhaul_links`): their bytes count
+        as uplink of ``u`` and downlink of ``v``. Columns ``interval``, ``start``, ``node``, ``up_bytes``,
+        ``down_bytes``; one row per node and interval with traffic, sorted by interval then node.
+        """
+        ks, mat = self.interval_matrix()
+        ids = list(links)
+        cols = np.array([self._link(lid) for lid in ids], dtype=np.int64)
+        for lid in ids:
+            if not (isinstance(lid, tuple) and len(lid) == 2):
+                raise TopologyError(f"link {lid!r} is not a directed (u, v) pair")
+        src = [u for u, _ in ids]
+        dst = [v for _, v in ids]
+        frames = []
+        for k_pos, k in enumerate(ks.tolist()):
+            b = mat[k_pos, cols]
+            up = pd.Series(b).groupby(pd.Series(src, dtype=object)).sum()
+            down = pd.Series(b).groupby(pd.Series(dst, dtype=object)).sum()
+            both = pd.concat({"up_bytes": up, "down_bytes": down}, axis=1).fillna(0.0)
+            both = both[(both["up_bytes"] > 0) | (both["down_bytes"] > 0)]
+            frames.append(pd.DataFrame({
+                "interval": np.int64(k), "start": self.origin + k * (self.interval_s or 0.0),
+                "node": both.index.to_numpy(dtype=object),
+                "up_bytes": both["up_bytes"].to_numpy(), "down_bytes": both["down_bytes"].to_numpy(),
+            }))
+        if not frames:
+            empty = np.zeros(0)
+            return pd.DataFrame({"interval": np.zeros(0, np.int64), "start": empty,
+                                 "node": np.zeros(0, object), "up_bytes": empty, "down_bytes": empty})
+        return pd.concat(frames, ignore_index=True)
+
     # -- internals ------------------------------------------------------------------------------------------
     def _link(self, lid: Hashable) -> int:
         try:

@@ -269,3 +269,23 @@ def test_dynamic_flows_match_a_brute_force_reference(seed):
     eng.run()
     for f in range(n_flows):
         assert ends[f][1] == pytest.approx(expected[f], rel=1e-9, abs=1e-9), f
+
+
+def test_node_interval_bytes_counts_uplink_of_sender_and_downlink_of_receiver():
+    # 1 -> 2 -> 3 at 1e6 B/s (8 Mbps bottleneck) for 2e6 B: 1e6 B per 1-s interval on each hop. Node 1 sends,
+    # node 2 forwards (up and down), node 3 receives. A Wi-Fi link is left out of the backhaul accounting.
+    g = nx.Graph()
+    g.add_edge(1, 2, capacity_bps=8 * MBPS)
+    g.add_edge(2, 3, capacity_bps=80 * MBPS)
+    links = backhaul_links(g)
+    eng = Engine()
+    net = FluidNetwork(eng, {**links, ("wifi-up", 7): 80 * MBPS}, interval_s=1.0)
+    net.transfer([("wifi-up", 7), *path_links([1, 2, 3])], 2e6)
+    eng.run()
+    table = net.node_interval_bytes(links)
+    assert table["interval"].tolist() == [0, 0, 0, 1, 1, 1]
+    assert table["node"].tolist() == [1, 2, 3, 1, 2, 3]
+    np.testing.assert_allclose(table["up_bytes"], [1e6, 1e6, 0, 1e6, 1e6, 0], atol=1e-3)
+    np.testing.assert_allclose(table["down_bytes"], [0, 1e6, 1e6, 0, 1e6, 1e6], atol=1e-3)
+    with pytest.raises(TopologyError, match="not a directed"):
+        FluidNetwork(Engine(), {"L": 1.0}).node_interval_bytes(["L"])
