@@ -94,6 +94,24 @@ class PSServer:
         self._rearm()
         return ev
 
+    def cancel(self, job: Event) -> JobRecord:
+        """Withdraw a job in progress now (e.g. its client left); its event never fires.
+
+        Returns a :class:`JobRecord` whose ``work_s`` is the work done up to now.
+        """
+        pos = next((i for i, entry in enumerate(self._heap) if entry[2] is job), None)
+        if pos is None:
+            raise RunError(f"server {self.name!r}: cannot cancel {job!r}: not in progress "
+                           f"(t={self.engine.now!r} s)")
+        finish, jid, _ev, start, work, tag = self._heap[pos]
+        self._advance()
+        done = work - max(finish - self._virtual, 0.0)
+        self._heap.pop(pos)
+        heapq.heapify(self._heap)
+        job.cancel()
+        self._rearm()
+        return JobRecord(jid, start, self.engine.now, done, tag)
+
     def remaining_s(self) -> list[float]:
         """Remaining full-capacity work of each job in progress, in finishing order."""
         self._advance()

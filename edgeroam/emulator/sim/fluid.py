@@ -274,6 +274,31 @@ class FluidNetwork:
         self._mark_dirty()
         return ev
 
+    def cancel(self, transfer: Transfer) -> FlowRecord:
+        """Stop a flow in progress now (e.g. its client left); its event never fires.
+
+        Returns a :class:`FlowRecord` whose ``nbytes`` is what was delivered up to now; those bytes stay in
+        the link accounting. Cancelling a finished or unknown transfer is an error.
+        """
+        fid = getattr(transfer, "flow", None)
+        if fid not in self._flows or self._flows[fid] is not transfer:
+            raise RunError(f"cannot cancel {transfer!r}: not in progress (t={self.engine.now!r} s)")
+        self._advance()
+        del self._flows[fid]
+        if any(e is transfer for e in self._new):
+            self._new = [e for e in self._new if e is not transfer]
+            sent = 0.0
+        else:
+            pos = int(np.flatnonzero(self._fid == fid)[0])
+            sent = transfer.nbytes - max(float(self._remaining[pos]), 0.0)
+            keep = self._fid != fid
+            self._flat = self._flat[np.repeat(keep, self._lengths)]
+            self._fid, self._remaining = self._fid[keep], self._remaining[keep]
+            self._rate, self._lengths = self._rate[keep], self._lengths[keep]
+        transfer.cancel()
+        self._mark_dirty()
+        return FlowRecord(fid, transfer.start, self.engine.now, sent, transfer.path, transfer.tag)
+
     def rates_bps(self) -> dict[int, float]:
         """Current rate of every flow in progress (bits per second) by flow id, recomputed first if due."""
         self._flush()

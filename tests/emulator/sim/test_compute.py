@@ -93,3 +93,18 @@ def test_bad_work_and_capacity():
         PSServer(eng, capacity=0.0)
     with pytest.raises(RunError, match="work"):
         PSServer(eng, name="s").run(-1.0)
+
+
+def test_cancel_withdraws_a_job():
+    # Two 2-s jobs share capacity 1; at t = 1 each has 0.5 s done. Cancelling B leaves A 1.5 s alone:
+    # A ends at 2.5 s.
+    eng = Engine()
+    srv = PSServer(eng)
+    a, b = srv.run(2.0), srv.run(2.0)
+    eng.run(until=1.0)
+    rec = srv.cancel(b)
+    assert rec.work_s == pytest.approx(0.5)
+    eng.run()
+    assert a.value.end == pytest.approx(2.5, abs=1e-9) and b.cancelled and not b.processed
+    with pytest.raises(RunError, match="not in progress"):
+        srv.cancel(b)

@@ -289,3 +289,23 @@ def test_node_interval_bytes_counts_uplink_of_sender_and_downlink_of_receiver():
     np.testing.assert_allclose(table["down_bytes"], [0, 1e6, 1e6, 0, 1e6, 1e6], atol=1e-3)
     with pytest.raises(TopologyError, match="not a directed"):
         FluidNetwork(Engine(), {"L": 1.0}).node_interval_bytes(["L"])
+
+
+def test_cancel_stops_a_flow_and_frees_its_share():
+    # L = 8 Mbps = 1e6 B/s, A and B (2e6 B each) share it: 5e5 B/s each. B is cancelled at t = 1 having sent
+    # 5e5 B; A has 1.5e6 B left, alone at 1e6 B/s: A ends at 2.5 s. The link carried 1e6 + 1.5e6 = 2.5e6 B.
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+    a, b = net.transfer(["L"], 2e6), net.transfer(["L"], 2e6)
+    eng.run(until=1.0)
+    rec = net.cancel(b)
+    assert rec.nbytes == pytest.approx(5e5) and rec.end == 1.0
+    eng.run()
+    assert a.value.end == pytest.approx(2.5, abs=1e-9) and not b.triggered and b.cancelled
+    assert net.link_bytes()["L"] == pytest.approx(2.5e6, abs=1e-3)
+    with pytest.raises(RunError, match="not in progress"):
+        net.cancel(b)
+    c = net.transfer(["L"], 1e6)
+    assert net.cancel(c).nbytes == 0.0  # cancelled at the instant it started
+    eng.run()
+    assert net.active == 0
