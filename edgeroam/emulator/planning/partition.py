@@ -234,21 +234,23 @@ class PlanProblem:
         n = self.n
         inf = math.inf
         al = allowed.tolist()
-        F = np.empty((n, 2))
+        F0, F1 = [0.0] * n, [0.0] * n
         f0, f1 = 0.0, inf
         for i in range(n):
-            n0 = min(f0, f1 + dn[i]) + ec[i]
-            n1 = min(f0 + up[i], f1) + es[i] if al[i] else inf
-            F[i, 0] = f0 = n0
-            F[i, 1] = f1 = n1
-        B = np.empty((n, 2))
+            a, b = f1 + dn[i], f0 + up[i]
+            f0, f1 = (f0 if f0 <= a else a) + ec[i], ((b if b <= f1 else f1) + es[i] if al[i] else inf)
+            F0[i], F1[i] = f0, f1
+        B0, B1 = [0.0] * n, [0.0] * n
         b0, b1 = 0.0, dn[n]
-        B[n - 1, 0], B[n - 1, 1] = b0, b1
+        B0[n - 1], B1[n - 1] = b0, b1
         for i in range(n - 1, 0, -1):
             c0 = ec[i] + b0
             c1 = es[i] + b1 if al[i] else inf
-            b0, b1 = min(c0, up[i] + c1), min(dn[i] + c0, c1)
-            B[i - 1, 0], B[i - 1, 1] = b0, b1
+            x, y = up[i] + c1, dn[i] + c0
+            b0, b1 = (c0 if c0 <= x else x), (y if y <= c1 else c1)
+            B0[i - 1], B1[i - 1] = b0, b1
+        F = np.array([F0, F1]).T
+        B = np.array([B0, B1]).T
         lat = min(F[n - 1, 0] + B[n - 1, 0], F[n - 1, 1] + B[n - 1, 1])
         return F, B, float(lat)
 

@@ -148,42 +148,48 @@ class _Blocks:
         up, dn, ec, es = (np.asarray(x) for x in prob._lane)
         starts = np.concatenate([np.arange(a, b + 1) for a, b in runs]) if runs else np.zeros(0, np.int64)
         ends = np.concatenate([np.full(b - a + 1, b) for a, b in runs]) if runs else np.zeros(0, np.int64)
-        A, Bk, T = [], [], []
+        lens = ends - starts + 1
+        total = int((lens).sum())
+        self.a = np.empty(total, dtype=np.int64)
+        self.b = np.empty(total, dtype=np.int64)
+        self.T = np.empty((4, total))  # rows: T[p, q] for (p, q) = 00, 01, 10, 11
         a, end = starts, ends
-        # k = 0: entering layer a from p (state before a), ending at q: T[p, q] columns 00, 01, 10, 11
-        cur = np.stack([ec[a], up[a] + es[a], dn[a] + ec[a], es[a]], axis=1)
-        for k in range(int((ends - starts).max()) + 1 if len(starts) else 0):
+        # k = 0: entering layer a from p (state before a), ending at q
+        t00, t01, t10, t11 = ec[a], up[a] + es[a], dn[a] + ec[a], es[a]
+        pos = 0
+        for k in range(int(lens.max()) if len(lens) else 0):
             if k > 0:
                 keep = end - a >= k
-                a, end, p = a[keep], end[keep], cur[keep]
+                a, end = a[keep], end[keep]
                 b = a + k
+                p00, p01, p10, p11 = t00[keep], t01[keep], t10[keep], t11[keep]
                 # extend by layer b: T[p, q] = min_r T[p, r] + trans(b, r, q) + exec_q(b)
-                cur = np.stack(
-                    [
-                        np.minimum(p[:, 0], p[:, 1] + dn[b]) + ec[b],
-                        np.minimum(p[:, 0] + up[b], p[:, 1]) + es[b],
-                        np.minimum(p[:, 2], p[:, 3] + dn[b]) + ec[b],
-                        np.minimum(p[:, 2] + up[b], p[:, 3]) + es[b],
-                    ],
-                    axis=1,
-                )
-            A.append(a)
-            Bk.append(a + k)
-            T.append(cur)
-        self.a = np.concatenate(A) if A else np.zeros(0, np.int64)
-        self.b = np.concatenate(Bk) if Bk else np.zeros(0, np.int64)
-        self.T = np.concatenate(T) if T else np.zeros((0, 4))
+                dnb, upb, ecb, esb = dn[b], up[b], ec[b], es[b]
+                t00 = np.minimum(p00, p01 + dnb) + ecb
+                t01 = np.minimum(p00 + upb, p01) + esb
+                t10 = np.minimum(p10, p11 + dnb) + ecb
+                t11 = np.minimum(p10 + upb, p11) + esb
+            m = len(a)
+            self.a[pos : pos + m] = a
+            self.b[pos : pos + m] = a + k
+            self.T[:, pos : pos + m] = (t00, t01, t10, t11)
+            pos += m
+        self.prev = np.maximum(self.a - 1, 0)
+        self.first = self.a == 0
         wcum = np.concatenate([[0], np.cumsum(prob.weight_bytes)])
         self.bytes = wcum[self.b + 1] - wcum[self.a]
 
     def gains(self, prob: PlanProblem, held: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, float]:
         """Lane latency reduction of adding each selected block to `held`, and the current latency."""
         F, B, lat = prob.lane_forward_backward(held)
-        a, b, T = self.a[sel], self.b[sel], self.T[sel]
-        f0 = np.where(a > 0, F[np.maximum(a - 1, 0), 0], 0.0)
-        f1 = np.where(a > 0, F[np.maximum(a - 1, 0), 1], np.inf)
+        b, T = self.b[sel], self.T[:, sel]
+        prev, first = self.prev[sel], self.first[sel]
+        f0 = np.where(first, 0.0, F[prev, 0])
+        f1 = np.where(first, np.inf, F[prev, 1])
         b0, b1 = B[b, 0], B[b, 1]
-        new = np.minimum.reduce([f0 + T[:, 0] + b0, f0 + T[:, 1] + b1, f1 + T[:, 2] + b0, f1 + T[:, 3] + b1])
+        new = np.minimum(
+            np.minimum(f0 + T[0] + b0, f0 + T[1] + b1), np.minimum(f1 + T[2] + b0, f1 + T[3] + b1)
+        )
         return lat - new, lat
 
 
@@ -215,8 +221,9 @@ def _greedy(
             break
         eff = gain / np.maximum(blocks.bytes[sel], 1)
         # best efficiency; ties: larger gain, then earlier start, then longer block
-        order = np.lexsort((-(blocks.b[sel]), blocks.a[sel], -gain, -eff))
-        j = sel[order[0]]
+        top = np.flatnonzero(eff >= eff.max())
+        order = np.lexsort((-(blocks.b[sel[top]]), blocks.a[sel[top]], -gain[top]))
+        j = sel[top[order[0]]]
         a, b = int(blocks.a[j]), int(blocks.b[j])
         picks.append(np.arange(a, b + 1))
         held[a : b + 1] = True
