@@ -9,6 +9,7 @@ from edgeroam.predictors.base import Predictor, clone, load_predictor
 from edgeroam.predictors.baselines import ConstantVelocityPredictor, StayPredictor
 from edgeroam.predictors.lstm import LSTMPredictor
 from edgeroam.predictors.markov import MarkovPredictor
+from edgeroam.predictors.modal import ModeAwareSVRPredictor
 from edgeroam.predictors.svr import SVRPredictor
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "ConstantVelocityPredictor",
     "LSTMPredictor",
     "MarkovPredictor",
+    "ModeAwareSVRPredictor",
     "Predictor",
     "SVRPredictor",
     "StayPredictor",
@@ -31,6 +33,7 @@ PREDICTORS: dict[str, type[Predictor]] = {
     "lstm": LSTMPredictor,
     "stay": StayPredictor,
     "velocity": ConstantVelocityPredictor,
+    "svr-mode": ModeAwareSVRPredictor,  # beyond PerDNN (modal.py)
 }
 
 

@@ -254,9 +254,17 @@ def _registry() -> dict[str, type[Predictor]]:
     from edgeroam.predictors.baselines import ConstantVelocityPredictor, StayPredictor
     from edgeroam.predictors.lstm import LSTMPredictor
     from edgeroam.predictors.markov import MarkovPredictor
+    from edgeroam.predictors.modal import ModeAwareSVRPredictor
     from edgeroam.predictors.svr import SVRPredictor
 
-    classes = [MarkovPredictor, SVRPredictor, LSTMPredictor, StayPredictor, ConstantVelocityPredictor]
+    classes = [
+        MarkovPredictor,
+        SVRPredictor,
+        LSTMPredictor,
+        StayPredictor,
+        ConstantVelocityPredictor,
+        ModeAwareSVRPredictor,
+    ]
     return {c.kind: c for c in classes}
 
 

@@ -8,10 +8,10 @@ Protocol (PerDNN §IV.B.2), as implemented here:
 * **Top-k** for point predictors (SVR, LSTM, baselines): correct when the visited next server is one of the
   k servers closest to the predicted point. For a model that ranks cells (Markov): one of its k most
   probable. The servers are PerDNN's: one per cell visited by any user of the dataset (train and test).
-* **MAE** = mean Euclidean distance in metres between predicted and actual next position (the paper does not
-  say whether it averages the distance or |dx|, |dy|; the distance is what a 50 m cell radius is compared
-  with). It is reported on the scored (non-futile) predictions, as the table's accuracies, and over all
-  predictions.
+* **MAE** = mean Euclidean distance in metres between predicted and actual next position, over **all**
+  predictions (``mae_m``; the paper does not say which set its MAE covers, but on KAIST ours over all
+  predictions lands within 0.2 m of its 12.9 / 12.4 m, while over the moves only it is ~4x larger), and
+  over the scored non-futile ones (``mae_nonfutile_m``).
 * Per user and pooled (pooled = every scored prediction counts once, like the paper's percentages).
 
 Loading the scenario's data and training are `run_table3`'s job below; the models are in their own modules.
@@ -54,7 +54,7 @@ class Evaluation:
     ----------
     pooled : dict
         ``predictions``, ``futile``, ``non_futile``, ``futile_ratio``, ``top1``, ``top2`` (percent of
-        non-futile), ``mae_m`` (non-futile), ``mae_all_m`` (all predictions), ``users``.
+        non-futile), ``mae_m`` (all predictions), ``mae_nonfutile_m``, ``users``.
     per_user : DataFrame
         The same per test user (index = user).
     """
@@ -159,8 +159,8 @@ def score_predictions(
         }
         for k in ks:
             out[f"top{k}"] = float(100.0 * nf[f"hit{k}"].mean()) if len(nf) else float("nan")
-        out["mae_m"] = float(nf["err"].mean()) if len(nf) else float("nan")
-        out["mae_all_m"] = float(all_rows["err"].mean()) if len(all_rows) else float("nan")
+        out["mae_m"] = float(all_rows["err"].mean()) if len(all_rows) else float("nan")
+        out["mae_nonfutile_m"] = float(nf["err"].mean()) if len(nf) else float("nan")
         return out
 
     pooled = summary(frame, scored)

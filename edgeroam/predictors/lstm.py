@@ -87,7 +87,7 @@ class LSTMPredictor(Predictor):
     target : {"displacement", "absolute"}, default "displacement"
     learning_rate : float, default 1e-3
     batch_size : int, default 256
-    max_epochs : int, default 60
+    max_epochs : int, default 100
     patience : int, default 5
         Epochs without validation improvement before stopping; the best weights are kept.
     validation_fraction : float, default 0.1
@@ -135,7 +135,7 @@ class LSTMPredictor(Predictor):
         target: str = "displacement",
         learning_rate: float = 1e-3,
         batch_size: int = 256,
-        max_epochs: int = 60,
+        max_epochs: int = 100,
         patience: int = 5,
         validation_fraction: float = 0.1,
         num_threads: int = 1,

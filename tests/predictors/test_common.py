@@ -11,6 +11,7 @@ from edgeroam.predictors import (
     ConstantVelocityPredictor,
     LSTMPredictor,
     MarkovPredictor,
+    ModeAwareSVRPredictor,
     StayPredictor,
     SVRPredictor,
     clone,
@@ -45,6 +46,7 @@ def _instances():
         LSTMPredictor(hidden_size=8, max_epochs=3, patience=2, random_state=0),
         StayPredictor(),
         ConstantVelocityPredictor(),
+        ModeAwareSVRPredictor(speed_edges=(20.0,), min_class_windows=20, random_state=0),
     ]
 
 
@@ -58,7 +60,7 @@ def data():
 
 
 def test_registry_covers_every_kind():
-    assert sorted(PREDICTORS) == ["lstm", "markov", "stay", "svr", "velocity"]
+    assert sorted(PREDICTORS) == ["lstm", "markov", "stay", "svr", "svr-mode", "velocity"]
     for kind, cls in PREDICTORS.items():
         assert cls.kind == kind
         assert isinstance(make_predictor(kind), cls)

@@ -57,6 +57,7 @@ def test_futile_counts_and_stay_scores():
     futile = futile_mask(w, y, GRID)
     # u1: positions S/4 + k·S/2 lie in cell floor((k + 1) / 2): the cell changes at k = 1, 3, 5, ...
     # windows end at k = 2..10 and target k+1: a move when k+1 is odd -> k = 2,4,6,8,10 -> 5 non-futile of 9
+    np.testing.assert_array_equal(futile, meta["futile"].to_numpy())  # same rule as mobility.windows
     u1 = (meta["user"] == "u1").to_numpy()
     assert int((~futile[u1]).sum()) == 5 and int(futile[u1].sum()) == 4
     assert futile[~u1].all()  # u2 never moves
@@ -64,7 +65,8 @@ def test_futile_counts_and_stay_scores():
     assert ev.pooled["predictions"] == 14 and ev.pooled["non_futile"] == 5 and ev.pooled["futile"] == 9
     assert ev.pooled["top1"] == 0.0  # staying never names the next server on a move
     assert ev.pooled["top2"] == 100.0  # the next cell is the 2nd-nearest server to the current point
-    assert ev.pooled["mae_m"] == pytest.approx(SPACING / 2)
+    assert ev.pooled["mae_nonfutile_m"] == pytest.approx(SPACING / 2)
+    assert ev.pooled["mae_m"] == pytest.approx(9 / 14 * SPACING / 2)  # u2 stands still: error 0
     assert ev.per_user.loc["u2", "non_futile"] == 0 and np.isnan(ev.per_user.loc["u2", "top1"])
     assert ev.per_user.loc["u1", "predictions"] == 9
 
