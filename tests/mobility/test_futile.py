@@ -25,8 +25,15 @@ def _walk():
 
 def _resample(tr, step):
     t = np.arange(tr["t"].iloc[0], tr["t"].iloc[-1] + 1e-9, step)
-    return pd.DataFrame({"user": pd.Categorical(["a"] * len(t)), "traj": 0, "t": t,
-                         "x": np.interp(t, tr["t"], tr["x"]), "y": 0.0})
+    return pd.DataFrame(
+        {
+            "user": pd.Categorical(["a"] * len(t)),
+            "traj": 0,
+            "t": t,
+            "x": np.interp(t, tr["t"], tr["x"]),
+            "y": 0.0,
+        }
+    )
 
 
 def test_benefit_cost_formula():

@@ -150,7 +150,10 @@ def test_cells_within_equals_brute_force(orientation, r_m):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.floats(-1e5, 1e5), st.floats(-1e5, 1e5), st.floats(0, 300), st.sampled_from(ORIENTS),
+    st.floats(-1e5, 1e5),
+    st.floats(-1e5, 1e5),
+    st.floats(0, 300),
+    st.sampled_from(ORIENTS),
 )
 def test_cells_within_property(x, y, r_m, orientation):
     g = HexGrid(40.0, (0.0, 0.0), orientation)

@@ -69,8 +69,20 @@ def test_from_csv_and_geojson(tmp_path):
     pd.DataFrame({"q": [0, 1], "r": [0, 0]}).to_csv(qr, index=False)
     assert servers_from_file(g, qr)["cell"].tolist() == [0, cell_id(1, 0)]
     gj = tmp_path / "s.geojson"
-    gj.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [10.0, 5.0]}}]}))
+    gj.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [10.0, 5.0]},
+                    }
+                ],
+            }
+        )
+    )
     assert servers_from_file(g, gj)["cell"].tolist() == [0]
     dup = tmp_path / "dup.csv"
     pd.DataFrame({"x": [0.0, 5.0], "y": [0.0, 0.0]}).to_csv(dup, index=False)
