@@ -109,6 +109,68 @@ def profile(
     console.print(t2)
 
 
+@app.command()
+def fig4(
+    model: str = typer.Option("resnet18", help="Model whose conv layers are timed under load."),
+    clients: int = typer.Option(6, help="Largest number of concurrent clients (1 = the measuring one)."),
+    reps: int = typer.Option(12, help="Executions of every layer per load level."),
+    seed: int = typer.Option(0, help="Seed of the inputs, the layer order and the train/test split."),
+    out: str = typer.Option(".cache/dnn/fig4.png", help="Where to write the figure (PNG)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the MAE table and importances as JSON."),
+) -> None:
+    """PerDNN Fig. 4 here: MAE of LL, LL w/ load and RF w/ load vs number of clients (conv layers)."""
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from edgeroam.emulator.dnn.estimator import compare_estimators, generate_load_dataset, gpu_stats_available
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("timing layers under load", total=clients)
+        df = generate_load_dataset(model, max_clients=clients, reps=reps, seed=seed,
+                                   progress=lambda done, total: bar.update(task, completed=done))
+    cmp = compare_estimators(df, seed=seed)
+    mae_us = cmp.mae * 1e6
+    _plot_fig4(mae_us, cmp.importances, Path(out))
+    if as_json:
+        typer.echo(json.dumps({
+            "model": model, "samples": len(df), "gpu_stats": gpu_stats_available()[1],
+            "mae_us": {str(k): v for k, v in mae_us.round(1).to_dict(orient="index").items()},
+            "importances": cmp.importances.round(4).to_dict(), "figure": out,
+        }, indent=2))
+        return
+    t = Table(title=f"MAE (us) of conv-layer time estimates vs clients ({len(df)} executions of {model}; "
+              f"train {cmp.n_train} / test {cmp.n_test})")
+    t.add_column("clients", justify="right")
+    for c in mae_us.columns:
+        t.add_column(c, justify="right")
+    for k, row in mae_us.iterrows():
+        t.add_row(str(k), *[f"{v:.0f}" for v in row])
+    Console().print(t)
+    Console().print("RF importances: " + ", ".join(f"{k} {v:.2f}" for k, v in cmp.importances.items()))
+    Console().print(f"GPU statistics: {gpu_stats_available()[1]}; figure written to {out}")
+
+
+def _plot_fig4(mae_us, importances, path) -> None:  # noqa: ANN001
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    for col, style in (("LL", "o-"), ("LL w/ load", "s-"), ("RF w/ load", "^-"), ("RF w/o load", "x--")):
+        a.plot(mae_us.index, mae_us[col], style, label=col)
+    a.set_xlabel("number of clients")
+    a.set_ylabel("MAE (us)")
+    a.legend()
+    importances.iloc[::-1].plot.barh(ax=b)
+    b.set_xlabel("RF feature importance")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 # `edgeroam dnn plan` lives in its own module (planning's owner); mount it when it is there
 if importlib.util.find_spec("edgeroam.commands.dnn_plan") is not None:
     importlib.import_module("edgeroam.commands.dnn_plan").register(app)
