@@ -244,7 +244,7 @@ class RunDirWriter:
         self._opened = False
 
     # -- writing --------------------------------------------------------------------------------------------
-    def write_table(self, name: str, table: pd.DataFrame) -> Path:
+    def write_table(self, name: str, table: pd.DataFrame) -> None:
         """Write `table` as ``<name>.parquet`` (pyarrow, no index, zstd)."""
         self._require_open()
         _check_name(name, "table")
@@ -257,17 +257,15 @@ class RunDirWriter:
         except (ValueError, TypeError, OSError) as exc:
             raise RunError(f"{target}: cannot write table {name!r}: {exc}") from exc
         os.replace(tmp, target)
-        return target
 
-    def write_summary(self, summary: Mapping[str, Any], timing: Mapping[str, Any] | None = None) -> Path:
+    def write_summary(self, summary: Mapping[str, Any], timing: Mapping[str, Any] | None = None) -> None:
         """Write ``summary.json`` (see :func:`summary_bytes`); wall times and other noise go in `timing`."""
         self._require_open()
         target = self.partial / SUMMARY
         _atomic_write(target, summary_bytes(summary, timing))
         self._has_summary = True
-        return target
 
-    def write_scenario(self, resolved: Mapping[str, Any]) -> Path:
+    def write_scenario(self, resolved: Mapping[str, Any]) -> None:
         """Write the fully resolved scenario as ``scenario.toml`` (keys sorted, None values left out)."""
         import tomli_w
 
@@ -278,9 +276,8 @@ class RunDirWriter:
         except TypeError as exc:
             raise RunError(f"{target}: scenario cannot be written as TOML: {exc}") from exc
         _atomic_write(target, text.encode("utf-8"))
-        return target
 
-    def write_bytes(self, relpath: str, data: bytes) -> Path:
+    def write_bytes(self, relpath: str, data: bytes) -> None:
         """Write any other file (e.g. ``figures/map.png``) atomically under the run directory."""
         self._require_open()
         parts = Path(relpath).parts
@@ -289,9 +286,8 @@ class RunDirWriter:
         target = self.partial.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(target, data)
-        return target
 
-    def write_figure(self, name: str, figure: Any, dpi: int = 150) -> Path:
+    def write_figure(self, name: str, figure: Any, dpi: int = 150) -> None:
         """Save a matplotlib figure as ``figures/<name>.png`` (temp name, then ``os.replace``)."""
         self._require_open()
         _check_name(name, "figure")
@@ -299,7 +295,6 @@ class RunDirWriter:
         tmp = target.with_name(f".{target.name}.tmp")
         figure.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
         os.replace(tmp, target)
-        return target
 
     def log(self, event: str, **fields: Any) -> None:
         """Append one JSON line ``{"event": ..., **fields}`` to ``log.jsonl`` (flushed at once)."""

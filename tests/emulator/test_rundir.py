@@ -175,3 +175,12 @@ def test_figures_and_bytes_and_bad_names(tmp_path):
     assert (run.path / "figures" / "extra.txt").read_bytes() == b"hello"
     with pytest.raises(RunError, match="unsupported type"):
         summary_bytes({"x": object()})
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from edgeroam.emulator import rundir
+
+    result = doctest.testmod(rundir)
+    assert result.attempted > 0 and result.failed == 0

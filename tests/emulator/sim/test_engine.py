@@ -223,3 +223,13 @@ def test_two_engines_are_independent():
     e2.process(cross(e2, e1), name="cross")
     with pytest.raises(RunError, match="another engine"):
         e2.run()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from edgeroam.emulator.sim import compute, engine, fluid
+
+    for module in (engine, fluid, compute):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

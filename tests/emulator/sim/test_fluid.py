@@ -309,3 +309,19 @@ def test_cancel_stops_a_flow_and_frees_its_share():
     assert net.cancel(c).nbytes == 0.0  # cancelled at the instant it started
     eng.run()
     assert net.active == 0
+
+
+def test_same_input_same_floats():
+    def once():
+        rng = np.random.default_rng(5)
+        eng = Engine()
+        caps = {i: float(c) for i, c in enumerate(rng.uniform(1, 10, 8) * 8e6)}
+        net = FluidNetwork(eng, caps, interval_s=0.5)
+        ends: dict = {}
+        for f in range(60):
+            path = [int(x) for x in rng.choice(8, size=int(rng.integers(1, 4)), replace=False)]
+            _start(eng, net, path, float(rng.uniform(1e4, 1e6)), float(rng.uniform(0, 2)), ends, f)
+        eng.run()
+        return [ends[f] for f in range(60)], net.interval_matrix()[1].tobytes()
+
+    assert once() == once()
