@@ -105,7 +105,7 @@ def render_info(info: dict, console: Console) -> None:
         table.add_row("PerDNN mean speed", f"~{info['perdnn_mean_speed_mps']:g} m/s (TARGETS P-D4)")
     console.print(table)
     console.print(f"[dim]mean speed = {escape(info['speed_definition'])}[/]", soft_wrap=True)
-    console.print(f"note: {escape(speed_note(info))}", soft_wrap=True, highlight=False)
+    console.print(f"note: {escape(info.get('note') or speed_note(info))}", soft_wrap=True, highlight=False)
 
 
 @app.command("info")
@@ -146,6 +146,7 @@ def info(
         summary["bad_lines_skipped"] = report["bad_lines_skipped"]
     if plot is not None:
         summary["plot"] = str(plot_traces(traces, plot, reg))
+    summary["note"] = speed_note(summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
