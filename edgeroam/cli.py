@@ -21,6 +21,7 @@ __all__ = ["app", "main"]
 _AREAS: dict[str, str] = {
     "datasets": "edgeroam.commands.datasets",
     "dnn": "edgeroam.commands.dnn",
+    "predict": "edgeroam.commands.predict",
     "topology": "edgeroam.commands.topology",
 }
 _TOP_LEVEL: list[str] = [
