@@ -4,6 +4,12 @@ Importing this package does not import torch; functions that need it import it w
 """
 
 from edgeroam.emulator.dnn.devices import DEVICES, Device, get_device
+from edgeroam.emulator.dnn.estimator import (
+    EstimatorComparison,
+    ExecutionTimeEstimator,
+    compare_estimators,
+    generate_load_dataset,
+)
 from edgeroam.emulator.dnn.graph import (
     BYTES_PER_ELEMENT,
     LAYER_COLUMNS,
@@ -35,10 +41,14 @@ __all__ = [
     "PERDNN_TABLE1",
     "ZOO",
     "Device",
+    "EstimatorComparison",
+    "ExecutionTimeEstimator",
     "LayerGraph",
     "build_model",
     "caffe_layer_count",
+    "compare_estimators",
     "example_input",
+    "generate_load_dataset",
     "get_device",
     "layer_graph",
     "load_profile_csv",
