@@ -145,7 +145,7 @@ def prepare(member: Any, data: bytes, header_lines: int, header: bytes | None) -
     out.start = pos + 1
     if _NON_SPACE.search(data, out.start) is None:
         what = "no data lines after the header" if header_lines else "no data lines"
-        out.problem = TraceFormatError(member.display, f"empty file: {what}", line=pos + 2)
+        out.problem = TraceFormatError(member.display, f"empty file: {what}", line=header_lines + 1)
         return out
     out.needs_newline = not data.endswith(b"\n")
     out.nlines = data.count(b"\n", out.start) + int(out.needs_newline)

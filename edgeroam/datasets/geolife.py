@@ -258,19 +258,29 @@ class _CsvSpec:
 
     def reason(self, line: bytes) -> tuple[str, str | None]:
         """Why one line does not parse: (message, column name or None)."""
+        if b"\r" in (line[:-1] if line.endswith(b"\r") else line):
+            return "stray carriage return splits the line", None
         try:
             table = self.parse(self.sentinel + line + b"\n", threads=False)
         except PARSE_ERRORS as exc:
             msg = short_reason(exc)
             m = re.search(r"column #(\d+)", msg)
             col = self.names[int(m.group(1))] if m and int(m.group(1)) < len(self.names) else None
-            msg = re.sub(r"^(In CSV column #\d+: )?(CSV (parse|conversion) error( to [^:]+)?: )", "", msg)
+            msg = re.sub(r"In CSV column #\d+: |Row #\d+: |CSV parse error: ", "", msg)
+            for arrow, plain in _ARROW_TYPES.items():
+                msg = msg.replace(f"CSV conversion error to {arrow}: invalid value", plain)
             return msg, col
         if table.num_rows != 2:
             return "stray carriage return splits the line", None
         return "unparsable line", None
 
 
+_ARROW_TYPES = {
+    "double": "not a number:",
+    "date32[day]": "not a date YYYY-MM-DD:",
+    "time32[s]": "not a time HH:MM:SS:",
+    "timestamp[s]": "not a time YYYY/MM/DD HH:MM:SS:",
+}
 _PLT_SPEC = _CsvSpec(
     names=("lat", "lon", "zero", "alt_ft", "days", "date", "time"),
     types={
@@ -375,13 +385,13 @@ def read_geolife(
     lon = column(parsed.table, "lon", np.float64)
     bad_lat = ~(np.abs(lat) <= 90.0)
     parsed = apply_row_checks(
-        parsed, bad_lat, "lat", lambda r: f"latitude {lat[r]!r} not in [-90, 90]", lenient
+        parsed, bad_lat, "lat", lambda r: f"latitude {float(lat[r])} not in [-90, 90]", lenient
     )
     if bad_lat.any():
         lat, lon = lat[~bad_lat], lon[~bad_lat]
     bad_lon = ~(np.abs(lon) <= 180.0)
     parsed = apply_row_checks(
-        parsed, bad_lon, "lon", lambda r: f"longitude {lon[r]!r} not in [-180, 180]", lenient
+        parsed, bad_lon, "lon", lambda r: f"longitude {float(lon[r])} not in [-180, 180]", lenient
     )
     if bad_lon.any():
         lat, lon = lat[~bad_lon], lon[~bad_lon]

@@ -1,0 +1,315 @@
+"""Geolife reader: exact values on small written files, every bad-input error, and the manifest's numbers."""
+
+from __future__ import annotations
+
+import calendar
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.datasets.geolife import read_geolife, read_geolife_labels
+from edgeroam.datasets.traces import validate_traces
+from edgeroam.errors import DatasetError, TraceFormatError
+
+HEADER = b"Geolife trajectory\r\nWGS 84\r\nAltitude is in Feet\r\nReserved 3\r\n0,2,255,My Track,0,0,2,8421376\r\n0\r\n"
+LABEL_HEADER = b"Start Time\tEnd Time\tTransportation Mode\r\n"
+REPO = Path(__file__).resolve().parents[2]
+BOX = (39.900341, 39.950932, 116.353370, 116.437765)
+
+
+def _line(lat: float, lon: float, when: str) -> bytes:
+    date, time = when.split(" ")
+    return f"{lat},{lon},0,492,39744.1201851852,{date},{time}\r\n".encode()
+
+
+def _epoch(when: str) -> float:
+    return float(calendar.timegm(pd.Timestamp(when).timetuple()))
+
+
+def small_dataset() -> dict[str, bytes]:
+    """Relative path -> bytes of a two-user Geolife layout (user 000 with labels)."""
+    root = "Geolife Trajectories 1.3/Data"
+    return {
+        f"{root}/000/Trajectory/20081023025304.plt": HEADER
+        + _line(39.9847, 116.3184, "2008-10-23 02:53:04")
+        + _line(39.9848, 116.3185, "2008-10-23 02:53:10")
+        + _line(39.9849, 116.3186, "2008-10-23 02:53:15"),
+        f"{root}/000/Trajectory/20081024020959.plt": HEADER
+        + _line(40.0, 116.0, "2008-10-24 02:09:59")
+        + _line(40.1, 116.1, "2008-10-24 02:10:04").rstrip(b"\r\n"),  # no final newline
+        f"{root}/000/labels.txt": LABEL_HEADER
+        + b"2008/10/23 02:53:04\t2008/10/23 02:53:10\twalk\r\n"
+        + b"2008/10/24 02:00:00\t2008/10/24 03:00:00\tbus\r\n"
+        + b"2008/10/24 02:10:00\t2008/10/24 02:20:00\tcar\r\n",  # overlaps the bus label
+        f"{root}/001/Trajectory/20090101000000.plt": HEADER + _line(39.91, 116.36, "2009-01-01 00:00:00"),
+    }
+
+
+def write_folder(base: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return base
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel, data in files.items():
+            zf.writestr(rel, data)
+    return path
+
+
+def _mode_list(tr: pd.DataFrame) -> list[str | None]:
+    return [None if pd.isna(m) else str(m) for m in tr["mode"]]
+
+
+# ------------------------------------------------------------------------------------------- small files
+
+
+@pytest.mark.parametrize("form", ["folder", "zip", "data-folder"])
+def test_small_dataset_values(tmp_path, form):
+    files = small_dataset()
+    if form == "zip":
+        source = write_zip(tmp_path / "g.zip", files)
+    else:
+        source = write_folder(tmp_path / "g", files)
+        if form == "data-folder":
+            source = source / "Geolife Trajectories 1.3" / "Data"
+    tr = read_geolife(source)
+    validate_traces(tr)
+    assert tr["user"].tolist() == ["000"] * 5 + ["001"]
+    assert tr["traj"].tolist() == [0, 0, 0, 1, 1, 0]
+    assert tr["t"].iloc[0] == _epoch("2008-10-23 02:53:04") == 1224730384.0
+    assert tr["t"].iloc[4] == _epoch("2008-10-24 02:10:04")
+    assert tr["lat"].tolist()[:3] == [39.9847, 39.9848, 39.9849]
+    assert tr["lon"].iloc[-1] == 116.36
+    assert np.isnan(tr["x"]).all() and tr.attrs["crs"] is None and tr.attrs["metric_frame"] is None
+    # label interval join: inclusive bounds; the later-starting of two overlapping labels wins
+    assert _mode_list(tr) == ["walk", "walk", None, "bus", "car", None]
+    rep = tr.attrs["read_report"]
+    assert (rep["files"], rep["lines"], rep["bad_lines_skipped"]) == (3, 6, 0)
+    assert (rep["label_files"], rep["label_lines"]) == (1, 3)
+
+
+def test_small_dataset_options(tmp_path):
+    source = write_folder(tmp_path / "g", small_dataset())
+    assert "mode" not in read_geolife(source, labels=False).columns
+    only = read_geolife(source, users=[1], workers=1)
+    assert only["user"].unique().tolist() == ["001"] and len(only) == 1
+    with pytest.raises(DatasetError, match="users not found: 007"):
+        read_geolife(source, users=["007"])
+    with pytest.raises(DatasetError, match="workers"):
+        read_geolife(source, workers=0)
+    labels = read_geolife_labels(source)
+    assert labels["user"].tolist() == ["000"] * 3
+    assert labels["mode"].tolist() == ["walk", "bus", "car"]
+    assert labels["start"].iloc[0] == _epoch("2008-10-23 02:53:04")
+    assert labels["end"].iloc[2] - labels["start"].iloc[2] == 600.0
+
+
+def _with(files: dict[str, bytes], rel_suffix: str, data: bytes) -> dict[str, bytes]:
+    out = dict(files)
+    key = next(k for k in out if k.endswith(rel_suffix))
+    out[key] = data
+    return out
+
+
+BAD_CASES = [
+    # (file suffix, new content, message regex, line, column)
+    ("20081023025304.plt", b"Not geolife\r\n" + HEADER[20:], "wrong header", 1, None),
+    ("20081023025304.plt", b"", "empty file", 1, None),
+    ("20081023025304.plt", HEADER, "empty file: no data lines", 7, None),
+    ("20081023025304.plt", HEADER[:40], "inside the 6-line header", 3, None),
+    (
+        "20081023025304.plt",
+        HEADER + _line(39.9, 116.3, "2008-10-23 02:53:04") + b"39.9,116.3,0,492,39744.12,2008-10-23\r\n",
+        "Expected 7 columns, got 6",
+        8,
+        None,
+    ),
+    (
+        "20081023025304.plt",
+        HEADER + _line(39.9, 116.3, "2008-10-23 02:53:04") * 3 + b"abc,116.3,0,492,1,2008-10-23,02:53:04\r\n",
+        "not a number: 'abc'",
+        10,
+        "lat",
+    ),
+    ("20081023025304.plt", HEADER + b"39.9,116.3,0,492,1,2008-13-45,02:53:04\r\n", "2008-13-45", 7, "date"),
+    ("20081023025304.plt", HEADER + _line(95.0, 116.3, "2008-10-23 02:53:04"), "latitude 95.0", 7, "lat"),
+    ("20081023025304.plt", HEADER + _line(39.0, 200.0, "2008-10-23 02:53:04"), "longitude 200.0", 7, "lon"),
+    ("20081023025304.plt", HEADER + b"39.9,116.3,0,492,1,2008-10-23\r02:53:04\r\n", "carriage return", 7, None),
+    ("labels.txt", b"Start\tEnd\tMode\r\n", "wrong header", 1, None),
+    ("labels.txt", LABEL_HEADER + b"2008/10/23 02:53:04\t2008/10/23\twalk\r\n", "2008/10/23", 2, "end"),
+    ("labels.txt", LABEL_HEADER + b"2008/10/23 02:53:04\t2008/10/22 02:53:04\twalk\r\n", "before start", 2, "end"),
+]
+
+
+@pytest.mark.parametrize("form", ["folder", "zip"])
+@pytest.mark.parametrize(("suffix", "content", "message", "line", "column"), BAD_CASES)
+def test_bad_input_names_file_line_and_column(tmp_path, form, suffix, content, message, line, column):
+    files = _with(small_dataset(), suffix, content)
+    source = write_zip(tmp_path / "g.zip", files) if form == "zip" else write_folder(tmp_path / "g", files)
+    with pytest.raises(TraceFormatError, match=message) as info:
+        read_geolife(source)
+    err = info.value
+    assert err.path.endswith(suffix) and str(source) in err.path
+    assert err.line == line
+    assert err.column == column
+
+
+def test_lenient_skips_bad_lines_and_files(tmp_path):
+    files = small_dataset()
+    key = next(k for k in files if k.endswith("20081023025304.plt"))
+    files[key] = (
+        HEADER
+        + _line(39.9847, 116.3184, "2008-10-23 02:53:04")
+        + b"garbage line\r\n"
+        + _line(39.9849, 116.3186, "2008-10-23 02:53:15")
+        + _line(99.0, 116.3, "2008-10-23 02:53:20")
+    )
+    files["Geolife Trajectories 1.3/Data/001/Trajectory/20090102000000.plt"] = b""
+    source = write_folder(tmp_path / "g", files)
+    with pytest.raises(TraceFormatError):
+        read_geolife(source)
+    tr = read_geolife(source, lenient=True)
+    validate_traces(tr)
+    rep = tr.attrs["read_report"]
+    assert rep["bad_lines_skipped"] == 2 and rep["files_skipped"] == 1
+    assert len(tr) == 2 + 2 + 1
+    assert tr["lat"].tolist()[:2] == [39.9847, 39.9849]
+    text = "\n".join(rep["warnings"])
+    assert "20081023025304.plt, line 8" in text and "line 10, column lat" in text and "empty file" in text
+    # traj numbering stays that of the file order even when a file is skipped
+    assert tr.loc[tr["user"] == "001", "traj"].tolist() == [0]
+
+
+def test_archive_and_folder_errors(tmp_path):
+    good = write_zip(tmp_path / "g.zip", small_dataset())
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"truncated\.zip: not a zip file, or a truncated/corrupt one"):
+        read_geolife(truncated)
+    # a member whose compressed bytes are damaged: CRC or inflate error names the entry
+    corrupt = tmp_path / "corrupt.zip"
+    raw = bytearray(data)
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("Geolife Trajectories 1.3/Data/000/Trajectory/20081023025304.plt")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + 5, start + info.compress_size - 2):
+        raw[i] ^= 0x55
+    corrupt.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match=r"corrupt\.zip/.*20081023025304\.plt: corrupt or truncated zip entry"):
+        read_geolife(corrupt)
+    with pytest.raises(DatasetError, match="no such file or folder"):
+        read_geolife(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no Geolife layout"):
+        read_geolife(tmp_path / "empty")
+    plain = tmp_path / "notes.txt"
+    plain.write_text("hello")
+    with pytest.raises(DatasetError, match="not a zip file"):
+        read_geolife(plain)
+    other_zip = write_zip(tmp_path / "other.zip", {"readme.txt": b"x"})
+    with pytest.raises(DatasetError, match="no Geolife trajectories inside"):
+        read_geolife(other_zip)
+
+
+def test_unreadable_file_and_folder(tmp_path):
+    source = write_folder(tmp_path / "g", small_dataset())
+    odd = source / "Geolife Trajectories 1.3/Data/001/Trajectory/20090105000000.plt"
+    odd.mkdir()  # a folder where a file should be: reading it fails with an OSError
+    with pytest.raises(DatasetError, match=r"20090105000000\.plt: cannot read"):
+        read_geolife(source)
+    odd.rmdir()
+    if os.geteuid() == 0:
+        return  # root reads anything: permissions cannot make a folder unreadable here
+    locked = source / "Geolife Trajectories 1.3/Data/001/Trajectory"
+    locked.chmod(0)
+    try:
+        with pytest.raises(DatasetError, match="cannot list folder"):
+            read_geolife(source)
+    finally:
+        locked.chmod(0o755)
+
+
+# ------------------------------------------------------------------------------------------ shared data
+
+
+def _extracted(zip_path: Path) -> Path:
+    """The shared zip extracted once under .cache/ (reused while the zip's size and mtime are unchanged)."""
+    st = zip_path.stat()
+    stamp = f"{st.st_size}-{st.st_mtime_ns}"
+    dest = REPO / ".cache" / "geolife-extracted"
+    marker = dest / ".complete"
+    if marker.exists() and marker.read_text() == stamp:
+        return dest
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(tmp)
+    (tmp / ".complete").write_text(stamp)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def geolife_zip_traces(shared_traces):
+    return read_geolife(shared_traces / "geolife_perdnn_box.zip")
+
+
+def _counts(tr: pd.DataFrame) -> dict[str, int]:
+    lat, lon = tr["lat"].to_numpy(), tr["lon"].to_numpy()
+    in_box = (lat >= BOX[0]) & (lat <= BOX[1]) & (lon >= BOX[2]) & (lon <= BOX[3])
+    return {
+        "users": int(tr["user"].nunique()),
+        "trajectories": int(tr.groupby("user", observed=True)["traj"].nunique().sum()),
+        "points": len(tr),
+        "in_box": int(in_box.sum()),
+        "labelled_users": int(tr.loc[tr["mode"].notna(), "user"].nunique()),
+    }
+
+
+MANIFEST = {"users": 121, "trajectories": 1722, "points": 4_385_522, "in_box": 822_603}
+
+
+@pytest.mark.slow
+def test_shared_zip_matches_manifest(geolife_zip_traces):
+    tr = geolife_zip_traces
+    validate_traces(tr)
+    counts = _counts(tr)
+    print("geolife zip:", counts, tr.attrs["read_report"])
+    assert {k: counts[k] for k in MANIFEST} == MANIFEST
+    rep = tr.attrs["read_report"]
+    assert (rep["files"], rep["lines"], rep["bad_lines_skipped"]) == (1722, 4_385_522, 0)
+    assert (rep["label_files"], rep["label_lines"]) == (44, 12_871)
+    assert tr["t"].min() == _epoch("2007-04-13 15:23:30")
+    assert tr["t"].max() == _epoch("2012-06-30 23:13:10")
+
+
+@pytest.mark.slow
+def test_shared_labels_match_manifest(shared_traces):
+    labels = read_geolife_labels(shared_traces / "geolife_perdnn_box.zip")
+    assert labels["user"].nunique() == 44
+    assert len(labels) == 12_871
+    assert set(labels["mode"].cat.categories) == {
+        "walk", "bus", "bike", "subway", "car", "taxi", "train", "airplane", "run", "boat", "motorcycle",
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_shared_extracted_copy_gives_the_same_table(shared_traces, geolife_zip_traces):
+    folder = _extracted(shared_traces / "geolife_perdnn_box.zip")
+    tr = read_geolife(folder)
+    counts = _counts(tr)
+    print("geolife extracted:", counts)
+    assert {k: counts[k] for k in MANIFEST} == MANIFEST
+    assert counts == _counts(geolife_zip_traces)
+    pd.testing.assert_frame_equal(tr, geolife_zip_traces)
