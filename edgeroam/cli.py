@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -30,8 +29,8 @@ _TOP_LEVEL: list[str] = [
 
 app = typer.Typer(
     name="edgeroam",
-    help="Mobility-aware edge-computing emulator: replay real GPS traces over hex Wi-Fi cells and migrate DNN "
-    "layers between edge servers ahead of the user.",
+    help="Mobility-aware edge-computing emulator: replay real GPS traces over hex Wi-Fi cells and migrate "
+    "DNN layers between edge servers ahead of the user.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -57,24 +56,20 @@ for _module in _TOP_LEVEL:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; an EdgeroamError becomes one red line on stderr and exit status 1."""
+    """Run the CLI and return its exit status.
+
+    Usage errors are reported by typer (exit 2); an EdgeroamError becomes one red line on stderr and exit 1.
+    """
     err = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="edgeroam", standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code is None:
+            return 0
+        return exc.code if isinstance(exc.code, int) else 1
     except EdgeroamError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err.print("[red]aborted[/]")
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
-        return 130
     return 0
 
 

@@ -1,1 +1,1 @@
-"""CLI command modules, one per area; each defines a typer `app` (or `register(app)` for top-level commands)."""
+"""CLI command modules, one per area: each defines a typer `app`, or `register(app)` for a top-level one."""
