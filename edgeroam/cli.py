@@ -37,16 +37,21 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    """edgeroam command line."""
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from edgeroam import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """edgeroam command line."""
 
 
 for _name, _module in _AREAS.items():
