@@ -17,7 +17,8 @@ from edgeroam.datasets.traces import validate_traces
 from edgeroam.errors import DatasetError, TraceFormatError
 
 HEADER = (
-    b"Geolife trajectory\r\nWGS 84\r\nAltitude is in Feet\r\nReserved 3\r\n0,2,255,My Track,0,0,2,8421376\r\n0\r\n"
+    b"Geolife trajectory\r\nWGS 84\r\nAltitude is in Feet\r\nReserved 3\r\n"
+    b"0,2,255,My Track,0,0,2,8421376\r\n0\r\n"
 )
 LABEL_HEADER = b"Start Time\tEnd Time\tTransportation Mode\r\n"
 REPO = Path(__file__).resolve().parents[2]

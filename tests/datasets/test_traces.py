@@ -93,7 +93,9 @@ def test_to_geodataframe_lonlat_metric_and_local():
     assert g2.geometry.y.tolist() == utm["y"].tolist()
 
     local = make_traces(
-        pd.DataFrame({"user": ["u"] * 3, "traj": 0, "t": [0.0, 30.0, 60.0], "x": [1.0, 2, 3], "y": [4.0, 5, 6]}),
+        pd.DataFrame(
+            {"user": ["u"] * 3, "traj": 0, "t": [0.0, 30.0, 60.0], "x": [1.0, 2, 3], "y": [4.0, 5, 6]}
+        ),
         metric_frame="local",
         source="kaist-like",
     )
