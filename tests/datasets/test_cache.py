@@ -1,0 +1,132 @@
+"""Parquet cache: hits, invalidation by size/mtime/options, attrs round trip, bypass and recovery."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from edgeroam.datasets.cache import cache_key, cached_read
+from edgeroam.datasets.kaist import read_kaist
+from edgeroam.datasets.traces import make_traces, validate_traces
+
+
+class Builder:
+    """Counts how often the cache had to build the table."""
+
+    def __init__(self, source: Path):
+        self.source = source
+        self.calls = 0
+
+    def __call__(self) -> pd.DataFrame:
+        self.calls += 1
+        n = len(self.source.read_bytes())
+        df = pd.DataFrame(
+            {
+                "user": ["a", "b"] * n,
+                "traj": 0,
+                "t": np.arange(2 * n, dtype=float),
+                "mode": ["walk", None] * n,
+            }
+        )
+        return make_traces(
+            df,
+            source=str(self.source),
+            crs="EPSG:32650",
+            metric_frame="utm",
+            read_report={
+                "files": 1,
+                "lines": n,
+                "bad_lines_skipped": 0,
+                "files_skipped": 0,
+                "warnings": ["w"],
+            },
+        )
+
+
+def _read(builder: Builder, tmp_path: Path, **options) -> pd.DataFrame:
+    return cached_read("unit", [builder.source], options, builder, cache_dir=tmp_path / "cache")
+
+
+def test_second_read_hits_and_keeps_attrs_and_dtypes(tmp_path):
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"abc")
+    b = Builder(src)
+    first = _read(b, tmp_path, lenient=False)
+    second = _read(b, tmp_path, lenient=False)
+    assert b.calls == 1
+    assert first.attrs["cache"]["hit"] is False and second.attrs["cache"]["hit"] is True
+    assert Path(second.attrs["cache"]["path"]).exists()
+    strip = {k: v for k, v in first.attrs.items() if k != "cache"}
+    assert {k: v for k, v in second.attrs.items() if k != "cache"} == strip
+    assert second.attrs["crs"] == "EPSG:32650" and second.attrs["read_report"]["warnings"] == ["w"]
+    validate_traces(second)
+    assert second.dtypes.to_dict() == first.dtypes.to_dict()
+    assert second["user"].tolist() == first["user"].tolist()
+    assert second["mode"].isna().tolist() == first["mode"].isna().tolist()
+    np.testing.assert_array_equal(second["t"].to_numpy(), first["t"].to_numpy())
+    assert not list((tmp_path / "cache").glob("*.tmp"))  # atomic write leaves no temporary behind
+
+
+def test_changes_invalidate(tmp_path):
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"abc")
+    b = Builder(src)
+    _read(b, tmp_path)
+    st = src.stat()
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # mtime
+    assert _read(b, tmp_path).attrs["cache"]["hit"] is False and b.calls == 2
+    src.write_bytes(b"abcd")  # size (and content)
+    df = _read(b, tmp_path)
+    assert b.calls == 3 and len(df) == 8
+    _read(b, tmp_path, lenient=True)  # options
+    assert b.calls == 4
+    _read(b, tmp_path, lenient=True)
+    assert b.calls == 4
+    cached_read("unit", [src], {}, b, cache_dir=tmp_path / "cache", enabled=False)  # bypass
+    assert b.calls == 5
+
+
+def test_folder_sources_and_missing_sources(tmp_path):
+    folder = tmp_path / "traces"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_bytes(b"1")
+    k1 = cache_key("unit", [folder], {})
+    (folder / "sub" / "b.txt").write_bytes(b"2")
+    k2 = cache_key("unit", [folder], {})
+    assert k1 != k2 and k2 == cache_key("unit", [folder], {})
+    assert cache_key("unit", [tmp_path / "missing"], {}) is None
+    b = Builder(folder / "sub" / "a.txt")
+    df = cached_read("unit", [tmp_path / "missing"], {}, b, cache_dir=tmp_path / "cache")
+    assert b.calls == 1 and "cache" not in df.attrs  # nothing keyed, nothing cached
+
+
+def test_corrupt_entry_is_rebuilt(tmp_path):
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"abc")
+    b = Builder(src)
+    path = Path(_read(b, tmp_path).attrs["cache"]["path"])
+    path.write_bytes(b"not parquet")
+    again = _read(b, tmp_path)
+    assert b.calls == 2 and again.attrs["cache"]["hit"] is False
+    assert _read(b, tmp_path).attrs["cache"]["hit"] is True
+
+
+def test_real_kaist_round_trip(shared_traces, tmp_path):
+    root = shared_traces / "kaist" / "KAIST"
+    calls = []
+
+    def build():
+        calls.append(1)
+        return read_kaist(root)
+
+    first = cached_read("kaist", [root], {"site": "KAIST"}, build, cache_dir=tmp_path)
+    second = cached_read("kaist", [root], {"site": "KAIST"}, build, cache_dir=tmp_path)
+    assert len(calls) == 1 and second.attrs["cache"]["hit"]
+    validate_traces(second)
+    assert second.attrs["metric_frame"] == "local" and second.attrs["read_report"]["lines"] == 135_055
+    for col in ("t", "x", "y"):
+        np.testing.assert_array_equal(second[col].to_numpy(), first[col].to_numpy())
+    assert second["user"].cat.categories.tolist() == first["user"].cat.categories.tolist()
