@@ -1,0 +1,221 @@
+"""Benchmark: loading the shared Geolife selection with edgeroam, cold and warm, beside trackintel's reader.
+
+One run prints one table. Every measurement runs in its own subprocess, so times and peak memory are
+independent: wall time of the load call, the process's peak RSS (``ru_maxrss``) and the peak's growth over the
+RSS right before the call (libraries already imported). Rows:
+
+- edgeroam ``read_geolife`` straight from the zip, no cache (cold);
+- the same from the zip extracted under ``.cache/`` (the files trackintel reads);
+- ``load`` through the Parquet cache on a miss (read + write) and on a hit (warm);
+- trackintel's ``read_geolife`` on the extracted ``Data`` folder (the ``bench`` extra; once, bounded).
+
+Targets (issue 13): cold at least 5x faster than trackintel, warm under 2 s.
+
+Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_ZIP = REPO.parent / "shared" / "traces" / "geolife_perdnn_box.zip"
+EXTRACTED = REPO / ".cache" / "geolife-extracted"
+BENCH_CACHE = REPO / ".cache" / "bench-datasets"
+
+
+def extract(zip_path: Path) -> Path:
+    """The zip extracted once under .cache/ (kept while the zip's size and mtime are unchanged)."""
+    st = zip_path.stat()
+    stamp = f"{st.st_size}-{st.st_mtime_ns}"
+    marker = EXTRACTED / ".complete"
+    if not (marker.exists() and marker.read_text() == stamp):
+        tmp = EXTRACTED.with_name(EXTRACTED.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(tmp)
+        (tmp / ".complete").write_text(stamp)
+        shutil.rmtree(EXTRACTED, ignore_errors=True)
+        os.replace(tmp, EXTRACTED)
+    return EXTRACTED
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure(kind: str, zip_path: Path) -> dict:
+    """Run one load in this process and return its numbers (called in a fresh subprocess)."""
+    from edgeroam.datasets.cache import cached_read
+    from edgeroam.datasets.geolife import read_geolife
+
+    data = EXTRACTED / "Geolife Trajectories 1.3" / "Data"
+    if kind == "trackintel":
+        import trackintel as ti
+
+        before = _rss_mb()
+        t0 = time.perf_counter()
+        pfs, labels = ti.io.read_geolife(str(data))
+        seconds = time.perf_counter() - t0
+        rows, users = len(pfs), int(pfs["user_id"].nunique())
+    else:
+        if kind == "zip":
+            load = lambda: read_geolife(zip_path)  # noqa: E731
+        elif kind == "folder":
+            load = lambda: read_geolife(EXTRACTED)  # noqa: E731
+        else:  # cache-miss / cache-hit: the same call; the driver empties the cache before the miss
+
+            def load():
+                return cached_read(
+                    "geolife",
+                    [zip_path],
+                    {"labels": True},
+                    lambda: read_geolife(zip_path),
+                    cache_dir=BENCH_CACHE,
+                )
+
+        before = _rss_mb()
+        t0 = time.perf_counter()
+        df = load()
+        seconds = time.perf_counter() - t0
+        rows, users = len(df), int(df["user"].nunique())
+        if kind.startswith("cache"):
+            assert df.attrs["cache"]["hit"] is (kind == "cache-hit"), df.attrs["cache"]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak, "delta_mb": peak - before, "rows": rows, "users": users}
+
+
+def _run(kind: str, zip_path: Path, timeout: float) -> dict:
+    cmd = [sys.executable, __file__, "--measure", kind, "--zip", str(zip_path)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": last[:120]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _trackintel_installed() -> bool:
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec("trackintel") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP, help="the Geolife zip (default: shared)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per edgeroam row (median time, max peak)")
+    parser.add_argument("--trackintel-timeout", type=float, default=1200.0, help="seconds for trackintel")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.zip)))
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not args.zip.exists():
+        console.print(f"[red]no Geolife zip at {args.zip}[/]; pass --zip")
+        return 1
+    with console.status("extracting the zip under .cache/ (once)"):
+        extract(args.zip)
+    results: dict[str, dict] = {}
+    plan = [
+        ("zip", "cold, no cache"),
+        ("folder", "cold, no cache"),
+        ("cache-miss", "cache miss"),
+        ("cache-hit", "warm"),
+    ]
+    for kind, _ in plan:
+        runs = []
+        for i in range(args.repeat):
+            if kind == "cache-miss":
+                shutil.rmtree(BENCH_CACHE, ignore_errors=True)
+            with console.status(f"edgeroam {kind} run {i + 1}/{args.repeat}"):
+                runs.append(_run(kind, args.zip, 600))
+        ok = [r for r in runs if "error" not in r]
+        results[kind] = (
+            {
+                "seconds": statistics.median(r["seconds"] for r in ok),
+                "peak_mb": max(r["peak_mb"] for r in ok),
+                "delta_mb": max(r["delta_mb"] for r in ok),
+                "rows": ok[0]["rows"],
+                "users": ok[0]["users"],
+            }
+            if ok
+            else runs[0]
+        )
+    if _trackintel_installed():
+        with console.status(f"trackintel read_geolife (once, at most {args.trackintel_timeout:.0f} s)"):
+            results["trackintel"] = _run("trackintel", args.zip, args.trackintel_timeout)
+    else:
+        results["trackintel"] = {"error": "not installed (pip install -e '.[bench]')"}
+
+    ti_s = results["trackintel"].get("seconds")
+    table = Table(
+        title=f"Loading the shared Geolife selection ({args.zip.name}); medians of {args.repeat} runs"
+    )
+    for col, just in (("reader", "left"), ("source", "left"), ("load", "left"), ("time s", "right"),
+                      ("peak RSS MB", "right"), ("Δ RSS MB", "right"), ("rows", "right"), ("users", "right"),
+                      ("× faster than trackintel", "right")):  # fmt: skip
+        table.add_column(col, justify=just)
+    rows = [
+        ("edgeroam read_geolife", "zip", "zip", "cold (no cache)"),
+        ("edgeroam read_geolife", "extracted .cache/", "folder", "cold (no cache)"),
+        ("edgeroam cached_read", "zip", "cache-miss", "cache miss: parse + write Parquet"),
+        ("edgeroam cached_read", "zip", "cache-hit", "warm (Parquet cache hit)"),
+        (
+            "trackintel 1.x read_geolife",
+            "extracted .cache/",
+            "trackintel",
+            "cold (reads every file with pandas)",
+        ),
+    ]
+    for reader, source, kind, load in rows:
+        r = results[kind]
+        if "error" in r:
+            table.add_row(reader, source, load, r["error"], "", "", "", "", "")
+            continue
+        speed = f"{ti_s / r['seconds']:.1f}" if ti_s and kind != "trackintel" else ""
+        table.add_row(
+            reader, source, load, f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}", f"{r['delta_mb']:.0f}",
+            f"{r['rows']:,}", str(r["users"]), speed,
+        )  # fmt: skip
+    console.print(table)
+    cold = results["zip"].get("seconds")
+    warm = results["cache-hit"].get("seconds")
+    if cold and ti_s:
+        verdict = "met" if ti_s / cold >= 5 else "NOT met"
+        console.print(f"target cold >= 5x faster than trackintel: {ti_s / cold:.1f}x -> {verdict}")
+    else:
+        console.print("target cold >= 5x faster than trackintel: not measured (trackintel missing or failed)")
+    if warm:
+        console.print(f"target warm < 2 s: {warm:.2f} s -> {'met' if warm < 2 else 'NOT met'}")
+    console.print(
+        "Notes: edgeroam also joins the labels.txt modes onto the points; trackintel returns them apart and "
+        "builds a shapely point per fix. Peak RSS = ru_maxrss of the measuring process (imports included); "
+        "Δ RSS = that peak minus the RSS just before the load call."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
