@@ -1,0 +1,133 @@
+"""Benchmark the mobility predictors on the PerDNN scenarios: training time and prediction throughput.
+
+For KAIST and Geolife (scenarios/perdnn-*.toml): train each predictor on the train users, then time
+(1) one batched prediction of every test window (predictions/s) and (2) the emulator's case, one batched call
+for all users active at one tick (the busiest tick of the test set), reported per user. Targets (issue 4):
+batched SVR well under 1 ms per user per tick; LSTM training under 5 minutes.
+
+    python benchmarks/predictors.py [--datasets kaist geolife] [--kinds svr lstm ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+KINDS = ["markov", "svr", "lstm", "stay", "velocity", "svr-mode"]
+
+
+def _time(fn, min_s: float = 0.3, max_reps: int = 2000) -> float:
+    """Median seconds of one call (repeats until min_s has passed)."""
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_reps and (time.perf_counter() - start < min_s or len(times) < 3):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench(dataset: str, kinds: list[str]) -> list[dict]:
+    from edgeroam.predictors.evaluate import prepare_data, train_predictor
+    from edgeroam.scenario import load_scenario
+
+    sc = load_scenario(REPO / "scenarios" / f"perdnn-{dataset}.toml")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        data = prepare_data(sc)
+    load_s = time.perf_counter() - t0
+    test = data.test
+    per_tick = test.meta.groupby("t", observed=True).size()
+    busiest = float(per_tick.idxmax())
+    tick = test.windows[test.meta["t"].to_numpy() == busiest]
+    rows = []
+    for kind in kinds:
+        model, fit_s = train_predictor(kind, data, sc)
+        all_s = _time(lambda m=model: m.predict(test.windows), min_s=0.0, max_reps=3)
+        tick_s = _time(lambda m=model: m.predict(tick))
+        rows.append(
+            {
+                "dataset": dataset,
+                "predictor": kind,
+                "train_windows": len(data.train),
+                "fit_s": fit_s,
+                "test_windows": len(test),
+                "pred_per_s": len(test) / all_s,
+                "tick_users": len(tick),
+                "tick_us_per_user": 1e6 * tick_s / len(tick),
+                "load_s": load_s,
+                "epochs": getattr(model, "n_epochs_", None),
+            }
+        )
+        print(f"  {dataset} {kind}: fit {fit_s:.2f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", nargs="+", default=["kaist", "geolife"])
+    ap.add_argument("--kinds", nargs="+", default=KINDS)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    import torch
+
+    rows = [r for d in args.datasets for r in bench(d, args.kinds)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(
+        title=f"Predictors: training and prediction time ({platform.processor() or platform.machine()}, "
+        f"torch threads = 1, sklearn {__import__('sklearn').__version__}, torch {torch.__version__})"
+    )
+    for col in (
+        "dataset",
+        "predictor",
+        "train win",
+        "fit s",
+        "pred/s (all test)",
+        "tick users",
+        "µs/user/tick",
+    ):
+        t.add_column(col, justify="left" if col in ("dataset", "predictor") else "right")
+    for r in rows:
+        t.add_row(
+            r["dataset"],
+            r["predictor"] + (f" ({r['epochs']} ep)" if r["epochs"] else ""),
+            f"{r['train_windows']:,}",
+            f"{r['fit_s']:.2f}",
+            f"{r['pred_per_s']:,.0f}",
+            str(r["tick_users"]),
+            f"{r['tick_us_per_user']:.1f}",
+        )
+    console = Console()
+    console.print(t)
+    svr = [r for r in rows if r["predictor"] == "svr"]
+    lstm = [r for r in rows if r["predictor"] == "lstm"]
+    for r in svr:
+        ok = r["tick_us_per_user"] < 1000
+        console.print(
+            f"{r['dataset']}: batched SVR {r['tick_us_per_user']:.1f} µs per user per tick "
+            f"(target < 1000 µs): {'met' if ok else 'NOT met'}"
+        )
+    for r in lstm:
+        ok = r["fit_s"] < 300
+        console.print(
+            f"{r['dataset']}: LSTM training {r['fit_s']:.1f} s (target < 300 s): {'met' if ok else 'NOT met'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
