@@ -1,0 +1,262 @@
+"""PerDNN's metrics: hit / partial hit / miss, cold starts, executed queries, backhaul traffic, predictions.
+
+Definitions (PerDNN §IV.B, DIGEST §0.5):
+
+- a *cold start* is a server change (handover); a user's first server (a join) is listed but not counted;
+- at a cold start the new server *hits* when it holds every server-side layer of the client's current plan
+  (made with the server's current load), *misses* when it holds none of them, and is a *partial hit*
+  otherwise; hit ratio = hits / (hits + misses) (the paper's), beside (hits + partials) / cold starts;
+- *executed queries*: queries that start and end within the interval right after a cold start; the client
+  sends a query `query_gap_s` after the previous one returned, and a query's latency is that of the exact
+  placement restricted to the layers the server holds when it starts (counted analytically from the
+  arrival times of the layers, see `closed_loop_queries`);
+- *backhaul traffic*: bytes each server sends (uplink) and receives (downlink) over the backhaul per interval,
+  relays included; reported in Mbit/s over the interval, with the peak per server and over all servers;
+- *prediction accuracy on the fly*: error of every prediction against the true position one interval later,
+  whether the true next server is within r of the prediction, and the futile share (same server next).
+
+What it leaves to others: producing the events (master, backends), writing them (rundir).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.emulator.master import Planner, Prepared
+
+__all__ = [
+    "arrival_table",
+    "classify_arrival",
+    "closed_loop_queries",
+    "hit_ratio",
+    "prediction_table",
+    "query_table",
+    "summarize",
+]
+
+
+def classify_arrival(held: np.ndarray, target: np.ndarray) -> str:
+    """``"hit"``, ``"partial"`` or ``"miss"`` for a server holding `held` when the plan needs `target`.
+
+    Examples
+    --------
+    >>> t = np.array([True, True, False])
+    >>> [classify_arrival(np.array(h), t) for h in ([1, 1, 0], [1, 0, 1], [0, 0, 1])]
+    ['hit', 'partial', 'miss']
+    """
+    need = int(np.count_nonzero(target))
+    have = int(np.count_nonzero(np.asarray(held, bool) & target))
+    if have == need:
+        return "hit"
+    return "miss" if have == 0 else "partial"
+
+
+def closed_loop_queries(
+    t0: float, t1: float, steps: list[tuple[float, float]], gap_s: float
+) -> list[tuple[float, float, int]]:
+    """Closed-loop queries in ``[t0, t1]`` with a latency that steps at given times.
+
+    Parameters
+    ----------
+    t0, t1 : float
+        The window.
+    steps : list of (time, latency_s)
+        From `time` on, a query that starts has this latency (times ascending, the first at `t0`).
+    gap_s : float
+        Think time after each query.
+
+    Returns
+    -------
+    list of (start of the first query of the run, latency_s, queries)
+        One entry per run of queries with the same latency; only queries that end by `t1` count.
+
+    Examples
+    --------
+    >>> closed_loop_queries(0.0, 10.0, [(0.0, 2.0), (3.0, 0.5)], 0.5)
+    [(0.0, 2.0, 2), (5.0, 0.5, 5)]
+    """
+    out: list[tuple[float, float, int]] = []
+    times = [s[0] for s in steps]
+    t = t0
+    j = 0
+    eps = 1e-9
+    while t < t1:
+        while j + 1 < len(times) and times[j + 1] <= t:
+            j += 1
+        lat = steps[j][1]
+        nxt = times[j + 1] if j + 1 < len(times) else math.inf
+        period = lat + gap_s
+        if period <= 0:
+            raise ValueError("a query of zero latency with a zero gap never ends")
+        # queries of this latency start at t, t + period, ... while the start is before the next step
+        n_start = max(1, math.ceil((min(nxt, t1) - t) / period - eps))
+        # of those, the ones that end by t1
+        n_fit = max(0, math.floor((t1 - t - lat) / period + eps) + 1) if t + lat <= t1 + eps else 0
+        n = min(n_start, n_fit)
+        if n > 0:
+            out.append((t, lat, n))
+        t = t + n_start * period
+        if n_fit < n_start:
+            break
+    return out
+
+
+def hit_ratio(kinds: pd.Series) -> float | None:
+    """hits / (hits + misses) (None without either)."""
+    h = int((kinds == "hit").sum())
+    m = int((kinds == "miss").sum())
+    return h / (h + m) if h + m else None
+
+
+def query_table(segments: list[tuple]) -> pd.DataFrame:
+    """Query runs: ``row`` (replay row of the arrival), ``client``, ``server``, ``start`` (s from the first
+    tick), ``latency_s``, ``queries`` (consecutive queries of that latency)."""
+    cols = ["row", "client", "server", "start", "latency_s", "queries"]
+    df = pd.DataFrame(segments, columns=cols)
+    return df.astype({"row": np.int64, "client": np.int64, "server": np.int64, "start": np.float64,
+                      "latency_s": np.float64, "queries": np.int64})
+
+
+def arrival_table(
+    arrivals: list[tuple], queries: pd.DataFrame, prep: Prepared, planner: Planner, *, everywhere: bool
+) -> pd.DataFrame:
+    """One row per arrival at a server (handover or join) with its class and executed queries.
+
+    Columns: ``row``, ``user``, ``client``, ``t`` (s from the first tick), ``from_server``, ``server``,
+    ``handover`` (False: first server of a trajectory), ``load``, ``kind`` (hit|partial|miss),
+    ``held_bytes`` (bytes of the plan's server-side layers present on arrival), ``plan_bytes``, ``queries``.
+    """
+    rows = []
+    wb = planner.weight_bytes
+    for row, c, src, dst, t, k, handover, held in arrivals:
+        target = planner.entry(k).target
+        kind = "hit" if everywhere else classify_arrival(held, target)
+        held_b = int(wb[target].sum()) if everywhere else int(wb[target & held].sum())
+        rows.append((row, c, src, dst, t, handover, k, kind, held_b, int(wb[target].sum())))
+    cols = ["row", "client", "from_server", "server", "t", "handover", "load", "kind", "held_bytes",
+            "plan_bytes"]
+    df = pd.DataFrame(rows, columns=cols)
+    df = df.astype({"row": np.int64, "client": np.int64, "from_server": np.int64, "server": np.int64,
+                    "t": np.float64, "handover": bool, "load": np.int64, "held_bytes": np.int64,
+                    "plan_bytes": np.int64})
+    q = queries.groupby("row")["queries"].sum() if len(queries) else pd.Series(dtype=np.int64)
+    df["queries"] = df["row"].map(q).fillna(0).astype(np.int64)
+    user_names = np.concatenate([tk.user for tk in prep.ticks])
+    df.insert(1, "user", pd.Categorical(user_names[df["row"].to_numpy()].astype(str)))
+    return df
+
+
+def prediction_table(prep: Prepared) -> pd.DataFrame:
+    """Every prediction: ``user``, ``tick``, ``t``, ``x``, ``y``, predicted ``px``, ``py``, true next ``ax``,
+    ``ay``, ``error_m``, ``server``, ``next_server`` (-1 unknown), ``futile`` (same server next),
+    ``covered`` (the true next server is within r of the prediction)."""
+    ticks = prep.ticks
+    user = np.concatenate([tk.user for tk in ticks]).astype(str)
+    tick = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
+    x = np.concatenate([tk.x for tk in ticks])
+    y = np.concatenate([tk.y for tk in ticks])
+    server = np.concatenate([tk.server for tk in ticks]).astype(np.int64)
+    p, a = prep.predicted, prep.actual_next
+    err = np.hypot(p[:, 0] - a[:, 0], p[:, 1] - a[:, 1])
+    off, srv = prep.near_pred
+    nxt = prep.next_server
+    owner = np.repeat(np.arange(len(nxt)), np.diff(off))
+    hit = np.zeros(len(nxt), dtype=bool)
+    match = srv == nxt[owner]
+    hit[owner[match]] = True
+    return pd.DataFrame({
+        "user": pd.Categorical(user), "tick": tick,
+        "t": (tick - ticks[0].index) * prep.scenario.dataset.interval_s,
+        "x": x, "y": y, "px": p[:, 0], "py": p[:, 1], "ax": a[:, 0], "ay": a[:, 1], "error_m": err,
+        "server": server, "next_server": nxt, "futile": (nxt == server) & (nxt >= 0),
+        "covered": hit & (nxt >= 0),
+    })
+
+
+def _pct(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def summarize(
+    prep: Prepared, policy: str, tables: dict[str, pd.DataFrame], *, interval_s: float,
+    crowded: list[int], fraction_bytes: float,
+) -> dict[str, Any]:
+    """The headline metrics of one pass (deterministic: no wall time here)."""
+    sc = prep.scenario
+    arr = tables["handovers"]
+    ho = arr[arr["handover"]]
+    kinds = ho["kind"]
+    hits, partial, misses = (int((kinds == k).sum()) for k in ("hit", "partial", "miss"))
+    n = len(ho)
+    bh = tables["backhaul"]
+    tr = tables["transfers"]
+    to_mbps = 8.0 / interval_s / 1e6
+    if len(bh):
+        per_server = bh.groupby("server")[["up_bytes", "down_bytes"]].max() * to_mbps
+        peak_up = per_server["up_bytes"].to_numpy()
+        peak_down = per_server["down_bytes"].to_numpy()
+    else:
+        peak_up = peak_down = np.zeros(0)
+    n_edge = int((prep.world.topology.servers["tier"] == "edge").sum())
+    preds = tables["predictions"]
+    known = preds["next_server"] >= 0
+    nonfutile = known & ~preds["futile"]
+    mig = tr[tr["kind"] == "migrate"]
+    up = tr[tr["kind"] == "upload"]
+    return {
+        "scenario": sc.name,
+        "seed": sc.seed,
+        "policy": policy,
+        "predictor": prep.predictor_name,
+        "model": sc.dnn.model,
+        "radius_m": sc.policy.radius_m,
+        "interval_s": interval_s,
+        "ttl_intervals": sc.policy.ttl_intervals,
+        "users": {"train": len(prep.world.train_users), "test": len(prep.world.test_users)},
+        "servers": n_edge,
+        "user_steps": int(len(preds)),
+        "ticks": len(prep.ticks),
+        "cold_starts": n,
+        "joins": int((~arr["handover"]).sum()),
+        "hits": hits,
+        "partial_hits": partial,
+        "misses": misses,
+        "hit_ratio": hits / (hits + misses) if hits + misses else None,
+        "hit_ratio_with_partial": (hits + partial) / n if n else None,
+        "executed_queries": int(ho["queries"].sum()),
+        "queries_per_cold_start": float(ho["queries"].mean()) if n else None,
+        "plan": {
+            "server_layers": int(prep.planner.entry(1).target.sum()),
+            "layers": prep.planner.n_layers,
+            "plan_bytes": int(prep.planner.entry(1).bytes),
+            "latency_s": float(prep.planner.entry(1).plan.latency_s),
+            "client_only_s": float(prep.planner.latency(1, np.zeros(prep.planner.n_layers, bool))),
+            "rho": prep.planner.rho,
+        },
+        "backhaul": {
+            "migrated_bytes": float(mig["bytes"].sum()),
+            "migration_chunks": int(len(mig)),
+            "uploaded_bytes": float(up["bytes"].sum()),
+            "servers_with_traffic": int(len(peak_up)),
+            "peak_up_mbps": float(peak_up.max()) if len(peak_up) else 0.0,
+            "peak_down_mbps": float(peak_down.max()) if len(peak_down) else 0.0,
+            "peak_up_mbps_p50": _pct(peak_up, 50),
+            "peak_up_mbps_p95": _pct(peak_up, 95),
+            "mean_up_mbps": float(bh["up_bytes"].sum() * to_mbps / max(1, len(prep.ticks)) / max(1, n_edge)),
+        },
+        "fractional": {"crowded": crowded, "fraction_bytes": None if not math.isfinite(fraction_bytes)
+                       else fraction_bytes},
+        "prediction": {
+            "predictions": int(len(preds)),
+            "with_next": int(known.sum()),
+            "mae_m": float(preds.loc[known, "error_m"].mean()) if known.any() else None,
+            "futile_ratio": float(preds.loc[known, "futile"].mean()) if known.any() else None,
+            "covered": float(preds.loc[known, "covered"].mean()) if known.any() else None,
+            "covered_nonfutile": float(preds.loc[nonfutile, "covered"].mean()) if nonfutile.any() else None,
+        },
+    }

@@ -1,0 +1,413 @@
+"""The `sim` backend: carries out a policy's actions in virtual time (layers as fluid flows, TTLs, windows).
+
+State: for every (client, server) the layers the server holds (bool mask over the model's layers) and when
+they expire (tick index + TTL, refreshed while the client is attached and whenever another server tries to
+send the same client's layers); the layers in flight. Effects of the actions (DESIGN.md §3):
+
+- ``SetPlan(client, server, plan)``: the client now offloads to `server`; it cancels its previous upload and
+  uploads the plan's server-side layers the server lacks, in the plan's efficiency order, over the cell's
+  Wi-Fi uplink (one link per server, shared by the clients of the cell);
+- ``Migrate(client, src, dst, layers)``: `src` sends the listed layers it holds and `dst` neither holds nor
+  receives, in the given order, over the backhaul shortest path (hops); it refreshes `dst`'s TTL.
+
+Bytes move as max-min fair fluid flows (`FluidNetwork`): a transfer is cut into chunks of consecutive layers
+of about `chunk_bytes`, sent one after the other, and a chunk's layers are usable once it has fully arrived.
+Backhaul bytes per server and interval are accounted from the chunk records (a chunk's bytes spread evenly
+over its transfer time; chunks are short next to an interval), which avoids a dense per-interval array over
+every link. With ``everywhere`` (the optimal bound) every server holds every layer and nothing moves.
+
+What it leaves to others: deciding (policies), query counting and metrics (master, metrics).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from edgeroam.emulator.actions import Action, Migrate, SetPlan, sort_actions
+from edgeroam.emulator.sim.engine import Engine
+from edgeroam.emulator.sim.fluid import FluidNetwork, Transfer, backhaul_links
+from edgeroam.errors import RunError, TopologyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+__all__ = ["TRANSFER_COLUMNS", "SimBackend"]
+
+#: columns of the transfers table (one row per chunk)
+TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
+
+Key = tuple[int, int]
+
+
+@dataclass(eq=False)
+class _Sender:
+    """One transfer: chunks of layer indices sent one after the other over one path."""
+
+    kind: str
+    client: int
+    src: int
+    dst: int
+    path: tuple
+    delay_s: float
+    chunks: list[np.ndarray]
+    sizes: list[int]
+    pos: int = 0
+    current: Transfer | None = None
+    cancelled: bool = False
+
+
+class SimBackend:
+    """Executes actions on a fluid network in an `Engine` (virtual seconds from the first tick).
+
+    Parameters
+    ----------
+    backhaul : networkx.Graph
+        The topology's backhaul (server nodes ``s<id>``, edges with ``capacity_bps`` and ``delay_s``).
+    servers : array-like of int
+        Edge server ids (each gets a Wi-Fi uplink ``("up", id)``).
+    weight_bytes : array-like of int
+        Bytes of each layer.
+    layer_names : sequence of str
+        Layer names (what `Migrate` lists).
+    order_of : callable(plan) -> ndarray[int64]
+        The upload order (layer indices, highest efficiency first) of a plan's server-side layers.
+    interval_s : float
+        The interval t (accounting bins and TTL unit).
+    ttl_intervals : int
+        Lifetime of received layers, in intervals.
+    up_bps : float
+        Wi-Fi uplink of a cell (client -> server).
+    everywhere : bool
+        Every server holds every layer (optimal bound).
+    from_scratch : bool
+        A client's layers are dropped from a server as soon as it moves on (IONN: every new server starts
+        from scratch, even one visited before).
+    chunk_bytes : float
+        Target size of a chunk of a transfer.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> G = nx.Graph()
+    >>> G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    >>> b = SimBackend(G, [0, 1], [1_000_000, 1_000_000], ["a", "b"], order_of=lambda p: np.array([0, 1]),
+    ...                interval_s=10.0, ttl_intervals=5, up_bps=8e6, chunk_bytes=1e6)
+    >>> b.begin_tick(0, 0.0, {})
+    >>> b.grant(7, 0, np.array([True, True]))
+    >>> b.execute([Migrate(7, 0, 1, ("a", "b"))])
+    >>> b.advance(10.0)
+    >>> b.holds(7, 1).tolist(), b.transfers()["end"].tolist()
+    ([True, True], [1.0, 2.0])
+    """
+
+    def __init__(
+        self,
+        backhaul: nx.Graph,
+        servers: Any,
+        weight_bytes: Any,
+        layer_names: Any,
+        *,
+        order_of: Any,
+        interval_s: float,
+        ttl_intervals: int,
+        up_bps: float,
+        everywhere: bool = False,
+        from_scratch: bool = False,
+        chunk_bytes: float = 8e6,
+    ) -> None:
+        self.engine = Engine(0.0)
+        self.graph = backhaul
+        self.interval_s = float(interval_s)
+        self.ttl = int(ttl_intervals)
+        self.everywhere = bool(everywhere)
+        self.from_scratch = bool(from_scratch)
+        self._at: dict[int, int] = {}
+        self.chunk_bytes = float(chunk_bytes)
+        self.order_of = order_of
+        self.weight_bytes = np.asarray(weight_bytes, dtype=np.int64)
+        self.n_layers = len(self.weight_bytes)
+        self._name_index = {str(n): i for i, n in enumerate(layer_names)}
+        self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._full = np.ones(self.n_layers, dtype=bool)
+        links: dict[Any, float] = dict(backhaul_links(backhaul))
+        self._backhaul_ids = list(links)
+        for s in sorted(int(x) for x in servers):
+            links[("up", s)] = float(up_bps)
+        self.net = FluidNetwork(self.engine, links)
+        self._paths: dict[Key, tuple[tuple, float]] = {}
+        self._held: dict[Key, np.ndarray] = {}
+        self._pending: dict[Key, np.ndarray] = {}
+        self._expire: dict[Key, int] = {}
+        self._heap: list[tuple[int, int, int]] = []
+        self._uploads: dict[int, _Sender] = {}
+        self._watch: dict[Key, list[tuple[float, np.ndarray]]] = {}
+        self._records: list[tuple] = []
+        self._k = 0
+        self.actions_done = 0
+
+    # -- clock ----------------------------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Virtual seconds since the first tick."""
+        return self.engine.now
+
+    def advance(self, t: float) -> None:
+        """Run the fluid network up to virtual time `t` (layers arriving meanwhile land)."""
+        if t > self.engine.now:
+            self.engine.run(until=t)
+
+    def begin_tick(self, k: int, t: float, attached: dict[int, int]) -> None:
+        """Start tick `k` at time `t`: advance, expire holdings past their TTL, refresh the attached ones.
+
+        `attached` maps each active client to its current server.
+        """
+        self.advance(t)
+        self._k = k
+        for client, server in attached.items():
+            self._refresh((client, server))
+        heap = self._heap
+        while heap and heap[0][0] < k:
+            exp, c, s = heapq.heappop(heap)
+            key = (c, s)
+            if self._expire.get(key, k) < k:
+                del self._expire[key]
+                self._held.pop(key, None)
+
+    # -- state queries --------------------------------------------------------------------------------------
+    def holds(self, client: int, server: int) -> np.ndarray | None:
+        """Layers `server` holds for `client` now (None: nothing); do not mutate."""
+        if self.everywhere:
+            return self._full
+        return self._held.get((client, server))
+
+    def grant(self, client: int, server: int, mask: np.ndarray) -> None:
+        """Put layers on a server directly (tests, warm starts)."""
+        key = (client, server)
+        cur = self._held.get(key)
+        self._held[key] = mask.copy() if cur is None else (cur | mask)
+        self._refresh(key)
+
+    def watch(self, client: int, server: int) -> None:
+        """Record the arrivals of `client`'s layers at `server` from now on (a query window)."""
+        self._watch[(client, server)] = []
+
+    def unwatch(self, client: int, server: int) -> list[tuple[float, np.ndarray]]:
+        """Stop recording; the (time, layer indices) arrivals since `watch`."""
+        return self._watch.pop((client, server), [])
+
+    def depart(self, client: int) -> None:
+        """The client left (its trajectory ended): cancel its upload."""
+        self._cancel_upload(client)
+
+    # -- actions --------------------------------------------------------------------------------------------
+    def execute(self, actions: list[Action]) -> None:
+        """Carry out `actions` now, in `sort_actions` order."""
+        for a in sort_actions(actions):
+            self.actions_done += 1
+            if isinstance(a, SetPlan):
+                self._set_plan(a)
+            elif isinstance(a, Migrate):
+                self._migrate(a)
+            else:  # pragma: no cover - sort_actions rejects other objects
+                raise RunError(f"unknown action {a!r}")
+
+    def _indices(self, names: tuple[str, ...]) -> np.ndarray:
+        idx = self._names_cache.get(names)
+        if idx is None:
+            try:
+                idx = np.array([self._name_index[n] for n in names], dtype=np.int64)
+            except KeyError as exc:
+                raise RunError(f"unknown layer {exc.args[0]!r} in an action") from None
+            self._names_cache[names] = idx
+        return idx
+
+    def _set_plan(self, a: SetPlan) -> None:
+        self._cancel_upload(a.client)
+        if self.everywhere:
+            return
+        key = (a.client, a.server)
+        prev = self._at.get(a.client)
+        self._at[a.client] = a.server
+        if self.from_scratch and prev is not None and prev != a.server:
+            self._held.pop((a.client, prev), None)
+            self._expire.pop((a.client, prev), None)
+        self._refresh(key)
+        order = np.asarray(self.order_of(a.plan), dtype=np.int64)
+        todo = self._missing(key, order)
+        if len(todo):
+            snd = self._sender("upload", a.client, -1, a.server, todo, ((("up", a.server),), 0.0))
+            self._uploads[a.client] = snd
+
+    def _migrate(self, a: Migrate) -> None:
+        if self.everywhere:
+            return
+        dst_key = (a.client, a.dst)
+        if dst_key in self._held:
+            self._refresh(dst_key)
+        src = self._held.get((a.client, a.src))
+        if src is None:
+            return
+        idx = self._indices(a.layers)
+        idx = idx[src[idx]]
+        todo = self._missing(dst_key, idx)
+        if len(todo):
+            self._sender("migrate", a.client, a.src, a.dst, todo, self._path(a.src, a.dst))
+
+    def _missing(self, key: Key, order: np.ndarray) -> np.ndarray:
+        held = self._held.get(key)
+        pend = self._pending.get(key)
+        keep = np.ones(len(order), dtype=bool)
+        if held is not None:
+            keep &= ~held[order]
+        if pend is not None:
+            keep &= ~pend[order]
+        return order[keep]
+
+    # -- transfers ------------------------------------------------------------------------------------------
+    def _path(self, src: int, dst: int) -> tuple[tuple, float]:
+        key = (src, dst)
+        hit = self._paths.get(key)
+        if hit is None:
+            import networkx as nx
+
+            try:
+                nodes = nx.shortest_path(self.graph, f"s{src}", f"s{dst}")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                raise TopologyError(f"no backhaul path from s{src} to s{dst}") from None
+            links = tuple(zip(nodes[:-1], nodes[1:], strict=True))
+            delay = float(sum(self.graph.edges[u, v].get("delay_s", 0.0) for u, v in links))
+            hit = self._paths[key] = (links, delay)
+        return hit
+
+    def _sender(self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route) -> _Sender:
+        wb = self.weight_bytes[todo]
+        cum = np.cumsum(wb)
+        # chunk boundaries: every time the running total passes another multiple of chunk_bytes
+        cut = np.flatnonzero(np.diff(np.floor(cum / self.chunk_bytes), prepend=0.0) > 0)
+        bounds = sorted(set((cut + 1).tolist()) | {len(todo)})
+        chunks, sizes, lo = [], [], 0
+        for hi in bounds:
+            if hi > lo:
+                chunks.append(todo[lo:hi])
+                sizes.append(int(wb[lo:hi].sum()))
+                lo = hi
+        key = (client, dst)
+        pend = self._pending.get(key)
+        if pend is None:
+            pend = self._pending[key] = np.zeros(self.n_layers, dtype=bool)
+        pend[todo] = True
+        snd = _Sender(kind, client, src, dst, route[0], route[1], chunks, sizes)
+        self._next_chunk(snd)
+        return snd
+
+    def _next_chunk(self, snd: _Sender) -> None:
+        while snd.pos < len(snd.chunks) and snd.sizes[snd.pos] == 0:
+            # zero-byte layers (ReLU, pooling) land at once
+            self._arrive(snd, self.engine.now, self.engine.now)
+        if snd.pos >= len(snd.chunks):
+            if snd.kind == "upload" and self._uploads.get(snd.client) is snd:
+                del self._uploads[snd.client]
+            return
+        ev = self.net.transfer(snd.path, snd.sizes[snd.pos], tag=snd, latency_s=snd.delay_s)
+        snd.current = ev
+        start = self.engine.now
+        ev.callbacks.append(lambda e, s=snd, t0=start: self._chunk_done(s, t0))
+
+    def _chunk_done(self, snd: _Sender, start: float) -> None:
+        if snd.cancelled:
+            return
+        self._arrive(snd, start, self.engine.now)
+        self._next_chunk(snd)
+
+    def _arrive(self, snd: _Sender, start: float, end: float) -> None:
+        idx = snd.chunks[snd.pos]
+        key = (snd.client, snd.dst)
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = np.zeros(self.n_layers, dtype=bool)
+            self._refresh(key)
+        held[idx] = True
+        pend = self._pending.get(key)
+        if pend is not None:
+            pend[idx] = False
+        w = self._watch.get(key)
+        if w is not None:
+            w.append((end, idx))
+        self._records.append((snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos],
+                              len(idx), len(snd.path), True))
+        snd.pos += 1
+
+    def _cancel_upload(self, client: int) -> None:
+        snd = self._uploads.pop(client, None)
+        if snd is None:
+            return
+        snd.cancelled = True
+        if snd.current is not None and not snd.current.triggered:
+            rec = self.net.cancel(snd.current)
+            self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, rec.nbytes,
+                                  0, len(snd.path), False))
+        pend = self._pending.get((client, snd.dst))
+        if pend is not None:
+            for idx in snd.chunks[snd.pos:]:
+                pend[idx] = False
+
+    def _refresh(self, key: Key) -> None:
+        exp = self._k + self.ttl
+        if self._expire.get(key) != exp:
+            self._expire[key] = exp
+            heapq.heappush(self._heap, (exp, key[0], key[1]))
+
+    # -- results --------------------------------------------------------------------------------------------
+    def transfers(self) -> pd.DataFrame:
+        """One row per chunk sent (`TRANSFER_COLUMNS`); ``complete`` is False for a cancelled upload."""
+        df = pd.DataFrame(self._records, columns=TRANSFER_COLUMNS)
+        return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
+                          "layers": np.int64, "hops": np.int64, "complete": bool})
+
+    def backhaul(self, t0: float = 0.0) -> pd.DataFrame:
+        """Bytes sent (``up_bytes``) and received (``down_bytes``) over the backhaul per server and interval.
+
+        Relays count too: a chunk over path s1 -> s2 -> s3 is uplink of s1 and s2, downlink of s2 and s3.
+        Columns ``interval``, ``start`` (s since the first tick + `t0`), ``server``, ``up_bytes``,
+        ``down_bytes``; sorted by interval and server.
+        """
+        w = self.interval_s
+        # per-chunk spreading over intervals, with the path links of each migrate chunk
+        rows_k, rows_node_up, rows_node_dn, rows_b = [], [], [], []
+        for rec in self._records:
+            kind, _c, src, dst, start, end, nbytes = rec[:7]
+            if kind != "migrate" or nbytes <= 0:
+                continue
+            links, _ = self._paths[(src, dst)]
+            k0 = math.floor(start / w)
+            k1 = max(k0, math.ceil(end / w) - 1)
+            dur = end - start
+            for k in range(k0, k1 + 1):
+                share = (min(end, (k + 1) * w) - max(start, k * w)) / dur if dur > 0 else 1.0
+                if share <= 0:
+                    continue
+                for u, v in links:
+                    rows_k.append(k)
+                    rows_node_up.append(u)
+                    rows_node_dn.append(v)
+                    rows_b.append(nbytes * share)
+        if not rows_k:
+            return pd.DataFrame({"interval": np.zeros(0, np.int64), "start": np.zeros(0),
+                                 "server": np.zeros(0, np.int64), "up_bytes": np.zeros(0),
+                                 "down_bytes": np.zeros(0)})
+        k = np.array(rows_k, dtype=np.int64)
+        b = np.array(rows_b)
+        up = pd.DataFrame({"interval": k, "node": rows_node_up, "up_bytes": b, "down_bytes": 0.0})
+        dn = pd.DataFrame({"interval": k, "node": rows_node_dn, "up_bytes": 0.0, "down_bytes": b})
+        df = pd.concat([up, dn]).groupby(["interval", "node"], sort=False).sum().reset_index()
+        df = df[df["node"].astype(str).str.match(r"^s\d+$")]
+        df["server"] = df["node"].str.slice(1).astype(np.int64)
+        df["start"] = t0 + df["interval"] * w
+        df = df.sort_values(["interval", "server"], kind="stable").reset_index(drop=True)
+        return df[["interval", "start", "server", "up_bytes", "down_bytes"]]
