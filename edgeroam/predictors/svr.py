@@ -59,7 +59,8 @@ class SVRPredictor(Predictor):
         Independent term of the polynomial kernel.
     tol : float, default 1e-4
     max_iter : int, default 10000
-    max_samples : int, default 20000
+        liblinear iterations (linear); poly/rbf kernels get 100x as many libsvm iterations.
+    max_samples : int, default 5000
         Training windows used by poly/rbf kernels (a seeded random subset when there are more).
     random_state : int or None, default None
 
@@ -112,7 +113,7 @@ class SVRPredictor(Predictor):
         coef0: float = 0.0,
         tol: float = 1e-4,
         max_iter: int = 10000,
-        max_samples: int = 20000,
+        max_samples: int = 5000,
         random_state: int | None = None,
     ) -> None:
         self.kernel = kernel
@@ -189,6 +190,7 @@ class SVRPredictor(Predictor):
         self.coef_, self.intercept_ = coef, intercept
 
     def _fit_kernel(self, Xz: np.ndarray, Yz: np.ndarray) -> None:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.svm import SVR
 
         rng = as_generator(self.random_state)
@@ -211,9 +213,11 @@ class SVRPredictor(Predictor):
                 gamma=gamma,
                 coef0=self.coef0,
                 tol=self.tol,
-                max_iter=-1,
+                max_iter=100 * self.max_iter,  # libsvm iterations; poly kernels can crawl without a cap
             )
-            model.fit(Xz, Yz[:, j])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(Xz, Yz[:, j])
             svs.append(np.asarray(model.support_vectors_, dtype=np.float64))
             duals.append(np.asarray(model.dual_coef_, dtype=np.float64).ravel())
             intercept[j] = float(model.intercept_[0])
