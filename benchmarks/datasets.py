@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=160)
     if not args.zip.exists():
         console.print(f"[red]no Geolife zip at {args.zip}[/]; pass --zip")
         return 1

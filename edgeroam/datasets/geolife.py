@@ -32,8 +32,10 @@ import pyarrow.csv as pacsv
 
 from edgeroam.datasets._lines import (
     PARSE_ERRORS,
+    Parsed,
     apply_row_checks,
     column,
+    merge_parsed,
     parse_files,
     prepare,
     short_reason,
@@ -209,12 +211,13 @@ def _check_users(users: Iterable[str | int] | None, members: list[_Member], sour
         raise DatasetError(f"{source}: users not found: {', '.join(missing[:20])}")
 
 
-def _read_all(store: _Store, members: list[_Member], workers: int) -> Iterator[bytes]:
-    if workers <= 1 or len(members) < 2:
-        yield from (store.read(m) for m in members)
-        return
-    with ThreadPoolExecutor(workers, thread_name_prefix="geolife-read") as pool:
-        yield from pool.map(store.read, members)
+def _batches(members: list[_Member], workers: int) -> list[list[_Member]]:
+    """Consecutive batches of files, several per worker so that the pool balances them."""
+    if workers <= 1 or len(members) < 64:
+        return [members] if members else []
+    n = min(len(members) // 16, 4 * workers)
+    edges = np.linspace(0, len(members), n + 1).astype(int)
+    return [members[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 # ------------------------------------------------------------------------------------ concatenated parsing
@@ -230,6 +233,7 @@ class _CsvSpec:
     sentinel: bytes  # a valid line put first so that every real line is parsed in the same context
     header_lines: int
     timestamp_parsers: tuple[str, ...] = ()
+    used: tuple[str, ...] | None = None  # columns converted (and so checked); the others only counted
 
     def parse(self, buffer: bytes | memoryview, threads: bool) -> pa.Table:
         return pacsv.read_csv(
@@ -241,7 +245,8 @@ class _CsvSpec:
                 delimiter=self.delimiter, quote_char=False, newlines_in_values=False, ignore_empty_lines=False
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=self.types,
+                column_types={k: v for k, v in self.types.items() if self.used is None or k in self.used},
+                include_columns=list(self.used) if self.used else None,
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -295,6 +300,7 @@ _PLT_SPEC = _CsvSpec(
     delimiter=",",
     sentinel=b"0,0,0,0,0,1970-01-01,00:00:00\n",
     header_lines=PLT_HEADER_LINES,
+    used=("lat", "lon", "date", "time"),  # the 3rd field, altitude and day count are dropped unconverted
 )
 _LABEL_SPEC = _CsvSpec(
     names=("start", "end", "mode"),
@@ -348,8 +354,8 @@ def read_geolife(
     users
         Only these users (``"010"`` or ``10``).
     workers
-        Threads reading and unzipping files (default: the CPU count, at least 2 and at most 4); the parse
-        uses pyarrow's threads when ``workers > 1``. Two threads read the shared zip about 1.5x faster.
+        Threads that unzip and parse batches of files in parallel (default: the CPU count, at least 2 and
+        at most 4); zlib and pyarrow release the GIL, so two threads use both cores.
 
     Returns
     -------
@@ -371,12 +377,21 @@ def read_geolife(
         _check_users(users, store.plt, src)
         members = _select(store.plt, users)
         header = PLT_HEADER_LINE.encode()
-        prepared = [
-            prepare(m, data, PLT_HEADER_LINES, header)
-            for m, data in zip(members, _read_all(store, members, nworkers), strict=True)
-        ]
-        parsed = parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=nworkers > 1, report=report)
-        del prepared
+
+        def read_batch(batch: list[_Member]) -> Parsed:
+            # unzip and parse one batch of files; zlib and pyarrow release the GIL, so batches run in parallel
+            prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
+            sub = empty_read_report()
+            return parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=False, report=sub)
+
+        batches = _batches(members, nworkers)
+        if len(batches) > 1:
+            with ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read") as pool:
+                parts = list(pool.map(read_batch, batches))  # in order: the first bad file's error wins
+        else:
+            parts = [read_batch(batch) for batch in batches]
+        parsed = merge_parsed(parts, report)
+        del parts
         label_members = _select(store.labels, users) if labels else []
         label_table = (
             _labels_from_store(store, label_members, lenient, report, merge=True) if labels else None
@@ -498,16 +513,20 @@ def _join_modes(codes: np.ndarray, categories: list[str], t: np.ndarray, lab: pd
         start = lab["start"].to_numpy()[ok]
         end = lab["end"].to_numpy()[ok]
         mcode = lab["mode"].cat.codes.to_numpy()[ok]
-        # one sorted key over (user, time): code * span + time offset, exact in float64 for whole seconds
-        base = min(start.min(initial=np.inf), t.min()) - 1.0
-        span = max(end.max(initial=-np.inf), t.max()) - base + 2.0
-        lab_key = lab_codes * span + (start - base)
-        order = np.argsort(lab_key, kind="stable")
-        lab_key, lab_codes, end, mcode = lab_key[order], lab_codes[order], end[order], mcode[order]
-        pt_key = codes.astype(np.int64) * span + (t - base)
-        idx = np.searchsorted(lab_key, pt_key, side="right") - 1
-        valid = idx >= 0
-        idxc = np.where(valid, idx, 0)
-        valid &= (lab_codes[idxc] == codes) & (t <= end[idxc])
-        out[valid] = mcode[idxc[valid]]
+        labelled = np.zeros(len(categories), dtype=bool)
+        labelled[lab_codes] = True
+        rows = np.flatnonzero(labelled[codes])  # only points of users that have labels
+        pc, pt = codes[rows].astype(np.int64), t[rows]
+        if len(rows) and len(lab_codes):
+            # one sorted key over (user, time): code * span + time offset, exact in float64 for whole seconds
+            base = min(start.min(), pt.min()) - 1.0
+            span = max(end.max(), pt.max()) - base + 2.0
+            lab_key = lab_codes * span + (start - base)
+            order = np.argsort(lab_key, kind="stable")
+            lab_key, lab_codes, end, mcode = lab_key[order], lab_codes[order], end[order], mcode[order]
+            idx = np.searchsorted(lab_key, pc * span + (pt - base), side="right") - 1
+            valid = idx >= 0
+            idxc = np.where(valid, idx, 0)
+            valid &= (lab_codes[idxc] == pc) & (pt <= end[idxc])
+            out[rows[valid]] = mcode[idxc[valid]]
     return pd.Categorical.from_codes(out, categories=modes)
