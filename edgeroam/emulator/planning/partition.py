@@ -55,6 +55,8 @@ __all__ = [
 MAX_FRONTIER_WIDTH = 8
 
 _MINCUT_UNITS = 1e12  # min-cut capacities are integer picoseconds
+_LANE_SCALAR_MAX_K = 16  # lane_latency_batch: up to this many masks, plain Python per mask is faster
+_BEST_CACHE_SIZE = 256  # best_where: optima kept per problem (the cache is emptied when full)
 _C, _S, _CS = 0, 1, 2  # where a live tensor is held (frontier digits)
 
 
@@ -151,13 +153,46 @@ class PlanProblem:
         self.last_reader = last
         self.input_last = int(np.flatnonzero(self.is_source).max())
         self._lane = self._lane_boundaries()
-        self._frontier: list[tuple] | None = None
+        self._frontier: _Frontier | None = None  # graph-only: shared by the copies below
+        self._cache: dict[object, object] = {}  # profile-dependent tables and optima (emptied by copies)
 
     def with_server_profile(self, server_s: np.ndarray) -> PlanProblem:
         """A copy with another server profile (same graph and bandwidths)."""
         other = copy.copy(self)
         other.exec_s = _as_profile(self.graph.name, "server profile", server_s, self.n)
         other._lane = other._lane_boundaries()
+        other._cache = {}
+        return other
+
+    def with_profiles(
+        self,
+        client_s: ArrayLike | None = None,
+        server_s: ArrayLike | None = None,
+        *,
+        up_bps: float | None = None,
+        down_bps: float | None = None,
+    ) -> PlanProblem:
+        """A copy with other profiles and/or bandwidths that reuses the graph structures (None = keep).
+
+        Cheaper than a new `PlanProblem` for the same graph: the DAG frontier tables are shared.
+        """
+        other = copy.copy(self)
+        name = self.graph.name
+        if client_s is not None:
+            other.exec_c = _as_profile(name, "client profile", client_s, self.n)
+        if server_s is not None:
+            other.exec_s = _as_profile(name, "server profile", server_s, self.n)
+        for what, bw in (("up_bps", up_bps), ("down_bps", down_bps)):
+            if bw is not None and not (isinstance(bw, (int, float)) and math.isfinite(bw) and bw > 0):
+                raise PlanningError(f"model {name!r}: {what} must be a positive number, got {bw!r}")
+        if up_bps is not None:
+            other.up_bps = float(up_bps)
+            other.up_rate = 8.0 / other.up_bps
+        if down_bps is not None:
+            other.down_bps = float(down_bps)
+            other.down_rate = 8.0 / other.down_bps
+        other._lane = other._lane_boundaries()
+        other._cache = {}
         return other
 
     # ------------------------------------------------------------------ exact cost of placements
@@ -288,102 +323,183 @@ class PlanProblem:
         up, dn, ec, es = self._lane
         A = np.asarray(allowed, dtype=bool)
         k = A.shape[0]
+        n = self.n
+        if k <= _LANE_SCALAR_MAX_K:  # a few masks: one scalar pass each beats n numpy steps
+            inf = math.inf
+            out = np.empty(k)
+            for row, al in enumerate(A.tolist()):
+                f0, f1 = 0.0, inf
+                for i in range(n):
+                    a, b = f1 + dn[i], f0 + up[i]
+                    f1 = (b if b <= f1 else f1) + es[i] if al[i] else inf
+                    f0 = (f0 if f0 <= a else a) + ec[i]
+                e1 = f1 + dn[n]
+                out[row] = f0 if f0 <= e1 else e1
+            return out
         f0 = np.zeros(k)
         f1 = np.full(k, np.inf)
-        for i in range(self.n):
+        for i in range(n):
             n0 = np.minimum(f0, f1 + dn[i]) + ec[i]
             n1 = np.where(A[:, i], np.minimum(f0 + up[i], f1) + es[i], np.inf)
             f0, f1 = n0, n1
-        return np.minimum(f0, f1 + dn[self.n])
+        return np.minimum(f0, f1 + dn[n])
 
     # ------------------------------------------------------------------ the frontier shortest path (DAGs)
-    def _build_frontier(self) -> list[tuple]:
-        """Per layer: (n_before, gather [n_after, k] of candidate indices, up bytes (q=1), down bytes
-        (q=0))."""
+    def _build_frontier(self) -> _Frontier:
+        """The frontier tables of the graph (bytes only, no times): see `_Frontier`.
+
+        Layers whose step has the same shape (live width, read positions, which tensors survive) share one
+        gather table, so the build costs little more than one pass over the layers.
+        """
         n = self.n
         live: list[int] = [-1]  # tensor ids; -1 = the model input
         nbytes = np.concatenate([self.out_bytes, [self.input_bytes]])  # index -1 = the input
-        digit_cache: dict[int, np.ndarray] = {}
-        steps = []
+        last = self.last_reader.tolist()
+        sink = self.is_sink.tolist()
+        shapes: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        n_before_l, gathers, parts = [], [], []
         for i in range(n):
             w = len(live)
             if w > MAX_FRONTIER_WIDTH:
                 raise _TooWideError(w)
-            if w not in digit_cache:
-                digit_cache[w] = (np.arange(3**w)[:, None] // (3 ** np.arange(w))[None, :]) % 3
-            digits = digit_cache[w]
-            n_before = 3**w
             reads = self.preds[i] if self.preds[i] else [-1]
-            read_pos = [live.index(t) for t in reads]
-            dead = {t for t in live if (self.input_last if t == -1 else self.last_reader[t]) == i}
-            after = [t for t in live if t not in dead]
-            if not self.is_sink[i]:
+            read_pos = tuple(live.index(t) for t in reads)
+            after = [t for t in live if (self.input_last if t == -1 else last[t]) != i]
+            if not sink[i]:
                 after.append(i)
             if len(after) > MAX_FRONTIER_WIDTH:
                 raise _TooWideError(len(after))
-            weight_after = np.array([3 ** after.index(t) if t in after else 0 for t in live], dtype=np.int64)
-            rd = digits[:, read_pos]
+            keep = tuple(after.index(t) if t in after else -1 for t in live)
+            key = (w, read_pos, keep, len(after), not sink[i])
+            shape = shapes.get(key)
+            if shape is None:
+                shape = shapes[key] = _frontier_step(w, read_pos, keep, len(after), not sink[i])
+            is_c, is_s, gather = shape
             rb = nbytes[reads]
-            up_bytes = (rd == _C) @ rb
-            down_bytes = (rd == _S) @ rb
-            targets = []
-            for q in (0, 1):
-                d = digits.copy()
-                d[:, read_pos] = np.where(rd == q, rd, _CS)
-                idx = d @ weight_after
-                if i in after:
-                    idx = idx + q * 3 ** after.index(i)
-                targets.append(idx)
-            tgt = np.concatenate(targets)
-            n_after = 3 ** len(after)
-            # gather table: row = after-state, columns = candidate indices (padded with 2*n_before -> inf)
-            order = np.argsort(tgt, kind="stable")
-            counts = np.bincount(tgt, minlength=n_after)
-            k = max(int(counts.max()), 1)
-            gather = np.full((n_after, k), 2 * n_before, dtype=np.int64)
-            slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-            gather[tgt[order], slot] = order
-            steps.append((n_before, gather, up_bytes, down_bytes))
+            n_before_l.append(3**w)
+            gathers.append(gather)
+            # candidate order of a step: [client moves (down bytes), server moves (up bytes), padding]
+            parts.append((is_s @ rb, is_c @ rb))
             live = after
-        return steps
+        return _Frontier(n_before_l, gathers, parts)
+
+    def _frontier_added(self, allowed: np.ndarray) -> np.ndarray:
+        """Flat seconds added to each frontier candidate (all steps, see `_Frontier.offsets`)."""
+        key = "frontier_added"
+        base = self._cache.get(key)
+        fr = self._frontier
+        assert fr is not None
+        if base is None:
+            sink_down = self.out_bytes * self.down_rate * self.is_sink
+            layer, kind = fr.layer, fr.kind
+            byts = fr.bytes
+            base = np.full(len(byts), np.inf)
+            c, s = kind == 0, kind == 1
+            base[c] = byts[c] * self.down_rate + self.exec_c[layer[c]]
+            base[s] = byts[s] * self.up_rate + (self.exec_s[layer[s]] + sink_down[layer[s]])
+            self._cache[key] = base
+        if allowed.all():
+            return base
+        return np.where((fr.kind == 1) & ~allowed[fr.layer], np.inf, base)
 
     def frontier_plan(self, allowed: np.ndarray) -> tuple[np.ndarray, float]:
         """Exact shortest path over (layer position, where each live tensor is held); raises _TooWideError."""
         if self._frontier is None:
             self._frontier = self._build_frontier()
+        fr = self._frontier
+        added = self._frontier_added(np.asarray(allowed, dtype=bool))
+        off = fr.offsets
         cost = np.array([0.0, np.inf, np.inf])  # the input is on the client
-        backs = []
-        sink_down = self.out_bytes * self.down_rate * self.is_sink
-        inf1 = np.array([np.inf])
-        for i, (n_before, gather, ub, db) in enumerate(self._frontier):
-            c0 = cost + (db * self.down_rate + self.exec_c[i])
-            if allowed[i]:
-                c1 = cost + (ub * self.up_rate + (self.exec_s[i] + sink_down[i]))
-            else:
-                c1 = np.full(n_before, np.inf)
-            cand = np.concatenate([c0, c1, inf1])[gather]
-            j = cand.argmin(axis=1)
-            rows = np.arange(len(j))
-            cost = cand[rows, j]
-            backs.append((n_before, gather[rows, j]))
+        pad = np.zeros(1)
+        cands = []
+        for i, gather in enumerate(fr.gathers):
+            # candidates [cost + client move, cost + server move, inf] gathered per after-state
+            v = np.concatenate((cost, cost, pad))
+            v += added[off[i] : off[i + 1]]
+            cand = v.take(gather)
+            cost = cand.min(axis=1)
+            cands.append(cand)
         lat = float(cost[0])
         where = np.zeros(self.n, dtype=bool)
         state = 0
         for i in range(self.n - 1, -1, -1):
-            n_before, back = backs[i]
-            c = int(back[state])
+            n_before = fr.n_before[i]
+            c = int(fr.gathers[i][state, int(cands[i][state].argmin())])
             where[i] = c >= n_before
             state = c - n_before if c >= n_before else c
         return where, lat
 
     def best_where(self, allowed: np.ndarray) -> tuple[np.ndarray, str]:
-        """The exact optimum placement under ``allowed`` and the solver that found it."""
-        if self.is_chain:
-            return self.lane_plan(allowed)[0], "shortest-path"
-        try:
-            return self.frontier_plan(allowed)[0], "shortest-path"
-        except _TooWideError:
-            return _mincut_where(self, allowed), "min-cut"
+        """The exact optimum placement under ``allowed`` and the solver that found it (cached per mask)."""
+        allowed = np.asarray(allowed, dtype=bool)
+        best: dict = self._cache.setdefault("best_where", {})  # type: ignore[assignment]
+        key = allowed.tobytes()
+        hit = best.get(key)
+        if hit is None:
+            if self.is_chain:
+                hit = self.lane_plan(allowed)[0], "shortest-path"
+            else:
+                try:
+                    hit = self.frontier_plan(allowed)[0], "shortest-path"
+                except _TooWideError:
+                    hit = _mincut_where(self, allowed), "min-cut"
+            if len(best) >= _BEST_CACHE_SIZE:
+                best.clear()
+            best[key] = hit
+        return hit[0].copy(), hit[1]
+
+
+class _Frontier:
+    """Graph-only tables of the frontier shortest path.
+
+    Per layer i: ``n_before[i]`` = 3**(live tensors before it); ``gathers[i]`` [n_after, k] = candidate
+    indices per after-state (candidate c < n_before: state c, layer on the client; n_before <= c < 2 n_before:
+    state c - n_before, layer on the server; 2 n_before: padding). Flat over all layers (``offsets``): the
+    bytes each candidate transfers (``bytes``), whether it is a client move (0), a server move (1) or padding
+    (2) (``kind``), and its layer (``layer``).
+    """
+
+    def __init__(
+        self, n_before: list[int], gathers: list[np.ndarray], parts: list[tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        self.n_before = n_before
+        self.gathers = gathers
+        sizes = np.array([2 * nb + 1 for nb in n_before], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        one = np.zeros(1)
+        self.bytes = np.concatenate([x for d, u in parts for x in (d, u, one)]) if parts else np.zeros(0)
+        nb = np.array(n_before, dtype=np.int64)
+        counts = np.column_stack([nb, nb, np.ones_like(nb)]).ravel()
+        self.kind = np.repeat(np.tile(np.array([0, 1, 2], dtype=np.int8), len(nb)), counts)
+        self.layer = np.repeat(np.arange(len(n_before)), sizes)
+
+
+def _frontier_step(
+    w: int, read_pos: tuple[int, ...], keep: tuple[int, ...], n_after: int, appends: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step's shape: (reads held only on the client [3**w, r], only on the server, gather table)."""
+    digits = (np.arange(3**w)[:, None] // (3 ** np.arange(w))[None, :]) % 3
+    rp = list(read_pos)
+    weight_after = np.array([3**k if k >= 0 else 0 for k in keep], dtype=np.int64)
+    rd = digits[:, rp]
+    targets = []
+    for q in (0, 1):
+        d = digits.copy()
+        d[:, rp] = np.where(rd == q, rd, _CS)
+        idx = d @ weight_after
+        if appends:
+            idx = idx + q * 3 ** (n_after - 1)
+        targets.append(idx)
+    tgt = np.concatenate(targets)
+    n_states = 3**n_after
+    # gather table: row = after-state, columns = candidate indices (padded with 2*n_before -> inf)
+    order = np.argsort(tgt, kind="stable")
+    counts = np.bincount(tgt, minlength=n_states)
+    k = max(int(counts.max()), 1)
+    gather = np.full((n_states, k), 2 * 3**w, dtype=np.int64)
+    slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    gather[tgt[order], slot] = order
+    return rd == _C, rd == _S, gather
 
 
 class _TooWideError(Exception):

@@ -24,6 +24,7 @@ Query latencies while uploading are left to query.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -140,93 +141,230 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), (np.flatnonzero(d == -1) - 1).tolist(), strict=True))
 
 
-class _Blocks:
-    """Every run [a, b] inside given runs, with the lane cost table T[p, q] through it (all layers
-    allowed)."""
+class _BlockTable:
+    """Every run [a, b] of the layer order with its lane cost table T[p, q] (state p before layer a, q after
+    layer b; every layer of the run allowed on the server), built once per problem.
 
-    def __init__(self, prob: PlanProblem, runs: list[tuple[int, int]]) -> None:
-        up, dn, ec, es = (np.asarray(x) for x in prob._lane)
-        starts = np.concatenate([np.arange(a, b + 1) for a, b in runs]) if runs else np.zeros(0, np.int64)
-        ends = np.concatenate([np.full(b - a + 1, b) for a, b in runs]) if runs else np.zeros(0, np.int64)
-        lens = ends - starts + 1
-        total = int((lens).sum())
-        self.a = np.empty(total, dtype=np.int64)
-        self.b = np.empty(total, dtype=np.int64)
-        self.T = np.empty((4, total))  # rows: T[p, q] for (p, q) = 00, 01, 10, 11
-        a, end = starts, ends
-        # k = 0: entering layer a from p (state before a), ending at q
-        t00, t01, t10, t11 = ec[a], up[a] + es[a], dn[a] + ec[a], es[a]
-        pos = 0
-        for k in range(int(lens.max()) if len(lens) else 0):
-            if k > 0:
-                keep = end - a >= k
-                a, end = a[keep], end[keep]
-                b = a + k
-                p00, p01, p10, p11 = t00[keep], t01[keep], t10[keep], t11[keep]
-                # extend by layer b: T[p, q] = min_r T[p, r] + trans(b, r, q) + exec_q(b)
-                dnb, upb, ecb, esb = dn[b], up[b], ec[b], es[b]
-                t00 = np.minimum(p00, p01 + dnb) + ecb
-                t01 = np.minimum(p00 + upb, p01) + esb
-                t10 = np.minimum(p10, p11 + dnb) + ecb
-                t11 = np.minimum(p10 + upb, p11) + esb
-            m = len(a)
-            self.a[pos : pos + m] = a
-            self.b[pos : pos + m] = a + k
-            self.T[:, pos : pos + m] = (t00, t01, t10, t11)
-            pos += m
-        self.prev = np.maximum(self.a - 1, 0)
-        self.first = self.a == 0
+    Blocks are stored by length: block (a, a + k) is at ``offset[k] + a``; the blocks inside a run [lo, hi]
+    are then one slice per length.
+    """
+
+    def __init__(self, prob: PlanProblem) -> None:
+        n = prob.n
+        up, dn, ec, es = (np.asarray(x, dtype=np.float64) for x in prob._lane)
+        sizes = n - np.arange(n)
+        self.offset = np.concatenate([[0], np.cumsum(sizes)])
+        total = int(self.offset[-1])
+        T = np.empty((2, 2, total))  # T[p, q, block]
+        T[0, 0, :n] = ec  # k = 0: entering layer a from p, leaving it at q
+        T[0, 1, :n] = up[:n] + es
+        T[1, 0, :n] = dn[:n] + ec
+        T[1, 1, :n] = es
+        # extending by layer b: T[p, q] = min_r (T[p, r] + move(b, r -> q)) + exec_q(b); move r -> r is +0.0
+        move = np.zeros((2, 2, n))  # [r, q, b]
+        move[0, 1] = up[:n]
+        move[1, 0] = dn[:n]
+        run = np.stack([ec, es])  # [q, b]
+        off = self.offset.tolist()
+        for k in range(1, n):
+            m = n - k
+            prev = T[:, :, off[k - 1] : off[k - 1] + m, None].transpose(0, 1, 3, 2)  # [p, r, 1, a]
+            y = prev + move[None, :, :, k:n]  # [p, r, q, a]: blocks (a, a + k), a < m
+            out = T[:, :, off[k] : off[k] + m]
+            np.minimum(y[:, 0], y[:, 1], out=out)
+            out += run[None, :, k:n]
+        self.T = T.reshape(4, total)  # rows 00, 01, 10, 11
+        k_of = np.repeat(np.arange(n), sizes)
+        self.a = np.arange(total) - self.offset[k_of]
+        self.b = self.a + k_of
         wcum = np.concatenate([[0], np.cumsum(prob.weight_bytes)])
         self.bytes = wcum[self.b + 1] - wcum[self.a]
+        self.divisor = np.maximum(self.bytes, 1).astype(np.float64)
 
-    def gains(self, prob: PlanProblem, held: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, float]:
-        """Lane latency reduction of adding each selected block to `held`, and the current latency."""
-        F, B, lat = prob.lane_forward_backward(held)
-        b, T = self.b[sel], self.T[:, sel]
-        prev, first = self.prev[sel], self.first[sel]
-        f0 = np.where(first, 0.0, F[prev, 0])
-        f1 = np.where(first, np.inf, F[prev, 1])
-        b0, b1 = B[b, 0], B[b, 1]
-        new = np.minimum(
-            np.minimum(f0 + T[0] + b0, f0 + T[1] + b1), np.minimum(f1 + T[2] + b0, f1 + T[3] + b1)
-        )
-        return lat - new, lat
+    @staticmethod
+    def of(prob: PlanProblem) -> _BlockTable:
+        """The problem's table (built on first use, kept in the problem's cache)."""
+        tab = prob._cache.get("upload_blocks")
+        if tab is None:
+            tab = prob._cache["upload_blocks"] = _BlockTable(prob)
+        return tab  # type: ignore[return-value]
+
+    def inside(self, runs: list[tuple[int, int]]) -> np.ndarray:
+        """Indices of the blocks inside the runs [lo, hi] (inclusive)."""
+        parts = []
+        for lo, hi in runs:
+            m = hi - lo + 1
+            ks = np.arange(m)
+            counts = m - ks
+            starts = self.offset[ks] + lo
+            first = np.cumsum(counts) - counts
+            parts.append(np.arange(int(counts.sum())) + np.repeat(starts - first, counts))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class _Lane:
+    """Lane forward/backward costs for a held mask, recomputed only from where the mask last changed.
+
+    ``F0[a], F1[a]``: best cost of layers < a ending on the client / server (a = 0: the start, on the
+    client); ``B0[b], B1[b]``: cost of the layers after b from the client / server. Same arithmetic as
+    `PlanProblem.lane_forward_backward`, so the numbers are identical to a full pass.
+    """
+
+    def __init__(self, prob: PlanProblem) -> None:
+        n = prob.n
+        self.n = n
+        self.lane = prob._lane
+        self.held = np.zeros(n, dtype=bool)
+        self.al = [False] * n
+        self.F0, self.F1 = [0.0] * (n + 1), [math.inf] * (n + 1)
+        self.B0, self.B1 = [0.0] * n, [0.0] * n
+        self.B1[n - 1] = self.lane[1][n]
+        self.f_ok = 0  # F valid at indices <= f_ok
+        self.b_ok = n - 1  # B valid at indices >= b_ok
+
+    def sync(self, held: np.ndarray) -> None:
+        """Switch to another held mask."""
+        d = np.flatnonzero(held != self.held)
+        if len(d):
+            self.f_ok = min(self.f_ok, int(d[0]))
+            self.b_ok = max(self.b_ok, int(d[-1]))
+            self.held = held.copy()
+            self.al = held.tolist()
+
+    def forward(self, upto: int) -> None:
+        """Make F valid up to index `upto`."""
+        up, dn, ec, es = self.lane
+        F0, F1, al = self.F0, self.F1, self.al
+        i0 = self.f_ok
+        if upto <= i0:
+            return
+        f0, f1 = F0[i0], F1[i0]
+        for i in range(i0, upto):
+            a, b = f1 + dn[i], f0 + up[i]
+            f1 = (b if b <= f1 else f1) + es[i] if al[i] else math.inf
+            f0 = (f0 if f0 <= a else a) + ec[i]
+            F0[i + 1], F1[i + 1] = f0, f1
+        self.f_ok = upto
+
+    def backward(self, downto: int) -> None:
+        """Make B valid down to index `downto`."""
+        up, dn, ec, es = self.lane
+        B0, B1, al = self.B0, self.B1, self.al
+        i0 = self.b_ok
+        if downto >= i0:
+            return
+        b0, b1 = B0[i0], B1[i0]
+        for i in range(i0, downto, -1):
+            c0 = ec[i] + b0
+            c1 = es[i] + b1 if al[i] else math.inf
+            x, y = up[i] + c1, dn[i] + c0
+            b0, b1 = (c0 if c0 <= x else x), (y if y <= c1 else c1)
+            B0[i - 1], B1[i - 1] = b0, b1
+        self.b_ok = downto
+
+    def latency(self) -> float:
+        """Lane latency of the held mask."""
+        self.forward(self.n)
+        e0, e1 = self.F0[self.n] + 0.0, self.F1[self.n] + self.lane[1][self.n]
+        return e0 if e0 <= e1 else e1
 
 
 def _greedy(
-    prob: PlanProblem, blocks: _Blocks, held: np.ndarray, todo: np.ndarray, exclude_whole: bool
+    prob: PlanProblem, lane: _Lane, held: np.ndarray, todo: np.ndarray, exclude_whole: bool
 ) -> list[np.ndarray]:
-    """Efficiency-first picks among `blocks` until every `todo` layer is held; returns layer-index groups.
+    """Efficiency-first picks among the runs inside `todo` until every `todo` layer is held; returns groups.
 
-    When no block reduces the latency any more, the remaining `todo` layers form one last group (with
-    `exclude_whole`, the search stops instead and returns what it has).
+    The candidates are every run of consecutive `todo` layers holding no `held` layer. When none reduces the
+    latency any more, the remaining `todo` layers form one last group (with `exclude_whole`, the search stops
+    instead and returns what it has; the run of all `todo` layers is then no candidate for the first pick).
+    The latency of each candidate added to the held layers is min over (p, q) of
+    ``(F[p] before its first layer + T[p, q]) + B[q] after its last layer``, summed in this order.
     """
+    tab = _BlockTable.of(prob)
     held = held.copy()
-    picks = []
+    picks: list[np.ndarray] = []
     n_todo = int(todo.sum())
+    runs = _runs(todo & ~held)
+    if not runs:
+        return picks
+    idx = tab.inside(runs)
+    if exclude_whole:
+        idx = idx[n_todo != tab.b.take(idx) - tab.a.take(idx) + 1]
+    lo, hi = runs[0][0], runs[-1][1]
+    m = len(idx)
+    # one allocation for every per-pick array (fresh large arrays each pick cost page faults): two sets
+    # of the live candidates (start, end relative to lo; T rows 00, 01, 10, 11; byte divisor) to compress
+    # from one into the other, and the scratch rows
+    fbuf = np.empty((18, m))
+    ibuf = np.empty((4, m), dtype=np.int64)
+    mbuf = np.empty((2, m), dtype=bool)
+    sets = [(ibuf[0], ibuf[1], fbuf[0:4], fbuf[4]), (ibuf[2], ibuf[3], fbuf[5:9], fbuf[9])]
+    f0_, b0_, b1_, x0_, x1_, new_, gain_, eff_ = fbuf[10:18]
+    rs, re, tt, div = sets[0]
+    np.subtract(tab.a.take(idx), lo, out=rs)
+    np.subtract(tab.b.take(idx), lo, out=re)
+    tab.T.take(idx, axis=1, out=tt)
+    tab.divisor.take(idx, out=div)
+    cur = 0
     while (held & todo).sum() < n_todo:
-        hcum = np.concatenate([[0], np.cumsum(held)])
-        alive = (hcum[blocks.b + 1] - hcum[blocks.a]) == 0
-        if exclude_whole:
-            alive &= ~((blocks.b - blocks.a + 1) == n_todo)
-        sel = np.flatnonzero(alive)
-        if len(sel) == 0:
+        if m == 0:
             break
-        gain, _ = blocks.gains(prob, held, sel)
-        if not np.any(gain > 1e-12):
-            if exclude_whole:
-                break
-            # nothing left reduces the latency on its own: send the rest together
-            picks.append(np.flatnonzero(todo & ~held))
+        rs, re, tt, div = (x[..., :m] for x in sets[cur])
+        f0, b0, b1, x0, x1, new, gain, eff = (x[:m] for x in (f0_, b0_, b1_, x0_, x1_, new_, gain_, eff_))
+        m1, m2 = mbuf[0, :m], mbuf[1, :m]
+        lane.sync(held)
+        lat = lane.latency()
+        lane.backward(lo)
+        np.array(lane.F0[lo : hi + 1]).take(rs, out=f0, mode="clip")
+        np.array(lane.B0[lo : hi + 1]).take(re, out=b0, mode="clip")
+        np.array(lane.B1[lo : hi + 1]).take(re, out=b1, mode="clip")
+        # (F0 + T[0, q]) + B[q]; F1 = inf before a layer not held, so only blocks right after a held
+        # layer need the p = 1 terms
+        np.add(tt[0], f0, out=x0)
+        x0 += b0
+        np.add(tt[1], f0, out=x1)
+        x1 += b1
+        np.minimum(x0, x1, out=new)
+        f1_all = lane.F1[lo : hi + 1]
+        after_held = [k for k, v in enumerate(f1_all) if v != math.inf]
+        if after_held:
+            starts = np.zeros(hi - lo + 1, dtype=bool)
+            starts[after_held] = True
+            adj = np.flatnonzero(starts.take(rs))
+            if len(adj):
+                f0a, f1a = f0.take(adj), np.array(f1_all).take(rs.take(adj))
+                b0a, b1a = b0.take(adj), b1.take(adj)
+                ta = tt.take(adj, axis=1)
+                new[adj] = np.minimum(
+                    np.minimum(f0a + ta[0] + b0a, f0a + ta[1] + b1a),
+                    np.minimum(f1a + ta[2] + b0a, f1a + ta[3] + b1a),
+                )
+        np.subtract(lat, new, out=gain)
+        if not gain.max() > 1e-12:
+            if not exclude_whole:
+                # nothing left reduces the latency on its own: send the rest together
+                picks.append(np.flatnonzero(todo & ~held))
             break
-        eff = gain / np.maximum(blocks.bytes[sel], 1)
-        # best efficiency; ties: larger gain, then earlier start, then longer block
-        top = np.flatnonzero(eff >= eff.max())
-        order = np.lexsort((-(blocks.b[sel[top]]), blocks.a[sel[top]], -gain[top]))
-        j = sel[top[order[0]]]
-        a, b = int(blocks.a[j]), int(blocks.b[j])
+        np.divide(gain, div, out=eff)
+        np.greater_equal(eff, eff.max(), out=m1)
+        top = np.flatnonzero(m1)
+        # ties: larger gain, then earlier start, then longer block
+        j = int(top[0]) if len(top) == 1 else int(top[np.lexsort((-re[top], rs[top], -gain[top]))[0]])
+        a, b = int(rs[j]) + lo, int(re[j]) + lo
         picks.append(np.arange(a, b + 1))
         held[a : b + 1] = True
+        np.less(b - lo, rs, out=m1)
+        np.greater(a - lo, re, out=m2)
+        m1 |= m2
+        keep = np.flatnonzero(m1)
+        m = len(keep)
+        cur = 1 - cur
+        nrs, nre, ntt, ndiv = (x[..., :m] for x in sets[cur])
+        rs.take(keep, out=nrs, mode="clip")
+        re.take(keep, out=nre, mode="clip")
+        for r in range(4):
+            tt[r].take(keep, out=ntt[r], mode="clip")
+        div.take(keep, out=ndiv, mode="clip")
         exclude_whole = False
     return picks
 
@@ -255,8 +393,7 @@ def efficiency_order(
     """
     prob = _problem(graph, client_s, server_s, up_bps, down_bps)
     tgt = _target(prob, target)
-    blocks = _Blocks(prob, _runs(tgt))
-    picks = _greedy(prob, blocks, np.zeros(prob.n, dtype=bool), tgt, exclude_whole=False)
+    picks = _greedy(prob, _Lane(prob), np.zeros(prob.n, dtype=bool), tgt, exclude_whole=False)
     return _finish(prob, picks, "efficiency")
 
 
@@ -277,6 +414,7 @@ def recursive_order(
     eff = efficiency_order(prob, target=target)
     held = np.zeros(prob.n, dtype=bool)
     out: list[np.ndarray] = []
+    lane = _Lane(prob)
 
     def refine(group: np.ndarray) -> None:
         contiguous = len(group) == group[-1] - group[0] + 1
@@ -286,9 +424,7 @@ def recursive_order(
             return
         mask = np.zeros(prob.n, dtype=bool)
         mask[group] = True
-        picks = _greedy(
-            prob, _Blocks(prob, [(int(group[0]), int(group[-1]))]), held, mask, exclude_whole=True
-        )
+        picks = _greedy(prob, lane, held, mask, exclude_whole=True)
         if not picks:
             out.append(group)
             held[group] = True
