@@ -436,7 +436,9 @@ def read_geolife(
     }
     if label_table is not None:
         frame["mode"] = _join_modes(codes, categories, t, label_table)
-    return make_traces(pd.DataFrame(frame), crs=None, source=str(src), metric_frame=None, read_report=report)
+    return make_traces(
+        pd.DataFrame(frame, copy=False), crs=None, source=str(src), metric_frame=None, read_report=report
+    )
 
 
 def read_geolife_labels(

@@ -191,4 +191,6 @@ def read_kaist(root: str | Path, *, site: str = "KAIST", lenient: bool = False) 
         "y": column(parsed.table, "y", np.float64),
     }
     source = str(files[0].path.parent) if files else str(root)
-    return make_traces(pd.DataFrame(frame), crs=None, source=source, metric_frame="local", read_report=report)
+    return make_traces(
+        pd.DataFrame(frame, copy=False), crs=None, source=source, metric_frame="local", read_report=report
+    )
