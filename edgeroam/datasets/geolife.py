@@ -313,9 +313,10 @@ _LABEL_SPEC = _CsvSpec(
 
 
 def _epoch_seconds(dates: pa.ChunkedArray, times: pa.ChunkedArray) -> np.ndarray:
-    days = column(pa.table({"d": dates.cast(pa.int32())}), "d", np.float64)
-    secs = column(pa.table({"s": times.cast(pa.int32())}), "s", np.float64)
-    return days * 86400.0 + secs
+    t = column(pa.table({"d": dates.cast(pa.int32())}), "d", np.float64)
+    t *= 86400.0
+    t += column(pa.table({"s": times.cast(pa.int32())}), "s", np.int32)
+    return t
 
 
 def _timestamps(col: pa.ChunkedArray) -> np.ndarray:
