@@ -8,7 +8,7 @@ Every error a user can cause is one of these; the CLI turns them into one red li
     ├── ScenarioError          a scenario file or --set override is invalid (names file and dotted key)
     ├── TopologyError          a cell, server or link is unknown or inconsistent (names the id)
     ├── PlanningError          a DNN model, profile or plan is invalid (names model/layer/device)
-    ├── NotFittedError         a predictor is used before fit (also ValueError and AttributeError, like sklearn)
+    ├── NotFittedError         a predictor is used before fit (also ValueError, AttributeError)
     └── RunError               a run failed (names process, time and client)
 """
 

@@ -74,7 +74,9 @@ def make_traces(
     n = len(df)
     out: dict[str, Any] = {}
     user = df["user"]
-    out["user"] = user if isinstance(user.dtype, pd.CategoricalDtype) else user.astype(str).astype("category")
+    # plain arrays, not Series: the input index may repeat labels (e.g. pd.concat without ignore_index)
+    is_cat = isinstance(user.dtype, pd.CategoricalDtype)
+    out["user"] = user.array if is_cat else pd.Categorical(user.astype(str))
     out["traj"] = df["traj"].to_numpy().astype(np.int32, copy=False)
     for col in _FLOAT_COLUMNS:
         if col in df.columns:
@@ -83,7 +85,7 @@ def make_traces(
             out[col] = np.full(n, np.nan)
     if "mode" in df.columns:
         mode = df["mode"]
-        out["mode"] = mode if isinstance(mode.dtype, pd.CategoricalDtype) else mode.astype("category")
+        out["mode"] = mode.array if isinstance(mode.dtype, pd.CategoricalDtype) else pd.Categorical(mode)
     result = pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)
     result = _sorted(result)
     result.attrs = {

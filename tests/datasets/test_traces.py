@@ -102,3 +102,14 @@ def test_to_geodataframe_lonlat_metric_and_local():
     with pytest.warns(UserWarning, match="no known CRS"):
         g3 = to_geodataframe(local)
     assert g3.crs is None and g3.geometry.x.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_make_traces_accepts_a_repeated_index():
+    df = pd.DataFrame(
+        {"user": ["b", "a"], "traj": [0, 0], "t": [1.0, 2.0], "x": [0.0, 1.0], "y": [0.0, 1.0],
+         "mode": ["walk", "bus"]},
+        index=[0, 0],
+    )
+    out = make_traces(df)
+    assert list(out["user"].astype(str)) == ["a", "b"]
+    assert list(out["mode"].astype(str)) == ["bus", "walk"]
