@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,8 @@ class Prepared:
         Servers within r of each predicted / true next point (CSR).
     next_server : ndarray[int64]
         The server one interval later (-1 where not seen).
+    server : ndarray[int64]
+        The server of each row (-1: a cell without one).
     planner : Planner
     predictor_name : str
     timing : dict
@@ -237,6 +240,7 @@ class Prepared:
     near_pred: tuple[np.ndarray, np.ndarray]
     near_act: tuple[np.ndarray, np.ndarray]
     next_server: np.ndarray
+    server: np.ndarray
     planner: Planner
     predictor_name: str
     timing: dict[str, float] = field(default_factory=dict)
@@ -341,7 +345,7 @@ def prepare(
                       query_gap_s=scenario.dnn.query_gap_s)
     timing["plan_s"] = time.perf_counter() - t
     return Prepared(scenario, world, ticks, offsets, predicted, actual, near_pred, near_act, next_server,
-                    planner, scenario.predictor.kind, timing)
+                    server, planner, scenario.predictor.kind, timing)
 
 
 # ====================================================================== one pass
@@ -395,11 +399,12 @@ class Master:
         pl = prep.planner
         servers = prep.world.topology.servers
         edge = servers.loc[servers["tier"] == "edge", "server"].to_numpy(np.int64)
+        pairs = [] if (policy.everywhere or getattr(policy, "from_scratch", False)) else migration_pairs(prep)
         self.backend = SimBackend(
             prep.world.topology.backhaul, edge, pl.weight_bytes, pl.names, order_of=pl.order_of,
             interval_s=self.interval, ttl_intervals=sc.policy.ttl_intervals,
             up_bps=sc.topology.access.up_mbps * 1e6, everywhere=bool(policy.everywhere),
-            from_scratch=bool(getattr(policy, "from_scratch", False)), chunk_bytes=chunk_bytes,
+            from_scratch=bool(getattr(policy, "from_scratch", False)), chunk_bytes=chunk_bytes, pairs=pairs,
         )
         self._arrivals: list[tuple] = []
         self._segments: list[tuple] = []
@@ -428,11 +433,12 @@ class Master:
             gone = np.flatnonzero(prep.next_server[base: base + len(tk)] < 0)
             for i in gone.tolist():
                 be.engine.schedule(self.interval, lambda c=codes[i]: be.depart(c), name="depart")
-            load = pd.Series(tk.server[active]).value_counts().to_dict() if active.any() else {}
+            load = Counter(attached.values())
             arrived = np.flatnonzero((tk.handover | tk.joined) & active)
             for i in arrived.tolist():
                 c, s = codes[i], servers[i]
                 k = int(load.get(s, 1))
+                be.settle(c, s)
                 held = be.holds(c, s)
                 held = np.zeros(pl.n_layers, bool) if held is None else held.copy()
                 self._arrivals.append((base + i, c, int(tk.prev_server[i]), s, now, k, bool(tk.handover[i]),
@@ -497,6 +503,18 @@ class Master:
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
         return PassResult(summary, tables, timing)
+
+
+def migration_pairs(prep: Prepared) -> np.ndarray:
+    """Every (current server, server near a predicted or true next point) pair of the replay: [P, 2]."""
+    out = []
+    for off, srv in (prep.near_pred, prep.near_act):
+        owner = np.repeat(np.arange(len(off) - 1), np.diff(off))
+        src = prep.server[owner]
+        ok = (src >= 0) & (src != srv)
+        out.append(np.column_stack([src[ok], srv[ok]]))
+    both = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+    return np.unique(both, axis=0) if len(both) else both
 
 
 def run_pass(

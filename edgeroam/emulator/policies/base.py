@@ -121,6 +121,8 @@ def migrate_to(
 
     The layers are the server-side layers of the destination's future plan, highest efficiency first; with
     `fractional`, a migration from or to a crowded server carries only the prefix within the byte budget.
+    When the source holds none of the layers the destination lacks, the `Migrate` lists no layer: it only
+    refreshes the destination's TTL (what PerDNN does when a server "tries to send" layers already there).
     """
     out: list[Action] = []
     crowded = view.crowded
@@ -133,7 +135,14 @@ def migrate_to(
             entry = view.future_plan(dst)
             if fractional and (src in crowded or dst in crowded):
                 entry = view.planner.fraction(entry.load, view.fraction_bytes)
-            if entry.layers:
-                out.append(Migrate(client, src, dst, entry.layers))
+            if not entry.layers:
+                continue
+            have = view.holds(client, src)
+            if have is None:
+                out.append(Migrate(client, src, dst, ()))
+                continue
+            lack = view.holds(client, dst)
+            useful = have[entry.index] if lack is None else (have[entry.index] & ~lack[entry.index])
+            out.append(Migrate(client, src, dst, entry.layers if useful.any() else ()))
     return out
 

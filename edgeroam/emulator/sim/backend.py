@@ -6,12 +6,18 @@ send the same client's layers); the layers in flight. Effects of the actions (DE
 
 - ``SetPlan(client, server, plan)``: the client now offloads to `server`; it cancels its previous upload and
   uploads the plan's server-side layers the server lacks, in the plan's efficiency order, over the cell's
-  Wi-Fi uplink (one link per server, shared by the clients of the cell);
+  Wi-Fi uplink (one link per server, shared equally by the uploads of the cell: a `PSServer` per cell, which
+  is the max-min fair share of a single link at a fraction of the cost of the whole fluid network);
 - ``Migrate(client, src, dst, layers)``: `src` sends the listed layers it holds and `dst` neither holds nor
   receives, in the given order, over the backhaul shortest path (hops); it refreshes `dst`'s TTL.
 
-Bytes move as max-min fair fluid flows (`FluidNetwork`): a transfer is cut into chunks of consecutive layers
-of about `chunk_bytes`, sent one after the other, and a chunk's layers are usable once it has fully arrived.
+Backhaul bytes move as max-min fair fluid flows (`FluidNetwork`) over the links of the shortest paths the
+run can use (`pairs`; all backhaul links without it). A migration is one flow (a flow start or end costs a
+recomputation of every rate, so fewer flows is what makes the full traces fast); when its client arrives at
+the destination while it is in flight (`settle`), the flow is stopped, the layers fully delivered so far (a
+prefix of the order) land, and the rest goes on in chunks of about `chunk_bytes`, so the queries right after
+the arrival see the layers land one chunk at a time. Uploads are sent in such chunks from the start. A
+chunk's layers are usable once it has fully arrived.
 Backhaul bytes per server and interval are accounted from the chunk records (a chunk's bytes spread evenly
 over its transfer time; chunks are short next to an interval), which avoids a dense per-interval array over
 every link. With ``everywhere`` (the optimal bound) every server holds every layer and nothing moves.
@@ -30,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.emulator.actions import Action, Migrate, SetPlan, sort_actions
-from edgeroam.emulator.sim.engine import Engine
-from edgeroam.emulator.sim.fluid import FluidNetwork, Transfer, backhaul_links
+from edgeroam.emulator.sim.compute import PSServer
+from edgeroam.emulator.sim.engine import Engine, Event
+from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links
 from edgeroam.errors import RunError, TopologyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +65,7 @@ class _Sender:
     chunks: list[np.ndarray]
     sizes: list[int]
     pos: int = 0
-    current: Transfer | None = None
+    current: Event | None = None
     cancelled: bool = False
 
 
@@ -90,6 +97,9 @@ class SimBackend:
         from scratch, even one visited before).
     chunk_bytes : float
         Target size of a chunk of a transfer.
+    pairs : iterable of (src, dst), optional
+        Every server pair a migration may use; the fluid network then holds only the links of their shortest
+        paths (much faster on a large mesh). A migration between other servers is an error.
 
     Examples
     --------
@@ -103,7 +113,7 @@ class SimBackend:
     >>> b.execute([Migrate(7, 0, 1, ("a", "b"))])
     >>> b.advance(10.0)
     >>> b.holds(7, 1).tolist(), b.transfers()["end"].tolist()
-    ([True, True], [1.0, 2.0])
+    ([True, True], [2.0])
     """
 
     def __init__(
@@ -120,6 +130,7 @@ class SimBackend:
         everywhere: bool = False,
         from_scratch: bool = False,
         chunk_bytes: float = 8e6,
+        pairs: Any = None,
     ) -> None:
         self.engine = Engine(0.0)
         self.graph = backhaul
@@ -135,17 +146,28 @@ class SimBackend:
         self._name_index = {str(n): i for i, n in enumerate(layer_names)}
         self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._full = np.ones(self.n_layers, dtype=bool)
-        links: dict[Any, float] = dict(backhaul_links(backhaul))
-        self._backhaul_ids = list(links)
-        for s in sorted(int(x) for x in servers):
-            links[("up", s)] = float(up_bps)
-        self.net = FluidNetwork(self.engine, links)
+        self.up_bps = float(up_bps)
+        self._servers = {int(x) for x in servers}
+        self._wifi: dict[int, PSServer] = {}
         self._paths: dict[Key, tuple[tuple, float]] = {}
+        self._fixed_paths = pairs is not None
+        all_links = backhaul_links(backhaul)
+        if pairs is None:
+            links: dict[Any, float] = dict(all_links)
+        else:
+            links = {}
+            for src, dst in sorted({(int(a), int(b)) for a, b in pairs if a != b}):
+                path, _ = self._route(src, dst)
+                for lid in path:
+                    links[lid] = all_links[lid]
+            links = {lid: links[lid] for lid in sorted(links, key=repr)}
+        self.net = FluidNetwork(self.engine, links)
         self._held: dict[Key, np.ndarray] = {}
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
         self._heap: list[tuple[int, int, int]] = []
         self._uploads: dict[int, _Sender] = {}
+        self._inflight: dict[Key, list[_Sender]] = {}
         self._watch: dict[Key, list[tuple[float, np.ndarray]]] = {}
         self._records: list[tuple] = []
         self._k = 0
@@ -227,10 +249,36 @@ class SimBackend:
             self._names_cache[names] = idx
         return idx
 
+    def settle(self, client: int, server: int) -> None:
+        """The client arrives at `server`: land the delivered prefix of migrations in flight, chunk the rest.
+
+        Idempotent; called by the master before it looks at what the server holds.
+        """
+        key = (client, server)
+        for snd in self._inflight.pop(key, []):
+            if snd.cancelled or snd.current is None or snd.current.triggered:
+                continue
+            rec = self.net.cancel(snd.current)
+            snd.cancelled = True
+            idx = snd.chunks[snd.pos]
+            cum = np.cumsum(self.weight_bytes[idx])
+            n_full = int(np.searchsorted(cum, rec.nbytes + 1e-6, side="right"))
+            if n_full:
+                self._land(key, idx[:n_full], rec.start, rec.end)
+            self._records.append((snd.kind, client, snd.src, snd.dst, rec.start, rec.end, rec.nbytes,
+                                  n_full, len(snd.path), False))
+            rest = np.concatenate([idx[n_full:], *snd.chunks[snd.pos + 1:]]).astype(np.int64)
+            pend = self._pending.get(key)
+            if pend is not None:
+                pend[rest] = False
+            if len(rest):
+                self._sender(snd.kind, client, snd.src, snd.dst, rest, (snd.path, snd.delay_s), chunked=True)
+
     def _set_plan(self, a: SetPlan) -> None:
         self._cancel_upload(a.client)
         if self.everywhere:
             return
+        self.settle(a.client, a.server)
         key = (a.client, a.server)
         prev = self._at.get(a.client)
         self._at[a.client] = a.server
@@ -241,7 +289,7 @@ class SimBackend:
         order = np.asarray(self.order_of(a.plan), dtype=np.int64)
         todo = self._missing(key, order)
         if len(todo):
-            snd = self._sender("upload", a.client, -1, a.server, todo, ((("up", a.server),), 0.0))
+            snd = self._sender("upload", a.client, -1, a.server, todo, ((), 0.0), chunked=True)
             self._uploads[a.client] = snd
 
     def _migrate(self, a: Migrate) -> None:
@@ -271,6 +319,14 @@ class SimBackend:
 
     # -- transfers ------------------------------------------------------------------------------------------
     def _path(self, src: int, dst: int) -> tuple[tuple, float]:
+        hit = self._paths.get((src, dst))
+        if hit is None:
+            if self._fixed_paths:
+                raise RunError(f"migration s{src} -> s{dst} is not among the backend's server pairs")
+            hit = self._route(src, dst)
+        return hit
+
+    def _route(self, src: int, dst: int) -> tuple[tuple, float]:
         key = (src, dst)
         hit = self._paths.get(key)
         if hit is None:
@@ -285,12 +341,17 @@ class SimBackend:
             hit = self._paths[key] = (links, delay)
         return hit
 
-    def _sender(self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route) -> _Sender:
+    def _sender(
+        self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
+    ) -> _Sender:
         wb = self.weight_bytes[todo]
         cum = np.cumsum(wb)
-        # chunk boundaries: every time the running total passes another multiple of chunk_bytes
-        cut = np.flatnonzero(np.diff(np.floor(cum / self.chunk_bytes), prepend=0.0) > 0)
-        bounds = sorted(set((cut + 1).tolist()) | {len(todo)})
+        if chunked:
+            # chunk boundaries: every time the running total passes another multiple of chunk_bytes
+            cut = np.flatnonzero(np.diff(np.floor(cum / self.chunk_bytes), prepend=0.0) > 0)
+            bounds = sorted(set((cut + 1).tolist()) | {len(todo)})
+        else:
+            bounds = [len(todo)]
         chunks, sizes, lo = [], [], 0
         for hi in bounds:
             if hi > lo:
@@ -303,6 +364,8 @@ class SimBackend:
             pend = self._pending[key] = np.zeros(self.n_layers, dtype=bool)
         pend[todo] = True
         snd = _Sender(kind, client, src, dst, route[0], route[1], chunks, sizes)
+        if kind == "migrate":
+            self._inflight.setdefault(key, []).append(snd)
         self._next_chunk(snd)
         return snd
 
@@ -314,7 +377,13 @@ class SimBackend:
             if snd.kind == "upload" and self._uploads.get(snd.client) is snd:
                 del self._uploads[snd.client]
             return
-        ev = self.net.transfer(snd.path, snd.sizes[snd.pos], tag=snd, latency_s=snd.delay_s)
+        if snd.kind == "upload":
+            cell = self._wifi.get(snd.dst)
+            if cell is None:
+                cell = self._wifi[snd.dst] = PSServer(self.engine, 1.0, name=f"wifi-up s{snd.dst}")
+            ev = cell.run(snd.sizes[snd.pos] * 8.0 / self.up_bps, tag=snd)
+        else:
+            ev = self.net.transfer(snd.path, snd.sizes[snd.pos], tag=snd, latency_s=snd.delay_s)
         snd.current = ev
         start = self.engine.now
         ev.callbacks.append(lambda e, s=snd, t0=start: self._chunk_done(s, t0))
@@ -327,7 +396,18 @@ class SimBackend:
 
     def _arrive(self, snd: _Sender, start: float, end: float) -> None:
         idx = snd.chunks[snd.pos]
-        key = (snd.client, snd.dst)
+        self._land((snd.client, snd.dst), idx, start, end)
+        self._records.append((snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos],
+                              len(idx), len(snd.path), True))
+        snd.pos += 1
+        if snd.pos >= len(snd.chunks) and snd.kind == "migrate":
+            lst = self._inflight.get((snd.client, snd.dst))
+            if lst is not None and snd in lst:
+                lst.remove(snd)
+                if not lst:
+                    del self._inflight[(snd.client, snd.dst)]
+
+    def _land(self, key: Key, idx: np.ndarray, start: float, end: float) -> None:
         held = self._held.get(key)
         if held is None:
             held = self._held[key] = np.zeros(self.n_layers, dtype=bool)
@@ -339,9 +419,6 @@ class SimBackend:
         w = self._watch.get(key)
         if w is not None:
             w.append((end, idx))
-        self._records.append((snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos],
-                              len(idx), len(snd.path), True))
-        snd.pos += 1
 
     def _cancel_upload(self, client: int) -> None:
         snd = self._uploads.pop(client, None)
@@ -349,9 +426,9 @@ class SimBackend:
             return
         snd.cancelled = True
         if snd.current is not None and not snd.current.triggered:
-            rec = self.net.cancel(snd.current)
-            self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, rec.nbytes,
-                                  0, len(snd.path), False))
+            rec = self._wifi[snd.dst].cancel(snd.current)
+            self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end,
+                                  rec.work_s * self.up_bps / 8.0, 0, 0, False))
         pend = self._pending.get((client, snd.dst))
         if pend is not None:
             for idx in snd.chunks[snd.pos:]:
