@@ -25,6 +25,7 @@ _AREAS: dict[str, str] = {
 }
 _TOP_LEVEL: list[str] = [
     "edgeroam.commands.demo",
+    "edgeroam.commands.run",
 ]
 
 app = typer.Typer(
