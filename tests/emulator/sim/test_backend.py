@@ -1,0 +1,100 @@
+"""The sim backend: hand-computed transfer times, TTL, settling in-flight migrations, shared Wi-Fi."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from edgeroam.emulator.actions import Migrate, SetPlan
+from edgeroam.emulator.planning import Plan
+from edgeroam.emulator.sim.backend import SimBackend
+from edgeroam.errors import RunError
+
+MB = 1_000_000
+
+
+def backend(**kw):
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)  # 1 MB/s
+    G.add_edge("s1", "s2", capacity_bps=8e6, delay_s=0.0)
+    args = dict(order_of=lambda plan: np.flatnonzero(plan.where), interval_s=10.0, ttl_intervals=2,
+                up_bps=8e6, chunk_bytes=1 * MB)
+    args.update(kw)
+    return SimBackend(G, [0, 1, 2], [MB, MB, 2 * MB], ["a", "b", "c"], **args)
+
+
+def plan(where):
+    return Plan(np.array(where, bool), 1.0, 0.0, 0.0, 0.0)
+
+
+def test_migration_over_two_hops_is_one_flow():
+    b = backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 2, ("c", "a"))])
+    b.advance(9.0)
+    assert b.holds(7, 2).tolist() == [True, False, True]
+    tr = b.transfers()
+    assert tr["end"].tolist() == [3.0] and tr["hops"].tolist() == [2]
+    bh = b.backhaul()
+    # s0 sends, s1 relays, s2 receives 3 MB in interval 0
+    bh = bh.set_index("server")
+    assert bh["up_bytes"].to_dict() == {0: 3 * MB, 1: 3 * MB, 2: 0.0}
+    assert bh["down_bytes"].to_dict() == {0: 0.0, 1: 3 * MB, 2: 3 * MB}
+
+
+def test_only_missing_layers_move_and_ttl_refreshes():
+    b = backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(7, 1, np.array([True, False, False]))
+    b.execute([Migrate(7, 0, 1, ("a", "b"))])
+    b.advance(10.0)
+    assert b.transfers()["bytes"].tolist() == [MB]  # only "b"
+    # tick 2: s1's layers (last refreshed at tick 0, TTL 2) are still there; a refresh at tick 2 keeps them
+    b.begin_tick(2, 20.0, {})
+    b.execute([Migrate(7, 0, 1, ())])
+    b.begin_tick(4, 40.0, {})
+    assert b.holds(7, 1) is not None
+    b.begin_tick(5, 50.0, {})
+    assert b.holds(7, 1) is None and b.holds(7, 0) is None
+
+
+def test_settle_lands_the_delivered_prefix():
+    b = backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])  # 4 MB at 1 MB/s
+    b.advance(2.5)
+    b.settle(7, 1)
+    assert b.holds(7, 1).tolist() == [True, True, False]
+    b.watch(7, 1)
+    b.advance(10.0)
+    arrivals = b.unwatch(7, 1)
+    assert [(t, i.tolist()) for t, i in arrivals] == [(pytest.approx(4.5), [2])]
+
+
+def test_uploads_share_the_cell_uplink_and_cancel_on_move():
+    b = backend()
+    b.begin_tick(0, 0.0, {1: 0, 2: 0})
+    b.execute([SetPlan(1, 0, plan([True, False, False])), SetPlan(2, 0, plan([True, False, False]))])
+    b.advance(5.0)
+    # two 1 MB uploads at 1 MB/s shared: both end at 2 s
+    assert b.transfers()["end"].tolist() == [2.0, 2.0]
+    b.execute([SetPlan(3, 1, plan([False, False, True]))])  # 2 MB
+    b.advance(6.0)
+    b.execute([SetPlan(3, 2, plan([False, False, True]))])  # moves on: the upload to s1 stops
+    tr = b.transfers()
+    last = tr.iloc[2]
+    assert (last["dst"], bool(last["complete"]), last["bytes"]) == (1, False, pytest.approx(MB))
+
+
+def test_everywhere_and_fixed_pairs():
+    b = backend(everywhere=True)
+    assert b.holds(1, 2).all()
+    b = backend(pairs=[(0, 1)])
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.ones(3, bool))
+    with pytest.raises(RunError):
+        b.execute([Migrate(7, 1, 2, ("a",))])

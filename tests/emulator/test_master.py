@@ -1,0 +1,86 @@
+"""The master on a scripted one-user world: exact hits, misses and bytes per policy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.emulator.master import Planner, prepare, run_pass
+from edgeroam.emulator.policies import make_policy
+from edgeroam.scenario import scenario_from_dict
+from edgeroam.topology.build import World, build_topology
+
+STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
+
+
+def scripted(policy: str = "perdnn", cells=(0, 0, 1, 1, 2, 2)):
+    """One user standing on cell centres along a row, two ticks per cell (t = 30 s), model MobileNet."""
+    sc = scenario_from_dict({
+        "name": "scripted", "seed": 1,
+        "dataset": {"kind": "synthetic", "interval_s": 30.0, "split": {"test_users": None}},
+        "topology": {"radius_m": 50.0},
+        "dnn": {"model": "mobilenet"},
+        "predictor": {"kind": "stay", "history": 2},
+        "policy": {"kind": policy, "radius_m": 100.0, "ttl_intervals": 5},
+    })
+    n = len(cells)
+    tr = pd.DataFrame({"user": pd.Categorical(["a"] * n), "traj": np.zeros(n, np.int32),
+                       "t": np.arange(n) * 30.0, "x": np.array(cells, float) * STEP, "y": np.zeros(n),
+                       "lat": np.nan, "lon": np.nan})
+    world = World(sc, tr, [], ["a"], build_topology(sc, tr))
+    prep = prepare(sc, world)
+    return prep, run_pass(prep, make_policy(policy))
+
+
+def test_scripted_perdnn_hits_and_bytes():
+    prep, res = scripted("perdnn")
+    s = res.summary
+    assert (s["cold_starts"], s["joins"]) == (2, 1)
+    assert (s["hits"], s["partial_hits"], s["misses"]) == (2, 0, 0)
+    plan_bytes = prep.planner.entry(1).bytes
+    # s0 -> s1 at tick 1, s1 -> s2 at tick 3 (s1 -> s0 only refreshes the TTL: s0 still holds everything)
+    assert s["backhaul"]["migrated_bytes"] == pytest.approx(2 * plan_bytes)
+    # the client uploaded the plan once, at its first server
+    assert s["backhaul"]["uploaded_bytes"] == pytest.approx(plan_bytes)
+    ho = res.tables["handovers"]
+    assert ho.loc[ho["handover"], "kind"].tolist() == ["hit", "hit"]
+    # a hit runs every query of the interval at the full plan's latency
+    lat = prep.planner.entry(1).plan.latency_s
+    per_interval = math.floor((30.0 - lat) / (lat + 0.5)) + 1
+    assert s["executed_queries"] == 2 * per_interval
+
+
+def test_scripted_ionn_misses_and_optimal_hits():
+    _, ionn = scripted("ionn")
+    _, opt = scripted("optimal")
+    _, per = scripted("perdnn")
+    assert (ionn.summary["hits"], ionn.summary["misses"]) == (0, 2)
+    assert ionn.summary["backhaul"]["migrated_bytes"] == 0
+    assert opt.summary["hit_ratio"] == 1.0
+    assert opt.summary["backhaul"]["uploaded_bytes"] == 0
+    q = [r.summary["executed_queries"] for r in (opt, per, ionn)]
+    assert q[0] >= q[1] > q[2]
+
+
+def test_fast_mover_always_misses_under_perdnn():
+    # one cell per tick: the current server never holds layers when the master migrates from it
+    _, res = scripted("perdnn", cells=(0, 1, 2, 3))
+    assert (res.summary["hits"], res.summary["misses"]) == (0, 3)
+    _, orc = scripted("oracle", cells=(0, 1, 2, 3))
+    assert orc.summary["hits"] == 0
+
+
+def test_planner_memoises_and_slows_down_with_load():
+    from edgeroam.emulator.dnn import model_graph, profile
+
+    g = model_graph("mobilenet")
+    p = Planner(g, profile(g, "odroid-xu4"), profile(g, "titan-xp"), up_bps=35e6, down_bps=50e6)
+    assert p.entry(1) is p.entry(1)
+    assert p.slowdown(4) > p.slowdown(1) == 1.0
+    full = p.entry(4).target
+    assert p.latency(4, full) >= p.latency(1, full)
+    assert p.latency(1, np.zeros(g.n_layers, bool)) > p.latency(1, full)
+    assert p.fraction(1, 0).layers == ()
