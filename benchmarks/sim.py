@@ -1,0 +1,134 @@
+"""Benchmark of the sim backend end to end: the full PerDNN experiments, and how a run scales with users.
+
+Timing table: for KAIST and Geolife (Inception, r = 100, perdnn, the scenario files as they are) the wall
+time of the whole run (load, predictor fit, replay, one pass), of the pass alone, the peak resident memory
+and the simulated user-steps per second of the pass. Target (issue 6): each under 60 s on a 2-core machine.
+Scaling table: the test users replicated x1, x2, x4 (copies named ``<user>#k`` walk the same traces, so the
+servers, the predictions and the interval stay the same while the load doubles); linear growth means the
+pass time per user-step stays flat. Fig. 9 table (``--fig9``): hit ratio and executed queries per dataset,
+r and policy, beside PerDNN's reported hit ratios. Each case runs in a fresh subprocess so that peak memory
+is its own. CPU time is printed beside wall time because other work on the machine inflates the wall clock.
+
+Run: ``python benchmarks/sim.py [--quick] [--fig9] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = {
+    "kaist": ROOT / "scenarios" / "perdnn-kaist.toml",
+    "geolife": ROOT / "scenarios" / "perdnn-geolife.toml",
+}
+#: PerDNN Fig. 9 hit ratios (TARGETS.md): dataset -> r -> ratio
+PAPER_HIT = {"kaist": {50: 0.37, 100: 0.90}, "geolife": {50: 0.43, 100: 0.70}}
+
+
+def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) -> dict:
+    """Run one case in this process and return its numbers."""
+    import pandas as pd
+
+    from edgeroam.emulator.master import prepare
+    from edgeroam.emulator.run import run_prepared
+    from edgeroam.scenario import load_scenario
+    from edgeroam.topology.build import World, load_world
+
+    wall0 = time.perf_counter()
+    cpu0 = time.process_time()
+    sc = load_scenario(SCENARIOS[dataset], overrides)
+    world = load_world(sc)
+    if replicate > 1:
+        test = world.test_traces
+        copies, users = [world.traces], list(world.test_users)
+        for k in range(2, replicate + 1):
+            c = test.copy()
+            c["user"] = c["user"].astype(str) + f"#{k}"
+            copies.append(c)
+            users += [f"{u}#{k}" for u in world.test_users]
+        tr = pd.concat(copies, ignore_index=True)
+        tr["user"] = tr["user"].astype("category")
+        tr.attrs = world.traces.attrs
+        world = World(sc, tr, world.train_users, users, world.topology, world.region)
+    prep = prepare(sc, world)
+    res = run_prepared(prep, policy)
+    s = res.summary
+    return {
+        "dataset": dataset, "policy": policy, "replicate": replicate, "radius_m": sc.policy.radius_m,
+        "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
+        "pass_s": res.timing["pass_s"] + res.timing.get("first_pass_s", 0.0),
+        "user_steps": s["user_steps"], "user_steps_per_s": s["user_steps"] / res.timing["pass_s"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cold_starts": s["cold_starts"], "hit_ratio": s["hit_ratio"], "partial_hits": s["partial_hits"],
+        "executed_queries": s["executed_queries"], "peak_up_mbps": s["backhaul"]["peak_up_mbps"],
+        "migrated_gb": s["backhaul"]["migrated_bytes"] / 1e9, "covered_nonfutile":
+        s["prediction"]["covered_nonfutile"],
+    }
+
+
+def spawn(dataset: str, policy: str, replicate: int = 1, overrides: tuple[str, ...] = ()) -> dict:
+    """Run `one_case` in a fresh interpreter (its own peak memory)."""
+    cmd = [sys.executable, __file__, "--case", dataset, policy, str(replicate), *overrides]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="KAIST only, replication x1 and x2.")
+    ap.add_argument("--fig9", action="store_true", help="Also the Fig. 9 table (r = 50, 100; all policies).")
+    ap.add_argument("--json", type=Path, help="Write every row to this JSON file.")
+    args = ap.parse_args()
+    if args.case:
+        dataset, policy, rep, *ov = args.case
+        print(json.dumps(one_case(dataset, policy, int(rep), ov)))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    datasets = ["kaist"] if args.quick else ["kaist", "geolife"]
+    rows = []
+    t = Table(title="sim backend: full PerDNN experiments (Inception, r = 100, perdnn)")
+    cols = ("dataset", "users x", "user-steps", "wall s", "cpu s", "pass s", "user-steps/s", "peak RSS MB",
+            "target")
+    for col in cols:
+        t.add_column(col, justify="right")
+    for ds in datasets:
+        for rep in ([1, 2] if args.quick else [1, 2, 4]):
+            r = spawn(ds, "perdnn", rep)
+            rows.append(r)
+            t.add_row(ds, f"x{rep}", str(r["user_steps"]), f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}",
+                      f"{r['pass_s']:.1f}", f"{r['user_steps_per_s']:.0f}", f"{r['peak_rss_mb']:.0f}",
+                      ("< 60 s" if r["wall_s"] < 60 else "OVER 60 s") if rep == 1 else "")
+            console.print(f"done {ds} x{rep}: {r['wall_s']:.1f} s")
+    console.print(t)
+    if args.fig9:
+        f = Table(title="PerDNN Fig. 9: hit ratio and executed queries after cold starts (Inception)")
+        for col in ("dataset", "r m", "policy", "cold starts", "hit ratio", "paper", "partial", "queries",
+                    "peak up Mbit/s", "migrated GB", "pass s"):
+            f.add_column(col, justify="right")
+        for ds in datasets:
+            for radius in (50, 100):
+                for pol in ("optimal", "oracle", "perdnn", "ionn"):
+                    r = spawn(ds, pol, 1, (f"policy.radius_m={radius}",))
+                    rows.append(r)
+                    paper = f"{PAPER_HIT[ds][radius]:.0%}" if pol == "perdnn" else ""
+                    f.add_row(ds, str(radius), pol, str(r["cold_starts"]), f"{r['hit_ratio']:.1%}", paper,
+                              str(r["partial_hits"]), str(r["executed_queries"]), f"{r['peak_up_mbps']:.0f}",
+                              f"{r['migrated_gb']:.0f}", f"{r['pass_s']:.1f}")
+                    console.print(f"done {ds} r={radius} {pol}")
+        console.print(f)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
