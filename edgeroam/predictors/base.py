@@ -164,6 +164,12 @@ class Predictor:
                     f"{type(self).__name__}: parameter {name!r} must be {allowed}; got {value!r}"
                 )
 
+    def _check_fit_input(self, windows: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate the parameters, then return windows ``[N, n, 2]`` and targets ``[N, 2]`` (float64)."""
+        self._validate_params()
+        w = check_windows(windows)
+        return w, check_targets(targets, len(w))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"

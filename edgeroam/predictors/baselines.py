@@ -5,16 +5,26 @@ Both learn nothing but the window length; they bound what a trained model must b
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from edgeroam.predictors.base import Interval, Predictor, check_targets, check_windows
+from edgeroam.predictors.base import Interval, Predictor
 
 __all__ = ["ConstantVelocityPredictor", "StayPredictor"]
 
 
-class StayPredictor(Predictor):
+class _Unlearned(Predictor):
+    """A predictor whose fit only checks its input and records the window length."""
+
+    def fit(self, windows: Any, targets: Any) -> Self:
+        """Record the window length; returns self."""
+        w, _ = self._check_fit_input(windows, targets)
+        self.window_ = int(w.shape[1])
+        return self
+
+
+class StayPredictor(_Unlearned):
     """Predict the current (last) position.
 
     Attributes
@@ -35,21 +45,13 @@ class StayPredictor(Predictor):
     def __init__(self) -> None:
         pass
 
-    def fit(self, windows: Any, targets: Any) -> StayPredictor:
-        """Record the window length; returns self."""
-        self._validate_params()
-        w = check_windows(windows)
-        check_targets(targets, len(w))
-        self.window_ = int(w.shape[1])
-        return self
-
     def predict(self, windows: Any) -> np.ndarray:
         """The last position of each window, ``[N, 2]``."""
         w = self._check_predict_windows(windows)
         return w[:, -1, :].copy()
 
 
-class ConstantVelocityPredictor(Predictor):
+class ConstantVelocityPredictor(_Unlearned):
     """Predict ``last + steps * (last - previous)``: the last step's velocity kept for one more interval.
 
     With windows of one position it predicts the current position (no velocity known).
@@ -72,14 +74,6 @@ class ConstantVelocityPredictor(Predictor):
 
     def __init__(self, steps: float = 1.0) -> None:
         self.steps = steps
-
-    def fit(self, windows: Any, targets: Any) -> ConstantVelocityPredictor:
-        """Record the window length; returns self."""
-        self._validate_params()
-        w = check_windows(windows)
-        check_targets(targets, len(w))
-        self.window_ = int(w.shape[1])
-        return self
 
     def predict(self, windows: Any) -> np.ndarray:
         """Extrapolated positions ``[N, 2]``."""

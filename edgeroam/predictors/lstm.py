@@ -28,8 +28,6 @@ from edgeroam.predictors.base import (
     Options,
     Predictor,
     _read_meta,
-    check_targets,
-    check_windows,
 )
 from edgeroam.predictors.features import Standardizer
 
@@ -164,9 +162,7 @@ class LSTMPredictor(Predictor):
         """
         import torch
 
-        self._validate_params()
-        w = check_windows(windows)
-        y = check_targets(targets, len(w))
+        w, y = self._check_fit_input(windows, targets)
         if len(w) < 4:
             raise EdgeroamError(f"LSTMPredictor needs at least 4 training windows, got {len(w)}")
         seq = self._sequences(w)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgeroam.errors import EdgeroamError
-from edgeroam.predictors.base import Interval, Predictor, check_targets, check_windows
+from edgeroam.predictors.base import Interval, Predictor
 from edgeroam.topology.hexgrid import HexGrid, unpack_cell_id
 
 __all__ = ["MarkovPredictor", "NO_CELL"]
@@ -101,9 +101,7 @@ class MarkovPredictor(Predictor):
 
     def fit(self, windows: Any, targets: Any) -> MarkovPredictor:
         """Count next cells after every context of the training windows; returns self."""
-        self._validate_params()
-        w = check_windows(windows)
-        y = check_targets(targets, len(w))
+        w, y = self._check_fit_input(windows, targets)
         self.grid_ = self.grid if self.grid is not None else HexGrid(radius=50.0)
         n = w.shape[1]
         depth = n if self.max_depth is None else min(self.max_depth, n)

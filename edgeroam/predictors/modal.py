@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeroam.predictors.base import Interval, Predictor, check_targets, check_windows
+from edgeroam.errors import EdgeroamError
+from edgeroam.predictors.base import Interval, Predictor
 from edgeroam.predictors.svr import SVRPredictor
 
 __all__ = ["ModeAwareSVRPredictor", "heading_rotation", "speed_classes"]
@@ -114,17 +115,16 @@ class ModeAwareSVRPredictor(Predictor):
         last = w[:, -1]
         return _rotate(R, last, w), (None if y is None else _rotate(R, last, y)), R
 
-    def fit(self, windows: Any, targets: Any) -> ModeAwareSVRPredictor:
-        """Fit the global and the per-class SVRs; returns self."""
-        self._validate_params()
+    def _validate_params(self) -> None:
+        super()._validate_params()
         if any(not isinstance(e, int | float) for e in self.speed_edges) or list(self.speed_edges) != sorted(
             self.speed_edges
         ):
-            from edgeroam.errors import EdgeroamError
-
             raise EdgeroamError(f"speed_edges must be increasing numbers, got {self.speed_edges!r}")
-        w = check_windows(windows)
-        y = check_targets(targets, len(w))
+
+    def fit(self, windows: Any, targets: Any) -> ModeAwareSVRPredictor:
+        """Fit the global and the per-class SVRs; returns self."""
+        w, y = self._check_fit_input(windows, targets)
         wf, yf, _ = self._to_frame(w, y)
         cls = speed_classes(w, self.speed_edges)
         self.global_ = self._svr().fit(wf, yf)

@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgeroam._rng import as_generator
-from edgeroam.predictors.base import Interval, Options, Predictor, check_targets, check_windows
+from edgeroam.errors import EdgeroamError
+from edgeroam.predictors.base import Interval, Options, Predictor
 from edgeroam.predictors.features import Standardizer, absolute_features, relative_features
 
 __all__ = ["SVRPredictor"]
@@ -139,12 +140,8 @@ class SVRPredictor(Predictor):
     # -- fit / predict -----------------------------------------------------------------------------
     def fit(self, windows: Any, targets: Any) -> SVRPredictor:
         """Fit one regressor per coordinate; returns self."""
-        self._validate_params()
-        w = check_windows(windows)
-        y = check_targets(targets, len(w))
+        w, y = self._check_fit_input(windows, targets)
         if len(w) < 2:
-            from edgeroam.errors import EdgeroamError
-
             raise EdgeroamError(f"SVRPredictor needs at least 2 training windows, got {len(w)}")
         X = self._inputs(w)
         Y = self._outputs(w, y)
@@ -231,7 +228,6 @@ class SVRPredictor(Predictor):
 
     def predict(self, windows: Any) -> np.ndarray:
         """Predicted next positions ``[N, 2]`` in metres."""
-        self._check_is_fitted()
         w = self._check_predict_windows(windows)
         Xz = self.x_scale_.transform(self._inputs(w))
         if self.kernel == "linear":
