@@ -23,6 +23,7 @@ from edgeroam.errors import TraceFormatError
 
 __all__ = [
     "PARSE_ERRORS",
+    "STRAY_CR",
     "LineParser",
     "Parsed",
     "Prepared",
@@ -33,13 +34,16 @@ __all__ = [
     "merge_parsed",
     "parse_files",
     "prepare",
+    "sentinel_parses",
     "short_reason",
+    "stray_cr",
     "warn",
 ]
 
 
 _NON_SPACE = re.compile(rb"\S")
 PARSE_ERRORS = (pa.ArrowException, ValueError, OverflowError)  # what a parser may raise on bad bytes
+STRAY_CR = "stray carriage return splits the line"  # the reason for a line with a carriage return inside
 
 
 class LineParser(Protocol):
@@ -59,6 +63,20 @@ class LineParser(Protocol):
     def reason(self, line: bytes) -> tuple[str, str | None]:
         """Why one line does not parse: (message, column name or None)."""
         ...
+
+
+def sentinel_parses(parser: LineParser, lines: Sequence[bytes]) -> bool:
+    """True when `lines` parse after the parser's sentinel, one row each (a stray CR would add a row)."""
+    try:
+        table = parser.parse(parser.sentinel + b"\n".join(lines) + b"\n", threads=False)
+    except PARSE_ERRORS:
+        return False
+    return table.num_rows == len(lines) + 1
+
+
+def stray_cr(line: bytes) -> bool:
+    """True when `line` holds a carriage return other than a final one (the parsers split the line there)."""
+    return b"\r" in (line[:-1] if line.endswith(b"\r") else line)
 
 
 def locate_bad_lines(
@@ -123,6 +141,8 @@ class Prepared:
 
 
 def prepare(member: Any, data: bytes, header_lines: int, header: bytes | None) -> Prepared:
+    """Check a file's header (when `header` is given) and locate its data lines; a problem is recorded, not
+    raised, so the lenient reader can skip the file."""
     out = Prepared(member, data)
     if not data:
         out.problem = TraceFormatError(member.display, "empty file", line=1)
@@ -155,6 +175,8 @@ def prepare(member: Any, data: bytes, header_lines: int, header: bytes | None) -
 
 @dataclass
 class Parsed:
+    """The rows of one `parse_files` call with, for each row, the file (and line) it came from."""
+
     table: pa.Table  # without the sentinel row
     row_file: np.ndarray  # index into `files` for each row
     row_line: np.ndarray | None  # 1-based line numbers, only filled by the slow path
@@ -164,6 +186,7 @@ class Parsed:
 
 
 def warn(report: dict[str, Any], text: str) -> None:
+    """Append a warning to a read report, up to `MAX_REPORT_WARNINGS`."""
     if len(report["warnings"]) < MAX_REPORT_WARNINGS:
         report["warnings"].append(text)
 
@@ -278,6 +301,7 @@ def apply_row_checks(
 
 
 def column(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
+    """One column of `table` as one numpy array of `dtype` (its chunks joined)."""
     col = table.column(name)
     if col.num_chunks == 0:
         return np.empty(0, dtype=dtype)

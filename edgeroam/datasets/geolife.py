@@ -32,13 +32,16 @@ import pyarrow.csv as pacsv
 
 from edgeroam.datasets._lines import (
     PARSE_ERRORS,
+    STRAY_CR,
     Parsed,
     apply_row_checks,
     column,
     merge_parsed,
     parse_files,
     prepare,
+    sentinel_parses,
     short_reason,
+    stray_cr,
 )
 from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report, make_traces
 from edgeroam.errors import DatasetError
@@ -255,16 +258,12 @@ class _CsvSpec:
         )
 
     def parses(self, lines: Sequence[bytes]) -> bool:
-        try:
-            table = self.parse(self.sentinel + b"\n".join(lines) + b"\n", threads=False)
-        except PARSE_ERRORS:
-            return False
-        return table.num_rows == len(lines) + 1
+        return sentinel_parses(self, lines)
 
     def reason(self, line: bytes) -> tuple[str, str | None]:
         """Why one line does not parse: (message, column name or None)."""
-        if b"\r" in (line[:-1] if line.endswith(b"\r") else line):
-            return "stray carriage return splits the line", None
+        if stray_cr(line):
+            return STRAY_CR, None
         try:
             table = self.parse(self.sentinel + line + b"\n", threads=False)
         except PARSE_ERRORS as exc:
@@ -276,7 +275,7 @@ class _CsvSpec:
                 msg = msg.replace(f"CSV conversion error to {arrow}: invalid value", plain)
             return msg, col
         if table.num_rows != 2:
-            return "stray carriage return splits the line", None
+            return STRAY_CR, None
         return "unparsable line", None
 
 

@@ -26,7 +26,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from edgeroam.datasets._lines import PARSE_ERRORS, column, parse_files, prepare, short_reason
+from edgeroam.datasets._lines import (
+    PARSE_ERRORS,
+    STRAY_CR,
+    column,
+    parse_files,
+    prepare,
+    sentinel_parses,
+    short_reason,
+    stray_cr,
+)
 from edgeroam.datasets.traces import empty_read_report, make_traces
 from edgeroam.errors import DatasetError
 
@@ -77,15 +86,11 @@ class _WhitespaceParser:
         return pa.table({name: df[name].to_numpy() for name in _NAMES})
 
     def parses(self, lines: Sequence[bytes]) -> bool:
-        try:
-            table = self.parse(self.sentinel + b"\n".join(lines) + b"\n", threads=False)
-        except PARSE_ERRORS:
-            return False
-        return table.num_rows == len(lines) + 1
+        return sentinel_parses(self, lines)
 
     def reason(self, line: bytes) -> tuple[str, str | None]:
-        if b"\r" in (line[:-1] if line.endswith(b"\r") else line):
-            return "stray carriage return splits the line", None
+        if stray_cr(line):
+            return STRAY_CR, None
         fields = line.split()
         if len(fields) != len(_NAMES):
             return f"expected 3 whitespace-separated fields (time x y), got {len(fields)}", None
