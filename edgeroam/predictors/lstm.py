@@ -255,28 +255,26 @@ class LSTMPredictor(Predictor):
             "y_scale": self.y_scale_.scale.tolist(),
         }
 
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {k: v.detach().numpy() for k, v in self.module_.state_dict().items()}
+        learned = {
+            "window_": int(self.window_),
+            "n_epochs_": int(self.n_epochs_),
+            "best_val_loss_": float(self.best_val_loss_),
+            **self._scalers(),
+        }
+        return arrays, learned
+
     def save(self, path: str | Path) -> Path:
         """Write weights (safetensors) with parameters and scalers in its JSON metadata; returns the path."""
         from safetensors.torch import save_file
 
         self._check_is_fitted()
         path = Path(path)
-        meta = {
-            "format": "edgeroam-predictor",
-            "version": 1,
-            "kind": self.kind,
-            "params": self.get_params(),
-            "learned": {
-                "window_": int(self.window_),
-                "n_epochs_": int(self.n_epochs_),
-                "best_val_loss_": float(self.best_val_loss_),
-                **self._scalers(),
-            },
-        }
         tensors = {k: v.detach().contiguous() for k, v in self.module_.state_dict().items()}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"edgeroam": json.dumps(meta, sort_keys=True)})
+        save_file(tensors, str(tmp), metadata={"edgeroam": json.dumps(self._meta(), sort_keys=True)})
         tmp.replace(path)
         return path
 
