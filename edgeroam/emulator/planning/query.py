@@ -110,24 +110,15 @@ def _run_queries(steps: pd.DataFrame, t0: float, t_stop: float, gap: float, serv
     """Closed-loop queries from `t0` (steps' time is relative to t0) until one would start at/after
     `t_stop`."""
     times = steps["time_s"].to_numpy() + t0
+    latency = steps["latency_s"].to_numpy(np.float64)
+    held = steps[["groups_held", "bytes_held", "layers_on_server"]].to_numpy(np.int64).tolist()
     rows = []
     t = t0
     q = first
     while t < t_stop:
         k = int(np.searchsorted(times, t, side="right")) - 1
-        lat = float(steps["latency_s"].iat[k])
-        rows.append(
-            (
-                q,
-                server,
-                t,
-                t + lat,
-                lat,
-                int(steps["groups_held"].iat[k]),
-                int(steps["bytes_held"].iat[k]),
-                int(steps["layers_on_server"].iat[k]),
-            )
-        )
+        lat = float(latency[k])
+        rows.append((q, server, t, t + lat, lat, *held[k]))
         q += 1
         t = t + lat + gap
         if lat <= 0 and gap <= 0:
