@@ -416,31 +416,31 @@ def recursive_order(
     out: list[np.ndarray] = []
     lane = _Lane(prob)
 
+    def take(group: np.ndarray) -> None:
+        out.append(group)
+        held[group] = True
+
     def refine(group: np.ndarray) -> None:
         contiguous = len(group) == group[-1] - group[0] + 1
         if len(group) == 1 or not contiguous:
-            out.append(group)
-            held[group] = True
+            take(group)
             return
         mask = np.zeros(prob.n, dtype=bool)
         mask[group] = True
         picks = _greedy(prob, lane, held, mask, exclude_whole=True)
         if not picks:
-            out.append(group)
-            held[group] = True
+            take(group)
             return
         for sub in picks:
             if not mask[sub].all() or held[sub].any():
                 continue
             if len(sub) == len(group):
-                out.append(sub)
-                held[sub] = True
+                take(sub)
             else:
                 refine(sub)
         rest = mask & ~held
         if rest.any():
-            out.append(np.flatnonzero(rest))
-            held[rest] = True
+            take(np.flatnonzero(rest))
 
     for g in eff.groups:
         refine(g)
