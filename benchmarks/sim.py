@@ -93,7 +93,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=160)
     datasets = ["kaist"] if args.quick else ["kaist", "geolife"]
     rows = []
     t = Table(title="sim backend: full PerDNN experiments (Inception, r = 100, perdnn)")
