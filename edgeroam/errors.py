@@ -47,8 +47,8 @@ class TraceFormatError(EdgeroamError):
         super().__init__(f"{where}: {message}")
 
 
-class DatasetError(EdgeroamError):
-    """A dataset root, archive or selection cannot be used."""
+class DatasetError(EdgeroamError, ValueError):
+    """A dataset root, archive or selection cannot be used (also a ValueError: it is about the input)."""
 
 
 class ScenarioError(EdgeroamError):
@@ -63,8 +63,8 @@ class ScenarioError(EdgeroamError):
         super().__init__(f"{where}: {message}")
 
 
-class TopologyError(EdgeroamError):
-    """A cell, server or link is unknown or inconsistent."""
+class TopologyError(EdgeroamError, ValueError):
+    """A cell, server, link or grid parameter is unknown or inconsistent (also a ValueError)."""
 
 
 class PlanningError(EdgeroamError):

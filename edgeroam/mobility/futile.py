@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from edgeroam.errors import DatasetError
 from edgeroam.mobility.windows import Windows, windows
 from edgeroam.topology.hexgrid import HexGrid, unpack_cell_id
 
@@ -64,7 +65,7 @@ def service_range_accuracy(
     """
     predicted = np.asarray(predicted, dtype=np.float64)
     if predicted.shape != (len(w), 2):
-        raise ValueError(f"predicted must have shape ({len(w)}, 2), got {predicted.shape}")
+        raise DatasetError(f"predicted must have shape ({len(w)}, 2), got {predicted.shape}")
     use = ~w.meta["futile"].to_numpy() if non_futile_only else np.ones(len(w), dtype=bool)
     if not use.any():
         return float("nan")

@@ -151,9 +151,9 @@ class Replay:
         users=None,
     ) -> None:
         if interval_s <= 0:
-            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+            raise DatasetError(f"interval_s must be > 0, got {interval_s}")
         if history < 1:
-            raise ValueError(f"history must be >= 1, got {history}")
+            raise DatasetError(f"history must be >= 1, got {history}")
         self.grid = grid
         self.interval_s = float(interval_s)
         self.history = int(history)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from edgeroam.errors import DatasetError
 from edgeroam.topology.hexgrid import HexGrid
 
 __all__ = ["Windows", "infer_interval", "windows"]
@@ -75,7 +76,7 @@ def infer_interval(traces: pd.DataFrame) -> float:
     dt = np.round(np.diff(t)[same], 3)
     dt = dt[dt > 0]
     if len(dt) == 0:
-        raise ValueError("cannot infer the sampling interval: no trajectory has two samples")
+        raise DatasetError("cannot infer the sampling interval: no trajectory has two samples")
     vals, counts = np.unique(dt, return_counts=True)
     return float(vals[np.argmax(counts)])
 
@@ -122,7 +123,7 @@ def windows(
     ((2, 2, 2), [[20.0, 0.0], [200.0, 0.0]], [True, False])
     """
     if n < 1 or horizon < 1:
-        raise ValueError(f"n and horizon must be >= 1, got n={n}, horizon={horizon}")
+        raise DatasetError(f"n and horizon must be >= 1, got n={n}, horizon={horizon}")
     grid = grid or HexGrid()
     interval = float(interval_s) if interval_s is not None else infer_interval(traces)
     user = traces["user"].to_numpy()

@@ -14,6 +14,8 @@ from typing import Literal
 
 import numpy as np
 
+from edgeroam.errors import TopologyError
+
 __all__ = ["AXIAL_DIRECTIONS", "HexGrid", "cell_id", "unpack_cell_id"]
 
 #: the six axial neighbour offsets, counter-clockwise starting east (pointy) / south-east (flat)
@@ -70,9 +72,9 @@ class HexGrid:
 
     def __post_init__(self) -> None:
         if not (self.radius > 0 and math.isfinite(self.radius)):
-            raise ValueError(f"radius must be a positive number of metres, got {self.radius!r}")
+            raise TopologyError(f"radius must be a positive number of metres, got {self.radius!r}")
         if self.orientation not in ("pointy", "flat"):
-            raise ValueError(f"orientation must be 'pointy' or 'flat', got {self.orientation!r}")
+            raise TopologyError(f"orientation must be 'pointy' or 'flat', got {self.orientation!r}")
         object.__setattr__(self, "origin", (float(self.origin[0]), float(self.origin[1])))
 
     # ---------------------------------------------------------------- geometry
@@ -114,7 +116,7 @@ class HexGrid:
         """Axial (q, r) of the cell containing each point (vectorized; NaN points are not allowed)."""
         fq, fr = self.fractional(x, y)
         if not (np.all(np.isfinite(fq)) and np.all(np.isfinite(fr))):
-            raise ValueError("cell_of: x and y must be finite (drop NaN positions first)")
+            raise TopologyError("cell_of: x and y must be finite (drop NaN positions first)")
         return self.round_axial(fq, fr)
 
     def cell_ids_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -168,7 +170,7 @@ class HexGrid:
     def ring(k: int, q: int = 0, r: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Cells at exactly hex distance `k` from (q, r): 6·k cells (1 for k = 0), walking the ring."""
         if k < 0:
-            raise ValueError(f"ring radius must be >= 0, got {k}")
+            raise TopologyError(f"ring radius must be >= 0, got {k}")
         if k == 0:
             return np.array([q], dtype=np.int64), np.array([r], dtype=np.int64)
         steps = np.repeat(AXIAL_DIRECTIONS[[2, 3, 4, 5, 0, 1]], k, axis=0)  # walk from the start corner
@@ -180,7 +182,7 @@ class HexGrid:
     def disk(k: int, q: int = 0, r: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Cells within hex distance `k` of (q, r) (1 + 3k(k+1) cells), ordered by ring then position."""
         if k < 0:
-            raise ValueError(f"disk radius must be >= 0, got {k}")
+            raise TopologyError(f"disk radius must be >= 0, got {k}")
         parts = [HexGrid.ring(i, q, r) for i in range(k + 1)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
@@ -205,7 +207,7 @@ class HexGrid:
         xa = np.atleast_1d(np.asarray(x, dtype=np.float64))
         ya = np.atleast_1d(np.asarray(y, dtype=np.float64))
         if r_m < 0:
-            raise ValueError(f"r_m must be >= 0, got {r_m}")
+            raise TopologyError(f"r_m must be >= 0, got {r_m}")
         k = int(math.floor((r_m + self.radius) / (1.5 * self.radius)))
         dq, dr = self.disk(k)
         counts: list[np.ndarray] = []
