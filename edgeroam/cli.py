@@ -26,6 +26,7 @@ _AREAS: dict[str, str] = {
 _TOP_LEVEL: list[str] = [
     "edgeroam.commands.demo",
     "edgeroam.commands.run",
+    "edgeroam.commands.report",
 ]
 
 app = typer.Typer(

@@ -1,7 +1,8 @@
 """`edgeroam demo`: the main job on the embedded default (no downloads).
 
-For now: `datasets info synthetic` plus a map of the synthetic traces and the summary as JSON in the output
-folder; later issues grow it into a full emulation run.
+Summarises the synthetic Levy-walk traces and draws their map, then runs the demo scenario
+(``scenarios/demo.toml``) with every policy on the `sim` backend and writes the report of those runs
+(``<out>/runs/`` and ``<out>/report/``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,20 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-__all__ = ["register"]
+__all__ = ["DEMO_POLICIES", "default_scenario", "register"]
+
+#: the policies the demo compares, baseline first
+DEMO_POLICIES = ("ionn", "perdnn", "oracle", "fractional", "optimal")
+
+
+def default_scenario() -> Path:
+    """``scenarios/demo.toml`` under the working directory, else the one beside the edgeroam package."""
+    here = Path("scenarios/demo.toml")
+    if here.is_file():
+        return here
+    import edgeroam
+
+    return Path(edgeroam.__file__).resolve().parents[1] / "scenarios" / "demo.toml"
 
 
 def register(app: typer.Typer) -> None:
@@ -20,13 +34,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo(
-        out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figure and the summary."),
-        users: int = typer.Option(20, "--users", help="Synthetic walkers."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the synthetic traces."),
+        out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figures, runs and report."),
+        users: int = typer.Option(20, "--users", help="Synthetic walkers in the dataset summary."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the synthetic traces in the dataset summary."),
+        scenario: Path = typer.Option(None, "--scenario", help="Scenario to run (default: demo.toml)."),
+        policies: list[str] = typer.Option(list(DEMO_POLICIES), "--policy",
+                                           help="Policies to run (repeat; default: all five)."),
     ) -> None:
-        """Run the embedded default: summarise synthetic Levy-walk traces and draw their map into --out."""
+        """Summarise synthetic traces, run the demo scenario with every policy and write their report."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         from edgeroam.commands.datasets import render_info
+        from edgeroam.commands.report import render_report
         from edgeroam.datasets import describe_dataset, plot_traces
+        from edgeroam.emulator.master import prepare
+        from edgeroam.emulator.run import run_scenario
+        from edgeroam.report import make_report
+        from edgeroam.scenario import load_scenario
 
         console = Console()
         summary, traces, reg = describe_dataset("synthetic", synthetic={"users": users, "seed": seed})
@@ -37,3 +61,19 @@ def register(app: typer.Typer) -> None:
         info_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
         console.print(f"map written to {fig}")
         console.print(f"summary written to {info_path}")
+
+        path = scenario if scenario is not None else default_scenario()
+        base = load_scenario(path)
+        runs = []
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True)) as bar:
+            task = bar.add_task(f"{base.name}: preparing", total=len(policies))
+            prep = prepare(base)
+            for pol in policies:
+                bar.update(task, description=f"{base.name}: {pol}")
+                runs.append(run_scenario(base, out / "runs", progress=False,
+                                         overrides=[f'policy.kind="{pol}"'], prepared=prep))
+                bar.advance(task)
+        report = make_report(runs, out / "report")
+        render_report(report, console)
+        console.print(f"report written to {report.out} (open {report.markdown})")

@@ -1,0 +1,270 @@
+"""Figures of one or several run directories, side by side: PerDNN Fig. 9 (executed queries and hit ratio per
+policy and r, per model), the backhaul CDF and per-server peaks, Fig. 10 (peak uplink against executed
+queries, fractional against whole-model migration), the hex map of per-cell traffic and the query-latency
+timeline of one user around a server change.
+
+Uses matplotlib's object API on the Agg canvas (no pyplot global state). Each function returns a
+``matplotlib.figure.Figure``; :func:`save_figure` writes it as a PNG without a timestamp. The numbers come
+from ``tables.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeroam.emulator.rundir import RunDir, canonical_json
+from edgeroam.errors import EdgeroamError
+from edgeroam.report.tables import (
+    backhaul_peaks,
+    cell_traffic,
+    fig9_table,
+    latency_timeline,
+    pick_server_change,
+    run_grid,
+    run_labels,
+    run_servers,
+    summary_table,
+)
+
+__all__ = [
+    "backhaul_figure",
+    "fig9_figure",
+    "fig10_figure",
+    "latency_figure",
+    "save_figure",
+    "traffic_map_figure",
+]
+
+_POLICY_COLOURS = {"ionn": "#d62728", "perdnn": "#1f77b4", "fractional": "#2ca02c", "oracle": "#9467bd",
+                   "optimal": "#7f7f7f"}
+#: PerDNN §IV.B.4: typical wireless broadband capacity, the line the paper compares peaks against
+BROADBAND_MBPS = 100.0
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _colour(policy: str, i: int) -> str:
+    import matplotlib
+
+    return _POLICY_COLOURS.get(policy) or matplotlib.colormaps["tab10"](i % 10)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 120) -> Path:
+    """Write `fig` as a PNG (no timestamp in the metadata, so the same figure gives the same bytes)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    os.replace(tmp, p)
+    return p
+
+
+def fig9_figure(runs: Sequence[RunDir]):
+    """PerDNN Fig. 9: one column per (scenario, model); top: executed queries after server changes per r and
+    policy; bottom: hit ratio (hits / (hits + misses)) of the same runs."""
+    df = fig9_table(runs)
+    groups = list(dict.fromkeys(zip(df["scenario"], df["model"], strict=True)))
+    policies = list(dict.fromkeys(df["policy"]))
+    fig = _figure(max(6.5, 3.6 * len(groups)), 6.5)
+    axes = fig.subplots(2, len(groups), squeeze=False)
+    for j, (scen, model) in enumerate(groups):
+        sub = df[(df["scenario"] == scen) & (df["model"] == model)]
+        radii = sorted(sub["radius_m"].unique())
+        width = 0.8 / max(1, len(policies))
+        for i, pol in enumerate(policies):
+            rows = sub[sub["policy"] == pol].groupby("radius_m").first()
+            xs = np.arange(len(radii)) + (i - (len(policies) - 1) / 2) * width
+            q = [rows["executed_queries"].get(r, np.nan) for r in radii]
+            h = [rows["hit_ratio"].get(r, np.nan) * 100 for r in radii]
+            c = _colour(pol, i)
+            axes[0, j].bar(xs, q, width, color=c, label=pol)
+            axes[1, j].bar(xs, h, width, color=c, label=pol)
+            for x, v in zip(xs, h, strict=True):
+                if np.isfinite(v):
+                    axes[1, j].annotate(f"{v:.0f}", (x, v), ha="center", va="bottom", fontsize=7)
+        for ax in axes[:, j]:
+            ax.set_xticks(np.arange(len(radii)), [f"r = {r:g} m" for r in radii])
+        axes[0, j].set_title(f"{scen} · {model}", fontsize=10)
+        axes[0, j].set_ylabel("executed queries after server changes")
+        axes[1, j].set_ylabel("hit ratio (%)")
+        axes[1, j].set_ylim(0, 110)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Queries after server changes and hit ratio (PerDNN Fig. 9)")
+    return fig
+
+
+def backhaul_figure(runs: Sequence[RunDir]):
+    """Backhaul traffic: CDF over servers of the per-server peak uplink (solid) and downlink (dashed), and the
+    peak uplink of every server ranked, largest first (log scale), with the 100 Mbit/s broadband line."""
+    labels = run_labels(runs)
+    fig = _figure(11.0, 4.2)
+    ax_cdf, ax_rank = fig.subplots(1, 2)
+    for i, (run, label) in enumerate(zip(runs, labels, strict=True)):
+        peaks = backhaul_peaks(run)
+        if peaks.empty:
+            continue
+        c = _colour(run.summary.get("policy", ""), i) if len(set(labels)) == len(
+            {r.summary.get("policy") for r in runs}) else _colour("", i)
+        for col, ls, tag in (("peak_up_mbps", "-", "up"), ("peak_down_mbps", "--", "down")):
+            v = np.sort(peaks[col].to_numpy())
+            ax_cdf.step(v, np.arange(1, len(v) + 1) / len(v), where="post", ls=ls, color=c,
+                        label=f"{label} ({tag})")
+        up = peaks["peak_up_mbps"].to_numpy()
+        up = up[up > 0]
+        ax_rank.plot(np.arange(1, len(up) + 1), up, color=c, label=label, drawstyle="steps-post")
+    for ax in (ax_cdf,):
+        ax.axvline(BROADBAND_MBPS, color="k", lw=0.8, ls=":")
+        ax.set_xlabel("peak traffic per server (Mbit/s)")
+        ax.set_ylabel("share of servers with traffic")
+        ax.set_title("CDF of per-server peak uplink / downlink")
+        ax.legend(fontsize=7)
+    ax_rank.axhline(BROADBAND_MBPS, color="k", lw=0.8, ls=":")
+    ax_rank.set_yscale("log")
+    ax_rank.set_xscale("log")
+    ax_rank.set_xlabel("server rank by peak uplink (servers that sent anything)")
+    ax_rank.set_ylabel("peak uplink (Mbit/s)")
+    ax_rank.set_title("Peak uplink per server")
+    ax_rank.legend(fontsize=7)
+    return fig
+
+
+def fig10_figure(runs: Sequence[RunDir]):
+    """PerDNN Fig. 10: peak backhaul uplink against executed queries for every run; a fractional run also
+    shows its whole-model first pass, joined by an arrow (whole model -> fraction)."""
+    df = summary_table(runs)
+    fig = _figure(6.5, 4.8)
+    ax = fig.subplots()
+    for i, (run, rec) in enumerate(zip(runs, df.itertuples(index=False), strict=True)):
+        c = _colour(rec.policy, i)
+        ax.scatter([rec.peak_up_mbps], [rec.executed_queries], color=c, zorder=3)
+        ax.annotate(rec.run, (rec.peak_up_mbps, rec.executed_queries), fontsize=7, xytext=(4, 4),
+                    textcoords="offset points")
+        fr = run.summary.get("fractional") or {}
+        if rec.policy == "fractional" and fr.get("perdnn_peak_up_mbps") is not None:
+            x0, y0 = fr["perdnn_peak_up_mbps"], fr["perdnn_executed_queries"]
+            ax.scatter([x0], [y0], color=_colour("perdnn", i), marker="s", zorder=3)
+            ax.annotate("", (rec.peak_up_mbps, rec.executed_queries), (x0, y0),
+                        arrowprops={"arrowstyle": "->", "color": c})
+            ax.annotate(f"{rec.model}: whole model", (x0, y0), fontsize=7, xytext=(4, -10),
+                        textcoords="offset points")
+    ax.axvline(BROADBAND_MBPS, color="k", lw=0.8, ls=":")
+    ax.set_xlabel("peak backhaul uplink of the most crowded server (Mbit/s)")
+    ax.set_ylabel("executed queries after server changes")
+    ax.set_title("Peak traffic vs executed queries (PerDNN Fig. 10)")
+    return fig
+
+
+def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6):
+    """Hex map of the served cells coloured by the peak backhaul uplink of their server (one shared log colour
+    scale), one panel per run (the first `max_panels`)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.colors import LogNorm
+
+
+    shown = list(runs)[:max_panels]
+    labels = run_labels(runs)[: len(shown)]
+    # one topology per distinct world (policies, models and r share it)
+    keys = [canonical_json({k: v for k, v in run.scenario.items() if k not in ("policy", "dnn", "name")})
+            for run in shown]
+    servers: dict[str, Any] = {}
+    complete = True
+    for run, key in zip(shown, keys, strict=True):
+        if key not in servers:
+            try:
+                servers[key] = run_servers(run)
+            except (EdgeroamError, OSError):
+                servers[key] = None
+                complete = False
+    tables = []
+    for run, key in zip(shown, keys, strict=True):
+        tables.append(cell_traffic(run, servers[key]))
+    ups = np.concatenate([t["peak_up_mbps"].to_numpy(np.float64) for t in tables] + [np.zeros(0)])
+    ups = ups[ups > 0]
+    vmax = float(ups.max()) if len(ups) else 1.0
+    vmin = min(float(ups.min()) if len(ups) else 0.1, vmax / 10)
+    norm = LogNorm(vmin=vmin, vmax=vmax)
+    n = len(shown)
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig = _figure(4.6 * ncols + 0.8, 4.4 * nrows)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    mappable = None
+    for ax, run, label, t in zip(axes, shown, labels, tables, strict=False):
+        grid = run_grid(run)
+        if len(t):
+            polys = grid.corners(t["q"].to_numpy(), t["r"].to_numpy())
+            up = t["peak_up_mbps"].to_numpy()
+            quiet = up <= 0
+            ax.add_collection(PolyCollection(polys[quiet], facecolor="#e8e8e8", edgecolor="#c0c0c0", lw=0.2))
+            coll = PolyCollection(polys[~quiet], array=up[~quiet], cmap="inferno_r", norm=norm,
+                                  edgecolor="#606060", lw=0.2)
+            ax.add_collection(coll)
+            mappable = coll
+            ax.set_xlim(polys[..., 0].min() - grid.radius, polys[..., 0].max() + grid.radius)
+            ax.set_ylim(polys[..., 1].min() - grid.radius, polys[..., 1].max() + grid.radius)
+        ax.set_aspect("equal")
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("x (m)")
+        ax.set_ylabel("y (m)")
+        ax.tick_params(labelsize=7)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes[:n].tolist(), shrink=0.8,
+                     label="peak backhaul uplink of the cell's server (Mbit/s)")
+    note = "" if complete else " (topology not rebuilt: only cells visited by test users)"
+    fig.suptitle(f"Per-cell backhaul traffic over the hex grid (grey: no uplink){note}")
+    return fig
+
+
+def latency_figure(runs: Sequence[RunDir], *, max_runs: int = 6):
+    """Query latency of one user around one server change, one panel per run (runs of the first run's
+    scenario, model and r), with the change at time 0, the planned latency (dotted) and client-only (dashed).
+
+    Returns None when the runs share no server change.
+    """
+    first = runs[0].summary
+    keys = ("scenario", "model", "radius_m")
+    same = [r for r in runs if all(r.summary.get(k) == first.get(k) for k in keys)]
+    same = same[:max_runs]
+    row = pick_server_change(same)
+    if row is None:
+        return None
+    labels = run_labels(same)
+    plan = first.get("plan") or {}
+    ho = same[0].table("handovers")
+    user = str(ho.loc[ho["row"] == row, "user"].iloc[0])
+    fig = _figure(8.0, 1.2 + 1.5 * len(same))
+    axes = np.atleast_1d(fig.subplots(len(same), 1, sharex=True, squeeze=False)).ravel()
+    for i, (ax, run, label) in enumerate(zip(axes, same, labels, strict=True)):
+        tl = latency_timeline(run, row)
+        c = _colour(run.summary.get("policy", ""), i)
+        if not tl.empty:
+            ax.step(tl["since_change_s"], tl["latency_s"] * 1e3, where="post", color=c, lw=1.2)
+            ax.scatter(tl["since_change_s"], tl["latency_s"] * 1e3, color=c, s=6)
+        at = run.table("handovers").set_index("row").loc[row]
+        ax.text(0.99, 0.92, f"{at['kind']}: {int(at['queries'])} queries in the interval after the change",
+                transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        if plan.get("latency_s") is not None:
+            ax.axhline(plan["latency_s"] * 1e3, color="k", lw=0.7, ls=":")
+        if plan.get("client_only_s") is not None:
+            ax.axhline(plan["client_only_s"] * 1e3, color="k", lw=0.7, ls="--")
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.set_ylabel(f"{label}\n(ms)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[-1].set_xlabel("time since the server change (s); dotted: planned latency, dashed: client only")
+    fig.suptitle(f"{first.get('scenario')} · {first.get('model')} · user {user}: query latency around a "
+                 "server change", fontsize=10)
+    return fig
