@@ -405,6 +405,7 @@ class Master:
             interval_s=self.interval, ttl_intervals=sc.policy.ttl_intervals,
             up_bps=sc.topology.access.up_mbps * 1e6, everywhere=bool(policy.everywhere),
             from_scratch=bool(getattr(policy, "from_scratch", False)), chunk_bytes=chunk_bytes, pairs=pairs,
+            relay=bool(getattr(policy, "relay", False)),
         )
         self._arrivals: list[tuple] = []
         self._segments: list[tuple] = []

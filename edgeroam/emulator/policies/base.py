@@ -115,7 +115,8 @@ def current_plans(view: MasterView, tick: Tick) -> list[Action]:
 
 
 def migrate_to(
-    view: MasterView, tick: Tick, near: Callable[[int], np.ndarray], *, fractional: bool = False
+    view: MasterView, tick: Tick, near: Callable[[int], np.ndarray], *, fractional: bool = False,
+    top_k: int | None = None, relay: bool = False,
 ) -> list[Action]:
     """PerDNN's proactive migration: from each user's current server to every server in ``near(i)``.
 
@@ -123,19 +124,26 @@ def migrate_to(
     `fractional`, a migration from or to a crowded server carries only the prefix within the byte budget.
     When the source holds none of the layers the destination lacks, the `Migrate` lists no layer: it only
     refreshes the destination's TTL (what PerDNN does when a server "tries to send" layers already there).
+    With `top_k`, only the first k servers of ``near(i)`` (the nearest to the point; the current server
+    counts) are targets. With `relay` every `Migrate` lists the whole order, whatever the source holds now:
+    a relaying backend forwards the layers that land at the source later.
     """
     out: list[Action] = []
     crowded = view.crowded
     for i in np.flatnonzero(tick.server >= 0).tolist():
         src = int(tick.server[i])
         client = int(tick.user_code[i])
-        for dst in near(i).tolist():
+        targets = near(i) if top_k is None else near(i)[:top_k]
+        for dst in targets.tolist():
             if dst == src:
                 continue
             entry = view.future_plan(dst)
             if fractional and (src in crowded or dst in crowded):
                 entry = view.planner.fraction(entry.load, view.fraction_bytes)
             if not entry.layers:
+                continue
+            if relay:
+                out.append(Migrate(client, src, dst, entry.layers))
                 continue
             have = view.holds(client, src)
             if have is None:

@@ -9,7 +9,10 @@ send the same client's layers); the layers in flight. Effects of the actions (DE
   Wi-Fi uplink (one link per server, shared equally by the uploads of the cell: a `PSServer` per cell, which
   is the max-min fair share of a single link at a fraction of the cost of the whole fluid network);
 - ``Migrate(client, src, dst, layers)``: `src` sends the listed layers it holds and `dst` neither holds nor
-  receives, in the given order, over the backhaul shortest path (hops); it refreshes `dst`'s TTL.
+  receives, in the given order, over the backhaul shortest path (hops); it refreshes `dst`'s TTL. With
+  ``relay`` (policies that set ``relay = True``, e.g. ``perdnn-forward``) a Migrate is also a standing order
+  until the next tick's actions: every listed layer that lands at `src` later (from the client's upload or
+  from another migration) is forwarded to `dst` as soon as it lands.
 
 Backhaul bytes move as max-min fair fluid flows (`FluidNetwork`) over the links of the shortest paths the
 run can use (`pairs`; all backhaul links without it). A migration is one flow (a flow start or end costs a
@@ -100,6 +103,9 @@ class SimBackend:
     pairs : iterable of (src, dst), optional
         Every server pair a migration may use; the fluid network then holds only the links of their shortest
         paths (much faster on a large mesh). A migration between other servers is an error.
+    relay : bool
+        Each Migrate is also a standing order until the next `execute`: listed layers that land at `src`
+        later are forwarded to `dst` on arrival (forward-on-arrival).
 
     Examples
     --------
@@ -131,8 +137,11 @@ class SimBackend:
         from_scratch: bool = False,
         chunk_bytes: float = 8e6,
         pairs: Any = None,
+        relay: bool = False,
     ) -> None:
         self.engine = Engine(0.0)
+        self.relay = bool(relay)
+        self._orders: dict[Key, list[tuple[int, np.ndarray]]] = {}
         self.graph = backhaul
         self.interval_s = float(interval_s)
         self.ttl = int(ttl_intervals)
@@ -229,7 +238,9 @@ class SimBackend:
 
     # -- actions --------------------------------------------------------------------------------------------
     def execute(self, actions: list[Action]) -> None:
-        """Carry out `actions` now, in `sort_actions` order."""
+        """Carry out `actions` now, in `sort_actions` order (with `relay`: they replace standing orders)."""
+        if self.relay:
+            self._orders = {}
         for a in sort_actions(actions):
             self.actions_done += 1
             if isinstance(a, SetPlan):
@@ -298,10 +309,12 @@ class SimBackend:
         dst_key = (a.client, a.dst)
         if dst_key in self._held:
             self._refresh(dst_key)
+        idx = self._indices(a.layers)
+        if self.relay and len(idx):
+            self._orders.setdefault((a.client, a.src), []).append((a.dst, idx))
         src = self._held.get((a.client, a.src))
         if src is None:
             return
-        idx = self._indices(a.layers)
         idx = idx[src[idx]]
         todo = self._missing(dst_key, idx)
         if len(todo):
@@ -419,6 +432,17 @@ class SimBackend:
         w = self._watch.get(key)
         if w is not None:
             w.append((end, idx))
+        orders = self._orders.get(key) if self._orders else None
+        if orders:
+            self._forward(key, idx, orders)
+
+    def _forward(self, key: Key, landed: np.ndarray, orders: list[tuple[int, np.ndarray]]) -> None:
+        """Relay: send the just-landed layers of `key` on to the standing orders' destinations."""
+        client, src = key
+        for dst, order in orders:
+            todo = self._missing((client, dst), order[np.isin(order, landed)])
+            if len(todo):
+                self._sender("migrate", client, src, dst, todo, self._path(src, dst))
 
     def _cancel_upload(self, client: int) -> None:
         snd = self._uploads.pop(client, None)
