@@ -494,9 +494,8 @@ class Master:
         queries = query_table(self._segments)
         arrivals = arrival_table(self._arrivals, queries, prep, pl, everywhere=bool(self.policy.everywhere))
         predictions = prediction_table(prep)
-        t0 = prep.ticks[0].time
         transfers = self.backend.transfers()
-        backhaul = self.backend.backhaul(t0)
+        backhaul = self.backend.backhaul()  # times relative to the first tick, like transfers and queries
         tables = {"handovers": arrivals, "queries": queries, "transfers": transfers, "backhaul": backhaul,
                   "predictions": predictions}
         summary = summarize(prep, self.policy.name, tables, interval_s=self.interval,
