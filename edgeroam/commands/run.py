@@ -44,7 +44,12 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         scenario: Path = typer.Argument(..., help="Scenario TOML file (e.g. scenarios/perdnn-kaist.toml)."),
-        policy: str = typer.Option(None, "--policy", help="perdnn | fractional | ionn | optimal | oracle."),
+        policy: str = typer.Option(
+            None, "--policy",
+            help="perdnn | fractional | ionn | optimal | oracle | perdnn-forward | perdnn-top<k> | "
+                 "perdnn-forward-top<k> | perdnn-gated | perdnn-gated-top<k> | perdnn-speed "
+                 "(docs/reproductions/beat-the-paper.md).",
+        ),
         predictor: str = typer.Option(None, "--predictor", help="markov | svr | lstm | stay | velocity."),
         model: str = typer.Option(None, "--model", help="DNN zoo name (mobilenet | inception | resnet50 …)."),
         set_: list[str] = typer.Option([], "--set", help="Override a scenario key: key.path=value (repeat)."),

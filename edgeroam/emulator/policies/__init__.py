@@ -7,10 +7,12 @@ from edgeroam.emulator.policies.ionn import IONNPolicy
 from edgeroam.emulator.policies.optimal import OptimalPolicy
 from edgeroam.emulator.policies.oracle import OraclePolicy
 from edgeroam.emulator.policies.perdnn import PerDNNPolicy
+from edgeroam.emulator.policies.selective import GatedForwardPolicy, SpeedForwardPolicy
 
 __all__ = [
     "POLICIES",
     "FractionalPolicy",
+    "GatedForwardPolicy",
     "IONNPolicy",
     "MasterView",
     "OptimalPolicy",
@@ -19,6 +21,7 @@ __all__ = [
     "PerDNNPolicy",
     "PerDNNTopKPolicy",
     "Policy",
+    "SpeedForwardPolicy",
     "current_plans",
     "make_policy",
     "migrate_to",
@@ -32,10 +35,14 @@ POLICIES: dict[str, type] = {
     "optimal": OptimalPolicy,
     "oracle": OraclePolicy,
     "perdnn-forward": PerDNNForwardPolicy,
+    "perdnn-gated": GatedForwardPolicy,
+    "perdnn-speed": SpeedForwardPolicy,
 }
 
 #: policies that take ``-top<k>`` after their name (k targets nearest to the prediction)
-TOP_K: dict[str, type] = {"perdnn": PerDNNTopKPolicy, "perdnn-forward": PerDNNForwardPolicy}
+TOP_K: dict[str, type] = {
+    "perdnn": PerDNNTopKPolicy, "perdnn-forward": PerDNNForwardPolicy, "perdnn-gated": GatedForwardPolicy,
+}
 
 
 def make_policy(kind: str) -> Policy:
