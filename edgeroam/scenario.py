@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from edgeroam.errors import ScenarioError
 
@@ -73,6 +81,24 @@ class DatasetConfig(_Model):
     max_gap_s: float | None = Field(None, gt=0, description="a gap longer than this starts a new trajectory")
     split: SplitConfig = SplitConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
+    time_align: Literal["absolute", "day", "start"] = Field(
+        "absolute",
+        description="replay time: absolute, every trajectory folded onto one day (client = user-day), or "
+        "every trajectory from t = 0 (client = user-trajectory); edgeroam.mobility.align",
+    )
+    day_start_h: float = Field(
+        0.0, ge=0, lt=24, description="time_align = 'day': UTC hour at which an aligned day starts"
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_default_align(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out at their defaults: resolved scenarios (run hashes) from before the option stay the same
+        out = handler(self)
+        if out.get("time_align") == "absolute":
+            out.pop("time_align")
+        if out.get("day_start_h") == 0.0:
+            out.pop("day_start_h")
+        return out
 
 
 class CloudConfig(_Model):

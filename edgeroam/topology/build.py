@@ -138,7 +138,12 @@ def build_topology(
 
 
 def load_world(scenario: Scenario, *, cache: bool = True) -> World:
-    """Load a scenario's traces (region, resampling), split the users and build its topology."""
+    """Load a scenario's traces (region, resampling), split the users and build its topology.
+
+    With ``dataset.time_align`` other than ``"absolute"`` the traces are then aligned
+    (edgeroam.mobility.align): the users are split first, by real user, and the split lists become the
+    aligned client ids; ``world.extra["real_user"]`` maps each client to its real user.
+    """
     from edgeroam.datasets.load import load_dataset, resolve_region
     from edgeroam.datasets.split import split_users
 
@@ -163,8 +168,16 @@ def load_world(scenario: Scenario, *, cache: bool = True) -> World:
     else:
         train, test = split_users(users, test_users=d.split.test_users, seed=d.split.seed)
     region = resolve_region(d.kind, d.region, traces) if d.region else None
+    extra: dict[str, Any] = {}
+    if d.time_align != "absolute":
+        # split by the real user above, then rename to the aligned clients (no real user in both sets)
+        from edgeroam.mobility.align import align_traces, clients_of
+
+        traces, owner = align_traces(traces, d.time_align, day_start_s=d.day_start_h * 3600.0)
+        train, test = clients_of(owner, train), clients_of(owner, test)
+        extra["real_user"] = owner
     topo = build_topology(scenario, traces, test_users=test, region=region)
-    return World(scenario, traces, train, test, topo, region)
+    return World(scenario, traces, train, test, topo, region, extra)
 
 
 def topology_summary(
