@@ -357,7 +357,8 @@ class PlanProblem:
         last = self.last_reader.tolist()
         sink = self.is_sink.tolist()
         shapes: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        n_before_l, gathers, parts = [], [], []
+        groups: dict[tuple, list[tuple[int, list[int]]]] = {}  # shape -> (layer, tensors read) per layer
+        n_before_l, gathers = [], []
         for i in range(n):
             w = len(live)
             if w > MAX_FRONTIER_WIDTH:
@@ -374,14 +375,30 @@ class PlanProblem:
             shape = shapes.get(key)
             if shape is None:
                 shape = shapes[key] = _frontier_step(w, read_pos, keep, len(after), not sink[i])
-            is_c, is_s, gather = shape
-            rb = nbytes[reads]
+                groups[key] = []
+            groups[key].append((i, reads))
             n_before_l.append(3**w)
-            gathers.append(gather)
-            # candidate order of a step: [client moves (down bytes), server moves (up bytes), padding]
-            parts.append((is_s @ rb, is_c @ rb))
+            gathers.append(shape[2])
             live = after
-        return _Frontier(n_before_l, gathers, parts)
+        fr = _Frontier(n_before_l, gathers)
+        # candidate order of a step: [client moves (down bytes), server moves (up bytes), padding]; the bytes
+        # of all the layers of one shape in one product
+        off = np.asarray(fr.offsets, dtype=np.int64)
+        for j, (key, members) in enumerate(groups.items()):
+            is_c, is_s, gather = shapes[key]
+            layers = np.array([i for i, _ in members], dtype=np.int64)
+            rb = nbytes[np.array([r for _, r in members], dtype=np.int64)]  # [layers, reads]
+            nb = is_c.shape[0]
+            pos = off[layers][:, None] + np.arange(nb)[None, :]
+            fr.bytes[pos] = rb @ is_s.T
+            fr.bytes[pos + nb] = rb @ is_c.T
+            # the flat candidate indices of every layer of this shape, and which cost each one extends
+            fr.group_gathers.append(off[layers][:, None, None] + gather[None])
+            cost_idx = gather % nb  # padding (2 nb) -> 0: its added seconds are inf
+            for r, i in enumerate(layers.tolist()):
+                fr.group_of[i] = (j, r)
+                fr.cost_idx[i] = cost_idx
+        return fr
 
     def _frontier_added(self, allowed: np.ndarray) -> np.ndarray:
         """Flat seconds added to each frontier candidate (all steps, see `_Frontier.offsets`)."""
@@ -408,15 +425,14 @@ class PlanProblem:
             self._frontier = self._build_frontier()
         fr = self._frontier
         added = self._frontier_added(np.asarray(allowed, dtype=bool))
-        off = fr.offsets
+        # per layer, candidates [cost + client move, cost + server move, inf] gathered per after-state: the
+        # added seconds of all layers of one shape are gathered at once
+        added_g = [added.take(g) for g in fr.group_gathers]
         cost = np.array([0.0, np.inf, np.inf])  # the input is on the client
-        pad = np.zeros(1)
         cands = []
-        for i, gather in enumerate(fr.gathers):
-            # candidates [cost + client move, cost + server move, inf] gathered per after-state
-            v = np.concatenate((cost, cost, pad))
-            v += added[off[i] : off[i + 1]]
-            cand = v.take(gather)
+        for (j, r), cost_idx in zip(fr.group_of, fr.cost_idx, strict=True):
+            cand = cost.take(cost_idx)
+            cand += added_g[j][r]
             cost = cand.min(axis=1)
             cands.append(cand)
         lat = float(cost[0])
@@ -459,15 +475,17 @@ class _Frontier:
     (2) (``kind``), and its layer (``layer``).
     """
 
-    def __init__(
-        self, n_before: list[int], gathers: list[np.ndarray], parts: list[tuple[np.ndarray, np.ndarray]]
-    ) -> None:
+    def __init__(self, n_before: list[int], gathers: list[np.ndarray]) -> None:
         self.n_before = n_before
         self.gathers = gathers
         sizes = np.array([2 * nb + 1 for nb in n_before], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        one = np.zeros(1)
-        self.bytes = np.concatenate([x for d, u in parts for x in (d, u, one)]) if parts else np.zeros(0)
+        self.bytes = np.zeros(self.offsets[-1])  # filled by the builder (padding stays 0)
+        # filled by the builder: per shape of step, [layers, n_after, k] flat candidate indices; per layer,
+        # its (shape, row) there and the index into the cost before it of each candidate
+        self.group_gathers: list[np.ndarray] = []
+        self.group_of: list[tuple[int, int]] = [(0, 0)] * len(n_before)
+        self.cost_idx: list[np.ndarray] = [np.zeros((0, 0), dtype=np.int64)] * len(n_before)
         nb = np.array(n_before, dtype=np.int64)
         counts = np.column_stack([nb, nb, np.ones_like(nb)]).ravel()
         self.kind = np.repeat(np.tile(np.array([0, 1, 2], dtype=np.int8), len(nb)), counts)

@@ -142,61 +142,69 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 class _BlockTable:
-    """Every run [a, b] of the layer order with its lane cost table T[p, q] (state p before layer a, q after
-    layer b; every layer of the run allowed on the server), built once per problem.
+    """Every run [a, b] of the layers ``lo .. hi`` with its lane cost table T[p, q] (state p before layer a,
+    q after layer b; every layer of the run allowed on the server), built once per problem.
 
-    Blocks are stored by length: block (a, a + k) is at ``offset[k] + a``; the blocks inside a run [lo, hi]
-    are then one slice per length.
+    Blocks are stored by length: block (a, a + k) is at ``offset[k] + a - lo``; the blocks inside a run are
+    then one slice per length. ``a`` and ``b`` are relative to ``lo``. The table spans the layers the orders
+    ask for (not the whole model), so when the search covers it all its arrays are used as they are. Each
+    T[p, q] comes from the same recurrence whatever the span, so the numbers do not depend on it.
     """
 
-    def __init__(self, prob: PlanProblem) -> None:
-        n = prob.n
-        up, dn, ec, es = (np.asarray(x, dtype=np.float64) for x in prob._lane)
+    def __init__(self, prob: PlanProblem, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+        n = hi - lo + 1
+        up, dn, ec, es = (np.asarray(x[lo : hi + 1], dtype=np.float64) for x in prob._lane)
         sizes = n - np.arange(n)
         self.offset = np.concatenate([[0], np.cumsum(sizes)])
         total = int(self.offset[-1])
         T = np.empty((2, 2, total))  # T[p, q, block]
         T[0, 0, :n] = ec  # k = 0: entering layer a from p, leaving it at q
-        T[0, 1, :n] = up[:n] + es
-        T[1, 0, :n] = dn[:n] + ec
+        T[0, 1, :n] = up + es
+        T[1, 0, :n] = dn + ec
         T[1, 1, :n] = es
         # extending by layer b: T[p, q] = min_r (T[p, r] + move(b, r -> q)) + exec_q(b); move r -> r is +0.0
         move = np.zeros((2, 2, n))  # [r, q, b]
-        move[0, 1] = up[:n]
-        move[1, 0] = dn[:n]
+        move[0, 1] = up
+        move[1, 0] = dn
         run = np.stack([ec, es])  # [q, b]
         off = self.offset.tolist()
+        y = np.empty((2, 2, 2, n))  # scratch [p, r, q, a]
         for k in range(1, n):
             m = n - k
             prev = T[:, :, off[k - 1] : off[k - 1] + m, None].transpose(0, 1, 3, 2)  # [p, r, 1, a]
-            y = prev + move[None, :, :, k:n]  # [p, r, q, a]: blocks (a, a + k), a < m
+            yk = y[..., :m]
+            np.add(prev, move[None, :, :, k:n], out=yk)  # [p, r, q, a]: blocks (a, a + k), a < m
             out = T[:, :, off[k] : off[k] + m]
-            np.minimum(y[:, 0], y[:, 1], out=out)
+            np.minimum(yk[:, 0], yk[:, 1], out=out)
             out += run[None, :, k:n]
         self.T = T.reshape(4, total)  # rows 00, 01, 10, 11
-        k_of = np.repeat(np.arange(n), sizes)
-        self.a = np.arange(total) - self.offset[k_of]
-        self.b = self.a + k_of
-        wcum = np.concatenate([[0], np.cumsum(prob.weight_bytes)])
-        self.bytes = wcum[self.b + 1] - wcum[self.a]
-        self.divisor = np.maximum(self.bytes, 1).astype(np.float64)
+        ar = np.arange(n)  # (few temporaries: fresh pages cost more than the arithmetic here)
+        self.a = np.concatenate([ar[:m] for m in range(n, 0, -1)])
+        self.b = np.concatenate([ar[k:] for k in range(n)])
+        wcum = np.concatenate([[0], np.cumsum(prob.weight_bytes[lo : hi + 1])])
+        div = wcum[1:].take(self.b)
+        div -= wcum.take(self.a)
+        self.divisor = np.maximum(div, 1, out=div).astype(np.float64)
 
     @staticmethod
-    def of(prob: PlanProblem) -> _BlockTable:
-        """The problem's table (built on first use, kept in the problem's cache)."""
+    def of(prob: PlanProblem, lo: int, hi: int) -> _BlockTable:
+        """A table spanning at least ``lo .. hi`` (kept in the problem's cache; widened when asked beyond)."""
         tab = prob._cache.get("upload_blocks")
-        if tab is None:
-            tab = prob._cache["upload_blocks"] = _BlockTable(prob)
+        if tab is None or lo < tab.lo or hi > tab.hi:  # type: ignore[attr-defined]
+            if tab is not None:
+                lo, hi = min(lo, tab.lo), max(hi, tab.hi)  # type: ignore[attr-defined]
+            tab = prob._cache["upload_blocks"] = _BlockTable(prob, lo, hi)
         return tab  # type: ignore[return-value]
 
     def inside(self, runs: list[tuple[int, int]]) -> np.ndarray:
-        """Indices of the blocks inside the runs [lo, hi] (inclusive)."""
+        """Indices of the blocks inside the runs [lo, hi] (inclusive, layer indices)."""
         parts = []
         for lo, hi in runs:
             m = hi - lo + 1
             ks = np.arange(m)
             counts = m - ks
-            starts = self.offset[ks] + lo
+            starts = self.offset[ks] + (lo - self.lo)
             first = np.cumsum(counts) - counts
             parts.append(np.arange(int(counts.sum())) + np.repeat(starts - first, counts))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -280,37 +288,38 @@ def _greedy(
     The latency of each candidate added to the held layers is min over (p, q) of
     ``(F[p] before its first layer + T[p, q]) + B[q] after its last layer``, summed in this order.
     """
-    tab = _BlockTable.of(prob)
     held = held.copy()
     picks: list[np.ndarray] = []
     n_todo = int(todo.sum())
     runs = _runs(todo & ~held)
     if not runs:
         return picks
-    idx = tab.inside(runs)
-    if exclude_whole:
-        idx = idx[n_todo != tab.b.take(idx) - tab.a.take(idx) + 1]
     lo, hi = runs[0][0], runs[-1][1]
-    m = len(idx)
-    # one allocation for every per-pick array (fresh large arrays each pick cost page faults): two sets
-    # of the live candidates (start, end relative to lo; T rows 00, 01, 10, 11; byte divisor) to compress
-    # from one into the other, and the scratch rows
-    fbuf = np.empty((18, m))
-    ibuf = np.empty((4, m), dtype=np.int64)
+    tab = _BlockTable.of(prob, lo, hi)
+    # the live candidates: start, end (relative to lo), T rows 00, 01, 10, 11, byte divisor; compressed
+    # after each pick from one buffer into another (fresh large arrays each pick cost page faults)
+    if not exclude_whole and runs == [(tab.lo, tab.hi)]:
+        cur: tuple = (tab.a, tab.b, tab.T, tab.divisor)  # every block of the table: used as it is
+        m = len(tab.a)
+        spare = None
+    else:
+        idx = tab.inside(runs)
+        if exclude_whole:
+            idx = idx[n_todo != tab.b.take(idx) - tab.a.take(idx) + 1]
+        m = len(idx)
+        cur = _candidates(m)
+        np.subtract(tab.a.take(idx), lo - tab.lo, out=cur[0])
+        np.subtract(tab.b.take(idx), lo - tab.lo, out=cur[1])
+        tab.T.take(idx, axis=1, out=cur[2])
+        tab.divisor.take(idx, out=cur[3])
+        spare = None
+    fbuf = np.empty((4, m))  # scratch rows, reused in place (see below)
     mbuf = np.empty((2, m), dtype=bool)
-    sets = [(ibuf[0], ibuf[1], fbuf[0:4], fbuf[4]), (ibuf[2], ibuf[3], fbuf[5:9], fbuf[9])]
-    f0_, b0_, b1_, x0_, x1_, new_, gain_, eff_ = fbuf[10:18]
-    rs, re, tt, div = sets[0]
-    np.subtract(tab.a.take(idx), lo, out=rs)
-    np.subtract(tab.b.take(idx), lo, out=re)
-    tab.T.take(idx, axis=1, out=tt)
-    tab.divisor.take(idx, out=div)
-    cur = 0
     while (held & todo).sum() < n_todo:
         if m == 0:
             break
-        rs, re, tt, div = (x[..., :m] for x in sets[cur])
-        f0, b0, b1, x0, x1, new, gain, eff = (x[:m] for x in (f0_, b0_, b1_, x0_, x1_, new_, gain_, eff_))
+        rs, re, tt, div = (x[..., :m] for x in cur)
+        f0, b0, b1, x1 = (x[:m] for x in fbuf)
         m1, m2 = mbuf[0, :m], mbuf[1, :m]
         lane.sync(held)
         lat = lane.latency()
@@ -318,15 +327,10 @@ def _greedy(
         np.array(lane.F0[lo : hi + 1]).take(rs, out=f0, mode="clip")
         np.array(lane.B0[lo : hi + 1]).take(re, out=b0, mode="clip")
         np.array(lane.B1[lo : hi + 1]).take(re, out=b1, mode="clip")
-        # (F0 + T[0, q]) + B[q]; F1 = inf before a layer not held, so only blocks right after a held
-        # layer need the p = 1 terms
-        np.add(tt[0], f0, out=x0)
-        x0 += b0
-        np.add(tt[1], f0, out=x1)
-        x1 += b1
-        np.minimum(x0, x1, out=new)
+        # F1 = inf before a layer not held, so only blocks right after a held layer need the p = 1 terms
         f1_all = lane.F1[lo : hi + 1]
         after_held = [k for k, v in enumerate(f1_all) if v != math.inf]
+        adj = None
         if after_held:
             starts = np.zeros(hi - lo + 1, dtype=bool)
             starts[after_held] = True
@@ -335,17 +339,27 @@ def _greedy(
                 f0a, f1a = f0.take(adj), np.array(f1_all).take(rs.take(adj))
                 b0a, b1a = b0.take(adj), b1.take(adj)
                 ta = tt.take(adj, axis=1)
-                new[adj] = np.minimum(
+                adj_new = np.minimum(
                     np.minimum(f0a + ta[0] + b0a, f0a + ta[1] + b1a),
                     np.minimum(f1a + ta[2] + b0a, f1a + ta[3] + b1a),
                 )
-        np.subtract(lat, new, out=gain)
+        # new = min((T[0, 0] + F0) + B0, (T[0, 1] + F0) + B1), the scratch rows reused: f0 -> new,
+        # b0 -> gain, b1 -> efficiency
+        np.add(tt[1], f0, out=x1)
+        x1 += b1
+        np.add(tt[0], f0, out=f0)
+        f0 += b0
+        new = f0
+        np.minimum(new, x1, out=new)
+        if adj is not None and len(adj):
+            new[adj] = adj_new
+        gain = np.subtract(lat, new, out=b0)
         if not gain.max() > 1e-12:
             if not exclude_whole:
                 # nothing left reduces the latency on its own: send the rest together
                 picks.append(np.flatnonzero(todo & ~held))
             break
-        np.divide(gain, div, out=eff)
+        eff = np.divide(gain, div, out=b1)
         np.greater_equal(eff, eff.max(), out=m1)
         top = np.flatnonzero(m1)
         # ties: larger gain, then earlier start, then longer block
@@ -358,15 +372,23 @@ def _greedy(
         m1 |= m2
         keep = np.flatnonzero(m1)
         m = len(keep)
-        cur = 1 - cur
-        nrs, nre, ntt, ndiv = (x[..., :m] for x in sets[cur])
+        nxt = spare if spare is not None else _candidates(m)  # a spare holds at least m (m only shrinks)
+        nrs, nre, ntt, ndiv = (x[..., :m] for x in nxt)
         rs.take(keep, out=nrs, mode="clip")
         re.take(keep, out=nre, mode="clip")
         for r in range(4):
             tt[r].take(keep, out=ntt[r], mode="clip")
         div.take(keep, out=ndiv, mode="clip")
+        spare, cur = (cur if cur[0] is not tab.a else None), nxt
         exclude_whole = False
     return picks
+
+
+def _candidates(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Buffers for ``m`` candidates: start, end, T rows [4, m], divisor."""
+    ibuf = np.empty((2, m), dtype=np.int64)
+    fbuf = np.empty((5, m))
+    return ibuf[0], ibuf[1], fbuf[:4], fbuf[4]
 
 
 def efficiency_order(
