@@ -24,6 +24,7 @@ Query latencies while uploading are left to query.py.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +51,8 @@ __all__ = [
 
 #: IONN's eight penalty factors (S0: "1, 0.5, 0.25, ..., 0.016, 0.0"), halving from 1, then 0
 IONN_PENALTIES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0)
+
+_STRETCH_MIN = 8  # _Lane: layers not held in a row from which one numpy running sum beats the scalar loop
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,15 +218,20 @@ class _Lane:
 
     ``F0[a], F1[a]``: best cost of layers < a ending on the client / server (a = 0: the start, on the
     client); ``B0[b], B1[b]``: cost of the layers after b from the client / server. Same arithmetic as
-    `PlanProblem.lane_forward_backward`, so the numbers are identical to a full pass.
+    `PlanProblem.lane_forward_backward`, so the numbers are identical to a full pass. Over a stretch of layers
+    not held (the server lane closed) the passes reduce to running sums of the client times, taken with one
+    sequential ``np.add.accumulate`` (the same additions in the same order).
     """
 
     def __init__(self, prob: PlanProblem) -> None:
         n = prob.n
         self.n = n
         self.lane = prob._lane
+        self.ec = np.asarray(self.lane[2], dtype=np.float64)
+        self.dn = np.asarray(self.lane[1][:n], dtype=np.float64)
         self.held = np.zeros(n, dtype=bool)
         self.al = [False] * n
+        self.held_idx: list[int] = []  # indices of the held layers, ascending
         self.F0, self.F1 = [0.0] * (n + 1), [math.inf] * (n + 1)
         self.B0, self.B1 = [0.0] * n, [0.0] * n
         self.B1[n - 1] = self.lane[1][n]
@@ -238,6 +246,7 @@ class _Lane:
             self.b_ok = max(self.b_ok, int(d[-1]))
             self.held = held.copy()
             self.al = held.tolist()
+            self.held_idx = np.flatnonzero(held).tolist()
 
     def forward(self, upto: int) -> None:
         """Make F valid up to index `upto`."""
@@ -247,11 +256,24 @@ class _Lane:
         if upto <= i0:
             return
         f0, f1 = F0[i0], F1[i0]
-        for i in range(i0, upto):
+        i = i0
+        while i < upto:
+            if f1 == math.inf and not al[i]:
+                # server lane closed up to the next held layer: F0 is a running sum, F1 stays inf
+                k = bisect.bisect_left(self.held_idx, i)
+                j = min(self.held_idx[k] if k < len(self.held_idx) else upto, upto)
+                if j - i >= _STRETCH_MIN:
+                    acc = np.add.accumulate(np.concatenate(([f0], self.ec[i:j])))[1:].tolist()
+                    F0[i + 1 : j + 1] = acc
+                    F1[i + 1 : j + 1] = [math.inf] * (j - i)
+                    f0 = acc[-1]
+                    i = j
+                    continue
             a, b = f1 + dn[i], f0 + up[i]
             f1 = (b if b <= f1 else f1) + es[i] if al[i] else math.inf
             f0 = (f0 if f0 <= a else a) + ec[i]
             F0[i + 1], F1[i + 1] = f0, f1
+            i += 1
         self.f_ok = upto
 
     def backward(self, downto: int) -> None:
@@ -262,12 +284,26 @@ class _Lane:
         if downto >= i0:
             return
         b0, b1 = B0[i0], B1[i0]
-        for i in range(i0, downto, -1):
+        i = i0
+        while i > downto:
+            if not al[i]:
+                # layers s .. i not held: B0 gains each client time, B1 = its down transfer + B0
+                k = bisect.bisect_left(self.held_idx, i)
+                s = max(self.held_idx[k - 1] + 1 if k else 0, downto + 1)
+                if i - s + 1 >= _STRETCH_MIN:
+                    acc = np.add.accumulate(np.concatenate(([b0], self.ec[s : i + 1][::-1])))[1:]
+                    b1s = self.dn[s : i + 1][::-1] + acc
+                    B0[s - 1 : i] = acc[::-1].tolist()
+                    B1[s - 1 : i] = b1s[::-1].tolist()
+                    b0, b1 = B0[s - 1], B1[s - 1]
+                    i = s - 1
+                    continue
             c0 = ec[i] + b0
             c1 = es[i] + b1 if al[i] else math.inf
             x, y = up[i] + c1, dn[i] + c0
             b0, b1 = (c0 if c0 <= x else x), (y if y <= c1 else c1)
             B0[i - 1], B1[i - 1] = b0, b1
+            i -= 1
         self.b_ok = downto
 
     def latency(self) -> float:
@@ -323,20 +359,18 @@ def _greedy(
         m1, m2 = mbuf[0, :m], mbuf[1, :m]
         lane.sync(held)
         lat = lane.latency()
-        lane.backward(lo)
+        lane.backward(lo + int(re.min()))  # B is read at the candidates' ends only
         np.array(lane.F0[lo : hi + 1]).take(rs, out=f0, mode="clip")
         np.array(lane.B0[lo : hi + 1]).take(re, out=b0, mode="clip")
         np.array(lane.B1[lo : hi + 1]).take(re, out=b1, mode="clip")
         # F1 = inf before a layer not held, so only blocks right after a held layer need the p = 1 terms
-        f1_all = lane.F1[lo : hi + 1]
-        after_held = [k for k, v in enumerate(f1_all) if v != math.inf]
+        f1_all = np.array(lane.F1[lo : hi + 1])
+        starts = f1_all != math.inf
         adj = None
-        if after_held:
-            starts = np.zeros(hi - lo + 1, dtype=bool)
-            starts[after_held] = True
+        if starts.any():
             adj = np.flatnonzero(starts.take(rs))
             if len(adj):
-                f0a, f1a = f0.take(adj), np.array(f1_all).take(rs.take(adj))
+                f0a, f1a = f0.take(adj), f1_all.take(rs.take(adj))
                 b0a, b1a = b0.take(adj), b1.take(adj)
                 ta = tt.take(adj, axis=1)
                 adj_new = np.minimum(
