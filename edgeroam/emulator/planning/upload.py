@@ -170,17 +170,18 @@ class _BlockTable:
         move = np.zeros((2, 2, n))  # [r, q, b]
         move[0, 1] = up
         move[1, 0] = dn
-        run = np.stack([ec, es])  # [q, b]
+        run = np.stack([ec, es])[None]  # [1, q, b]
+        move = move[None]  # [1, r, q, b]
         off = self.offset.tolist()
         y = np.empty((2, 2, 2, n))  # scratch [p, r, q, a]
         for k in range(1, n):
             m = n - k
-            prev = T[:, :, off[k - 1] : off[k - 1] + m, None].transpose(0, 1, 3, 2)  # [p, r, 1, a]
             yk = y[..., :m]
-            np.add(prev, move[None, :, :, k:n], out=yk)  # [p, r, q, a]: blocks (a, a + k), a < m
+            # [p, r, 1, a] + [1, r, q, a]: blocks (a, a + k), a < m
+            np.add(T[:, :, None, off[k - 1] : off[k - 1] + m], move[..., k:], out=yk)
             out = T[:, :, off[k] : off[k] + m]
             np.minimum(yk[:, 0], yk[:, 1], out=out)
-            out += run[None, :, k:n]
+            np.add(out, run[..., k:], out=out)
         self.T = T.reshape(4, total)  # rows 00, 01, 10, 11
         ar = np.arange(n)  # (few temporaries: fresh pages cost more than the arithmetic here)
         self.a = np.concatenate([ar[:m] for m in range(n, 0, -1)])
