@@ -354,8 +354,9 @@ class PlanProblem:
         n = self.n
         live: list[int] = [-1]  # tensor ids; -1 = the model input
         nbytes = np.concatenate([self.out_bytes, [self.input_bytes]])  # index -1 = the input
-        last = self.last_reader.tolist()
+        last = [*self.last_reader.tolist(), self.input_last]  # index -1 = the input
         sink = self.is_sink.tolist()
+        preds = self.preds
         shapes: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         groups: dict[tuple, list[tuple[int, list[int]]]] = {}  # shape -> (layer, tensors read) per layer
         n_before_l, gathers = [], []
@@ -363,18 +364,26 @@ class PlanProblem:
             w = len(live)
             if w > MAX_FRONTIER_WIDTH:
                 raise _TooWideError(w)
-            reads = self.preds[i] if self.preds[i] else [-1]
-            read_pos = tuple(live.index(t) for t in reads)
-            after = [t for t in live if (self.input_last if t == -1 else last[t]) != i]
-            if not sink[i]:
+            reads = preds[i] or [-1]
+            read_pos = tuple([live.index(t) for t in reads])
+            after: list[int] = []
+            keep_l: list[int] = []  # position of each live tensor after the layer (-1: last read here)
+            for t in live:
+                if last[t] != i:
+                    keep_l.append(len(after))
+                    after.append(t)
+                else:
+                    keep_l.append(-1)
+            appends = not sink[i]
+            if appends:
                 after.append(i)
             if len(after) > MAX_FRONTIER_WIDTH:
                 raise _TooWideError(len(after))
-            keep = tuple(after.index(t) if t in after else -1 for t in live)
-            key = (w, read_pos, keep, len(after), not sink[i])
+            keep = tuple(keep_l)
+            key = (w, read_pos, keep, len(after), appends)
             shape = shapes.get(key)
             if shape is None:
-                shape = shapes[key] = _frontier_step(w, read_pos, keep, len(after), not sink[i])
+                shape = shapes[key] = _frontier_step(w, read_pos, keep, len(after), appends)
                 groups[key] = []
             groups[key].append((i, reads))
             n_before_l.append(3**w)
