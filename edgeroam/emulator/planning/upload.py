@@ -333,29 +333,36 @@ def _greedy(
         return picks
     lo, hi = runs[0][0], runs[-1][1]
     tab = _BlockTable.of(prob, lo, hi)
-    # the live candidates: start, end (relative to lo), T rows 00, 01, 10, 11, byte divisor; compressed
-    # after each pick from one buffer into another (fresh large arrays each pick cost page faults)
+    # the live candidates: start, end (relative to lo) [2, m] int; T rows 00, 01, 10, 11 and the byte divisor
+    # [5, m] float; compressed after each pick from one storage into another (fresh large arrays each pick
+    # cost page faults), each packed so that one take per array moves them
+    ib: np.ndarray | None = None
+    fb: np.ndarray | None = None
+    spare = None
     if not exclude_whole and runs == [(tab.lo, tab.hi)]:
-        cur: tuple = (tab.a, tab.b, tab.T, tab.divisor)  # every block of the table: used as it is
+        store = None  # every block of the table: used as it is
         m = len(tab.a)
-        spare = None
     else:
         idx = tab.inside(runs)
         if exclude_whole:
             idx = idx[n_todo != tab.b.take(idx) - tab.a.take(idx) + 1]
         m = len(idx)
-        cur = _candidates(m)
-        np.subtract(tab.a.take(idx), lo - tab.lo, out=cur[0])
-        np.subtract(tab.b.take(idx), lo - tab.lo, out=cur[1])
-        tab.T.take(idx, axis=1, out=cur[2])
-        tab.divisor.take(idx, out=cur[3])
-        spare = None
+        store = _storage(m)
+        ib, fb = _packed(store, m)
+        np.subtract(tab.a.take(idx), lo - tab.lo, out=ib[0])
+        np.subtract(tab.b.take(idx), lo - tab.lo, out=ib[1])
+        tab.T.take(idx, axis=1, out=fb[:4])
+        tab.divisor.take(idx, out=fb[4])
     fbuf = np.empty((4, m))  # scratch rows, reused in place (see below)
     mbuf = np.empty((2, m), dtype=bool)
     while (held & todo).sum() < n_todo:
         if m == 0:
             break
-        rs, re, tt, div = (x[..., :m] for x in cur)
+        if store is None:
+            rs, re, tt, div = tab.a, tab.b, tab.T, tab.divisor
+        else:
+            ib, fb = _packed(store, m)
+            rs, re, tt, div = ib[0], ib[1], fb[:4], fb[4]
         f0, b0, b1, x1 = (x[:m] for x in fbuf)
         m1, m2 = mbuf[0, :m], mbuf[1, :m]
         lane.sync(held)
@@ -407,23 +414,30 @@ def _greedy(
         m1 |= m2
         keep = np.flatnonzero(m1)
         m = len(keep)
-        nxt = spare if spare is not None else _candidates(m)  # a spare holds at least m (m only shrinks)
-        nrs, nre, ntt, ndiv = (x[..., :m] for x in nxt)
-        rs.take(keep, out=nrs, mode="clip")
-        re.take(keep, out=nre, mode="clip")
-        for r in range(4):
-            tt[r].take(keep, out=ntt[r], mode="clip")
-        div.take(keep, out=ndiv, mode="clip")
-        spare, cur = (cur if cur[0] is not tab.a else None), nxt
+        nxt = spare if spare is not None else _storage(m)  # a spare holds at least m (m only shrinks)
+        nib, nfb = _packed(nxt, m)
+        if store is None:
+            rs.take(keep, out=nib[0], mode="clip")
+            re.take(keep, out=nib[1], mode="clip")
+            tt.take(keep, axis=1, out=nfb[:4], mode="clip")
+            div.take(keep, out=nfb[4], mode="clip")
+        else:
+            assert ib is not None and fb is not None
+            ib.take(keep, axis=1, out=nib, mode="clip")
+            fb.take(keep, axis=1, out=nfb, mode="clip")
+        spare, store = store, nxt
         exclude_whole = False
     return picks
 
 
-def _candidates(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Buffers for ``m`` candidates: start, end, T rows [4, m], divisor."""
-    ibuf = np.empty((2, m), dtype=np.int64)
-    fbuf = np.empty((5, m))
-    return ibuf[0], ibuf[1], fbuf[:4], fbuf[4]
+def _storage(cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat storage for up to ``cap`` candidates (see `_packed`)."""
+    return np.empty(2 * cap, dtype=np.int64), np.empty(5 * cap)
+
+
+def _packed(store: tuple[np.ndarray, np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous [2, m] int (start, end) and [5, m] float (T rows, divisor) views of a storage."""
+    return store[0][: 2 * m].reshape(2, m), store[1][: 5 * m].reshape(5, m)
 
 
 def efficiency_order(
