@@ -338,23 +338,32 @@ def _greedy(
     # cost page faults), each packed so that one take per array moves them
     ib: np.ndarray | None = None
     fb: np.ndarray | None = None
-    spare = None
+    idx = None
     if not exclude_whole and runs == [(tab.lo, tab.hi)]:
-        store = None  # every block of the table: used as it is
-        m = len(tab.a)
+        m = len(tab.a)  # every block of the table: used as it is for the first pick
     else:
         idx = tab.inside(runs)
         if exclude_whole:
             idx = idx[n_todo != tab.b.take(idx) - tab.a.take(idx) + 1]
         m = len(idx)
-        store = _storage(m)
+    # one allocation for the scratch rows and two storages (pages are only touched as far as they are used,
+    # and one block is reused by the allocator from call to call where many smaller ones are not)
+    work = np.empty(18 * m)
+    fbuf = work[: 4 * m].reshape(4, m)  # scratch rows, reused in place (see below)
+    stores = [
+        (work[4 * m + 7 * h : 6 * m + 7 * h].view(np.int64), work[6 * m + 7 * h : 11 * m + 7 * h])
+        for h in (0, m)
+    ]
+    mbuf = np.empty((2, m), dtype=bool)
+    if idx is None:
+        store, spare = None, stores[0]
+    else:
+        store, spare = stores
         ib, fb = _packed(store, m)
         np.subtract(tab.a.take(idx), lo - tab.lo, out=ib[0])
         np.subtract(tab.b.take(idx), lo - tab.lo, out=ib[1])
         tab.T.take(idx, axis=1, out=fb[:4])
         tab.divisor.take(idx, out=fb[4])
-    fbuf = np.empty((4, m))  # scratch rows, reused in place (see below)
-    mbuf = np.empty((2, m), dtype=bool)
     while (held & todo).sum() < n_todo:
         if m == 0:
             break
@@ -414,7 +423,7 @@ def _greedy(
         m1 |= m2
         keep = np.flatnonzero(m1)
         m = len(keep)
-        nxt = spare if spare is not None else _storage(m)  # a spare holds at least m (m only shrinks)
+        nxt = spare if spare is not None else stores[1]  # each storage holds the first m (m only shrinks)
         nib, nfb = _packed(nxt, m)
         if store is None:
             rs.take(keep, out=nib[0], mode="clip")
@@ -428,11 +437,6 @@ def _greedy(
         spare, store = store, nxt
         exclude_whole = False
     return picks
-
-
-def _storage(cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat storage for up to ``cap`` candidates (see `_packed`)."""
-    return np.empty(2 * cap, dtype=np.int64), np.empty(5 * cap)
 
 
 def _packed(store: tuple[np.ndarray, np.ndarray], m: int) -> tuple[np.ndarray, np.ndarray]:
