@@ -31,7 +31,6 @@ What it leaves to others: deciding (policies), query counting and metrics (maste
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +52,11 @@ __all__ = ["TRANSFER_COLUMNS", "SimBackend"]
 TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
 
 Key = tuple[int, int]
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., c - 1 for each count c, concatenated (the position of each row within its group)."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 @dataclass(eq=False)
@@ -479,33 +483,55 @@ class SimBackend:
         ``down_bytes``; sorted by interval and server.
         """
         w = self.interval_s
-        # per-chunk spreading over intervals, with the path links of each migrate chunk
-        rows_k, rows_node_up, rows_node_dn, rows_b = [], [], [], []
-        for rec in self._records:
-            kind, _c, src, dst, start, end, nbytes = rec[:7]
-            if kind != "migrate" or nbytes <= 0:
-                continue
-            links, _ = self._paths[(src, dst)]
-            k0 = math.floor(start / w)
-            k1 = max(k0, math.ceil(end / w) - 1)
-            dur = end - start
-            for k in range(k0, k1 + 1):
-                share = (min(end, (k + 1) * w) - max(start, k * w)) / dur if dur > 0 else 1.0
-                if share <= 0:
-                    continue
-                for u, v in links:
-                    rows_k.append(k)
-                    rows_node_up.append(u)
-                    rows_node_dn.append(v)
-                    rows_b.append(nbytes * share)
-        if not rows_k:
+        recs = [r for r in self._records if r[0] == "migrate" and r[6] > 0]
+        # the links of each path, flattened (u: uplink end, v: downlink end), and each record's path
+        path_ids: dict[Key, int] = {}
+        flat_u: list[Any] = []
+        flat_v: list[Any] = []
+        first: list[int] = []
+        n_links: list[int] = []
+        rec_path = np.empty(len(recs), dtype=np.int64)
+        for j, rec in enumerate(recs):
+            pid = path_ids.get((rec[2], rec[3]))
+            if pid is None:
+                links, _ = self._paths[(rec[2], rec[3])]
+                pid = path_ids[(rec[2], rec[3])] = len(first)
+                first.append(len(flat_u))
+                n_links.append(len(links))
+                flat_u.extend(u for u, _v in links)
+                flat_v.extend(v for _u, v in links)
+            rec_path[j] = pid
+        start = np.array([r[4] for r in recs], dtype=np.float64)
+        end = np.array([r[5] for r in recs], dtype=np.float64)
+        nbytes = np.array([r[6] for r in recs], dtype=np.float64)
+        # spread each chunk over the intervals it overlaps, in proportion to the overlap
+        k0 = np.floor(start / w).astype(np.int64)
+        k1 = np.maximum(k0, np.ceil(end / w).astype(np.int64) - 1)
+        per = k1 - k0 + 1
+        rec = np.repeat(np.arange(len(recs)), per)
+        k = k0[rec] + _ranks(per)
+        kf = k.astype(np.float64)
+        dur = end[rec] - start[rec]
+        overlap = np.minimum(end[rec], (kf + 1) * w) - np.maximum(start[rec], kf * w)
+        share = np.ones(len(rec))
+        np.divide(overlap, dur, out=share, where=dur > 0)
+        keep = share > 0
+        rec, k, share = rec[keep], k[keep], share[keep]
+        if not len(rec):
             return pd.DataFrame({"interval": np.zeros(0, np.int64), "start": np.zeros(0),
                                  "server": np.zeros(0, np.int64), "up_bytes": np.zeros(0),
                                  "down_bytes": np.zeros(0)})
-        k = np.array(rows_k, dtype=np.int64)
-        b = np.array(rows_b)
-        up = pd.DataFrame({"interval": k, "node": rows_node_up, "up_bytes": b, "down_bytes": 0.0})
-        dn = pd.DataFrame({"interval": k, "node": rows_node_dn, "up_bytes": 0.0, "down_bytes": b})
+        # one row per (chunk, interval, link of its path), in that order
+        pid = rec_path[rec]
+        nl = np.asarray(n_links, dtype=np.int64)[pid]
+        row = np.repeat(np.arange(len(rec)), nl)
+        link = np.asarray(first, dtype=np.int64)[pid][row] + _ranks(nl)
+        k = k[row]
+        b = (nbytes[rec] * share)[row]
+        up = pd.DataFrame({"interval": k, "node": np.asarray(flat_u, dtype=object)[link], "up_bytes": b,
+                           "down_bytes": 0.0})
+        dn = pd.DataFrame({"interval": k, "node": np.asarray(flat_v, dtype=object)[link], "up_bytes": 0.0,
+                           "down_bytes": b})
         df = pd.concat([up, dn]).groupby(["interval", "node"], sort=False).sum().reset_index()
         df = df[df["node"].astype(str).str.match(r"^s\d+$")]
         df["server"] = df["node"].str.slice(1).astype(np.int64)
