@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 import pytest
 
 from edgeroam.emulator.actions import Migrate, SetPlan
 from edgeroam.emulator.planning import Plan
-from edgeroam.emulator.sim.backend import SimBackend
 from edgeroam.errors import RunError
 
 MB = 1_000_000
-
-
-def backend(**kw):
-    G = nx.Graph()
-    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)  # 1 MB/s
-    G.add_edge("s1", "s2", capacity_bps=8e6, delay_s=0.0)
-    args = dict(order_of=lambda plan: np.flatnonzero(plan.where), interval_s=10.0, ttl_intervals=2,
-                up_bps=8e6, chunk_bytes=1 * MB)
-    args.update(kw)
-    return SimBackend(G, [0, 1, 2], [MB, MB, 2 * MB], ["a", "b", "c"], **args)
 
 
 def plan(where):
     return Plan(np.array(where, bool), 1.0, 0.0, 0.0, 0.0)
 
 
-def test_migration_over_two_hops_is_one_flow():
-    b = backend()
+def test_migration_over_two_hops_is_one_flow(make_backend):
+    b = make_backend()
     b.begin_tick(0, 0.0, {})
     b.grant(7, 0, np.ones(3, bool))
     b.execute([Migrate(7, 0, 2, ("c", "a"))])
@@ -44,8 +32,8 @@ def test_migration_over_two_hops_is_one_flow():
     assert bh["down_bytes"].to_dict() == {0: 0.0, 1: 3 * MB, 2: 3 * MB}
 
 
-def test_only_missing_layers_move_and_ttl_refreshes():
-    b = backend()
+def test_only_missing_layers_move_and_ttl_refreshes(make_backend):
+    b = make_backend()
     b.begin_tick(0, 0.0, {})
     b.grant(7, 0, np.ones(3, bool))
     b.grant(7, 1, np.array([True, False, False]))
@@ -61,8 +49,8 @@ def test_only_missing_layers_move_and_ttl_refreshes():
     assert b.holds(7, 1) is None and b.holds(7, 0) is None
 
 
-def test_settle_lands_the_delivered_prefix():
-    b = backend()
+def test_settle_lands_the_delivered_prefix(make_backend):
+    b = make_backend()
     b.begin_tick(0, 0.0, {})
     b.grant(7, 0, np.ones(3, bool))
     b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])  # 4 MB at 1 MB/s
@@ -75,8 +63,8 @@ def test_settle_lands_the_delivered_prefix():
     assert [(t, i.tolist()) for t, i in arrivals] == [(pytest.approx(4.5), [2])]
 
 
-def test_uploads_share_the_cell_uplink_and_cancel_on_move():
-    b = backend()
+def test_uploads_share_the_cell_uplink_and_cancel_on_move(make_backend):
+    b = make_backend()
     b.begin_tick(0, 0.0, {1: 0, 2: 0})
     b.execute([SetPlan(1, 0, plan([True, False, False])), SetPlan(2, 0, plan([True, False, False]))])
     b.advance(5.0)
@@ -90,10 +78,10 @@ def test_uploads_share_the_cell_uplink_and_cancel_on_move():
     assert (last["dst"], bool(last["complete"]), last["bytes"]) == (1, False, pytest.approx(MB))
 
 
-def test_everywhere_and_fixed_pairs():
-    b = backend(everywhere=True)
+def test_everywhere_and_fixed_pairs(make_backend):
+    b = make_backend(everywhere=True)
     assert b.holds(1, 2).all()
-    b = backend(pairs=[(0, 1)])
+    b = make_backend(pairs=[(0, 1)])
     b.begin_tick(0, 0.0, {})
     b.grant(7, 1, np.ones(3, bool))
     with pytest.raises(RunError):

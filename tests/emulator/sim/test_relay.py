@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
 
 from edgeroam.emulator.actions import Migrate, SetPlan
 from edgeroam.emulator.planning import Plan
-from edgeroam.emulator.sim.backend import SimBackend
 
 MB = 1_000_000
-
-
-def backend(**kw):
-    G = nx.Graph()
-    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)  # 1 MB/s
-    G.add_edge("s1", "s2", capacity_bps=8e6, delay_s=0.0)
-    args = dict(order_of=lambda plan: np.flatnonzero(plan.where), interval_s=10.0, ttl_intervals=2,
-                up_bps=8e6, chunk_bytes=1 * MB)
-    args.update(kw)
-    return SimBackend(G, [0, 1, 2], [MB, MB, 2 * MB], ["a", "b", "c"], **args)
 
 
 def full_plan():
     return Plan(np.ones(3, bool), 1.0, 0.0, 0.0, 0.0)
 
 
-def test_relay_forwards_uploaded_layers_as_they_land():
-    b = backend(relay=True)
+def test_relay_forwards_uploaded_layers_as_they_land(make_backend):
+    b = make_backend(relay=True)
     b.begin_tick(0, 0.0, {7: 0})
     # the client starts uploading a, b, c (1 MB chunks at 1 MB/s: land at 1, 2, 4 s) and the master orders
     # s0 -> s1 at once, when s0 holds nothing yet
@@ -41,8 +29,8 @@ def test_relay_forwards_uploaded_layers_as_they_land():
     assert mig["bytes"].sum() == 4 * MB
 
 
-def test_without_relay_nothing_leaves_an_empty_source():
-    b = backend()
+def test_without_relay_nothing_leaves_an_empty_source(make_backend):
+    b = make_backend()
     b.begin_tick(0, 0.0, {7: 0})
     b.execute([SetPlan(7, 0, full_plan()), Migrate(7, 0, 1, ("a", "b", "c"))])
     b.advance(10.0)
@@ -50,8 +38,8 @@ def test_without_relay_nothing_leaves_an_empty_source():
     assert (b.transfers()["kind"] == "migrate").sum() == 0
 
 
-def test_relay_orders_end_with_the_next_actions_and_only_listed_layers_go():
-    b = backend(relay=True)
+def test_relay_orders_end_with_the_next_actions_and_only_listed_layers_go(make_backend):
+    b = make_backend(relay=True)
     b.begin_tick(0, 0.0, {7: 0})
     b.execute([SetPlan(7, 0, full_plan()), Migrate(7, 0, 2, ("a",))])
     b.advance(1.5)  # "a" landed at s0 (1 s) and was forwarded; "b" is still on its way up
@@ -62,8 +50,8 @@ def test_relay_orders_end_with_the_next_actions_and_only_listed_layers_go():
     assert b.transfers().query("kind == 'migrate'")["bytes"].tolist() == [MB]
 
 
-def test_relay_chains_a_migration_landing_at_the_source():
-    b = backend(relay=True)
+def test_relay_chains_a_migration_landing_at_the_source(make_backend):
+    b = make_backend(relay=True)
     b.begin_tick(0, 0.0, {7: 1})
     b.grant(7, 0, np.array([True, False, False]))
     # s0 sends "a" to s1 (the client's server now), which relays it on to s2 when it lands
