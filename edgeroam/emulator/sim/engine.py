@@ -118,7 +118,7 @@ class Event:
         return self._value
 
     def defuse(self) -> None:
-        """Mark a failed event as handled, so that nobody waiting for it does not stop the run."""
+        """Mark a failed event as handled: once processed, it no longer stops the run with its exception."""
         self._defused = True
 
     def succeed(self, value: Any = None, priority: int = NORMAL) -> Event:
