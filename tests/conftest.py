@@ -20,3 +20,20 @@ def shared_traces() -> Path:
     if not GEOLIFE_ZIP.exists() or not KAIST_DIR.exists():
         pytest.skip(f"shared traces not found under {TRACES}")
     return TRACES
+
+
+DEMO_POLICIES = ("ionn", "perdnn", "oracle", "fractional", "optimal")
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory) -> dict[str, Path]:
+    """Run directories of the demo scenario (synthetic, 20 walkers, 1 h), one per policy, made once."""
+    from edgeroam.emulator.master import prepare
+    from edgeroam.emulator.run import run_scenario
+    from edgeroam.scenario import load_scenario
+
+    base = load_scenario(REPO / "scenarios" / "demo.toml")
+    prep = prepare(base)
+    root = tmp_path_factory.mktemp("runs")
+    return {p: run_scenario(base, root, progress=False, overrides=[f'policy.kind="{p}"'], prepared=prep)
+            for p in DEMO_POLICIES}

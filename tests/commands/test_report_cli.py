@@ -12,20 +12,6 @@ from edgeroam.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def demo_runs(tmp_path_factory) -> dict[str, Path]:
-    """Run directories of the demo scenario with every policy (as tests/report/conftest.py)."""
-    from edgeroam.emulator.master import prepare
-    from edgeroam.emulator.run import run_scenario
-    from edgeroam.scenario import load_scenario
-
-    base = load_scenario(REPO / "scenarios" / "demo.toml")
-    prep = prepare(base)
-    root = tmp_path_factory.mktemp("runs")
-    return {p: run_scenario(base, root, progress=False, overrides=[f'policy.kind="{p}"'], prepared=prep)
-            for p in ("ionn", "perdnn", "oracle", "fractional", "optimal")}
-
-
 def test_report_help(capsys):
     assert main(["report", "--help"]) == 0
     assert "--max-map-panels" in capsys.readouterr().out
