@@ -396,6 +396,8 @@ class Master:
         self.crowded = frozenset(int(s) for s in crowded)
         self.fraction_bytes = float(fraction_bytes)
         self.interval = float(sc.dataset.interval_s)
+        if callable(getattr(policy, "bind", None)):
+            policy.bind(prep)  # a policy's one-off precomputation from the prepared scenario (perdnn-prob)
         pl = prep.planner
         servers = prep.world.topology.servers
         edge = servers.loc[servers["tier"] == "edge", "server"].to_numpy(np.int64)

@@ -7,6 +7,7 @@ from edgeroam.emulator.policies.ionn import IONNPolicy
 from edgeroam.emulator.policies.optimal import OptimalPolicy
 from edgeroam.emulator.policies.oracle import OraclePolicy
 from edgeroam.emulator.policies.perdnn import PerDNNPolicy
+from edgeroam.emulator.policies.prob import ProbForwardPolicy
 from edgeroam.emulator.policies.selective import GatedForwardPolicy, SpeedForwardPolicy
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "PerDNNForwardPolicy",
     "PerDNNPolicy",
     "PerDNNTopKPolicy",
+    "ProbForwardPolicy",
     "Policy",
     "SpeedForwardPolicy",
     "current_plans",
@@ -37,6 +39,7 @@ POLICIES: dict[str, type] = {
     "perdnn-forward": PerDNNForwardPolicy,
     "perdnn-gated": GatedForwardPolicy,
     "perdnn-speed": SpeedForwardPolicy,
+    "perdnn-prob": ProbForwardPolicy,
 }
 
 #: policies that take ``-top<k>`` after their name (k targets nearest to the prediction)

@@ -1,0 +1,87 @@
+"""perdnn-prob: the error model, the q rule, and a scripted mover whose errors lie along its heading."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.policies import ProbForwardPolicy, make_policy
+from edgeroam.emulator.policies.prob import choose_targets, error_model
+from edgeroam.errors import RunError
+from edgeroam.scenario import scenario_from_dict
+from edgeroam.topology.build import World, build_topology
+from tests.emulator.policies.test_policies import world
+
+STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
+
+
+def test_registry_and_unbound_policy_raises():
+    p = make_policy("perdnn-prob")
+    assert isinstance(p, ProbForwardPolicy) and p.relay and p.name == "perdnn-prob"
+    tick, view, _ = world()
+    with pytest.raises(RunError, match="bind"):
+        p.decide(view(), tick)
+
+
+def test_choose_targets_takes_the_fewest_reaching_q():
+    prob = np.array([0.5, 0.3, 0.15, 0.05])
+    assert [choose_targets(prob, q, 3) for q in (0.4, 0.5, 0.6, 0.8, 0.9, 1.0)] == [1, 1, 2, 2, 3, 3]
+    assert choose_targets(np.array([1.0, 0.0]), 1.0, 3) == 1
+    assert choose_targets(np.zeros(2), 0.5, 3) == 0
+
+
+def test_error_model_rotates_into_the_heading_frame():
+    # users heading north (+y) overshoot by 5 m along their heading: stored as (along, across) = (5, 0)
+    w = np.array([[[0.0, 0.0], [0.0, 10.0]]] * 3 + [[[0.0, 0.0], [0.0, 0.0]]])
+    pred = np.array([[0.0, 20.0]] * 3 + [[0.0, 0.0]])
+    tgt = pred + np.array([[0.0, 5.0]] * 3 + [[1.0, 2.0]])
+    m = error_model(w, tgt, pred, n_bins=1)
+    assert m.pools[0].tolist() == [[1.0, 2.0]] and np.allclose(m.pools[1], [[5.0, 0.0]] * 3)
+    # a user heading west gets the same overshoot to the west; a standing one the standing errors
+    east_west = m.samples(np.zeros((2, 2)), np.array([[-3.0, 0.0], [0.0, 0.0]]))
+    assert np.allclose(east_west[0], [[-5.0, 0.0]] * 3) and east_west[1].tolist() == [[1.0, 2.0]]
+
+
+def scripted(policy):
+    """A train user and a test user walking east one cell per tick along one row; 'stay' predictor.
+
+    Every neighbour of the walk's cells has a server, so the candidates within r of a prediction are the
+    current server and its six neighbours, all equally far: top-3 takes two of them. The stay predictor's
+    train errors are one step ahead along the heading, so the probability ranking takes the east neighbour,
+    alone.
+    """
+    sc = scenario_from_dict({
+        "name": "scripted", "seed": 1,
+        "dataset": {"kind": "synthetic", "interval_s": 30.0, "split": {"test_users": None}},
+        "topology": {"radius_m": 50.0},
+        "dnn": {"model": "mobilenet"},
+        "predictor": {"kind": "stay", "history": 2},
+        "policy": {"kind": "perdnn-forward-top3", "radius_m": 100.0, "ttl_intervals": 5},
+    })
+    k = np.arange(-1.0, 7.0)
+    # a: test user, cells 0..5 of row 0; b: train user, the same walk; c, d: train users one row above and
+    # below (their cells give every neighbour of a's cells a server)
+    x = np.concatenate([k[1:7] * STEP, k[1:7] * STEP, (k + 0.5) * STEP, (k + 0.5) * STEP])
+    y = np.concatenate([np.zeros(12), np.full(8, 75.0), np.full(8, -75.0)])
+    tr = pd.DataFrame({"user": pd.Categorical(["a"] * 6 + ["b"] * 6 + ["c"] * 8 + ["d"] * 8),
+                       "traj": np.zeros(28, np.int32),
+                       "t": np.concatenate([k[1:7], k[1:7], k + 1, k + 1]) * 30.0, "x": x, "y": y,
+                       "lat": np.nan, "lon": np.nan})
+    w = World(sc, tr, ["b", "c", "d"], ["a"], build_topology(sc, tr))
+    prep = prepare(sc, w)
+    return prep, run_pass(prep, policy)
+
+
+def test_probability_targets_pick_the_heading_neighbour_with_fewer_bytes_than_top3():
+    prep, top3 = scripted(make_policy("perdnn-forward-top3"))
+    _, prob = scripted(ProbForwardPolicy(q=0.8, k_max=3))
+    plan_bytes = prep.planner.entry(1).bytes
+    assert (prob.summary["hits"], prob.summary["misses"]) == (5, 0)
+    assert prob.summary["hits"] >= top3.summary["hits"]
+    # one target a tick (the east neighbour) against two (east and west) under top-3
+    assert prob.summary["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
+    assert top3.summary["backhaul"]["migrated_bytes"] > prob.summary["backhaul"]["migrated_bytes"]
