@@ -78,10 +78,11 @@ def scripted(policy):
 
 def test_probability_targets_pick_the_heading_neighbour_with_fewer_bytes_than_top3():
     prep, top3 = scripted(make_policy("perdnn-forward-top3"))
-    _, prob = scripted(ProbForwardPolicy(q=0.8, k_max=3))
     plan_bytes = prep.planner.entry(1).bytes
-    assert (prob.summary["hits"], prob.summary["misses"]) == (5, 0)
-    assert prob.summary["hits"] >= top3.summary["hits"]
-    # one target a tick (the east neighbour) against two (east and west) under top-3
-    assert prob.summary["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
-    assert top3.summary["backhaul"]["migrated_bytes"] > prob.summary["backhaul"]["migrated_bytes"]
+    for policy in (make_policy("perdnn-prob"), ProbForwardPolicy(q=0.8, tau=None)):  # tau rule, q rule
+        _, prob = scripted(policy)
+        assert (prob.summary["hits"], prob.summary["misses"]) == (5, 0)
+        assert prob.summary["hits"] > top3.summary["hits"]
+        # one target a tick (the east neighbour) against two (of six equally near) under top-3
+        assert prob.summary["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
+        assert top3.summary["backhaul"]["migrated_bytes"] > prob.summary["backhaul"]["migrated_bytes"]
