@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         policy: str = typer.Option(
             None, "--policy",
             help="perdnn | fractional | ionn | optimal | oracle | perdnn-forward | perdnn-top<k> | "
-                 "perdnn-forward-top<k> | perdnn-gated | perdnn-gated-top<k> | perdnn-speed | perdnn-prob "
+                 "perdnn-forward-top<k> | perdnn-gated | perdnn-gated-top<k> | perdnn-speed | perdnn-prob | "
+                 "perdnn-rank "
                  "(docs/reproductions/beat-the-paper.md).",
         ),
         predictor: str = typer.Option(None, "--predictor", help="markov | svr | lstm | stay | velocity."),

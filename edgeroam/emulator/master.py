@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.scenario import Scenario
     from edgeroam.topology.build import World
 
-__all__ = ["Master", "PassResult", "PlanEntry", "Planner", "Prepared", "prepare", "run_pass"]
+__all__ = ["Master", "PassResult", "PlanEntry", "Planner", "Prepared", "near_servers", "prepare", "run_pass",
+           "true_next"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -246,7 +247,7 @@ class Prepared:
     timing: dict[str, float] = field(default_factory=dict)
 
 
-def _near(world: World, points: np.ndarray, r_m: float) -> tuple[np.ndarray, np.ndarray]:
+def near_servers(world: World, points: np.ndarray, r_m: float) -> tuple[np.ndarray, np.ndarray]:
     """CSR of the edge servers whose site is within r of each point (NaN points: none)."""
     from edgeroam.topology.servers import server_of_cell
 
@@ -260,6 +261,20 @@ def _near(world: World, points: np.ndarray, r_m: float) -> tuple[np.ndarray, np.
     counts = np.bincount(rows, minlength=len(points))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return offsets, srv[keep].astype(np.int64)
+
+
+def true_next(code: np.ndarray, tick: np.ndarray, joined: np.ndarray, hist: np.ndarray,
+              server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The true next position [S, 2] and server [S] of each user step: the same user's row at tick k + 1 in
+    the same run (not a new join); NaN / -1 where there is none."""
+    key = code * (int(tick.max()) + 2) + tick
+    order = np.argsort(key, kind="stable")
+    pos = np.minimum(np.searchsorted(key[order], key + 1), len(key) - 1)
+    nxt = order[pos]
+    found = (key[nxt] == key + 1) & ~joined[nxt]
+    actual = np.full((len(key), 2), np.nan)
+    actual[found] = hist[nxt[found], -1]
+    return actual, np.where(found, server[nxt], -1)
 
 
 def fit_predictor(scenario: Scenario, world: World, kind: str):
@@ -325,19 +340,10 @@ def prepare(
     say("predicting")
     predicted = np.asarray(predictor.predict(hist), dtype=np.float64)
     timing["predict_s"] = time.perf_counter() - t
-    # the true next position: the same user's row at tick k + 1, in the same run (not a new join)
-    key = code * (int(kk.max()) + 2) + kk
-    order = np.argsort(key, kind="stable")
-    pos = np.searchsorted(key[order], key + 1)
-    pos = np.minimum(pos, len(key) - 1)
-    nxt = order[pos]
-    found = (key[nxt] == key + 1) & ~joined[nxt]
-    actual = np.full((len(key), 2), np.nan)
-    actual[found] = hist[nxt[found], -1]
-    next_server = np.where(found, server[nxt], -1)
+    actual, next_server = true_next(code, kk, joined, hist, server)
     r = scenario.policy.radius_m
-    near_pred = _near(world, predicted, r)
-    near_act = _near(world, actual, r)
+    near_pred = near_servers(world, predicted, r)
+    near_act = near_servers(world, actual, r)
     graph = model_graph(scenario.dnn.model)
     acc = scenario.topology.access
     planner = Planner(graph, profile(graph, scenario.dnn.client), profile(graph, scenario.dnn.server),
@@ -456,7 +462,7 @@ class Master:
                 (lambda i: empty),
                 near_actual=(lambda i, b=base: nas[nao[b + i]: nao[b + i + 1]]) if len(nas) else
                 (lambda i: empty),
-                load=lambda s, _l=load: int(_l.get(s, 0)), holds=be.holds, planner=pl,
+                load=lambda s, _l=load: int(_l.get(s, 0)), holds=be.holds, held_by=be.held_by, planner=pl,
                 crowded=self.crowded, fraction_bytes=self.fraction_bytes,
             )
             be.execute(self.policy.decide(view, tk))
@@ -502,6 +508,7 @@ class Master:
                   "predictions": predictions}
         summary = summarize(prep, self.policy.name, tables, interval_s=self.interval,
                             crowded=sorted(self.crowded), fraction_bytes=self.fraction_bytes)
+        summary["memory"] = None if self.policy.everywhere else self.backend.memory()
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
         return PassResult(summary, tables, timing)

@@ -8,6 +8,7 @@ from edgeroam.emulator.policies.optimal import OptimalPolicy
 from edgeroam.emulator.policies.oracle import OraclePolicy
 from edgeroam.emulator.policies.perdnn import PerDNNPolicy
 from edgeroam.emulator.policies.prob import ProbForwardPolicy
+from edgeroam.emulator.policies.rank import RankForwardPolicy
 from edgeroam.emulator.policies.selective import GatedForwardPolicy, SpeedForwardPolicy
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "PerDNNTopKPolicy",
     "ProbForwardPolicy",
     "Policy",
+    "RankForwardPolicy",
     "SpeedForwardPolicy",
     "current_plans",
     "make_policy",
@@ -40,6 +42,7 @@ POLICIES: dict[str, type] = {
     "perdnn-gated": GatedForwardPolicy,
     "perdnn-speed": SpeedForwardPolicy,
     "perdnn-prob": ProbForwardPolicy,
+    "perdnn-rank": RankForwardPolicy,
 }
 
 #: policies that take ``-top<k>`` after their name (k targets nearest to the prediction)

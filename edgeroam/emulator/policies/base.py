@@ -49,6 +49,9 @@ class MasterView:
         Clients attached to a server at this tick (at least 1 for planning).
     holds : callable(client, server) -> ndarray[bool] | None
         Layers a server holds for a client (None: nothing).
+    held_by : callable(client) -> frozenset[int]
+        The servers that hold any layer of a client (a Migrate with no layers to one of them only refreshes
+        its TTL).
     planner : Planner
         Plans, upload orders and latencies per load level (memoised).
     crowded : frozenset[int]
@@ -67,6 +70,7 @@ class MasterView:
     load: Callable[[int], int]
     holds: Callable[[int, int], np.ndarray | None]
     planner: Planner
+    held_by: Callable[[int], frozenset[int]] = field(default=lambda _client: frozenset())
     crowded: frozenset[int] = field(default_factory=frozenset)
     fraction_bytes: float = float("inf")
 

@@ -176,6 +176,12 @@ class SimBackend:
             links = {lid: links[lid] for lid in sorted(links, key=repr)}
         self.net = FluidNetwork(self.engine, links)
         self._held: dict[Key, np.ndarray] = {}
+        self._by_client: dict[int, set[int]] = {}
+        self._mem_sum = 0
+        self._mem_ticks = 0
+        self._mem_peak = 0
+        self._per_server: dict[int, int] = {}
+        self._per_server_peak = 0
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
         self._heap: list[tuple[int, int, int]] = []
@@ -212,9 +218,35 @@ class SimBackend:
             key = (c, s)
             if self._expire.get(key, k) < k:
                 del self._expire[key]
-                self._held.pop(key, None)
+                self._drop(key)
+        self._mem_sum += len(self._held)
+        self._mem_ticks += 1
+        self._mem_peak = max(self._mem_peak, len(self._held))
 
     # -- state queries --------------------------------------------------------------------------------------
+    def held_by(self, client: int) -> frozenset[int]:
+        """Servers that hold at least one layer of `client` now."""
+        return frozenset(self._by_client.get(client, ()))
+
+    def memory(self) -> dict[str, float]:
+        """Server memory in client plans held ((client, server) pairs holding any layer): mean over ticks,
+        peak, and the peak on one server (the TTL bounds it; the emulator does not cap it)."""
+        return {"mean_held": self._mem_sum / max(self._mem_ticks, 1), "peak_held": float(self._mem_peak),
+                "peak_held_per_server": float(self._per_server_peak)}
+
+    def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
+        self._held[key] = mask
+        self._by_client.setdefault(key[0], set()).add(key[1])
+        n = self._per_server[key[1]] = self._per_server.get(key[1], 0) + 1
+        self._per_server_peak = max(self._per_server_peak, n)
+        return mask
+
+    def _drop(self, key: Key) -> None:
+        if self._held.pop(key, None) is None:
+            return
+        self._by_client[key[0]].discard(key[1])
+        self._per_server[key[1]] -= 1
+
     def holds(self, client: int, server: int) -> np.ndarray | None:
         """Layers `server` holds for `client` now (None: nothing); do not mutate."""
         if self.everywhere:
@@ -225,7 +257,10 @@ class SimBackend:
         """Put layers on a server directly (tests, warm starts)."""
         key = (client, server)
         cur = self._held.get(key)
-        self._held[key] = mask.copy() if cur is None else (cur | mask)
+        if cur is None:
+            self._add(key, mask.copy())
+        else:
+            self._held[key] = cur | mask
         self._refresh(key)
 
     def watch(self, client: int, server: int) -> None:
@@ -298,7 +333,7 @@ class SimBackend:
         prev = self._at.get(a.client)
         self._at[a.client] = a.server
         if self.from_scratch and prev is not None and prev != a.server:
-            self._held.pop((a.client, prev), None)
+            self._drop((a.client, prev))
             self._expire.pop((a.client, prev), None)
         self._refresh(key)
         order = np.asarray(self.order_of(a.plan), dtype=np.int64)
@@ -427,7 +462,7 @@ class SimBackend:
     def _land(self, key: Key, idx: np.ndarray, start: float, end: float) -> None:
         held = self._held.get(key)
         if held is None:
-            held = self._held[key] = np.zeros(self.n_layers, dtype=bool)
+            held = self._add(key, np.zeros(self.n_layers, dtype=bool))
             self._refresh(key)
         held[idx] = True
         pend = self._pending.get(key)

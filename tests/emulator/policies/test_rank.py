@@ -1,0 +1,82 @@
+"""perdnn-rank: registry, the bind contract, keep-alive refreshes, and a scripted walker."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.emulator.actions import Migrate
+from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.policies import RankForwardPolicy, make_policy
+from edgeroam.errors import RunError
+from edgeroam.scenario import scenario_from_dict
+from edgeroam.topology.build import World, build_topology
+from tests.emulator.policies.test_policies import world
+
+STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
+
+
+def walkers(test: str = "a", n_train: int = 12):
+    """Train users w0..w{n-1} walk east one cell a tick along row 0, at different times; test user `a` does
+    the same; users c and d walk the rows above and below, so every neighbour of row 0 has a server.
+    `test="train"` replays the train walkers instead (for fitting a ranker by hand)."""
+    sc = scenario_from_dict({
+        "name": "walkers", "seed": 1,
+        "dataset": {"kind": "synthetic", "interval_s": 30.0, "split": {"test_users": None}},
+        "topology": {"radius_m": 50.0},
+        "dnn": {"model": "mobilenet"},
+        "predictor": {"kind": "stay", "history": 2},
+        "policy": {"kind": "perdnn-rank", "radius_m": 100.0, "ttl_intervals": 5},
+    })
+    k = np.arange(0.0, 6.0)
+    parts = []
+    for j in range(n_train):
+        parts.append(pd.DataFrame({"user": f"w{j}", "t": (k + 10 * j) * 30.0, "x": k * STEP, "y": 0.0}))
+    parts.append(pd.DataFrame({"user": "a", "t": (k + 500) * 30.0, "x": k * STEP, "y": 0.0}))
+    kk = np.arange(-1.0, 7.0)
+    for name, y in (("c", 75.0), ("d", -75.0)):
+        parts.append(pd.DataFrame({"user": name, "t": (kk + 1) * 30.0, "x": (kk + 0.5) * STEP, "y": y}))
+    tr = pd.concat(parts, ignore_index=True)
+    tr["user"] = pd.Categorical(tr["user"])
+    tr["traj"] = np.zeros(len(tr), np.int32)
+    tr["lat"] = tr["lon"] = np.nan
+    train = [f"w{j}" for j in range(n_train)] + ["c", "d"]
+    tests = train if test == "train" else [test]
+    return prepare(sc, World(sc, tr, train, tests, build_topology(sc, tr)))
+
+
+def test_registry_and_unbound_policy_raises():
+    p = make_policy("perdnn-rank")
+    assert isinstance(p, RankForwardPolicy) and p.relay and not p.everywhere
+    tick, view, _ = world()
+    with pytest.raises(RunError, match="bind"):
+        p.decide(view(), tick)
+
+
+def test_walker_gets_every_hit_with_one_plan_per_hit():
+    prep = walkers()
+    plan_bytes = prep.planner.entry(1).bytes
+    top3 = run_pass(prep, make_policy("perdnn-forward-top3")).summary
+    rank = run_pass(prep, RankForwardPolicy(keep_m=0.0)).summary
+    assert (rank["hits"], rank["misses"]) == (5, 0)
+    # one target a tick (the east neighbour); top-3 takes two of the six equally near neighbours
+    assert rank["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
+    assert top3["hits"] < rank["hits"]
+    assert rank["memory"]["peak_held"] >= 1 and rank["memory"]["mean_held"] > 0
+
+
+def test_keep_alive_refreshes_held_servers_within_keep_m_without_bytes():
+    tick, view, _ = world()
+    p = RankForwardPolicy(tau=2.0, keep_m=100.0)  # tau > 1: no target, keep-alive only
+    p._base = {tick.index: 0}
+    p._off = np.zeros(3, np.int64)
+    p._sites = np.zeros((30, 2))
+    p._sites[20] = [500.0, 0.0]  # far away: not refreshed
+    held = {0: frozenset({10, 13, 20}), 1: frozenset({11})}
+    v = view()
+    v = type(v)(**{**v.__dict__, "held_by": lambda c: held[c]})
+    migs = [(a.client, a.src, a.dst, a.layers) for a in p.decide(v, tick) if isinstance(a, Migrate)]
+    assert migs == [(0, 10, 13, ())]  # not the current server 10, not the far 20; user 1 holds only at 11
