@@ -39,7 +39,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", choices=["geolife", "kaist"])
     ap.add_argument("policies", nargs="+")
-    ap.add_argument("--folds", type=int, default=0, help="validation folds of the train users (0: test users)")
+    ap.add_argument("--folds", type=int, default=0,
+                    help="validation folds of the train users (0: the test users)")
     a = ap.parse_args()
     sc = load_scenario(f"scenarios/perdnn-{a.dataset}.toml", [])
     world = load_world(sc)
