@@ -181,7 +181,9 @@ class PolicyConfig(_Model):
 
     kind: str = Field("perdnn", description="perdnn | fractional | ionn | optimal | oracle | …")
     radius_m: float = Field(100.0, ge=0, description="migrate to every server within r of the prediction")
-    ttl_intervals: int = Field(5, ge=1)
+    ttl_intervals: int = Field(5, ge=0, description="lifetime of received layers in intervals (0: no expiry)")
+    server_plans: int | None = Field(
+        None, ge=1, description="per-server cap on held client plans; the least recently used are evicted")
     fraction_mb: float | None = Field(None, ge=0, description="fractional migration budget in MB")
     crowded_fraction: float = Field(0.06, ge=0, le=1, description="share of servers treated as crowded")
 

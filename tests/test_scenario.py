@@ -84,7 +84,7 @@ def test_unknown_key_rejected(tmp_path):
 def test_override_errors_name_key(tmp_path):
     p = _write(tmp_path, 'name = "x"\n')
     with pytest.raises(ScenarioError, match=r"policy\.ttl_intervals"):
-        load_scenario(p, ["policy.ttl_intervals=0"])
+        load_scenario(p, ["policy.ttl_intervals=-1"])
     with pytest.raises(ScenarioError, match="key.path=value"):
         load_scenario(p, ["policy.ttl_intervals"])
     with pytest.raises(ScenarioError, match="name: is a value"):

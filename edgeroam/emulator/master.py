@@ -411,6 +411,7 @@ class Master:
         self.backend = SimBackend(
             prep.world.topology.backhaul, edge, pl.weight_bytes, pl.names, order_of=pl.order_of,
             interval_s=self.interval, ttl_intervals=sc.policy.ttl_intervals,
+            server_plans=sc.policy.server_plans,
             up_bps=sc.topology.access.up_mbps * 1e6, everywhere=bool(policy.everywhere),
             from_scratch=bool(getattr(policy, "from_scratch", False)), chunk_bytes=chunk_bytes, pairs=pairs,
             relay=bool(getattr(policy, "relay", False)),

@@ -217,6 +217,7 @@ def summarize(
         "radius_m": sc.policy.radius_m,
         "interval_s": interval_s,
         "ttl_intervals": sc.policy.ttl_intervals,
+        "server_plans": sc.policy.server_plans,
         "users": {"train": len(prep.world.train_users), "test": len(prep.world.test_users)},
         "servers": n_edge,
         "user_steps": int(len(preds)),

@@ -31,6 +31,7 @@ What it leaves to others: deciding (policies), query counting and metrics (maste
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,10 @@ class SimBackend:
     interval_s : float
         The interval t (accounting bins and TTL unit).
     ttl_intervals : int
-        Lifetime of received layers, in intervals.
+        Lifetime of received layers, in intervals, refreshed on every use (0: they never expire).
+    server_plans : int, optional
+        Each server holds the layers of at most this many clients: beyond it the least recently used
+        client's layers (one not attached to that server now) are evicted. None: no cap.
     up_bps : float
         Wi-Fi uplink of a cell (client -> server).
     everywhere : bool
@@ -136,6 +140,7 @@ class SimBackend:
         order_of: Any,
         interval_s: float,
         ttl_intervals: int,
+        server_plans: int | None = None,
         up_bps: float,
         everywhere: bool = False,
         from_scratch: bool = False,
@@ -149,6 +154,10 @@ class SimBackend:
         self.graph = backhaul
         self.interval_s = float(interval_s)
         self.ttl = int(ttl_intervals)
+        self.server_plans = None if server_plans is None else int(server_plans)
+        self._recent: dict[int, OrderedDict[int, None]] = {}
+        self._attached: set[Key] = set()
+        self.evictions = 0
         self.everywhere = bool(everywhere)
         self.from_scratch = bool(from_scratch)
         self._at: dict[int, int] = {}
@@ -210,6 +219,7 @@ class SimBackend:
         """
         self.advance(t)
         self._k = k
+        self._attached = set(attached.items())
         for client, server in attached.items():
             self._refresh((client, server))
         heap = self._heap
@@ -230,22 +240,50 @@ class SimBackend:
 
     def memory(self) -> dict[str, float]:
         """Server memory in client plans held ((client, server) pairs holding any layer): mean over ticks,
-        peak, and the peak on one server (the TTL bounds it; the emulator does not cap it)."""
+        peak, the peak on one server (bounded by `server_plans` when set) and the LRU evictions."""
         return {"mean_held": self._mem_sum / max(self._mem_ticks, 1), "peak_held": float(self._mem_peak),
-                "peak_held_per_server": float(self._per_server_peak)}
+                "peak_held_per_server": float(self._per_server_peak), "evictions": float(self.evictions)}
 
     def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
         self._held[key] = mask
         self._by_client.setdefault(key[0], set()).add(key[1])
         n = self._per_server[key[1]] = self._per_server.get(key[1], 0) + 1
-        self._per_server_peak = max(self._per_server_peak, n)
+        if self.server_plans is not None:
+            self._touch(key)
+            if n > self.server_plans:
+                self._evict(key)
+        self._per_server_peak = max(self._per_server_peak, self._per_server[key[1]])
         return mask
+
+    def _touch(self, key: Key) -> None:
+        """Mark `key` the most recently used on its server (the LRU order)."""
+        rec = self._recent.setdefault(key[1], OrderedDict())
+        rec[key[0]] = None
+        rec.move_to_end(key[0])
+
+    def _evict(self, keep: Key) -> None:
+        """Drop the least recently used clients of `keep`'s server, down to `server_plans` (never `keep`
+        itself nor a client attached there now)."""
+        server = keep[1]
+        rec = self._recent[server]
+        for client in list(rec):
+            if self._per_server[server] <= self.server_plans:
+                break
+            key = (client, server)
+            if key == keep or key in self._attached:
+                continue
+            self._drop(key)
+            self.evictions += 1
 
     def _drop(self, key: Key) -> None:
         if self._held.pop(key, None) is None:
             return
         self._by_client[key[0]].discard(key[1])
         self._per_server[key[1]] -= 1
+        self._expire.pop(key, None)
+        rec = self._recent.get(key[1])
+        if rec is not None:
+            rec.pop(key[0], None)
 
     def holds(self, client: int, server: int) -> np.ndarray | None:
         """Layers `server` holds for `client` now (None: nothing); do not mutate."""
@@ -498,6 +536,10 @@ class SimBackend:
                 pend[idx] = False
 
     def _refresh(self, key: Key) -> None:
+        if self.server_plans is not None and key in self._held:
+            self._touch(key)
+        if self.ttl <= 0:
+            return
         exp = self._k + self.ttl
         if self._expire.get(key) != exp:
             self._expire[key] = exp

@@ -86,3 +86,30 @@ def test_everywhere_and_fixed_pairs(make_backend):
     b.grant(7, 1, np.ones(3, bool))
     with pytest.raises(RunError):
         b.execute([Migrate(7, 1, 2, ("a",))])
+
+
+def test_ttl_zero_never_expires_and_memory_counts_holdings(make_backend):
+    b = make_backend(ttl_intervals=0)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 0, np.ones(3, bool))
+    b.begin_tick(1000, 10_000.0, {})
+    assert b.holds(7, 0) is not None and b.held_by(7) == frozenset({0})
+    mem = b.memory()
+    assert mem["peak_held"] == 2.0 and mem["peak_held_per_server"] == 2.0 and mem["evictions"] == 0.0
+
+
+def test_server_plans_evicts_the_least_recently_used_client_but_not_an_attached_one(make_backend):
+    b = make_backend(ttl_intervals=0, server_plans=2)
+    b.begin_tick(0, 0.0, {9: 1})  # client 9 is attached to s1
+    for c in (9, 7, 8):
+        b.grant(c, 1, np.ones(3, bool))
+    # three clients, room for two: 7 is the least recently used one not attached (9 is attached)
+    assert b.holds(7, 1) is None and b.holds(9, 1) is not None and b.holds(8, 1) is not None
+    b.begin_tick(1, 10.0, {})
+    b.grant(6, 0, np.ones(3, bool))
+    b.execute([Migrate(8, 0, 1, ())])  # a refresh makes 8 the most recent on s1
+    b.grant(5, 1, np.ones(3, bool))  # now 9 (not attached any more) is the least recent
+    assert b.holds(9, 1) is None and b.holds(8, 1) is not None and b.holds(5, 1) is not None
+    assert b.held_by(9) == frozenset() and b.memory()["evictions"] == 2.0
+    assert b.memory()["peak_held_per_server"] == 2.0
