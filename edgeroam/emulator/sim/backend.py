@@ -346,6 +346,8 @@ class SimBackend:
         for snd in self._inflight.pop(key, []):
             if snd.cancelled or snd.current is None or snd.current.triggered:
                 continue
+            if not self.net.in_progress(snd.current):
+                continue  # every byte is out, only the path delay is left: it lands by itself
             rec = self.net.cancel(snd.current)
             snd.cancelled = True
             idx = snd.chunks[snd.pos]

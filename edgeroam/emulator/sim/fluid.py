@@ -274,6 +274,11 @@ class FluidNetwork:
         self._mark_dirty()
         return ev
 
+    def in_progress(self, transfer: Transfer) -> bool:
+        """Whether `transfer` is still moving bytes (False once its last byte left, in its latency too)."""
+        fid = getattr(transfer, "flow", None)
+        return fid in self._flows and self._flows[fid] is transfer
+
     def cancel(self, transfer: Transfer) -> FlowRecord:
         """Stop a flow in progress now (e.g. its client left); its event never fires.
 

@@ -113,3 +113,22 @@ def test_server_plans_evicts_the_least_recently_used_client_but_not_an_attached_
     assert b.holds(9, 1) is None and b.holds(8, 1) is not None and b.holds(5, 1) is not None
     assert b.held_by(9) == frozenset() and b.memory()["evictions"] == 2.0
     assert b.memory()["peak_held_per_server"] == 2.0
+
+
+def test_settle_during_the_path_delay_lets_the_chunk_land(make_backend):
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=1.0)  # 1 MB/s, then 1 s of path delay
+    b = SimBackend(G, [0, 1], [MB, MB, 2 * MB], ["a", "b", "c"], order_of=lambda p: np.flatnonzero(p.where),
+                   interval_s=10.0, ttl_intervals=2, up_bps=8e6, chunk_bytes=MB)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a",))])
+    b.advance(1.5)  # the byte stream ended at 1 s; the chunk lands at 2 s
+    b.settle(7, 1)  # the client arrives in between: nothing to cancel, no error
+    assert b.holds(7, 1) is None
+    b.advance(3.0)
+    assert b.holds(7, 1).tolist() == [True, False, False]
