@@ -181,8 +181,9 @@ class NextServerRanker:
 
     Examples
     --------
-    >>> NextServerRanker().predict_proba  # doctest: +ELLIPSIS
-    <bound method NextServerRanker.predict_proba of <...NextServerRanker object at ...>>
+    >>> r = NextServerRanker(max_iter=50)
+    >>> r.max_iter, r.model_ is None
+    (50, True)
     """
 
     def __init__(self, max_iter: int = 300, learning_rate: float = 0.1, seed: int = 0) -> None:

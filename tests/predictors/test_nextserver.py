@@ -17,7 +17,7 @@ from edgeroam.predictors.nextserver import (
 from tests.emulator.policies.test_rank import walkers
 
 
-def rows_of(n_steps=3):
+def rows_of():
     """Two users, hand-made: user 0 goes 1 -> 2 -> 2, user 1 goes 1 -> 3 (then unknown)."""
     return CandidateRows(
         user=np.array([0, 0, 0, 1, 1]), tick=np.array([0, 1, 2, 0, 1]),
@@ -85,3 +85,14 @@ def test_ranker_learns_that_walkers_go_ahead():
     moving = rows.next_server[np.unique(rows.owner)] >= 0
     # the most probable candidate is the true next server for every step with a known next
     assert (rows.cand[best] == rows.next_server[np.unique(rows.owner)])[moving].all()
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from edgeroam.emulator.policies import rank
+    from edgeroam.predictors import nextserver
+
+    for module in (nextserver, rank):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

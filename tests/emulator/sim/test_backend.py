@@ -132,3 +132,12 @@ def test_settle_during_the_path_delay_lets_the_chunk_land(make_backend):
     assert b.holds(7, 1) is None
     b.advance(3.0)
     assert b.holds(7, 1).tolist() == [True, False, False]
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from edgeroam.emulator.sim import backend
+
+    result = doctest.testmod(backend)
+    assert result.attempted > 0 and result.failed == 0
