@@ -109,7 +109,7 @@ class RankForwardPolicy:
         servers = world.topology.servers
         sites = np.full((int(servers["server"].max()) + 1, 2), np.nan)
         sites[servers["server"].to_numpy(np.int64)] = servers[["x", "y"]].to_numpy(np.float64)
-        tr = world.traces
+        tr = world.traces  # in-region traces: their extent is the region's rectangle (Geolife, KAIST)
         box = (float(tr["x"].min()), float(tr["x"].max()), float(tr["y"].min()), float(tr["y"].max()))
         predictor = fit_predictor(sc, world, sc.predictor.kind)
         train = scenario_rows(prep, list(world.train_users), predictor)
