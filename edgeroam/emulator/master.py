@@ -38,6 +38,7 @@ from edgeroam.errors import RunError
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.dnn.graph import LayerGraph
     from edgeroam.emulator.planning import Plan, UploadOrder
+    from edgeroam.mobility.replay import Tick
     from edgeroam.scenario import Scenario
     from edgeroam.topology.build import World
 
@@ -263,10 +264,15 @@ def near_servers(world: World, points: np.ndarray, r_m: float) -> tuple[np.ndarr
     return offsets, srv[keep].astype(np.int64)
 
 
-def true_next(code: np.ndarray, tick: np.ndarray, joined: np.ndarray, hist: np.ndarray,
-              server: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The true next position [S, 2] and server [S] of each user step: the same user's row at tick k + 1 in
-    the same run (not a new join); NaN / -1 where there is none."""
+def true_next(ticks: list[Tick]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The replay's steps as flat arrays: histories [S, n, 2], servers [S], and the true next position
+    [S, 2] and server [S] of each step (the same user's row at tick k + 1 in the same run, not a new join;
+    NaN / -1 where there is none)."""
+    hist = np.concatenate([tk.history for tk in ticks])
+    server = np.concatenate([tk.server for tk in ticks]).astype(np.int64)
+    code = np.concatenate([tk.user_code for tk in ticks]).astype(np.int64)
+    tick = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
+    joined = np.concatenate([tk.joined for tk in ticks])
     key = code * (int(tick.max()) + 2) + tick
     order = np.argsort(key, kind="stable")
     pos = np.minimum(np.searchsorted(key[order], key + 1), len(key) - 1)
@@ -274,7 +280,7 @@ def true_next(code: np.ndarray, tick: np.ndarray, joined: np.ndarray, hist: np.n
     found = (key[nxt] == key + 1) & ~joined[nxt]
     actual = np.full((len(key), 2), np.nan)
     actual[found] = hist[nxt[found], -1]
-    return actual, np.where(found, server[nxt], -1)
+    return hist, server, actual, np.where(found, server[nxt], -1)
 
 
 def fit_predictor(scenario: Scenario, world: World, kind: str):
@@ -330,17 +336,12 @@ def prepare(
     if not ticks:
         raise RunError(f"{scenario.name}: nothing to replay")
     offsets = np.concatenate([[0], np.cumsum([len(tk) for tk in ticks])]).astype(np.int64)
-    hist = np.concatenate([tk.history for tk in ticks])
-    code = np.concatenate([tk.user_code for tk in ticks]).astype(np.int64)
-    kk = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
-    joined = np.concatenate([tk.joined for tk in ticks])
-    server = np.concatenate([tk.server for tk in ticks]).astype(np.int64)
+    hist, server, actual, next_server = true_next(ticks)
     timing["replay_s"] = time.perf_counter() - t
     t = time.perf_counter()
     say("predicting")
     predicted = np.asarray(predictor.predict(hist), dtype=np.float64)
     timing["predict_s"] = time.perf_counter() - t
-    actual, next_server = true_next(code, kk, joined, hist, server)
     r = scenario.policy.radius_m
     near_pred = near_servers(world, predicted, r)
     near_act = near_servers(world, actual, r)

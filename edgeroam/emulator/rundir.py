@@ -344,23 +344,22 @@ class RunDir:
         """The directory name (``<scenario name>-<hash>``)."""
         return self.path.name
 
+    def _read(self, name: str, parse: Any, errors: tuple[type[Exception], ...], what: str) -> dict[str, Any]:
+        p = self.path / name
+        try:
+            return parse(p.read_text(encoding="utf-8"))
+        except (OSError, *errors) as exc:
+            raise RunError(f"{p}: cannot read {what}: {exc}") from exc
+
     @property
     def summary(self) -> dict[str, Any]:
         """``summary.json`` as a dict (``timing`` included)."""
-        p = self.path / SUMMARY
-        try:
-            return json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RunError(f"{p}: cannot read summary: {exc}") from exc
+        return self._read(SUMMARY, json.loads, (json.JSONDecodeError,), "summary")
 
     @property
     def scenario(self) -> dict[str, Any]:
         """``scenario.toml`` as a dict."""
-        p = self.path / SCENARIO
-        try:
-            return tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise RunError(f"{p}: cannot read scenario: {exc}") from exc
+        return self._read(SCENARIO, tomllib.loads, (tomllib.TOMLDecodeError,), "scenario")
 
     @property
     def tables(self) -> list[str]:

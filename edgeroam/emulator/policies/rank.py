@@ -54,12 +54,7 @@ def scenario_rows(prep: Any, users: list[str], predictor: Any) -> CandidateRows:
                         history=sc.predictor.history))
     if not ticks:
         raise RunError(f"{sc.name}: perdnn-rank has no train user steps to learn from")
-    cat = np.concatenate
-    hist = cat([tk.history for tk in ticks])
-    code = cat([tk.user_code for tk in ticks]).astype(np.int64)
-    kk = cat([np.full(len(tk), tk.index, np.int64) for tk in ticks])
-    server = cat([tk.server for tk in ticks]).astype(np.int64)
-    _, nxt = true_next(code, kk, cat([tk.joined for tk in ticks]), hist, server)
+    hist, _, _, nxt = true_next(ticks)
     predicted = np.asarray(predictor.predict(hist), dtype=np.float64)
     return candidate_rows(ticks, predicted, nxt, near_servers(world, predicted, sc.policy.radius_m))
 
