@@ -26,8 +26,9 @@ __all__ = ["CACHE_FORMAT", "cache_key", "cache_path", "cached_read"]
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when the stored table layout changes
+CACHE_FORMAT = 2  # bump when the stored table layout changes (2: category columns recorded)
 _ATTRS_KEY = b"edgeroam.attrs"
+_CATEGORIES_KEY = b"edgeroam.categories"
 
 
 def _file_stats(sources: Iterable[Path]) -> list[list[Any]] | None:
@@ -117,12 +118,26 @@ def _read(path: Path) -> pd.DataFrame | None:
         df = table.to_pandas(split_blocks=True)
         meta = table.schema.metadata or {}
         attrs = json.loads(meta[_ATTRS_KEY]) if _ATTRS_KEY in meta else {}
-    except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+        categories = json.loads(meta[_CATEGORIES_KEY]) if _CATEGORIES_KEY in meta else {}
+        for col, cats in categories.items():
+            if not isinstance(df[col].dtype, pd.CategoricalDtype) or df[col].cat.categories.tolist() != cats:
+                df[col] = pd.Categorical(df[col], categories=cats)
+    except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
         return None
     attrs.pop("cache", None)
     df.attrs = attrs
     return df
+
+
+def _empty_categories(df: pd.DataFrame) -> dict[str, list[Any]]:
+    """The category columns whose values are all missing, with their categories (Arrow loses the dtype)."""
+    out: dict[str, list[Any]] = {}
+    for col in df.columns:
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and not df[col].notna().any():
+            out[str(col)] = dtype.categories.tolist()
+    return out
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
@@ -131,6 +146,7 @@ def _write(df: pd.DataFrame, path: Path) -> None:
         table = pa.Table.from_pandas(df, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[_ATTRS_KEY] = json.dumps(attrs, default=str).encode()
+        meta[_CATEGORIES_KEY] = json.dumps(_empty_categories(df)).encode()
         table = table.replace_schema_metadata(meta)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

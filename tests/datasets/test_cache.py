@@ -130,3 +130,38 @@ def test_real_kaist_round_trip(shared_traces, tmp_path):
     for col in ("t", "x", "y"):
         np.testing.assert_array_equal(second[col].to_numpy(), first[col].to_numpy())
     assert second["user"].cat.categories.tolist() == first["user"].cat.categories.tolist()
+
+
+def test_all_missing_category_column_stays_category(tmp_path):
+    # issue 17.1: a category column with no value (Geolife without labels.txt) came back as object
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"ab")
+
+    def build() -> pd.DataFrame:
+        df = pd.DataFrame({"user": ["a", "b"], "traj": 0, "t": [0.0, 1.0],
+                           "mode": pd.Categorical([None, None], categories=[])})
+        return make_traces(df, source=str(src))
+
+    for _ in range(2):
+        df = cached_read("unit", [src], {}, build, cache_dir=tmp_path / "cache")
+        validate_traces(df)
+        assert isinstance(df["mode"].dtype, pd.CategoricalDtype) and df["mode"].isna().all()
+    assert df.attrs["cache"]["hit"] is True
+
+
+def test_geolife_without_labels_loads_twice_from_the_cache(tmp_path, monkeypatch):
+    # issue 17.1 end to end: `load_dataset` (and `datasets info`) twice on a Geolife zip with no labels.txt
+    from edgeroam.datasets import geolife, load_dataset
+    from tests.datasets.test_geolife import small_dataset, write_zip
+
+    monkeypatch.setenv("EDGEROAM_CACHE", str(tmp_path / "cache"))
+    reads = []
+    real = geolife.read_geolife
+    monkeypatch.setattr(geolife, "read_geolife", lambda *a, **k: reads.append(1) or real(*a, **k))
+    files = {k: v for k, v in small_dataset().items() if not k.endswith("labels.txt")}
+    zpath = write_zip(tmp_path / "geolife.zip", files)
+    first = load_dataset("geolife", zpath, region="lonlat:116,39,117,41")
+    second = load_dataset("geolife", zpath, region="lonlat:116,39,117,41")
+    assert len(reads) == 1  # the second load came from the cache
+    validate_traces(second)
+    assert len(second) == len(first) == 6 and second["mode"].isna().all()
