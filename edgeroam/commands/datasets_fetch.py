@@ -29,11 +29,16 @@ def fetch(
         Path("data"), "--dest", help="Folder to put the dataset in (created if missing).", show_default=True
     ),
     url: str | None = typer.Option(
-        None, "--url", help="Download from this URL instead of Microsoft's (file:// works; geolife only)."
+        None,
+        "--url",
+        help="Download from this https/http/file URL instead of Microsoft's (needs --sha256; geolife only).",
     ),
     sha256: str | None = typer.Option(
-        None, "--sha256", help="Expected SHA-256 of the zip; a mismatch removes the download (geolife only)."
+        None,
+        "--sha256",
+        help="Expected SHA-256 of the zip (required with --url); a mismatch removes the download.",
     ),
+    max_mb: int = typer.Option(2048, "--max-mb", min=1, help="Largest download accepted, in MiB."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a download progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON to stdout."),
 ) -> None:
@@ -48,7 +53,13 @@ def fetch(
         else:
             out.print(escape(text))
         return
-    path = fetch_geolife(dest, url=url or OFFICIAL_URL, sha256=sha256, progress=progress and not as_json)
+    path = fetch_geolife(
+        dest,
+        url=url or OFFICIAL_URL,
+        sha256=sha256,
+        progress=progress and not as_json,
+        max_bytes=max_mb << 20,
+    )
     digest = sha256_of(path)
     info = {"kind": "geolife", "path": str(path), "bytes": path.stat().st_size, "sha256": digest}
     if as_json:
