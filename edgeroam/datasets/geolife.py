@@ -61,6 +61,13 @@ PLT_HEADER_LINES = 6
 LABEL_HEADER = "Start Time\tEnd Time\tTransportation Mode"
 _PLT_RE = re.compile(r"(?:^|/)Data/([^/]+)/Trajectory/([^/]+\.plt)$", re.IGNORECASE)
 _LABELS_RE = re.compile(r"(?:^|/)Data/([^/]+)/labels\.txt$", re.IGNORECASE)
+# Zip limits, checked on the declared sizes before anything is inflated (zipfile never inflates past the
+# declared size, so these bound memory). Real Geolife: files up to a few MB, deflate ratios up to about 13.
+ZIP_MAX_ENTRY_BYTES = 256 << 20
+ZIP_MAX_TOTAL_BYTES = 8 << 30
+ZIP_MAX_RATIO = 100.0
+_ZIP_RATIO_FROM = 1 << 20  # smaller entries may compress as well as they like
+_UNSAFE_NAME = re.compile(r"(?:^|[/\\])\.\.(?:[/\\]|$)|^[/\\]|^[A-Za-z]:|\x00")
 
 
 # --------------------------------------------------------------------------------------------- file access
@@ -87,7 +94,12 @@ class _Store:
     def read(self, member: _Member) -> bytes:
         try:
             if self.zf is not None:
-                return self.zf.read(member.key)
+                size = self.zf.getinfo(member.key).file_size  # checked against the limits when listed
+                with self.zf.open(member.key) as fh:
+                    data = fh.read(size + 1)
+                if len(data) > size:
+                    raise DatasetError(f"{member.display}: inflates past its declared {size:,} bytes")
+                return data
             return Path(member.key).read_bytes()
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise DatasetError(
@@ -124,15 +136,27 @@ def _open_store(source: str | Path) -> Iterator[_Store]:
 def _zip_members(src: Path, zf: zipfile.ZipFile) -> tuple[list[_Member], list[_Member]]:
     plt: list[tuple[str, str, str]] = []
     labels: list[_Member] = []
-    for name in zf.namelist():
+    total = 0
+    for info in zf.infolist():
+        name = info.filename
+        if _UNSAFE_NAME.search(name):
+            raise DatasetError(
+                f"{src}: unsafe zip entry {name!r} (absolute path or '..' component); refusing this archive"
+            )
         if name.endswith("/"):
             continue
-        m = _PLT_RE.search(name)
-        if m:
-            plt.append((m.group(1), m.group(2), name))
+        m = _PLT_RE.search(name) or _LABELS_RE.search(name)
+        if m is None:
             continue
-        m = _LABELS_RE.search(name)
-        if m:
+        total += _check_entry_size(src, info)
+        if total > ZIP_MAX_TOTAL_BYTES:
+            raise DatasetError(
+                f"{src}: the trajectory entries declare over {ZIP_MAX_TOTAL_BYTES:,} bytes uncompressed "
+                f"(reached at {name!r}); refusing to read it (a zip bomb?)"
+            )
+        if m.re is _PLT_RE:
+            plt.append((m.group(1), m.group(2), name))
+        else:
             labels.append(_Member(m.group(1), name, f"{src}/{name}"))
     if not plt:
         raise DatasetError(
@@ -141,6 +165,23 @@ def _zip_members(src: Path, zf: zipfile.ZipFile) -> tuple[list[_Member], list[_M
     plt.sort()
     labels.sort(key=lambda mem: mem.user)
     return [_Member(u, name, f"{src}/{name}") for u, _, name in plt], labels
+
+
+def _check_entry_size(src: Path, info: zipfile.ZipInfo) -> int:
+    """The declared uncompressed size of one entry, after checking it and its compression ratio."""
+    size, packed = info.file_size, info.compress_size
+    if size > ZIP_MAX_ENTRY_BYTES:
+        raise DatasetError(
+            f"{src}/{info.filename}: declares {size:,} bytes uncompressed, over the "
+            f"{ZIP_MAX_ENTRY_BYTES:,}-byte limit for one file; refusing to read it (a zip bomb?)"
+        )
+    if size > _ZIP_RATIO_FROM and size > ZIP_MAX_RATIO * max(packed, 1):
+        raise DatasetError(
+            f"{src}/{info.filename}: inflates {size / max(packed, 1):,.0f}-fold "
+            f"({packed:,} -> {size:,} bytes), over the {ZIP_MAX_RATIO:.0f}-fold limit; refusing to read it "
+            "(a zip bomb?)"
+        )
+    return size
 
 
 def _data_dir(src: Path) -> Path:

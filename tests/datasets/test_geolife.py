@@ -329,3 +329,97 @@ def _assert_same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
             assert np.array_equal(x.cat.codes.to_numpy(), y.cat.codes.to_numpy()), col
         else:
             assert np.array_equal(x.to_numpy(), y.to_numpy(), equal_nan=x.dtype.kind == "f"), col
+
+
+# ------------------------------------------------------------------------------- hostile zips (bombs, paths)
+
+_PLT_NAME = "Geolife Trajectories 1.3/Data/000/Trajectory/20081023025304.plt"
+
+
+def _read_fast_and_small(path: Path) -> DatasetError:
+    """Read `path`, expecting one DatasetError; assert it came within seconds and without inflating much."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError) as info:
+            read_geolife(path, workers=1)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 5.0
+    assert peak < 8 << 20, f"peak {peak:,} bytes"
+    return info.value
+
+
+def test_zip_bomb_is_refused_before_inflating(tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr(_PLT_NAME, HEADER + b"0" * (64 << 20))  # 64 MiB of zeros in about 64 KB
+    assert bomb.stat().st_size < 200_000
+    err = _read_fast_and_small(bomb)
+    assert str(err).startswith(f"{bomb}/{_PLT_NAME}: inflates ")
+    assert "over the 100-fold limit" in str(err) and "zip bomb" in str(err)
+
+
+def test_zip_entry_lying_about_its_size_is_cut_at_the_declared_size(tmp_path):
+    # a 16 MiB entry whose central directory claims 1000 bytes: zipfile stops at 1000 and the CRC check fails
+    path = tmp_path / "liar.zip"
+    body = HEADER + _line(39.9, 116.3, "2008-10-23 02:53:04") * 300_000
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(_PLT_NAME, body)
+    raw = bytearray(path.read_bytes())
+    cd = raw.rindex(b"PK\x01\x02")  # the one central-directory record; uncompressed size at +24
+    assert int.from_bytes(raw[cd + 24 : cd + 28], "little") == len(body)
+    raw[cd + 24 : cd + 28] = (1000).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    err = _read_fast_and_small(path)
+    assert str(err).startswith(f"{path}/{_PLT_NAME}: corrupt or truncated zip entry")
+
+
+def test_zip_size_limits_per_entry_and_in_total(tmp_path, monkeypatch):
+    import edgeroam.datasets.geolife as geolife
+
+    files = small_dataset()
+    path = write_zip(tmp_path / "g.zip", files)
+    first = len(files[_PLT_NAME])
+    monkeypatch.setattr(geolife, "ZIP_MAX_ENTRY_BYTES", first - 1)
+    with pytest.raises(DatasetError) as info:
+        read_geolife(path)
+    assert str(info.value).startswith(
+        f"{path}/{_PLT_NAME}: declares {first} bytes uncompressed, over the {first - 1}-byte limit"
+    )
+    monkeypatch.setattr(geolife, "ZIP_MAX_ENTRY_BYTES", 10_000)
+    total = sum(len(b) for b in files.values())  # every entry is a trajectory or labels.txt
+    monkeypatch.setattr(geolife, "ZIP_MAX_TOTAL_BYTES", total - 1)
+    with pytest.raises(DatasetError, match=f"declare over {total - 1:,} bytes uncompressed"):
+        read_geolife(path)
+    monkeypatch.setattr(geolife, "ZIP_MAX_TOTAL_BYTES", total)
+    assert len(read_geolife(path)) == 6
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "Geolife Trajectories 1.3/Data/../Trajectory/20081023025304.plt",  # user '..'
+        "Data/../Trajectory/20081023025304.plt",
+        "../Data/000/Trajectory/20081023025304.plt",
+        "/Data/000/Trajectory/20081023025304.plt",
+        "Data/000/Trajectory/../../../../etc/x.plt",
+        "C:/Data/000/Trajectory/20081023025304.plt",
+        "Data\\..\\..\\000\\Trajectory\\20081023025304.plt",
+        "notes/../../readme.txt",  # not even a trajectory: the archive is still refused
+    ],
+)
+def test_zip_traversal_entries_are_refused(tmp_path, entry):
+    files = small_dataset()
+    files[entry] = HEADER + _line(39.9, 116.3, "2008-10-23 02:53:04")
+    path = write_zip(tmp_path / "g.zip", files)
+    with pytest.raises(DatasetError) as info:
+        read_geolife(path)
+    assert str(info.value) == (
+        f"{path}: unsafe zip entry {entry!r} (absolute path or '..' component); refusing this archive"
+    )
+    assert list(tmp_path.iterdir()) == [path]  # nothing extracted
