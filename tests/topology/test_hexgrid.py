@@ -183,3 +183,19 @@ def test_cells_covering_contains_box_cells():
     q, r = g.cells_covering(0, 0, 1000, 700)
     have = set(cell_id(q, r).tolist())
     assert set(g.cell_ids_of(x, y).tolist()) <= have
+
+
+@pytest.mark.parametrize("orientation", ["pointy", "flat"])
+def test_cells_covering_holds_every_cell_touching_the_box(orientation):
+    """Brute force: every cell whose hexagon overlaps the box (on any of its four sides) is listed."""
+    g = HexGrid(50.0, origin=(3.0, -7.0), orientation=orientation)
+    rng = np.random.default_rng(11)
+    q, r = np.meshgrid(np.arange(-30, 31), np.arange(-30, 31), indexing="ij")
+    q, r = q.ravel(), r.ravel()
+    polys = g.polygon(q, r)
+    for _ in range(40):
+        minx, miny = rng.uniform(-400, 200, 2)
+        maxx, maxy = minx + rng.uniform(1, 400), miny + rng.uniform(1, 400)
+        touching = shapely.intersects(polys, shapely.box(minx, miny, maxx, maxy))
+        got = set(cell_id(*g.cells_covering(minx, miny, maxx, maxy)).tolist())
+        assert set(cell_id(q[touching], r[touching]).tolist()) <= got
