@@ -143,3 +143,13 @@ def test_geolife_box_holds_822603_points(shared_traces):
     tr = read_geolife(shared_traces / "geolife_perdnn_box.zip")
     assert int(region_mask(tr, "perdnn-geolife").sum()) == 822_603
     assert len(filter_region(tr, "perdnn-geolife")) == 822_603
+
+
+def test_kaist_tie_goes_to_the_lowest_window_before_the_leftmost():
+    # two lone points far apart: every window holding one of them ties at 1 point. The rule takes the lowest
+    # lower edge first (point A at the origin), not the leftmost window (point B, 10 km left but 10 km up).
+    tr = _xy([0.0, -10_000.0], [0.0, 10_000.0])
+    assert kaist_rectangle(tr) == (-1450.0, -1950.0, 50.0, 50.0)
+    # mirrored: B now lower and to the right, so it wins on y even though A is further left
+    tr = _xy([0.0, 10_000.0], [0.0, -10_000.0])
+    assert kaist_rectangle(tr) == (8550.0, -11950.0, 10_050.0, -9950.0)

@@ -159,3 +159,29 @@ def test_large_random_table_matches_per_trajectory_numpy_interp():
         assert np.array_equal(got["t"].to_numpy(), grid)
         assert np.allclose(got["x"], np.interp(grid, g.t, g.x), atol=1e-9)
         assert np.allclose(got["y"], np.interp(grid, g.t, g.y), atol=1e-9)
+
+
+def test_a_new_segment_may_start_at_the_time_the_last_one_ended():
+    # user a ends at t = 60 and user b starts at t = 60; trajectory 1 of b starts when trajectory 0 ends:
+    # neither first sample is a "repeated time" (those only count inside one segment)
+    rows = {
+        "user": ["a", "a", "b", "b", "b", "b"],
+        "traj": [0, 0, 0, 0, 1, 1],
+        "t": [0.0, 60.0, 60.0, 120.0, 120.0, 140.0],
+        "x": [0.0, 60.0, 0.0, 60.0, 500.0, 520.0],
+        "y": 0.0,
+    }
+    r = resample(_tr(rows), 20, max_gap_s=100)
+    got = list(zip(r["user"].astype(str), r["traj"], r["t"], r["x"], strict=True))
+    assert got == [
+        ("a", 0, 0.0, 0.0),
+        ("a", 0, 20.0, 20.0),
+        ("a", 0, 40.0, 40.0),
+        ("a", 0, 60.0, 60.0),
+        ("b", 0, 60.0, 0.0),
+        ("b", 0, 80.0, 20.0),
+        ("b", 0, 100.0, 40.0),
+        ("b", 0, 120.0, 60.0),
+        ("b", 1, 120.0, 500.0),
+        ("b", 1, 140.0, 520.0),
+    ]
