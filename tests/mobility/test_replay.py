@@ -105,3 +105,28 @@ def test_clocks():
     c.wait_until(1.0)  # 1 s at 1e6 x = 1 µs
     rep = Replay(_table(), G, interval_s=30.0)
     assert [t.index for t in rep.run(VirtualClock(), skip_empty=False)] == list(range(7))
+
+
+def test_samples_go_to_the_nearest_tick():
+    # samples 29 s and 61 s after the first, with t = 30 s: they belong to ticks 1 and 2 (nearest), so the
+    # user is seen on three consecutive ticks and the cell change at tick 2 is a handover
+    x, y = _cells_to_xy([(0, 0), (0, 0), (1, 0)])
+    tr = pd.DataFrame({"user": ["a"] * 3, "traj": 0, "t": [1000.0, 1029.0, 1061.0], "x": x, "y": y})
+    rep = Replay(tr, G, interval_s=30.0, history=2)
+    assert [t.index for t in rep] == [0, 1, 2]
+    assert [bool(t.handover[0]) for t in rep] == [False, False, True]
+    assert rep.tick(2).history_len.tolist() == [2]
+    assert rep.samples()["tick"].tolist() == [0, 1, 2]
+
+
+def test_a_new_trajectory_on_the_next_tick_is_a_join():
+    # trajectory 0 on ticks 0-1 in cell (0,0), trajectory 1 right on tick 2 in cell (3,0): consecutive ticks,
+    # but a new trajectory starts a new run (a join with no history), never a handover
+    x, y = _cells_to_xy([(0, 0), (0, 0), (3, 0), (3, 0)])
+    tr = pd.DataFrame({"user": ["a"] * 4, "traj": [0, 0, 1, 1], "t": np.arange(4) * 30.0, "x": x, "y": y})
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=3)
+    ticks = list(rep)
+    assert [bool(t.handover[0]) for t in ticks] == [False, False, False, False]
+    assert [bool(t.joined[0]) for t in ticks] == [True, False, True, False]
+    assert rep.tick(2).prev_server.tolist() == [-1] and rep.tick(3).history_len.tolist() == [2]
+    assert handover_counts(rep).to_dict() == {"a": 0}
