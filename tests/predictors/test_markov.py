@@ -88,3 +88,21 @@ def test_min_count_prunes_rare_contexts():
     pruned = MarkovPredictor(grid=GRID, min_count=3).fit(w, y)
     assert len(pruned.tree_) < len(full.tree_)
     assert all(len(c) <= 2 for c in full.tree_)
+
+
+def test_a_context_seen_min_count_times_is_kept():
+    # one walk (0,0) (1,0) (2,0) (3,0): windows of 2 -> two training rows, each context seen exactly once.
+    # min_count = 1 keeps all four contexts ((0,0)(1,0), (1,0), (1,0)(2,0), (2,0)) and predicts the walk;
+    # min_count = 2 drops them all, and a window then predicts staying put
+    w, y = _path([(0, 0), (1, 0), (2, 0), (3, 0)], n=2)
+    p = MarkovPredictor(grid=GRID).fit(w, y)
+    a, b, c = cell_id(0, 0), cell_id(1, 0), cell_id(2, 0)
+    assert sorted(p.tree_) == sorted([(a, b), (b,), (b, c), (c,)])
+    cells, prob = p.predict_cells(w, k=1)
+    assert cells[:, 0].tolist() == [c, cell_id(3, 0)] and prob[:, 0].tolist() == [1.0, 1.0]
+    strict = MarkovPredictor(grid=GRID, min_count=2).fit(w, y)
+    assert strict.tree_ == {}
+    assert strict.predict_cells(w, k=1)[0][:, 0].tolist() == [b, c]
+    # a context seen twice survives min_count = 2
+    w2, y2 = _path([(0, 0), (1, 0), (0, 0), (1, 0), (0, 0)], n=1)
+    assert sorted(MarkovPredictor(grid=GRID, min_count=2).fit(w2, y2).tree_) == [(a,), (b,)]
