@@ -2,13 +2,19 @@
 
 A run writes ``runs/<name>-<short hash of the resolved scenario>/``: ``scenario.toml`` (fully resolved),
 ``summary.json`` (headline metrics, versions, seed; the wall time under ``timing``), ``<table>.parquet``
-(handovers, queries, transfers, backhaul, predictions, ...), ``figures/*.png`` and ``log.jsonl``.
+(handovers, queries, transfers, backhaul, predictions, ...), ``figures/*.png``, ``log.jsonl`` and
+``manifest.json`` (size and SHA-256 of every other file; :class:`RunDir` refuses a directory that no longer
+matches it, e.g. a truncated table).
 
-Everything is written inside ``<dir>.partial/``; each file goes to a temporary name and is ``os.replace``d,
-and the folder is renamed to ``<dir>`` only when the run completed, so a complete-looking run directory is
-always complete. A crash leaves ``<dir>.partial/`` (with its ``log.jsonl`` for the post-mortem); the next
-writer of the same run clears it. ``summary.json`` has sorted keys and a fixed layout, so the same scenario
-and seed give byte-identical files apart from the ``timing`` section (:func:`summary_digest` leaves it out).
+Everything is written inside a folder of its own, ``<dir>.<pid>-<random>.partial/``, so concurrent writers
+never share one; each file goes to a temporary name and is ``os.replace``d, and the folder is renamed to
+``<dir>`` only when the run completed, so a complete-looking run directory is always complete. The rename
+holds a lock on the parent folder (``flock``), so two writers of the same run cannot collide. An existing
+run directory is replaced only with ``overwrite`` (``--force``), and then only the files its manifest lists
+are removed: anything a user put there is moved into the new directory. A crash leaves the partial folder
+(with its ``log.jsonl`` for the post-mortem); the next writer of the same run removes it once its process is
+gone. ``summary.json`` has sorted keys and a fixed layout, so the same scenario and seed give byte-identical
+files apart from the ``timing`` section (:func:`summary_digest` leaves it out).
 
 What it leaves to others: computing the metrics (``metrics.py``), drawing figures (``edgeroam.report``).
 """
@@ -16,14 +22,19 @@ What it leaves to others: computing the metrics (``metrics.py``), drawing figure
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
 import platform
+import re
 import shutil
+import tempfile
+import time
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +44,14 @@ import pandas as pd
 from edgeroam.errors import RunError
 
 __all__ = [
+    "MANIFEST",
     "PARTIAL_SUFFIX",
     "RunDir",
     "RunDirWriter",
     "canonical_json",
+    "check_manifest",
+    "folder_lock",
+    "manifest_of",
     "open_run_dir",
     "run_dir_name",
     "scenario_hash",
@@ -51,6 +66,11 @@ SCENARIO = "scenario.toml"
 LOG = "log.jsonl"
 FIGURES = "figures"
 TIMING_KEY = "timing"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+#: what a run directory written before the manifest holds (treated as edgeroam's own when replacing one)
+_LEGACY_RUN_FILES = re.compile(
+    r"^(summary\.json|scenario\.toml|log\.jsonl|[^/]+\.parquet|figures/[^/]+\.png)$")
 
 
 def _plain(value: Any, where: str = "") -> Any:
@@ -160,6 +180,127 @@ def _check_name(name: str, what: str) -> None:
         raise RunError(f"bad {what} name {name!r}: a plain file name is needed")
 
 
+def _files_under(folder: Path) -> list[str]:
+    """Relative POSIX paths of every file (and symlink) under `folder`, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        names = filenames + [d for d in dirnames if (base / d).is_symlink()]
+        out.extend((base / n).relative_to(folder).as_posix() for n in names)
+    return sorted(out)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def manifest_of(folder: str | os.PathLike[str], names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The manifest of `folder`: ``{"format": 1, "files": {relpath: {"bytes": n, "sha256": hex}}}``.
+
+    Every file under `folder` but the manifest itself, or only `names`.
+    """
+    root = Path(folder)
+    files = sorted(names) if names is not None else [f for f in _files_under(root) if f != MANIFEST]
+    entries = {}
+    for rel in files:
+        p = root / rel
+        entries[rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+    return {"format": MANIFEST_FORMAT, "files": entries}
+
+
+def _write_manifest(folder: Path, names: Iterable[str] | None = None) -> None:
+    body = json.dumps(manifest_of(folder, names), sort_keys=True, indent=1) + "\n"
+    _atomic_write(folder / MANIFEST, body.encode("ascii"))
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The ``files`` of `folder`'s manifest; None when there is none. A malformed one is a RunError."""
+    p = folder / MANIFEST
+    if not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        files = data["files"]
+        if not isinstance(files, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("bytes"), int) and isinstance(v.get("sha256"), str)
+            for v in files.values()
+        ):
+            raise TypeError("entries must be {bytes: int, sha256: str}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RunError(f"{p}: damaged manifest ({type(exc).__name__}: {exc})") from exc
+    return files
+
+
+def check_manifest(folder: str | os.PathLike[str], *, hashes: bool = True) -> None:
+    """Check that every file `folder`'s manifest lists is there with its size (and SHA-256).
+
+    Files the manifest does not list (a user's notes) are allowed. Raises RunError naming the first file
+    that is missing, of another size or of other content, or when the manifest is missing or damaged.
+    """
+    root = Path(folder)
+    files = _read_manifest(root)
+    if files is None:
+        raise RunError(f"{root}: no {MANIFEST} (written by an edgeroam older than the manifest, or damaged); "
+                       "run it again")
+    for rel, entry in sorted(files.items()):
+        p = root / rel
+        if not p.is_file():
+            raise RunError(f"{p}: missing (listed in {MANIFEST}); the run directory is damaged")
+        size = p.stat().st_size
+        if size != entry["bytes"]:
+            raise RunError(f"{p}: {size} bytes, {MANIFEST} says {entry['bytes']} (truncated or changed "
+                           "after the run); the run directory is damaged, run it again")
+    if hashes:
+        for rel, entry in sorted(files.items()):
+            if _sha256(root / rel) != entry["sha256"]:
+                raise RunError(f"{root / rel}: content differs from {MANIFEST} (changed after the run); "
+                               "the run directory is damaged, run it again")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], timeout_s: float = 120.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on `folder` itself (no lock file left behind); wait up to `timeout_s`."""
+    path = Path(folder)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise RunError(f"{path}: cannot open the folder to lock it ({exc.strerror or exc})") from exc
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise RunError(f"{path}: cannot lock the folder ({exc.strerror or exc})") from exc
+                if time.monotonic() >= deadline:
+                    raise RunError(f"{path}: another edgeroam process has been writing here for over "
+                                   f"{timeout_s:g} s; try again when it is done") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _try_lock(path: Path) -> int | None:
+    """An open descriptor of `path` holding its ``flock``, or None when another holds it (or it is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 class RunDirWriter:
     """Writes one run directory atomically; use as a context manager.
 
@@ -168,8 +309,20 @@ class RunDirWriter:
     path : path
         The final run directory (e.g. ``runs/demo-1a2b3c4d5e``). Work happens in ``<path>.partial``.
     overwrite : bool
-        Replace an existing complete run directory at `path` on :meth:`commit`. Without it, an existing one
-        is an error raised before anything is written.
+        Replace an existing complete run directory at `path` on :meth:`commit` (``--force``). Only the files
+        its manifest lists are removed; any other file is moved into the new directory (:attr:`kept`).
+        Without it, an existing one is an error raised before anything is written (and again on commit).
+    lock_timeout_s : float
+        How long :meth:`commit` waits for another writer of the same folder.
+
+    Attributes
+    ----------
+    partial : Path
+        The folder being written (unique per writer, ``<path>.<pid>-<random>.partial``).
+    replaced : bool
+        True after a commit that replaced an earlier run directory.
+    kept : list of str
+        Files of the replaced directory that edgeroam did not write, moved into the new one.
 
     Examples
     --------
@@ -181,27 +334,45 @@ class RunDirWriter:
     ...     w.log("start", t=0.0)
     ...     w.write_summary({"hits": 3}, timing={"wall_s": 0.1})
     >>> sorted(p.name for p in (root / "demo-0").iterdir())
-    ['figures', 'log.jsonl', 'queries.parquet', 'scenario.toml', 'summary.json']
+    ['figures', 'log.jsonl', 'manifest.json', 'queries.parquet', 'scenario.toml', 'summary.json']
     """
 
-    def __init__(self, path: str | os.PathLike[str], overwrite: bool = False):
+    def __init__(self, path: str | os.PathLike[str], overwrite: bool = False, *,
+                 lock_timeout_s: float = 120.0):
         self.path = Path(path)
-        self.partial = self.path.with_name(self.path.name + PARTIAL_SUFFIX)
+        self.partial = self.path.with_name(self.path.name + PARTIAL_SUFFIX)  # the real one is made by open()
         self.overwrite = overwrite
+        self.lock_timeout_s = lock_timeout_s
+        self.replaced = False
+        self.kept: list[str] = []
         self._log: Any = None
+        self._hold: int | None = None  # descriptor of the partial folder, flock'ed while this writer lives
         self._opened = False
         self._committed = False
         self._has_summary = False
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def open(self) -> RunDirWriter:
-        """Create a fresh ``<path>.partial/`` (clearing a stale one)."""
+    def check(self) -> None:
+        """Raise RunError when a run directory is already at `path` and `overwrite` is off (call it before
+        long work, so that a run is refused before it starts)."""
         if self.path.exists() and not self.overwrite:
-            raise RunError(f"{self.path}: run directory exists (use overwrite to replace it)")
-        if self.partial.exists():
-            shutil.rmtree(self.partial)
-        (self.partial / FIGURES).mkdir(parents=True)
-        self._log = open(self.partial / LOG, "a", encoding="utf-8")  # noqa: SIM115 - closed by commit/abort
+            raise RunError(f"{self.path}: a run directory is already there (an earlier run of the same "
+                           "scenario); pass --force to replace it (files you added are kept), or use another "
+                           "--out")
+
+    def open(self) -> RunDirWriter:
+        """Create a fresh partial folder of this writer's own beside `path`."""
+        self.check()
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            self.partial = Path(tempfile.mkdtemp(prefix=f"{self.path.name}.{os.getpid()}-",
+                                                 suffix=PARTIAL_SUFFIX, dir=parent))
+            self._hold = _try_lock(self.partial)
+            (self.partial / FIGURES).mkdir()
+            self._log = open(self.partial / LOG, "a", encoding="utf-8")  # noqa: SIM115 - closed by commit/abort
+        except OSError as exc:
+            raise RunError(f"{parent}: cannot create the run directory ({exc.strerror or exc})") from exc
         self._opened = True
         return self
 
@@ -215,32 +386,83 @@ class RunDirWriter:
             self.abort(exc)
 
     def commit(self) -> Path:
-        """Close the log and rename ``<path>.partial`` to ``<path>``; needs :meth:`write_summary` first."""
+        """Write the manifest and rename the partial folder to `path` under the folder lock; needs
+        :meth:`write_summary` first."""
         self._require_open()
         if not self._has_summary:
             raise RunError(f"{self.partial}: no summary.json written; the run is not complete")
         self._close_log()
-        if self.path.exists():
-            if not self.overwrite:
-                raise RunError(f"{self.path}: run directory appeared while running")
-            old = self.path.with_name(self.path.name + ".old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(self.path, old)
-            os.replace(self.partial, self.path)
-            shutil.rmtree(old)
-        else:
-            os.replace(self.partial, self.path)
+        _write_manifest(self.partial)
+        try:
+            with folder_lock(self.path.parent, self.lock_timeout_s):
+                if self.path.exists() or self.path.is_symlink():
+                    if not self.overwrite:
+                        # same scenario and seed, same results: this copy adds nothing and is removed
+                        shutil.rmtree(self.partial, ignore_errors=True)
+                        raise RunError(f"{self.path}: another run of the same scenario finished first and "
+                                       "wrote it; pass --force to replace it")
+                    self._replace()
+                else:
+                    os.replace(self.partial, self.path)
+                self._release()
+                self._clear_stale_partials()
+        finally:
+            self._release()
+            self._opened = False
         self._committed = True
-        self._opened = False
         return self.path
 
+    def _replace(self) -> None:
+        """Swap in the new run: the old run's own files go, every other file moves into the new one."""
+        old = self.path
+        if not old.is_dir() or old.is_symlink():
+            raise RunError(f"{old}: exists and is not a run directory; not replaced (move it away first)")
+        listed = _read_manifest(old)
+        if listed is not None:
+            ours = set(listed) | {MANIFEST}
+        else:
+            ours = {f for f in _files_under(old) if _LEGACY_RUN_FILES.match(f)}
+        foreign = [f for f in _files_under(old) if f not in ours]
+        clash = [f for f in foreign if (self.partial / f).exists()]
+        if clash:
+            raise RunError(f"{old / clash[0]}: not written by edgeroam, but the new run writes a file of "
+                           "that name; move it away, then run again")
+        for rel in foreign:
+            (self.partial / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old / rel, self.partial / rel)
+        aside = Path(tempfile.mkdtemp(prefix=f".{old.name}.", suffix=".replaced", dir=old.parent))
+        os.replace(old, aside / "run")
+        os.replace(self.partial, old)
+        left = [f for f in _files_under(aside / "run") if f not in ours]
+        if left:  # a file appeared in the old directory meanwhile: keep it where it is, say where
+            raise RunError(f"{old}: replaced, but {len(left)} file(s) appeared in the old run meanwhile; "
+                           f"they are in {aside / 'run'}")
+        shutil.rmtree(aside)
+        self.replaced = True
+        self.kept = foreign
+
+    def _clear_stale_partials(self) -> None:
+        """Remove partial folders of this run left by writers that are gone: a live writer holds a ``flock``
+        on its folder until it commits or aborts, a crashed one's lock went with its process."""
+        pattern = re.compile(rf"^{re.escape(self.path.name)}(?:\.\d+-[^/]+)?{re.escape(PARTIAL_SUFFIX)}$")
+        for entry in sorted(self.path.parent.iterdir()):
+            if not pattern.match(entry.name) or not entry.is_dir() or entry.is_symlink():
+                continue
+            fd = _try_lock(entry)
+            if fd is not None:
+                try:
+                    shutil.rmtree(entry, ignore_errors=True)
+                finally:
+                    os.close(fd)
+
     def abort(self, exc: BaseException | None = None) -> None:
-        """Log the failure and close; ``<path>.partial`` stays for inspection and is never renamed."""
+        """Log the failure and close; the partial folder stays for inspection (until the next writer of the
+        same run commits) and is never renamed."""
         if self._log is not None and exc is not None:
             with contextlib.suppress(Exception):
                 self.log("abort", error=f"{type(exc).__name__}: {exc}")
         self._close_log()
+        self._release()
         self._opened = False
 
     # -- writing --------------------------------------------------------------------------------------------
@@ -316,6 +538,11 @@ class RunDirWriter:
             self._log.close()
             self._log = None
 
+    def _release(self) -> None:
+        if self._hold is not None:
+            os.close(self._hold)
+            self._hold = None
+
 
 class RunDir:
     """A complete run directory, read back.
@@ -323,11 +550,14 @@ class RunDir:
     Parameters
     ----------
     path : path
-        A directory written by :class:`RunDirWriter`. A ``.partial`` folder or one without ``summary.json``
-        is refused with a :class:`~edgeroam.errors.RunError`.
+        A directory written by :class:`RunDirWriter`. A ``.partial`` folder, one without ``summary.json``,
+        or one whose files no longer match its ``manifest.json`` is refused with a
+        :class:`~edgeroam.errors.RunError`.
+    verify : bool
+        Check the manifest (sizes, then SHA-256 of every listed file); files it does not list are ignored.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, verify: bool = True):
         self.path = Path(path)
         if self.path.name.endswith(PARTIAL_SUFFIX):
             raise RunError(f"{self.path}: an incomplete run (still running or crashed)")
@@ -335,6 +565,8 @@ class RunDir:
             raise RunError(f"{self.path}: no such run directory")
         if not (self.path / SUMMARY).is_file():
             raise RunError(f"{self.path}: not a run directory (no {SUMMARY})")
+        if verify:
+            check_manifest(self.path)
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"

@@ -100,7 +100,9 @@ def test_an_exception_mid_write_leaves_no_complete_dir(tmp_path):
         w.write_table("queries", pd.DataFrame({"t": [1.0]}))
         raise ValueError("boom")
     assert not path.exists()
-    partial = tmp_path / "crash.partial"
+    partial = w.partial
+    assert partial.parent == tmp_path
+    assert partial.name.startswith("crash.") and partial.name.endswith(".partial")
     assert (partial / "queries.parquet").exists() and not (partial / "summary.json").exists()
     assert json.loads((partial / "log.jsonl").read_text().splitlines()[-1])["event"] == "abort"
     with pytest.raises(RunError, match="incomplete run"):
@@ -108,10 +110,11 @@ def test_an_exception_mid_write_leaves_no_complete_dir(tmp_path):
     # The next writer of the same run clears the stale partial folder and completes.
     _write(path)
     assert not partial.exists() and RunDir(path).tables == ["queries"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crash"]
 
 
 def test_a_killed_process_leaves_no_complete_dir(tmp_path):
-    # A hard crash (no cleanup at all) after some files were written: only <dir>.partial exists.
+    # A hard crash (no cleanup at all) after some files were written: only its partial folder exists.
     path = tmp_path / "killed"
     code = textwrap.dedent(f"""
         import os, pandas as pd
@@ -124,7 +127,10 @@ def test_a_killed_process_leaves_no_complete_dir(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 3, proc.stderr
     assert not path.exists()
-    assert (tmp_path / "killed.partial" / "summary.json").exists()
+    (partial,) = tmp_path.glob("killed.*.partial")
+    assert (partial / "summary.json").exists()
+    _write(path)  # the dead writer's lock went with it: the next writer clears its folder
+    assert not partial.exists() and RunDir(path).tables == ["queries"]
 
 
 def test_a_failed_table_write_leaves_no_file_and_commit_needs_a_summary(tmp_path, monkeypatch):
@@ -148,7 +154,7 @@ def test_a_failed_table_write_leaves_no_file_and_commit_needs_a_summary(tmp_path
 
 def test_existing_run_dir_needs_overwrite(tmp_path):
     path = _write(tmp_path / "r")
-    with pytest.raises(RunError, match="exists"):
+    with pytest.raises(RunError, match="already there.*--force"):
         RunDirWriter(path).open()
     _write(path, timing={"wall_s": 2.0}, overwrite=True)
     assert RunDir(path).summary["timing"] == {"wall_s": 2.0}
@@ -184,3 +190,109 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(rundir)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------ issue 17: results must never be lost
+
+
+def test_replacing_needs_overwrite_and_keeps_files_edgeroam_did_not_write(tmp_path):
+    # issue 17.2: a second run into the same folder deleted the user's notes
+    path = _write(tmp_path / "r")
+    (path / "my_notes.txt").write_text("keep me")
+    (path / "figures" / "sketch.png").write_bytes(b"mine")
+    (path / "mine").mkdir()
+    (path / "mine" / "data.csv").write_text("1,2")
+    with pytest.raises(RunError, match="--force"):
+        _write(path)
+    with RunDirWriter(path, overwrite=True) as w:
+        w.write_scenario(SCENARIO)
+        w.write_summary({"hits": 1})
+    assert w.replaced and w.kept == ["figures/sketch.png", "mine/data.csv", "my_notes.txt"]
+    run = RunDir(path)
+    assert run.summary["hits"] == 1 and run.tables == []  # the old run's own table is gone
+    assert (path / "my_notes.txt").read_text() == "keep me"
+    assert (path / "figures" / "sketch.png").read_bytes() == b"mine"
+    assert (path / "mine" / "data.csv").read_text() == "1,2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # nothing left beside it
+
+
+def test_replacing_a_run_dir_from_before_the_manifest_keeps_unknown_files(tmp_path):
+    path = _write(tmp_path / "r")
+    (path / "manifest.json").unlink()
+    (path / "notes.md").write_text("x")
+    _write(path, overwrite=True)
+    assert (path / "notes.md").read_text() == "x" and RunDir(path).tables == ["queries"]
+
+
+def test_a_user_file_named_like_a_new_output_is_not_overwritten(tmp_path):
+    path = tmp_path / "r"
+    with RunDirWriter(path) as w:
+        w.write_summary({"hits": 1})
+    (path / "queries.parquet").write_bytes(b"the user's own")
+    with pytest.raises(RunError, match="queries.parquet: not written by edgeroam"):
+        _write(path, overwrite=True)
+    assert (path / "queries.parquet").read_bytes() == b"the user's own"
+
+
+def test_manifest_lists_every_file_and_the_reader_checks_it(tmp_path):
+    # issue 17.4: a truncated table passed every reader that did not open it
+    path = _write(tmp_path / "r")
+    manifest = json.loads((path / "manifest.json").read_text())["files"]
+    assert sorted(manifest) == ["log.jsonl", "queries.parquet", "scenario.toml", "summary.json"]
+    assert manifest["queries.parquet"]["bytes"] == (path / "queries.parquet").stat().st_size
+    (path / "my_notes.txt").write_text("not listed, not checked")
+    RunDir(path)
+    data = (path / "queries.parquet").read_bytes()
+    (path / "queries.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(RunError, match=r"queries\.parquet: \d+ bytes, manifest.json says \d+ \(truncated"):
+        RunDir(path)
+    (path / "queries.parquet").write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, other bytes
+    with pytest.raises(RunError, match="queries.parquet: content differs"):
+        open_run_dir(path)
+    (path / "queries.parquet").write_bytes(data)
+    RunDir(path)
+    (path / "manifest.json").unlink()
+    with pytest.raises(RunError, match="no manifest.json"):
+        RunDir(path)
+    (path / "manifest.json").write_text("{not json")
+    with pytest.raises(RunError, match="damaged manifest"):
+        RunDir(path)
+
+
+_CONCURRENT = textwrap.dedent("""
+    import os, sys, time, pandas as pd
+    from pathlib import Path
+    from edgeroam.emulator.rundir import RunDirWriter
+    from edgeroam.errors import EdgeroamError
+    path, go, overwrite, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+    while not go.exists():
+        time.sleep(0.005)
+    try:
+        with RunDirWriter(path, overwrite=overwrite) as w:
+            w.write_scenario({"name": "same"})
+            for k in range(5):
+                w.write_table(f"t{k}", pd.DataFrame({"v": range(2000)}))
+            w.write_summary({"writer": 0})
+    except EdgeroamError as exc:
+        print(f"error: {exc}")
+        sys.exit(1)
+""")
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_concurrent_writers_of_one_run_never_collide(tmp_path, overwrite):
+    # issue 17.3: four runs into one --out shared one .partial folder (failures and a raw traceback)
+    path, go = tmp_path / "out" / "same-abc", tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(path), str(go), str(int(overwrite)),
+                               str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    go.touch()
+    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
+    for code, out, err in results:
+        assert "Traceback" not in err, err
+        lost = "another run of the same scenario finished first" in out or "already there" in out
+        assert code == 0 or (not overwrite and lost), (code, out, err)
+    assert sum(code == 0 for code, _, _ in results) == (4 if overwrite else 1)
+    run = RunDir(path)  # complete and matching its manifest
+    assert run.tables == ["t0", "t1", "t2", "t3", "t4"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["same-abc"]  # no partial or aside left
