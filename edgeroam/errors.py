@@ -57,7 +57,7 @@ class ScenarioError(EdgeroamError):
     def __init__(self, path: str | Path | None, key: str | None, message: str):
         self.path = None if path is None else str(path)
         self.key = key
-        where = self.path or "<scenario>"
+        where = self.path or "scenario"
         if key:
             where += f": {key}"
         super().__init__(f"{where}: {message}")

@@ -42,7 +42,9 @@ __all__ = [
     "TopologyConfig",
     "apply_overrides",
     "load_scenario",
+    "resolve_scenario",
     "scenario_from_dict",
+    "scenario_names",
     "scenario_to_toml",
 ]
 
@@ -283,6 +285,8 @@ def _error_from_validation(exc: ValidationError, path: str | Path | None) -> Sce
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    elif first["type"] == "value_error" and "error" in first.get("ctx", {}):
+        msg = str(first["ctx"]["error"])
     if len(errors) > 1:
         rest = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in errors[1:4])
         msg += f" (also: {rest}{' …' if len(errors) > 4 else ''})"
@@ -292,7 +296,12 @@ def _error_from_validation(exc: ValidationError, path: str | Path | None) -> Sce
 def scenario_from_dict(
     data: dict[str, Any], *, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
 ) -> Scenario:
-    """Validate a scenario dict: preset of its dataset kind, then `data`, then `overrides`."""
+    """Validate a scenario dict: preset of its dataset kind, then `data`, then `overrides`.
+
+    Errors name `path`, else the scenario by its name (a dict has no file).
+    """
+    if path is None and isinstance(data.get("name"), str):
+        path = f"scenario {data['name']!r}"
     merged = apply_overrides(data, overrides, path)
     kind = (
         (merged.get("dataset") or {}).get("kind", "synthetic")
@@ -304,13 +313,79 @@ def scenario_from_dict(
     if "name" not in merged and path is not None:
         merged["name"] = Path(path).stem
     try:
-        return Scenario.model_validate(merged)
+        scenario = Scenario.model_validate(merged)
     except ValidationError as exc:
         raise _error_from_validation(exc, path) from None
+    _check_names(scenario, path)
+    return scenario
+
+
+def _check_names(sc: Scenario, path: str | Path | None) -> None:
+    """Predictor kind and parameters and the DNN model must be known, so that a typo is reported with its
+    file and key rather than deep inside a run."""
+    from edgeroam.emulator.dnn.zoo import resolve_name
+    from edgeroam.errors import PlanningError
+    from edgeroam.predictors import PREDICTORS
+
+    kind = sc.predictor.kind
+    if kind not in PREDICTORS:
+        raise ScenarioError(path, "predictor.kind",
+                            f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTORS)}")
+    valid = PREDICTORS[kind]().get_params()
+    unknown = sorted(set(sc.predictor.params) - set(valid))
+    if unknown:
+        raise ScenarioError(path, f"predictor.params.{unknown[0]}",
+                            f"not a parameter of {kind} (valid: {', '.join(sorted(valid))})")
+    try:
+        resolve_name(sc.dnn.model)
+    except PlanningError as exc:
+        raise ScenarioError(path, "dnn.model", str(exc)) from None
+
+
+def _scenario_dirs() -> list[Path]:
+    """Where scenario names are looked up: ``./scenarios``, then the ``scenarios/`` shipped beside the
+    package."""
+    shipped = Path(__file__).resolve().parents[1] / "scenarios"
+    here = Path("scenarios")
+    return [here] if here.resolve() == shipped else [here, shipped]
+
+
+def scenario_names() -> list[str]:
+    """The scenario names `resolve_scenario` knows (sorted, each once)."""
+    return sorted({p.stem for d in _scenario_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def resolve_scenario(name_or_path: str | Path) -> Path:
+    """The TOML file of a scenario given as a path or as a name (``perdnn-kaist``: ``scenarios/<name>.toml``
+    in the working directory, else the one shipped beside the package).
+
+    Raises
+    ------
+    ScenarioError
+        Neither a file nor a known name; the message lists the known names.
+
+    Examples
+    --------
+    >>> resolve_scenario("perdnn-kaist").name
+    'perdnn-kaist.toml'
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if len(p.parts) == 1 and p.suffix in ("", ".toml"):
+        for d in _scenario_dirs():
+            candidate = d / f"{p.stem}.toml"
+            if candidate.is_file():
+                return candidate
+        known = ", ".join(scenario_names()) or "none"
+        raise ScenarioError(p, None, f"file not found, and not a scenario name (known names: {known})")
+    if p.exists():
+        raise ScenarioError(p, None, "not a file")
+    raise ScenarioError(p, None, "file not found")
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read and validate a scenario TOML file.
+    """Read and validate a scenario TOML file, given by path or by name (`resolve_scenario`).
 
     Relative ``dataset.root`` and ``topology.servers_file`` are resolved against the file's folder. The name
     defaults to the file's stem.
@@ -320,7 +395,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     ScenarioError
         Missing file, bad TOML, an unknown key or a wrong type; the message names the file and the dotted key.
     """
-    p = Path(path)
+    p = resolve_scenario(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:

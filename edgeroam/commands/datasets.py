@@ -102,7 +102,7 @@ def render_info(info: dict, console: Console) -> None:
         if rs:
             table.add_row(f"  resampled at {rs['interval_s']:g} s", _f(rs["mean_speed_mps"], ".3f", " m/s"))
     if info.get("perdnn_mean_speed_mps") is not None:
-        table.add_row("PerDNN mean speed", f"~{info['perdnn_mean_speed_mps']:g} m/s (TARGETS P-D4)")
+        table.add_row("PerDNN mean speed", f"~{info['perdnn_mean_speed_mps']:g} m/s (§IV.B.3)")
     console.print(table)
     console.print(f"[dim]mean speed = {escape(info['speed_definition'])}[/]", soft_wrap=True)
     console.print(f"note: {escape(info.get('note') or speed_note(info))}", soft_wrap=True, highlight=False)
@@ -134,12 +134,17 @@ def info(
     lenient: bool = typer.Option(False, "--lenient", help="Skip malformed lines (and report how many)."),
 ) -> None:
     """Users, trajectories, points, points in the region, time span, sampling interval and mean speeds."""
+    from edgeroam._progress import progress_bar
     from edgeroam.datasets import describe_dataset, plot_traces
 
-    err = Console(stderr=True)
-    with err.status(f"loading {kind.value} …"):
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task(f"reading {kind.value}", total=4)
+
+        def step(name: str, done: int, total: int) -> None:
+            bar.update(task, description=name, completed=done, total=total)
+
         summary, traces, reg = describe_dataset(
-            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient
+            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient, progress=step
         )
     report = traces.attrs.get("read_report") or {}
     if report.get("bad_lines_skipped"):

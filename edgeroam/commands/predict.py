@@ -13,8 +13,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, TaskID
 from rich.table import Table
+
+from edgeroam.commands._options import ROOT_HELP, SCENARIO_HELP, SET_HELP, root_override
+from edgeroam.predictors import PREDICTORS
 
 __all__ = ["app"]
 
@@ -23,70 +26,51 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_SET_HELP = (
-    "Override a scenario value, e.g. --set dataset.interval_s=30 (repeatable; value is a TOML scalar)."
-)
-_SCENARIO_HELP = "Scenario TOML file (or a name under scenarios/, e.g. perdnn-kaist)."
+_ROOT = typer.Option(None, "--root", help=ROOT_HELP)
 
 
-class Kind(StrEnum):
-    """Predictors the CLI can train."""
-
-    markov = "markov"
-    svr = "svr"
-    lstm = "lstm"
-    stay = "stay"
-    velocity = "velocity"
-    svr_mode = "svr-mode"
+#: predictors the CLI can train: every kind of edgeroam.predictors.PREDICTORS
+Kind = StrEnum("Kind", {k.replace("-", "_"): k for k in PREDICTORS})
 
 
-def _scenario(path: Path, overrides: list[str]) -> Any:
+def _scenario(path: Path, overrides: list[str], root: Path | None) -> Any:
     from edgeroam.scenario import load_scenario
 
-    if not path.exists() and path.suffix == "" and len(path.parts) == 1:
-        candidate = Path(__file__).resolve().parents[2] / "scenarios" / f"{path.name}.toml"
-        if candidate.exists():
-            path = candidate
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return load_scenario(path, overrides)
+        return load_scenario(path, root_override(root) + list(overrides))
 
 
-def _prepare(sc: Any, console: Console) -> Any:
+def _prepare(sc: Any, bar: Progress, task: TaskID) -> Any:
+    """Load the scenario's windows (one step of `task`)."""
     from edgeroam.predictors.evaluate import prepare_data
 
-    with (
-        console.status(f"loading {sc.dataset.kind} (region, resampling, windows)…"),
-        warnings.catch_warnings(),
-    ):
+    bar.update(task, description=f"loading {sc.dataset.kind} (region, resampling, windows)")
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return prepare_data(sc)
+        data = prepare_data(sc)
+    bar.advance(task)
+    return data
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+def _bar() -> Progress:
+    from edgeroam._progress import progress_bar
+
+    return progress_bar(transient=True, note=True)
 
 
-def _train(kind: str, data: Any, sc: Any, console: Console) -> tuple[Any, float]:
+def _train(kind: str, data: Any, sc: Any, bar: Progress, task: TaskID) -> tuple[Any, float]:
+    """Train one predictor (one step of `task`); epochs (LSTM) get their own bar."""
     from edgeroam.predictors.evaluate import train_predictor
 
-    with _progress(console) as bar:
-        task = bar.add_task(f"training {kind}", total=None, note="")
+    bar.update(task, description=f"training {kind}")
+    epochs = bar.add_task(f"  {kind} epochs", total=None, note="", visible=False)
 
-        def on_epoch(epoch: int, total: int, loss: float) -> None:
-            bar.update(task, completed=epoch, total=total, note=f"val MAE {loss:.4f} (z)")
+    def on_epoch(epoch: int, total: int, loss: float) -> None:
+        bar.update(epochs, completed=epoch, total=total, note=f"val MAE {loss:.4f} (z)", visible=True)
 
-        model, fit_s = train_predictor(kind, data, sc, callback=on_epoch)
-        bar.update(task, completed=1, total=1)
+    model, fit_s = train_predictor(kind, data, sc, callback=on_epoch)
+    bar.remove_task(epochs)
     return model, fit_s
 
 
@@ -96,17 +80,21 @@ def _f(v: Any, fmt: str = ".1f") -> str:
 
 @app.command()
 def train(
-    scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
+    scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     predictor: Kind = typer.Option(Kind.svr, "--predictor", "-p", help="Which predictor to train."),
     out: Path = typer.Option(..., "--out", "-o", help="Model file to write (.npz; LSTM: .safetensors)."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    root: Path | None = _ROOT,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Train a predictor on the scenario's train users and save it (no pickle)."""
     console = Console(stderr=as_json)
-    sc = _scenario(scenario, set_)
-    data = _prepare(sc, console)
-    model, fit_s = _train(predictor.value, data, sc, console)
+    sc = _scenario(scenario, set_, root)
+    with _bar() as bar:
+        task = bar.add_task("", total=2, note="")
+        data = _prepare(sc, bar, task)
+        model, fit_s = _train(predictor.value, data, sc, bar, task)
+        bar.advance(task)
     path = model.save(out)
     summary = {"predictor": predictor.value, "out": str(path), "fit_s": fit_s, **data.info}
     if as_json:
@@ -146,13 +134,15 @@ def _render(info: dict, rows: dict[str, dict], console: Console) -> None:
 
 @app.command()
 def evaluate(
-    scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
+    scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     predictor: list[Kind] = typer.Option(
-        None, "--predictor", "-p", help="Predictor(s) to train and score (repeatable; default: the five)."
+        None, "--predictor", "-p",
+        help="Predictor(s) to train and score (repeatable; default: markov, svr, lstm, stay, velocity).",
     ),
     model: Path | None = typer.Option(None, "--model", help="Score a saved model instead of training one."),
     per_user: bool = typer.Option(False, "--per-user", help="Also print the per-user table."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    root: Path | None = _ROOT,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """Train on the train users, score on the test users: top-1, top-2, MAE and counts (PerDNN Table III)."""
@@ -160,19 +150,26 @@ def evaluate(
     from edgeroam.predictors.evaluate import evaluate_on
 
     console = Console(stderr=as_json)
-    sc = _scenario(scenario, set_)
-    data = _prepare(sc, console)
+    sc = _scenario(scenario, set_, root)
     rows: dict[str, dict] = {}
-    if model is not None:
-        m = load_predictor(model)
-        ev = evaluate_on(m, data)
-        rows[m.kind] = {"pooled": ev.pooled, "fit_s": None, "per_user": ev.per_user}
-    else:
-        kinds = [k.value for k in predictor] if predictor else ["markov", "svr", "lstm", "stay", "velocity"]
-        for kind in kinds:
-            m, fit_s = _train(kind, data, sc, console)
+    kinds = [k.value for k in predictor] if predictor else ["markov", "svr", "lstm", "stay", "velocity"]
+    with _bar() as bar:
+        # one step to load, then one per predictor (train and score)
+        task = bar.add_task("", total=1 + (1 if model is not None else len(kinds)), note="")
+        data = _prepare(sc, bar, task)
+        if model is not None:
+            bar.update(task, description=f"scoring {model.name}")
+            m = load_predictor(model)
             ev = evaluate_on(m, data)
-            rows[kind] = {"pooled": ev.pooled, "fit_s": fit_s, "per_user": ev.per_user}
+            rows[m.kind] = {"pooled": ev.pooled, "fit_s": None, "per_user": ev.per_user}
+            bar.advance(task)
+        else:
+            for kind in kinds:
+                m, fit_s = _train(kind, data, sc, bar, task)
+                bar.update(task, description=f"scoring {kind}")
+                ev = evaluate_on(m, data)
+                rows[kind] = {"pooled": ev.pooled, "fit_s": fit_s, "per_user": ev.per_user}
+                bar.advance(task)
     if as_json:
         out = {
             "info": data.info,
@@ -211,18 +208,19 @@ def evaluate(
 
 @app.command()
 def study(
-    scenario: Path = typer.Argument(..., help=_SCENARIO_HELP),
+    scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     predictor: Kind = typer.Option(Kind.svr, "--predictor", "-p", help="Predictor to study (PerDNN: svr)."),
     out: Path = typer.Option(Path("runs/study"), "--out", "-o", help="Folder for the figure and CSV tables."),
-    set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
+    root: Path | None = _ROOT,
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> None:
     """PerDNN Fig. 6: MAE vs n (t = 15–30 s), futile ratio / MAE / benefit-cost vs t (15–60 s), best t."""
     from edgeroam.predictors.study import plot_study, run_study
 
     console = Console(stderr=as_json)
-    sc = _scenario(scenario, set_)
-    with _progress(console) as bar, warnings.catch_warnings():
+    sc = _scenario(scenario, set_, root)
+    with _bar() as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         task = bar.add_task(f"n/t study ({predictor.value})", total=None, note="")
         result = run_study(

@@ -57,6 +57,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             None, "--out", help="Folder for figures and tables (default: <first run's parent>/report)."),
         max_map_panels: int = typer.Option(6, "--max-map-panels", help="Runs drawn in the traffic map."),
+        root: Path = typer.Option(None, "--root", help="Folder (or Geolife zip) with the runs' traces (the "
+                                  "traffic map rebuilds their servers; default: the runs' dataset.root)."),
         as_json: bool = typer.Option(False, "--json", help="Print the report's tables and paths as JSON."),
     ) -> None:
         """Draw PerDNN Fig. 9/10, backhaul CDF, traffic map and latency timeline; write summary.md."""
@@ -64,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         dirs = expand_run_dirs(run_dirs)
         dest = out if out is not None else dirs[0].parent / "report"
-        rep = make_report(dirs, dest, max_map_panels=max_map_panels)
+        rep = make_report(dirs, dest, max_map_panels=max_map_panels, root=root)
         if as_json:
             typer.echo(json.dumps(rep.to_dict(), indent=2, sort_keys=True))
             return

@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgeroam.commands._options import ROOT_HELP, SCENARIO_HELP, root_override
+from edgeroam.predictors import PREDICTORS
+
 __all__ = ["register", "render_summary"]
 
 
@@ -43,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("run")
     def run(
-        scenario: Path = typer.Argument(..., help="Scenario TOML file (e.g. scenarios/perdnn-kaist.toml)."),
+        scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
         policy: str = typer.Option(
             None, "--policy",
             help="perdnn | fractional | ionn | optimal | oracle | perdnn-forward | perdnn-top<k> | "
@@ -51,9 +54,10 @@ def register(app: typer.Typer) -> None:
                  "perdnn-rank "
                  "(docs/reproductions/beat-the-paper.md).",
         ),
-        predictor: str = typer.Option(None, "--predictor", help="markov | svr | lstm | stay | velocity."),
+        predictor: str = typer.Option(None, "--predictor", help=" | ".join(PREDICTORS) + "."),
         model: str = typer.Option(None, "--model", help="DNN zoo name (mobilenet | inception | resnet50 …)."),
         set_: list[str] = typer.Option([], "--set", help="Override a scenario key: key.path=value (repeat)."),
+        root: Path = typer.Option(None, "--root", help=ROOT_HELP),
         out: Path = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Do not show the progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
@@ -62,7 +66,7 @@ def register(app: typer.Typer) -> None:
         from edgeroam.emulator.run import run_scenario
         from edgeroam.emulator.rundir import open_run_dir
 
-        overrides = list(set_)
+        overrides = root_override(root) + list(set_)
         if policy:
             overrides.append(f'policy.kind="{policy}"')
         if predictor:

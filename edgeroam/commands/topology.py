@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgeroam.commands._options import ROOT_HELP, SCENARIO_HELP, root_override
+
 __all__ = ["app", "render_summary"]
 
 app = typer.Typer(help="Hex cells, edge servers and backhaul of a scenario.", no_args_is_help=True)
@@ -21,6 +23,7 @@ app = typer.Typer(help="Hex cells, edge servers and backhaul of a scenario.", no
 _SET_HELP = (
     "Override a scenario value, e.g. --set topology.radius_m=100 (repeatable; value is a TOML scalar)."
 )
+_ROOT = typer.Option(None, "--root", help=ROOT_HELP)
 
 
 def _f(v: Any, fmt: str = ".1f") -> str:
@@ -55,7 +58,7 @@ def render_summary(s: dict, console: Console) -> None:
         verdict = "[green]within[/]" if p["within"] else "[yellow]outside[/]"
         t.add_row(
             "PerDNN implied",
-            f"{lo:,}–{hi:,} servers (TARGETS P-D7): ours {sv['edge']:,} is {verdict}, "
+            f"{lo:,}–{hi:,} servers: ours {sv['edge']:,} is {verdict}, "
             f"{p['ratio_to_mid']:.2f}× the middle",
         )
     b = s["backhaul"]
@@ -101,11 +104,12 @@ def render_summary(s: dict, console: Console) -> None:
 
 @app.command()
 def build(
-    scenario: Path = typer.Argument(..., help="Scenario TOML file (e.g. scenarios/perdnn-kaist.toml)."),
+    scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the map figure (PNG) here."),
     out: Path | None = typer.Option(None, "--out", help="Output folder [default: runs/topology-<name>/]."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    root: Path | None = _ROOT,
     no_export: bool = typer.Option(False, "--no-export", help="Do not write the GeoPackage nor the map."),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Re-read the traces instead of the Parquet cache."
@@ -115,7 +119,7 @@ def build(
     from edgeroam.scenario import load_scenario
     from edgeroam.topology.report import build_report
 
-    sc = load_scenario(scenario, set_)
+    sc = load_scenario(scenario, root_override(root) + list(set_))
     _, summary = build_report(
         sc,
         out_dir=out,
@@ -132,15 +136,16 @@ def build(
 
 @app.command()
 def show(
-    scenario: Path = typer.Argument(..., help="Scenario TOML file."),
+    scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     out: Path | None = typer.Option(None, "--out", help="PNG path [default: runs/topology-<name>/map.png]."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
+    root: Path | None = _ROOT,
 ) -> None:
     """Draw the map of SCENARIO: trajectories of the test users over the hex cells, servers marked."""
     from edgeroam.scenario import load_scenario
     from edgeroam.topology.report import build_report, default_out_dir
 
-    sc = load_scenario(scenario, set_)
+    sc = load_scenario(scenario, root_override(root) + list(set_))
     target = out or default_out_dir(sc) / "map.png"
     _, summary = build_report(sc, plot=target, export=False, compare_raw=False)
     Console().print(f"map: {escape(summary['files']['map'])} ({summary['servers']['edge']:,} edge servers)")

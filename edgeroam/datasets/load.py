@@ -9,6 +9,7 @@ Parsing, caching and the statistics themselves are left to those modules.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -217,8 +218,12 @@ def describe_dataset(
     cache: bool = True,
     lenient: bool = False,
     synthetic: dict[str, Any] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[dict, pd.DataFrame, Region | None]:
     """Load `kind` whole and summarise it (`dataset_info`), also inside `region` and resampled as PerDNN did.
+
+    `progress(step, done, total)` is called before each of the four steps (read, region, statistics,
+    resampling) and once at the end.
 
     Returns
     -------
@@ -226,10 +231,15 @@ def describe_dataset(
         ``info`` is `dataset_info`'s dict plus ``speed_resampled_in_region`` (the mean speed after resampling
         the in-region part at `DEFAULT_INTERVAL_S`, gaps over 3 intervals split); ``traces`` the full table.
     """
+    say = progress or (lambda _step, _done, _total: None)
+    say(f"reading {kind}", 0, 4)
     traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic)
+    say("region", 1, 4)
     reg = resolve_region(kind, region, traces)
+    say("statistics", 2, 4)
     info = dataset_info(traces, reg, kind=kind)
     info["dataset"] = kind
+    say("resampling in the region", 3, 4)
     if reg is not None and info["points_in_region"]:
         step = DEFAULT_INTERVAL_S[kind]
         res = resample(traces, step, max_gap_s=3 * step, region=reg)
@@ -240,4 +250,5 @@ def describe_dataset(
             "trajectories": rinfo["trajectories"],
             **rinfo["speed"],
         }
+    say("done", 4, 4)
     return info, traces, reg

@@ -60,6 +60,7 @@ def make_report(
     *,
     progress: Callable[[str], None] | None = None,
     max_map_panels: int = 6,
+    root: str | Path | None = None,
 ) -> Report:
     """Read run directories and write their tables and figures into `out`.
 
@@ -73,6 +74,8 @@ def make_report(
         Called with the name of each step.
     max_map_panels : int
         At most this many runs get a panel in the traffic map.
+    root : path, optional
+        Where the runs' traces are (the traffic map rebuilds their servers); default: each run's own.
 
     Raises
     ------
@@ -94,7 +97,7 @@ def make_report(
         ("fig9", lambda: fg.fig9_figure(runs)),
         ("backhaul", lambda: fg.backhaul_figure(runs)),
         ("fig10", lambda: fg.fig10_figure(runs)),
-        ("traffic_map", lambda: fg.traffic_map_figure(runs, max_panels=max_map_panels)),
+        ("traffic_map", lambda: fg.traffic_map_figure(runs, max_panels=max_map_panels, root=root)),
         ("latency", lambda: fg.latency_figure(runs)),
     ]
     for name, draw in drawers:

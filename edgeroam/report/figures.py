@@ -166,9 +166,9 @@ def fig10_figure(runs: Sequence[RunDir]):
     return fig
 
 
-def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6):
+def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6, root: str | Path | None = None):
     """Hex map of the served cells coloured by the peak backhaul uplink of their server (one shared log colour
-    scale), one panel per run (the first `max_panels`)."""
+    scale), one panel per run (the first `max_panels`); `root`: where the traces are (`run_servers`)."""
     from matplotlib.collections import PolyCollection
     from matplotlib.colors import LogNorm
 
@@ -183,7 +183,7 @@ def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6):
     for run, key in zip(shown, keys, strict=True):
         if key not in servers:
             try:
-                servers[key] = run_servers(run)
+                servers[key] = run_servers(run, root)
             except (EdgeroamError, OSError):
                 servers[key] = None
                 complete = False

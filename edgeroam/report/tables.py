@@ -227,9 +227,10 @@ def run_grid(run: RunDir):
     return HexGrid(float(topo.get("radius_m", 50.0)), tuple(origin), topo.get("orientation", "pointy"))
 
 
-def run_servers(run: RunDir) -> pd.DataFrame:
+def run_servers(run: RunDir, root: str | Path | None = None) -> pd.DataFrame:
     """The edge servers of a run (``server``, ``q``, ``r``, ``x``, ``y``), rebuilt from its ``scenario.toml``
-    (the traces are loaded again, from the dataset cache when there is one).
+    (the traces are loaded again, from the dataset cache when there is one; `root` replaces the scenario's
+    ``dataset.root``).
 
     Raises
     ------
@@ -239,7 +240,10 @@ def run_servers(run: RunDir) -> pd.DataFrame:
     from edgeroam.scenario import scenario_from_dict
     from edgeroam.topology import load_world
 
-    world = load_world(scenario_from_dict(run.scenario))
+    sc = scenario_from_dict(run.scenario)
+    if root is not None:
+        sc.dataset.root = str(Path(root).expanduser().resolve())
+    world = load_world(sc)
     servers = world.topology.servers
     servers = servers[servers["tier"] == "edge"]
     return servers[["server", "q", "r", "x", "y"]].astype(

@@ -1,0 +1,173 @@
+"""Conventions a user expects of every command (issue 17, items 7 and 8): scenario names, ``--root``, every
+predictor in the help, progress bars with a count and an ETA, no internal ids or source paths in the output,
+errors that name the file and key."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from edgeroam.cli import main
+from edgeroam.errors import ScenarioError
+from edgeroam.predictors import PREDICTORS
+from edgeroam.scenario import load_scenario, resolve_scenario, scenario_from_dict, scenario_names
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ------------------------------------------------------------------------------------ item 7: names, root
+
+
+def test_a_scenario_name_resolves_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_scenario("perdnn-kaist") == REPO / "scenarios" / "perdnn-kaist.toml"
+    assert load_scenario("demo").name == "demo"
+    assert {"demo", "perdnn-kaist", "perdnn-geolife"} <= set(scenario_names())
+
+
+def test_a_local_scenarios_folder_wins_over_the_shipped_one(tmp_path, monkeypatch):
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "demo.toml").write_text('name = "mine"\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("demo").name == "mine"
+
+
+def test_an_unknown_name_lists_the_known_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ScenarioError, match=r"nope: file not found.*known names: .*perdnn-kaist"):
+        resolve_scenario("nope")
+
+
+def test_run_takes_a_scenario_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "demo", "--policy", "ionn", "--out", str(tmp_path / "runs"), "--json"])
+    assert code == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    assert out["scenario"] == "demo" and Path(out["run_dir"]).is_dir()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "perdnn-kaist", "--no-progress"],
+        ["topology", "build", "perdnn-kaist", "--no-export"],
+        ["topology", "show", "perdnn-kaist"],
+        ["predict", "train", "perdnn-kaist", "--out", "m.npz"],
+        ["predict", "evaluate", "perdnn-kaist"],
+        ["predict", "study", "perdnn-kaist"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_every_command_reading_traces_takes_root(argv, tmp_path, monkeypatch, capsys):
+    # an empty folder as --root: the command must look there (and say so), not in the default place
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "no-traces-here"
+    empty.mkdir()
+    assert main([*argv, "--root", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert "no-traces-here" in err and "Traceback" not in err
+
+
+def test_edgeroam_data_is_the_default_root(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGEROAM_DATA", str(tmp_path / "elsewhere"))
+    assert main(["topology", "build", "perdnn-kaist", "--no-export"]) == 1
+    assert "EDGEROAM_DATA" in capsys.readouterr().err
+
+
+def test_report_takes_root(capsys):
+    assert main(["report", "--help"]) == 0
+    assert "--root" in capsys.readouterr().out
+
+
+def _help(argv: list[str], capsys) -> str:
+    assert main([*argv, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["predict", "train"], ["predict", "evaluate"], ["predict", "study"],
+                                  ["run"]])
+def test_help_lists_every_predictor(argv, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    text = _help(argv, capsys)
+    for kind in PREDICTORS:
+        assert kind in text, f"{' '.join(argv)} --help does not list {kind}"
+
+
+def test_readme_lists_every_predictor_and_the_environment():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "--predictor {" + ",".join(PREDICTORS) + "}" in readme
+    for var in ("EDGEROAM_DATA", "EDGEROAM_CACHE", "EDGEROAM_CACHE_DIR"):
+        assert var in readme
+
+
+# ------------------------------------------------------------------------ item 8: progress, wording, errors
+
+
+def test_run_progress_lines_carry_no_source_path(tmp_path, capsys):
+    assert main(["run", str(REPO / "scenarios" / "demo.toml"), "--policy", "ionn",
+                 "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "loading traces" in err and ".py:" not in err
+
+
+def test_progress_bars_have_a_count_and_an_eta():
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    from edgeroam._progress import progress_bar
+
+    kinds = {type(c) for c in progress_bar().columns}
+    assert {MofNCompleteColumn, TimeRemainingColumn} <= kinds
+
+
+def test_datasets_info_reports_its_steps(monkeypatch):
+    from edgeroam.datasets import describe_dataset
+
+    seen = []
+    describe_dataset("synthetic", progress=lambda step, done, total: seen.append((done, total)))
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4) and len(seen) == 5
+
+
+def test_no_internal_ids_in_user_output(tmp_path, capsys):
+    from edgeroam.commands.datasets import render_info
+    from edgeroam.commands.topology import render_summary
+    from edgeroam.datasets import describe_dataset
+
+    info, _, _ = describe_dataset("synthetic")
+    info["perdnn_mean_speed_mps"] = 0.5
+    buf = io.StringIO()
+    render_info(info, Console(file=buf, width=200))
+    assert main(["topology", "build", "demo", "--json", "--no-export", "--out", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    summary["perdnn"] = {"servers_implied": [900, 1100], "within": True, "ratio_to_mid": 1.0}
+    render_summary(summary, Console(file=buf, width=200))
+    text = buf.getvalue()
+    assert "PerDNN mean speed" in text and "PerDNN implied" in text
+    assert "TARGETS" not in text and "P-D" not in text
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ('predictor.kind="nope"', "predictor.kind"),
+        ("predictor.params.foo=1", "predictor.params.foo"),
+        ('dnn.model="nope"', "dnn.model"),
+        ("policy.radius_m=-1", "policy.radius_m"),
+    ],
+)
+def test_scenario_errors_name_the_file_and_key(override, key):
+    path = REPO / "scenarios" / "demo.toml"
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path, [override])
+    assert str(exc.value).startswith(f"{path}: {key}: ")
+
+
+def test_a_scenario_without_a_file_is_named(capsys):
+    with pytest.raises(ScenarioError) as exc:
+        scenario_from_dict({"name": "mine"}, overrides=["policy.radius_m=-1"])
+    assert str(exc.value).startswith("scenario 'mine': policy.radius_m: ")
+    assert "<scenario>" not in str(exc.value)
