@@ -144,11 +144,9 @@ class _Bar:
 
     def __enter__(self) -> _Bar:
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from edgeroam._progress import progress_bar
 
-            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                      TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self._progress = progress_bar()
             self._progress.__enter__()
         return self
 
