@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from edgeroam.emulator.rundir import manifest_of
 from edgeroam.errors import RunError
 from edgeroam.report import (
     backhaul_figure,
@@ -78,6 +79,7 @@ def test_latency_figure_none_without_common_change(demo_runs, tmp_path):
     ho = pd.read_parquet(copy / "handovers.parquet")
     ho["row"] += 10**9
     ho.to_parquet(copy / "handovers.parquet", index=False)
+    (copy / "manifest.json").write_text(json.dumps(manifest_of(copy)))  # a changed run, made consistent
     assert latency_figure(load_runs([demo_runs["perdnn"], copy], sort=False)) is None
 
 
