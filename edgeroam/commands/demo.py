@@ -37,13 +37,12 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figures, runs and report."),
         users: int = typer.Option(20, "--users", help="Synthetic walkers in the dataset summary."),
         seed: int = typer.Option(0, "--seed", help="Seed of the synthetic traces in the dataset summary."),
-        scenario: Path = typer.Option(None, "--scenario", help="Scenario to run (default: demo.toml)."),
+        scenario: Path = typer.Option(None, "--scenario", help="Scenario name or TOML file (default: demo)."),
         policies: list[str] = typer.Option(list(DEMO_POLICIES), "--policy",
                                            help="Policies to run (repeat; default: all five)."),
     ) -> None:
         """Summarise synthetic traces, run the demo scenario with every policy and write their report."""
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+        from edgeroam._progress import progress_bar
         from edgeroam.commands.datasets import render_info
         from edgeroam.commands.report import render_report
         from edgeroam.datasets import describe_dataset, plot_traces
@@ -65,8 +64,7 @@ def register(app: typer.Typer) -> None:
         path = scenario if scenario is not None else default_scenario()
         base = load_scenario(path)
         runs = []
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True)) as bar:
+        with progress_bar() as bar:
             task = bar.add_task(f"{base.name}: preparing", total=len(policies))
             prep = prepare(base)
             for pol in policies:
