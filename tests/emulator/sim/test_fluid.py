@@ -325,3 +325,15 @@ def test_same_input_same_floats():
         return [ends[f] for f in range(60)], net.interval_matrix()[1].tobytes()
 
     assert once() == once()
+
+
+def test_near_ties_are_not_ties():
+    # link 0 (capacity 1) carries flow 0; link 1 (capacity 2.0002) carries flows 0 and 1. Link 0 is the
+    # bottleneck at level 1; link 1's fair share 1.0001 is only 1e-4 above it, so it is not saturated in the
+    # same round: flow 1 gets what flow 0 leaves, 2.0002 - 1 = 1.0002 (not 1.0001)
+    rates = max_min_rates(np.array([1.0, 2.0002]), np.array([0, 2, 3]), np.array([0, 1, 1]))
+    assert rates[0] == pytest.approx(1.0, rel=1e-12)
+    assert rates[1] == pytest.approx(1.0002, rel=1e-12)
+    # an exact tie (both shares 1) freezes both links together, at the same rates as one at a time
+    rates = max_min_rates(np.array([1.0, 2.0]), np.array([0, 2, 3]), np.array([0, 1, 1]))
+    assert rates.tolist() == [1.0, 1.0]
