@@ -35,7 +35,7 @@ def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) ->
     """Run one case in this process and return its numbers."""
     import pandas as pd
 
-    from edgeroam.emulator.master import prepare
+    from edgeroam.emulator.prepare import prepare
     from edgeroam.emulator.run import run_prepared
     from edgeroam.scenario import load_scenario
     from edgeroam.topology.build import World, load_world

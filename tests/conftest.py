@@ -28,7 +28,7 @@ DEMO_POLICIES = ("ionn", "perdnn", "oracle", "fractional", "optimal")
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory) -> dict[str, Path]:
     """Run directories of the demo scenario (synthetic, 20 walkers, 1 h), one per policy, made once."""
-    from edgeroam.emulator.master import prepare
+    from edgeroam.emulator.prepare import prepare
     from edgeroam.emulator.run import run_scenario
     from edgeroam.scenario import load_scenario
 

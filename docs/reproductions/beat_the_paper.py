@@ -20,8 +20,9 @@ import json
 import time
 
 from edgeroam._rng import as_generator
-from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.master import run_pass
 from edgeroam.emulator.policies import ProbForwardPolicy, RankForwardPolicy, make_policy
+from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import load_scenario
 from edgeroam.topology.build import load_world
 

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from edgeroam.commands.datasets import render_info
         from edgeroam.commands.report import render_report
         from edgeroam.datasets import describe_dataset, plot_traces
-        from edgeroam.emulator.master import prepare
+        from edgeroam.emulator.prepare import prepare
         from edgeroam.emulator.run import run_scenario
         from edgeroam.report import make_report
         from edgeroam.scenario import load_scenario

@@ -1,9 +1,14 @@
-"""The actions a policy returns and a backend executes (DESIGN.md section 3).
+"""The actions a policy returns and a backend executes (DESIGN.md section 3): plain data.
 
-``SetPlan(client, server, plan)`` makes `plan` the partitioning the client uses on `server` from now on;
-``Migrate(client, src, dst, layers)`` sends the named server-side layers of `client` from server `src` to
-server `dst` in the given order (efficiency order: the first layers are worth the most). Actions are small
-frozen records; policies build them, backends (``sim``, ``net``) carry them out. Nothing here moves bytes.
+``SetPlan(client, server, layers)`` makes the plan whose server-side layers are `layers` (named, in upload
+order: highest efficiency first) the one the client uses on `server` from now on; the client uploads the
+ones the server lacks. ``Migrate(client, src, dst, layers, relay=False)`` sends the named layers of `client`
+from server `src` to `dst` in the given order; with ``relay`` it is also a standing order until the next batch
+of actions: listed layers that land at `src` later are forwarded to `dst` as they land. ``Drop(client,
+server)`` deletes what `server` holds of `client` (IONN's from-scratch rule). Actions are small frozen records
+of ints, strings and bools: :func:`action_to_dict` / :func:`action_from_dict` carry them through JSON, across
+a process or a network. Policies build them, backends (``sim``, ``net``) carry them out; nothing here moves
+bytes.
 
 What it leaves to others: what a plan is (``edgeroam.emulator.planning``), deciding (``policies``), executing
 (the backends).
@@ -11,16 +16,13 @@ What it leaves to others: what a plan is (``edgeroam.emulator.planning``), decid
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from edgeroam.errors import PlanningError
 
-if TYPE_CHECKING:  # the planning package is imported only for type checkers: actions stay dependency-free
-    from edgeroam.emulator.planning import Plan  # noqa: F401
-
-__all__ = ["Action", "Migrate", "SetPlan", "sort_actions"]
+__all__ = ["Action", "Drop", "Migrate", "SetPlan", "action_from_dict", "action_to_dict", "sort_actions"]
 
 
 def _as_int(value: Any, what: str, action: str) -> int:
@@ -28,14 +30,24 @@ def _as_int(value: Any, what: str, action: str) -> int:
         out = int(value)
     except (TypeError, ValueError):
         raise PlanningError(f"{action}: {what} must be an integer id, got {value!r}") from None
-    if out != value:
+    if out != value or isinstance(value, bool):
         raise PlanningError(f"{action}: {what} must be an integer id, got {value!r}")
     return out
 
 
+def _as_layers(value: Any, label: str) -> tuple[str, ...]:
+    layers = (value,) if isinstance(value, str) else tuple(value)
+    if not all(isinstance(name, str) and name for name in layers):
+        raise PlanningError(f"{label}: layers must be non-empty layer names, got {layers!r}")
+    if len(set(layers)) != len(layers):
+        dup = sorted({n for n in layers if layers.count(n) > 1})
+        raise PlanningError(f"{label}: layer(s) listed twice: {', '.join(dup)}")
+    return layers
+
+
 @dataclass(frozen=True, slots=True)
 class SetPlan:
-    """Use `plan` for `client` on `server` from now on.
+    """Use the plan whose server-side layers are `layers` for `client` on `server` from now on.
 
     Parameters
     ----------
@@ -43,19 +55,21 @@ class SetPlan:
         The user id.
     server : int
         The edge server the client is attached to (the one that runs the server-side layers).
-    plan : Plan
-        The partitioning plan (``edgeroam.emulator.planning.Plan``): where each layer runs.
+    layers : sequence of str
+        The plan's server-side layers by name, in upload order (efficiency order); the client uploads those
+        the server lacks, in this order. Empty: everything runs on the client.
     """
 
     client: int
     server: int
-    plan: Plan
+    layers: tuple[str, ...]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "client", _as_int(self.client, "client", "SetPlan"))
         object.__setattr__(self, "server", _as_int(self.server, "server", f"SetPlan(client={self.client})"))
-        if self.plan is None:
-            raise PlanningError(f"SetPlan(client={self.client}, server={self.server}): plan is None")
+        if self.layers is None:
+            raise PlanningError(f"SetPlan(client={self.client}, server={self.server}): layers is None")
+        object.__setattr__(self, "layers", _as_layers(self.layers, f"SetPlan(client={self.client})"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +85,16 @@ class Migrate:
     layers : sequence of str
         Layer names (``LayerGraph`` node names), highest efficiency first; no repeats. A backend sends only
         the layers `src` holds and `dst` lacks, and refreshes the TTL of those `dst` already has.
+    relay : bool
+        Also a standing order until the next batch of actions: every listed layer that lands at `src` later
+        (from the client's upload or another migration) is forwarded to `dst` as soon as it lands.
     """
 
     client: int
     src: int
     dst: int
     layers: tuple[str, ...]
+    relay: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "client", _as_int(self.client, "client", "Migrate"))
@@ -85,20 +103,70 @@ class Migrate:
         object.__setattr__(self, "dst", _as_int(self.dst, "dst", label))
         if self.src == self.dst:
             raise PlanningError(f"{label}: src and dst are the same server {self.src}")
-        layers = (self.layers,) if isinstance(self.layers, str) else tuple(self.layers)
-        if not all(isinstance(name, str) and name for name in layers):
-            raise PlanningError(f"{label}: layers must be non-empty layer names, got {layers!r}")
-        if len(set(layers)) != len(layers):
-            dup = sorted({n for n in layers if layers.count(n) > 1})
-            raise PlanningError(f"{label}: layer(s) listed twice: {', '.join(dup)}")
-        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "layers", _as_layers(self.layers, label))
+        if not isinstance(self.relay, bool):
+            raise PlanningError(f"{label}: relay must be true or false, got {self.relay!r}")
 
 
-Action: TypeAlias = SetPlan | Migrate
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Delete every layer `server` holds of `client` (and stop what is on its way there)."""
+
+    client: int
+    server: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "client", _as_int(self.client, "client", "Drop"))
+        object.__setattr__(self, "server", _as_int(self.server, "server", f"Drop(client={self.client})"))
+
+
+Action: TypeAlias = SetPlan | Migrate | Drop
+
+_KINDS: dict[str, type] = {"SetPlan": SetPlan, "Migrate": Migrate, "Drop": Drop}
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
+    """A JSON-ready dict of `action`: ``{"action": "Migrate", "client": 3, ...}`` (layers as a list).
+
+    Examples
+    --------
+    >>> action_to_dict(Migrate(3, 1, 2, ("conv1",), relay=True))
+    {'action': 'Migrate', 'client': 3, 'src': 1, 'dst': 2, 'layers': ['conv1'], 'relay': True}
+    """
+    kind = type(action).__name__
+    if _KINDS.get(kind) is not type(action):
+        raise PlanningError(f"not an action: {action!r}")
+    out: dict[str, Any] = {"action": kind}
+    for name in action.__dataclass_fields__:
+        value = getattr(action, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def action_from_dict(data: Mapping[str, Any]) -> Action:
+    """The action of an :func:`action_to_dict` dict (validated like a new action).
+
+    Examples
+    --------
+    >>> action_from_dict({"action": "Drop", "client": 3, "server": 9})
+    Drop(client=3, server=9)
+    """
+    fields = dict(data)
+    kind = fields.pop("action", None)
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise PlanningError(f"unknown action {kind!r}; choose one of {', '.join(_KINDS)}")
+    unknown = sorted(set(fields) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise PlanningError(f"{kind}: unknown field(s) {', '.join(unknown)}")
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise PlanningError(f"{kind}: {exc}") from None
 
 
 def sort_actions(actions: Iterable[Action]) -> list[Action]:
-    """A deterministic execution order: by client, SetPlan before Migrate, then src and dst; else stable.
+    """A deterministic order: by client, SetPlan, then Migrate (by src, dst), then Drop; else stable.
 
     Policies may return actions in any order; a backend that executes them in this order gives the same run
     for the same decisions.
@@ -109,6 +177,8 @@ def sort_actions(actions: Iterable[Action]) -> list[Action]:
             return (a.client, 0, a.server, 0)
         if isinstance(a, Migrate):
             return (a.client, 1, a.src, a.dst)
+        if isinstance(a, Drop):
+            return (a.client, 2, a.server, 0)
         raise PlanningError(f"not an action: {a!r}")
 
     return sorted(actions, key=key)

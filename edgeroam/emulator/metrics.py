@@ -15,6 +15,8 @@ Definitions (PerDNN §IV.B, DIGEST §0.5):
 - *prediction accuracy on the fly*: error of every prediction against the true position one interval later,
   whether the true next server is within r of the prediction, and the futile share (same server next).
 
+`closed_loop_queries` (the one closed-loop query model, in planning/query.py) is re-exported here.
+
 What it leaves to others: producing the events (master, backends), writing them (rundir).
 """
 
@@ -26,8 +28,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from edgeroam.emulator.planning.query import closed_loop_queries
+
 if TYPE_CHECKING:  # pragma: no cover
-    from edgeroam.emulator.master import Planner, Prepared
+    from edgeroam.emulator.planning.planner import Planner
+    from edgeroam.emulator.prepare import Prepared
 
 __all__ = [
     "arrival_table",
@@ -54,56 +59,6 @@ def classify_arrival(held: np.ndarray, target: np.ndarray) -> str:
     if have == need:
         return "hit"
     return "miss" if have == 0 else "partial"
-
-
-def closed_loop_queries(
-    t0: float, t1: float, steps: list[tuple[float, float]], gap_s: float
-) -> list[tuple[float, float, int]]:
-    """Closed-loop queries in ``[t0, t1]`` with a latency that steps at given times.
-
-    Parameters
-    ----------
-    t0, t1 : float
-        The window.
-    steps : list of (time, latency_s)
-        From `time` on, a query that starts has this latency (times ascending, the first at `t0`).
-    gap_s : float
-        Think time after each query.
-
-    Returns
-    -------
-    list of (start of the first query of the run, latency_s, queries)
-        One entry per run of queries with the same latency; only queries that end by `t1` count.
-
-    Examples
-    --------
-    >>> closed_loop_queries(0.0, 10.0, [(0.0, 2.0), (3.0, 0.5)], 0.5)
-    [(0.0, 2.0, 2), (5.0, 0.5, 5)]
-    """
-    out: list[tuple[float, float, int]] = []
-    times = [s[0] for s in steps]
-    t = t0
-    j = 0
-    eps = 1e-9
-    while t < t1:
-        while j + 1 < len(times) and times[j + 1] <= t:
-            j += 1
-        lat = steps[j][1]
-        nxt = times[j + 1] if j + 1 < len(times) else math.inf
-        period = lat + gap_s
-        if period <= 0:
-            raise ValueError("a query of zero latency with a zero gap never ends")
-        # queries of this latency start at t, t + period, ... while the start is before the next step
-        n_start = max(1, math.ceil((min(nxt, t1) - t) / period - eps))
-        # of those, the ones that end by t1
-        n_fit = max(0, math.floor((t1 - t - lat) / period + eps) + 1) if t + lat <= t1 + eps else 0
-        n = min(n_start, n_fit)
-        if n > 0:
-            out.append((t, lat, n))
-        t = t + n_start * period
-        if n_fit < n_start:
-            break
-    return out
 
 
 def hit_ratio(kinds: pd.Series) -> float | None:

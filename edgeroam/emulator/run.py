@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from edgeroam.emulator.master import PassResult, Prepared, prepare, run_pass
+from edgeroam.emulator.master import PassResult, run_pass
 from edgeroam.emulator.policies import make_policy
+from edgeroam.emulator.prepare import Prepared, prepare
 from edgeroam.emulator.rundir import RunDirWriter, run_dir_name, versions
 from edgeroam.errors import RunError
 from edgeroam.scenario import Scenario

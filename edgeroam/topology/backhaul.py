@@ -54,6 +54,7 @@ __all__ = [
     "path_bottleneck_bps",
     "path_delay_s",
     "path_length_stats",
+    "route",
     "server_node",
     "shortest_path",
 ]
@@ -323,6 +324,21 @@ def shortest_path(G: nx.Graph, src: int | str, dst: int | str, *, weight: Weight
 def path_delay_s(G: nx.Graph, path: list[str]) -> float:
     """Sum of link delays along a node path."""
     return float(sum(G.edges[u, v]["delay_s"] for u, v in zip(path[:-1], path[1:], strict=True)))
+
+
+def route(G: nx.Graph, src: int | str, dst: int | str) -> tuple[tuple[tuple[str, str], ...], float]:
+    """The directed links ``((n0, n1), (n1, n2), ...)`` of the hop-shortest path and its total delay (s):
+    the one routing rule every backend uses.
+
+    Examples
+    --------
+    >>> G = nx.path_graph(["s0", "a", "s1"])
+    >>> nx.set_edge_attributes(G, 0.5, "delay_s")
+    >>> route(G, 0, 1)
+    ((('s0', 'a'), ('a', 's1')), 1.0)
+    """
+    nodes = shortest_path(G, src, dst)
+    return tuple(zip(nodes[:-1], nodes[1:], strict=True)), path_delay_s(G, nodes)
 
 
 def path_bottleneck_bps(G: nx.Graph, path: list[str]) -> float:

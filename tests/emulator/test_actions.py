@@ -1,19 +1,20 @@
-"""Actions: validated frozen records, deterministic order."""
+"""Actions: validated frozen records of plain data, a JSON round trip, deterministic order."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Migrate, SetPlan, sort_actions
+from edgeroam.emulator.actions import Drop, Migrate, SetPlan, action_from_dict, action_to_dict, sort_actions
 from edgeroam.errors import PlanningError
 
 
 def test_migrate_normalises_and_validates():
     m = Migrate(np.int64(3), 1, 2, ["conv1", "conv2"])
-    assert m.client == 3 and type(m.client) is int and m.layers == ("conv1", "conv2")
+    assert m.client == 3 and type(m.client) is int and m.layers == ("conv1", "conv2") and m.relay is False
     assert Migrate(3, 1, 2, "fc").layers == ("fc",)
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.dst = 5
@@ -25,19 +26,40 @@ def test_migrate_normalises_and_validates():
         Migrate(3, 1.5, 2, ["conv1"])
     with pytest.raises(PlanningError, match="layer names"):
         Migrate(3, 1, 2, ["conv1", ""])
+    with pytest.raises(PlanningError, match="relay must be true or false"):
+        Migrate(3, 1, 2, ["conv1"], relay="yes")
 
 
-def test_setplan_needs_a_plan():
-    plan = object()
-    assert SetPlan(1, 2, plan).plan is plan
-    with pytest.raises(PlanningError, match="plan is None"):
+def test_setplan_names_its_layers_and_drop_names_a_server():
+    assert SetPlan(1, 2, ["a", "b"]).layers == ("a", "b")
+    assert SetPlan(1, 2, ()).layers == ()
+    with pytest.raises(PlanningError, match="layers is None"):
         SetPlan(1, 2, None)
+    with pytest.raises(PlanningError, match="listed twice"):
+        SetPlan(1, 2, ["a", "a"])
+    assert Drop(np.int64(4), 5) == Drop(4, 5)
+    with pytest.raises(PlanningError, match="integer id"):
+        Drop(4, True)
+
+
+def test_every_action_round_trips_through_json():
+    acts = [SetPlan(1, 2, ("a", "b")), Migrate(1, 2, 3, ("b",), relay=True), Migrate(1, 2, 4, ()), Drop(1, 9)]
+    text = json.dumps([action_to_dict(a) for a in acts])
+    assert [action_from_dict(d) for d in json.loads(text)] == acts
+    with pytest.raises(PlanningError, match="unknown action 'Teleport'"):
+        action_from_dict({"action": "Teleport"})
+    with pytest.raises(PlanningError, match="unknown field"):
+        action_from_dict({"action": "Drop", "client": 1, "server": 2, "bytes": 3})
+    with pytest.raises(PlanningError, match="Drop"):
+        action_from_dict({"action": "Drop", "client": 1})
+    with pytest.raises(PlanningError, match="not an action"):
+        action_to_dict(object())
 
 
 def test_sort_actions_is_deterministic():
-    p = object()
-    acts = [Migrate(2, 5, 6, ["a"]), SetPlan(2, 5, p), Migrate(1, 3, 9, ["a"]), Migrate(1, 3, 4, ["b"])]
+    acts = [Migrate(2, 5, 6, ["a"]), Drop(1, 3), SetPlan(2, 5, ["a"]), Migrate(1, 3, 9, ["a"]),
+            Migrate(1, 3, 4, ["b"])]
     out = sort_actions(acts)
-    assert out == [acts[3], acts[2], acts[1], acts[0]]
+    assert out == [acts[4], acts[3], acts[1], acts[2], acts[0]]
     with pytest.raises(PlanningError, match="not an action"):
         sort_actions([object()])

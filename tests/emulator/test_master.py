@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.master import Planner, prepare, run_pass
+from edgeroam.emulator.master import run_pass
+from edgeroam.emulator.planning import Planner
 from edgeroam.emulator.policies import make_policy
+from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology
 

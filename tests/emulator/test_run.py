@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from edgeroam.cli import main
-from edgeroam.emulator.master import prepare
+from edgeroam.emulator.prepare import prepare
 from edgeroam.emulator.run import run_prepared, run_scenario
 from edgeroam.emulator.rundir import open_run_dir, summary_digest
 from edgeroam.scenario import load_scenario

@@ -2,7 +2,7 @@
 
 partition.py places layers (shortest path, min cut, Neurosurgeon), upload.py orders what is sent (efficiency,
 IONN, recursive, direct, fraction cut), query.py turns an order into query timelines (PerDNN Table II, Fig.
-7).
+7), planner.py memoises plans, orders and latencies per server load for a run.
 The graphs and profiles come from emulator.dnn.
 """
 
@@ -14,6 +14,7 @@ from edgeroam.emulator.planning.partition import (
     plan_cost,
     shortest_path_plan,
 )
+from edgeroam.emulator.planning.planner import PlanEntry, Planner
 from edgeroam.emulator.planning.query import (
     TIMELINE_COLUMNS,
     executed_queries,
@@ -38,7 +39,9 @@ __all__ = [
     "ORDERS",
     "TIMELINE_COLUMNS",
     "Plan",
+    "PlanEntry",
     "PlanProblem",
+    "Planner",
     "UploadOrder",
     "direct_order",
     "efficiency_order",

@@ -15,6 +15,7 @@ Scenario-level policies and the simulator are left to emulator/policies and emul
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "TIMELINE_COLUMNS",
+    "closed_loop_queries",
     "executed_queries",
     "query_latency",
     "server_change_timeline",
@@ -71,6 +73,56 @@ def query_latency(
     prob = _problem(graph, client_s, server_s, up_bps, down_bps)
     where, _ = prob.best_where(prob.allowed_mask(held))
     return float(prob.costs(where)[0][0])
+
+
+def closed_loop_queries(
+    t0: float, t1: float, steps: list[tuple[float, float]], gap_s: float
+) -> list[tuple[float, float, int]]:
+    """Closed-loop queries in ``[t0, t1]`` with a latency that steps at given times.
+
+    Parameters
+    ----------
+    t0, t1 : float
+        The window.
+    steps : list of (time, latency_s)
+        From `time` on, a query that starts has this latency (times ascending, the first at `t0`).
+    gap_s : float
+        Think time after each query.
+
+    Returns
+    -------
+    list of (start of the first query of the run, latency_s, queries)
+        One entry per run of queries with the same latency; only queries that end by `t1` count.
+
+    Examples
+    --------
+    >>> closed_loop_queries(0.0, 10.0, [(0.0, 2.0), (3.0, 0.5)], 0.5)
+    [(0.0, 2.0, 2), (5.0, 0.5, 5)]
+    """
+    out: list[tuple[float, float, int]] = []
+    times = [s[0] for s in steps]
+    t = t0
+    j = 0
+    eps = 1e-9
+    while t < t1:
+        while j + 1 < len(times) and times[j + 1] <= t:
+            j += 1
+        lat = steps[j][1]
+        nxt = times[j + 1] if j + 1 < len(times) else math.inf
+        period = lat + gap_s
+        if period <= 0:
+            raise ValueError("a query of zero latency with a zero gap never ends")
+        # queries of this latency start at t, t + period, ... while the start is before the next step
+        n_start = max(1, math.ceil((min(nxt, t1) - t) / period - eps))
+        # of those, the ones that end by t1
+        n_fit = max(0, math.floor((t1 - t - lat) / period + eps) + 1) if t + lat <= t1 + eps else 0
+        n = min(n_start, n_fit)
+        if n > 0:
+            out.append((t, lat, n))
+        t = t + n_start * period
+        if n_fit < n_start:
+            break
+    return out
 
 
 def upload_steps(

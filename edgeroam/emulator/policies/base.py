@@ -21,7 +21,7 @@ import numpy as np
 from edgeroam.emulator.actions import Action, Migrate, SetPlan
 
 if TYPE_CHECKING:  # pragma: no cover
-    from edgeroam.emulator.master import PlanEntry, Planner
+    from edgeroam.emulator.planning.planner import PlanEntry, Planner
     from edgeroam.mobility.replay import Tick
 
 __all__ = ["MasterView", "Policy", "current_plans", "migrate_to"]
@@ -114,7 +114,7 @@ def current_plans(view: MasterView, tick: Tick) -> list[Action]:
     arrived = np.flatnonzero((tick.handover | tick.joined) & (tick.server >= 0))
     for i in arrived.tolist():
         server = int(tick.server[i])
-        out.append(SetPlan(int(tick.user_code[i]), server, view.current_plan(server).plan))
+        out.append(SetPlan(int(tick.user_code[i]), server, view.current_plan(server).layers))
     return out
 
 
@@ -147,7 +147,7 @@ def migrate_to(
             if not entry.layers:
                 continue
             if relay:
-                out.append(Migrate(client, src, dst, entry.layers))
+                out.append(Migrate(client, src, dst, entry.layers, relay=True))
                 continue
             have = view.holds(client, src)
             if have is None:

@@ -1,14 +1,15 @@
 """The IONN baseline: no proactive migration; the client uploads incrementally from scratch at every server.
 
-Hit ratio 0 % by construction (PerDNN's "Baseline"): with ``from_scratch`` the backend drops a client's
-layers from a server as soon as the client moves on, so even a return to a server starts from nothing.
+Hit ratio 0 % by construction (PerDNN's "Baseline"): a `Drop` tells every other server that holds the
+client's layers to forget them as soon as the client moves on, so even a return to a server starts from
+nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgeroam.emulator.actions import Action
+from edgeroam.emulator.actions import Action, Drop
 from edgeroam.emulator.policies.base import MasterView, current_plans
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,8 +23,10 @@ class IONNPolicy:
 
     name = "ionn"
     everywhere = False
-    from_scratch = True
 
     def decide(self, view: MasterView, tick: Tick) -> list[Action]:
-        """Only the current plans of the users who arrived."""
-        return current_plans(view, tick)
+        """The current plans of the users who arrived; a Drop at every other server holding their layers."""
+        out = current_plans(view, tick)
+        for a in list(out):
+            out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
+        return out

@@ -176,7 +176,7 @@ class ProbForwardPolicy:
 
     def bind(self, prep: Any) -> None:
         """Fit the error model on the train users' windows of `prep` (the same predictor `prepare` fits)."""
-        from edgeroam.emulator.master import fit_predictor
+        from edgeroam.emulator.prepare import fit_predictor
         from edgeroam.mobility.windows import windows
 
         sc, world = prep.scenario, prep.world
@@ -237,5 +237,5 @@ class ProbForwardPolicy:
             for dst in cand[order[:k]].tolist():
                 entry = view.future_plan(dst)
                 if entry.layers:
-                    out.append(Migrate(client, src, int(dst), entry.layers))
+                    out.append(Migrate(client, src, int(dst), entry.layers, relay=True))
         return out

@@ -44,7 +44,7 @@ __all__ = ["RankForwardPolicy", "scenario_rows"]
 
 def scenario_rows(prep: Any, users: list[str], predictor: Any) -> CandidateRows:
     """Candidate rows of `users` replayed in `prep`'s world with `predictor` (true next servers known)."""
-    from edgeroam.emulator.master import near_servers, true_next
+    from edgeroam.emulator.prepare import near_servers, true_next
     from edgeroam.mobility.replay import Replay
     from edgeroam.predictors.nextserver import candidate_rows
 
@@ -97,7 +97,7 @@ class RankForwardPolicy:
     def bind(self, prep: Any) -> None:
         """Fit the ranker on the train users' replay and score every candidate of `prep`'s replay."""
         from edgeroam._rng import child_seeds
-        from edgeroam.emulator.master import fit_predictor
+        from edgeroam.emulator.prepare import fit_predictor
         from edgeroam.predictors.nextserver import NextServerRanker, candidate_rows
 
         sc, world = prep.scenario, prep.world
@@ -131,7 +131,7 @@ class RankForwardPolicy:
             for dst in targets:
                 entry = view.future_plan(dst)
                 if entry.layers:
-                    out.append(Migrate(client, src, dst, entry.layers))
+                    out.append(Migrate(client, src, dst, entry.layers, relay=True))
             if self.keep_m <= 0:
                 continue
             held = view.held_by(client) - {src, *targets}

@@ -95,7 +95,7 @@ class GatedForwardPolicy:
             for dst in targets:
                 entry = view.future_plan(dst)
                 if entry.layers:
-                    out.append(Migrate(client, src, dst, entry.layers))
+                    out.append(Migrate(client, src, dst, entry.layers, relay=True))
         return out
 
 

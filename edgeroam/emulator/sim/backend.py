@@ -4,28 +4,31 @@ State: for every (client, server) the layers the server holds (bool mask over th
 they expire (tick index + TTL, refreshed while the client is attached and whenever another server tries to
 send the same client's layers); the layers in flight. Effects of the actions (DESIGN.md §3):
 
-- ``SetPlan(client, server, plan)``: the client now offloads to `server`; it cancels its previous upload and
-  uploads the plan's server-side layers the server lacks, in the plan's efficiency order, over the cell's
+- ``SetPlan(client, server, layers)``: the client now offloads to `server`; it cancels its previous upload and
+  uploads the listed layers the server lacks, in the listed (efficiency) order, over the cell's
   Wi-Fi uplink (one link per server, shared equally by the uploads of the cell: a `PSServer` per cell, which
   is the max-min fair share of a single link at a fraction of the cost of the whole fluid network);
 - ``Migrate(client, src, dst, layers)``: `src` sends the listed layers it holds and `dst` neither holds nor
   receives, in the given order, over the backhaul shortest path (hops); it refreshes `dst`'s TTL. With
-  ``relay`` (policies that set ``relay = True``, e.g. ``perdnn-forward``) a Migrate is also a standing order
-  until the next tick's actions: every listed layer that lands at `src` later (from the client's upload or
-  from another migration) is forwarded to `dst` as soon as it lands.
+  ``relay=True`` (e.g. ``perdnn-forward``) a Migrate is also a standing order until the next batch of
+  actions: every listed layer that lands at `src` later (from the client's upload or from another
+  migration) is forwarded to `dst` as soon as it lands;
+- ``Drop(client, server)``: `server` forgets the client's layers (IONN starts from scratch at every server).
 
-Backhaul bytes move as max-min fair fluid flows (`FluidNetwork`) over the links of the shortest paths the
-run can use (`pairs`; all backhaul links without it). A migration is one flow (a flow start or end costs a
-recomputation of every rate, so fewer flows is what makes the full traces fast); when its client arrives at
-the destination while it is in flight (`settle`), the flow is stopped, the layers fully delivered so far (a
-prefix of the order) land, and the rest goes on in chunks of about `chunk_bytes`, so the queries right after
-the arrival see the layers land one chunk at a time. Uploads are sent in such chunks from the start. A
-chunk's layers are usable once it has fully arrived.
+Backhaul bytes move as max-min fair fluid flows (`FluidNetwork`) over the links of the shortest paths the run
+has used so far: a pair's path joins the network the first time a migration takes it, so any pair of servers
+can be routed and a large mesh costs only the links in use. A migration is one flow (a flow start or end
+costs a recomputation of every rate, so fewer flows is what makes the full traces fast); when its client
+arrives at the destination while it is in flight (`settle`), the flow is stopped, the layers fully delivered
+so far (a prefix of the order) land, and the rest goes on in chunks of about `chunk_bytes`, so the queries
+right after the arrival see the layers land one chunk at a time. Uploads are sent in such chunks from the
+start. A chunk's layers are usable once it has fully arrived.
 Backhaul bytes per server and interval are accounted from the chunk records (a chunk's bytes spread evenly
 over its transfer time; chunks are short next to an interval), which avoids a dense per-interval array over
 every link. With ``everywhere`` (the optimal bound) every server holds every layer and nothing moves.
 
-What it leaves to others: deciding (policies), query counting and metrics (master, metrics).
+What it leaves to others: deciding (policies), the master's contract (`Sim` in driver.py: moves, query
+windows), metrics (metrics).
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.emulator.actions import Action, Migrate, SetPlan, sort_actions
+from edgeroam.emulator.actions import Action, Drop, Migrate, SetPlan, sort_actions
 from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event
 from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links
-from edgeroam.errors import RunError, TopologyError
+from edgeroam.errors import RunError
+from edgeroam.topology.backhaul import route
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -89,9 +93,7 @@ class SimBackend:
     weight_bytes : array-like of int
         Bytes of each layer.
     layer_names : sequence of str
-        Layer names (what `Migrate` lists).
-    order_of : callable(plan) -> ndarray[int64]
-        The upload order (layer indices, highest efficiency first) of a plan's server-side layers.
+        Layer names (what `SetPlan` and `Migrate` list).
     interval_s : float
         The interval t (accounting bins and TTL unit).
     ttl_intervals : int
@@ -103,25 +105,16 @@ class SimBackend:
         Wi-Fi uplink of a cell (client -> server).
     everywhere : bool
         Every server holds every layer (optimal bound).
-    from_scratch : bool
-        A client's layers are dropped from a server as soon as it moves on (IONN: every new server starts
-        from scratch, even one visited before).
     chunk_bytes : float
         Target size of a chunk of a transfer.
-    pairs : iterable of (src, dst), optional
-        Every server pair a migration may use; the fluid network then holds only the links of their shortest
-        paths (much faster on a large mesh). A migration between other servers is an error.
-    relay : bool
-        Each Migrate is also a standing order until the next `execute`: listed layers that land at `src`
-        later are forwarded to `dst` on arrival (forward-on-arrival).
 
     Examples
     --------
     >>> import networkx as nx
     >>> G = nx.Graph()
     >>> G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
-    >>> b = SimBackend(G, [0, 1], [1_000_000, 1_000_000], ["a", "b"], order_of=lambda p: np.array([0, 1]),
-    ...                interval_s=10.0, ttl_intervals=5, up_bps=8e6, chunk_bytes=1e6)
+    >>> b = SimBackend(G, [0, 1], [1_000_000, 1_000_000], ["a", "b"], interval_s=10.0, ttl_intervals=5,
+    ...                up_bps=8e6, chunk_bytes=1e6)
     >>> b.begin_tick(0, 0.0, {})
     >>> b.grant(7, 0, np.array([True, True]))
     >>> b.execute([Migrate(7, 0, 1, ("a", "b"))])
@@ -137,19 +130,14 @@ class SimBackend:
         weight_bytes: Any,
         layer_names: Any,
         *,
-        order_of: Any,
         interval_s: float,
         ttl_intervals: int,
         server_plans: int | None = None,
         up_bps: float,
         everywhere: bool = False,
-        from_scratch: bool = False,
         chunk_bytes: float = 8e6,
-        pairs: Any = None,
-        relay: bool = False,
     ) -> None:
         self.engine = Engine(0.0)
-        self.relay = bool(relay)
         self._orders: dict[Key, list[tuple[int, np.ndarray]]] = {}
         self.graph = backhaul
         self.interval_s = float(interval_s)
@@ -159,10 +147,7 @@ class SimBackend:
         self._attached: set[Key] = set()
         self.evictions = 0
         self.everywhere = bool(everywhere)
-        self.from_scratch = bool(from_scratch)
-        self._at: dict[int, int] = {}
         self.chunk_bytes = float(chunk_bytes)
-        self.order_of = order_of
         self.weight_bytes = np.asarray(weight_bytes, dtype=np.int64)
         self.n_layers = len(self.weight_bytes)
         self._name_index = {str(n): i for i, n in enumerate(layer_names)}
@@ -172,18 +157,8 @@ class SimBackend:
         self._servers = {int(x) for x in servers}
         self._wifi: dict[int, PSServer] = {}
         self._paths: dict[Key, tuple[tuple, float]] = {}
-        self._fixed_paths = pairs is not None
-        all_links = backhaul_links(backhaul)
-        if pairs is None:
-            links: dict[Any, float] = dict(all_links)
-        else:
-            links = {}
-            for src, dst in sorted({(int(a), int(b)) for a, b in pairs if a != b}):
-                path, _ = self._route(src, dst)
-                for lid in path:
-                    links[lid] = all_links[lid]
-            links = {lid: links[lid] for lid in sorted(links, key=repr)}
-        self.net = FluidNetwork(self.engine, links)
+        self._links = backhaul_links(backhaul)
+        self.net = FluidNetwork(self.engine, {})
         self._held: dict[Key, np.ndarray] = {}
         self._by_client: dict[int, set[int]] = {}
         self._mem_sum = 0
@@ -315,15 +290,16 @@ class SimBackend:
 
     # -- actions --------------------------------------------------------------------------------------------
     def execute(self, actions: list[Action]) -> None:
-        """Carry out `actions` now, in `sort_actions` order (with `relay`: they replace standing orders)."""
-        if self.relay:
-            self._orders = {}
+        """Carry out `actions` now, in `sort_actions` order; they replace the standing relay orders."""
+        self._orders = {}
         for a in sort_actions(actions):
             self.actions_done += 1
             if isinstance(a, SetPlan):
                 self._set_plan(a)
             elif isinstance(a, Migrate):
                 self._migrate(a)
+            elif isinstance(a, Drop):
+                self._drop((a.client, a.server))
             else:  # pragma: no cover - sort_actions rejects other objects
                 raise RunError(f"unknown action {a!r}")
 
@@ -370,14 +346,8 @@ class SimBackend:
             return
         self.settle(a.client, a.server)
         key = (a.client, a.server)
-        prev = self._at.get(a.client)
-        self._at[a.client] = a.server
-        if self.from_scratch and prev is not None and prev != a.server:
-            self._drop((a.client, prev))
-            self._expire.pop((a.client, prev), None)
         self._refresh(key)
-        order = np.asarray(self.order_of(a.plan), dtype=np.int64)
-        todo = self._missing(key, order)
+        todo = self._missing(key, self._indices(a.layers))
         if len(todo):
             snd = self._sender("upload", a.client, -1, a.server, todo, ((), 0.0), chunked=True)
             self._uploads[a.client] = snd
@@ -389,7 +359,7 @@ class SimBackend:
         if dst_key in self._held:
             self._refresh(dst_key)
         idx = self._indices(a.layers)
-        if self.relay and len(idx):
+        if a.relay and len(idx):
             self._orders.setdefault((a.client, a.src), []).append((a.dst, idx))
         src = self._held.get((a.client, a.src))
         if src is None:
@@ -411,26 +381,12 @@ class SimBackend:
 
     # -- transfers ------------------------------------------------------------------------------------------
     def _path(self, src: int, dst: int) -> tuple[tuple, float]:
-        hit = self._paths.get((src, dst))
-        if hit is None:
-            if self._fixed_paths:
-                raise RunError(f"migration s{src} -> s{dst} is not among the backend's server pairs")
-            hit = self._route(src, dst)
-        return hit
-
-    def _route(self, src: int, dst: int) -> tuple[tuple, float]:
+        """The links and delay of the shortest path `src` -> `dst`; its links join the fluid network."""
         key = (src, dst)
         hit = self._paths.get(key)
         if hit is None:
-            import networkx as nx
-
-            try:
-                nodes = nx.shortest_path(self.graph, f"s{src}", f"s{dst}")
-            except (nx.NetworkXNoPath, nx.NodeNotFound):
-                raise TopologyError(f"no backhaul path from s{src} to s{dst}") from None
-            links = tuple(zip(nodes[:-1], nodes[1:], strict=True))
-            delay = float(sum(self.graph.edges[u, v].get("delay_s", 0.0) for u, v in links))
-            hit = self._paths[key] = (links, delay)
+            hit = self._paths[key] = route(self.graph, src, dst)
+            self.net.add_links({lid: self._links[lid] for lid in hit[0]})
         return hit
 
     def _sender(

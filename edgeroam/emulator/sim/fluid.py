@@ -222,6 +222,30 @@ class FluidNetwork:
         """Link ids in array order."""
         return list(self._ids)
 
+    def add_links(self, links: Mapping[Hashable, float]) -> None:
+        """Add links (id -> capacity in bit/s) not in the network yet; known ids are left as they are.
+
+        Rates depend only on the links the flows cross, so a network that grows its links as paths come into
+        use computes the same rates as one built with every link up front.
+        """
+        new = [lid for lid in links if lid not in self._index]
+        if not new:
+            return
+        cap = np.array([float(links[lid]) for lid in new], dtype=np.float64)
+        if not (np.all(cap > 0) and np.all(np.isfinite(cap))):
+            lid = new[int(np.flatnonzero(~(cap > 0) | ~np.isfinite(cap))[0])]
+            raise TopologyError(f"link {lid!r} has capacity {links[lid]!r} bps; it must be finite and > 0")
+        self._advance()
+        for lid in new:
+            self._index[lid] = len(self._ids)
+            self._ids.append(lid)
+        pad = np.zeros(len(new))
+        self._cap_Bps = np.concatenate([self._cap_Bps, cap / 8.0])
+        self._link_bytes = np.concatenate([self._link_bytes, pad])
+        self._link_rate = np.concatenate([self._link_rate, pad])
+        for k, arr in self._bins.items():
+            self._bins[k] = np.concatenate([arr, pad])
+
     def capacity_bps(self, link: Hashable) -> float:
         """The capacity of `link` in bits per second."""
         return float(self._cap_Bps[self._link(link)] * 8.0)

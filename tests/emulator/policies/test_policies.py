@@ -6,7 +6,7 @@ import numpy as np
 
 from edgeroam.emulator.actions import Migrate, SetPlan
 from edgeroam.emulator.dnn.graph import LayerGraph
-from edgeroam.emulator.master import Planner
+from edgeroam.emulator.planning import Planner
 from edgeroam.emulator.policies import POLICIES, MasterView, Policy, make_policy
 from edgeroam.mobility.replay import Tick
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.master import run_pass
 from edgeroam.emulator.policies import ProbForwardPolicy, make_policy
 from edgeroam.emulator.policies.prob import choose_targets, error_model
+from edgeroam.emulator.prepare import prepare
 from edgeroam.errors import RunError
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from edgeroam.emulator.actions import Migrate
-from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.master import run_pass
 from edgeroam.emulator.policies import RankForwardPolicy, make_policy
+from edgeroam.emulator.prepare import prepare
 from edgeroam.errors import RunError
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from edgeroam.emulator.actions import Migrate
-from edgeroam.emulator.master import prepare, run_pass
+from edgeroam.emulator.master import run_pass
 from edgeroam.emulator.policies import GatedForwardPolicy, SpeedForwardPolicy, make_policy
 from edgeroam.emulator.policies.selective import speeds
+from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology
 from tests.emulator.policies.test_policies import world

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import networkx as nx
-import numpy as np
 import pytest
 
 from edgeroam.emulator.sim.backend import SimBackend
@@ -17,16 +16,14 @@ MB = 1_000_000
 def make_backend() -> Callable[..., SimBackend]:
     """A factory of `SimBackend` on s0 - s1 - s2 (8 Mbit/s links, no delay), layers a, b, c of 1, 1, 2 MB.
 
-    Keyword arguments override the defaults (interval 10 s, TTL 2 intervals, 8 Mbit/s Wi-Fi, 1 MB chunks,
-    the plan's server-side layers in index order).
+    Keyword arguments override the defaults (interval 10 s, TTL 2 intervals, 8 Mbit/s Wi-Fi, 1 MB chunks).
     """
 
     def make(**kw) -> SimBackend:
         G = nx.Graph()
         G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)  # 1 MB/s
         G.add_edge("s1", "s2", capacity_bps=8e6, delay_s=0.0)
-        args = dict(order_of=lambda plan: np.flatnonzero(plan.where), interval_s=10.0, ttl_intervals=2,
-                    up_bps=8e6, chunk_bytes=1 * MB)
+        args = dict(interval_s=10.0, ttl_intervals=2, up_bps=8e6, chunk_bytes=1 * MB)
         args.update(kw)
         return SimBackend(G, [0, 1, 2], [MB, MB, 2 * MB], ["a", "b", "c"], **args)
 

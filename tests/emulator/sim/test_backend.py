@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Migrate, SetPlan
-from edgeroam.emulator.planning import Plan
-from edgeroam.errors import RunError
+from edgeroam.emulator.actions import Drop, Migrate, SetPlan
 
 MB = 1_000_000
 
 
 def plan(where):
-    return Plan(np.array(where, bool), 1.0, 0.0, 0.0, 0.0)
+    """The server-side layers of a plan over the layers a, b, c (in index order)."""
+    return tuple(n for n, on in zip("abc", where, strict=True) if on)
 
 
 def test_migration_over_two_hops_is_one_flow(make_backend):
@@ -78,14 +77,26 @@ def test_uploads_share_the_cell_uplink_and_cancel_on_move(make_backend):
     assert (last["dst"], bool(last["complete"]), last["bytes"]) == (1, False, pytest.approx(MB))
 
 
-def test_everywhere_and_fixed_pairs(make_backend):
+def test_everywhere_and_any_pair_is_routed(make_backend):
     b = make_backend(everywhere=True)
     assert b.holds(1, 2).all()
-    b = make_backend(pairs=[(0, 1)])
+    b = make_backend()
     b.begin_tick(0, 0.0, {})
     b.grant(7, 1, np.ones(3, bool))
-    with pytest.raises(RunError):
-        b.execute([Migrate(7, 1, 2, ("a",))])
+    assert b.net.links == []  # links join the fluid network when a path first carries bytes
+    b.execute([Migrate(7, 1, 2, ("a",)), Migrate(7, 1, 0, ("b",))])
+    b.advance(5.0)
+    assert b.holds(7, 2).tolist() == [True, False, False] and b.holds(7, 0).tolist() == [False, True, False]
+    assert sorted(b.net.links) == [("s1", "s0"), ("s1", "s2")]
+
+
+def test_drop_forgets_a_clients_layers_on_one_server(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(7, 1, np.ones(3, bool))
+    b.execute([Drop(7, 0)])
+    assert b.holds(7, 0) is None and b.held_by(7) == frozenset({1})
 
 
 def test_ttl_zero_never_expires_and_memory_counts_holdings(make_backend):
@@ -122,8 +133,8 @@ def test_settle_during_the_path_delay_lets_the_chunk_land(make_backend):
 
     G = nx.Graph()
     G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=1.0)  # 1 MB/s, then 1 s of path delay
-    b = SimBackend(G, [0, 1], [MB, MB, 2 * MB], ["a", "b", "c"], order_of=lambda p: np.flatnonzero(p.where),
-                   interval_s=10.0, ttl_intervals=2, up_bps=8e6, chunk_bytes=MB)
+    b = SimBackend(G, [0, 1], [MB, MB, 2 * MB], ["a", "b", "c"], interval_s=10.0, ttl_intervals=2,
+                   up_bps=8e6, chunk_bytes=MB)
     b.begin_tick(0, 0.0, {})
     b.grant(7, 0, np.ones(3, bool))
     b.execute([Migrate(7, 0, 1, ("a",))])

@@ -1,0 +1,148 @@
+"""`Sim`: the `sim` backend behind the Backend contract (edgeroam.emulator.backend).
+
+It runs a `SimBackend` (layers as fluid flows in virtual time) and does what only a simulation has to: it
+settles the migrations in flight when a client arrives (the layers delivered so far land), and it counts the
+queries analytically instead of sending them. In the interval after an arrival the client runs closed-loop
+queries whose latency is that of the exact placement restricted to the layers the server holds when each
+query starts, as the layers arrive (``closed_loop_queries``); server compute is shared by processor sharing in
+its mean-field form (`Planner.slowdown`). An event per query would cost about a million events on the full
+traces.
+
+What it leaves to others: moving bytes (backend.py), the loop (master), metrics (metrics).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edgeroam.emulator.backend import Closing, Events, Moves, Setup
+from edgeroam.emulator.planning.query import closed_loop_queries
+from edgeroam.emulator.sim.backend import SimBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.emulator.actions import Action
+
+__all__ = ["Sim"]
+
+
+@dataclass(eq=False)
+class _Window:
+    """The query window of one arrival: `client` at `server` from `t0` to `t1` with `load` clients."""
+
+    row: int
+    client: int
+    server: int
+    t0: float
+    t1: float
+    load: int
+    held: np.ndarray
+
+
+class Sim:
+    """The `sim` backend (contract: `edgeroam.emulator.backend.Backend`).
+
+    Parameters
+    ----------
+    chunk_bytes : float
+        Chunk size of the transfers (layers land one chunk at a time).
+    """
+
+    name = "sim"
+
+    def __init__(self, chunk_bytes: float = 8e6) -> None:
+        self.chunk_bytes = float(chunk_bytes)
+        self._core: SimBackend | None = None
+        self._windows: list[_Window] = []
+
+    @property
+    def core(self) -> SimBackend:
+        """The running `SimBackend` (after `start`)."""
+        if self._core is None:
+            from edgeroam.errors import RunError
+
+            raise RunError("the sim backend is not started")
+        return self._core
+
+    def start(self, setup: Setup) -> None:
+        """A fresh `SimBackend` on the setup's backhaul and edge servers."""
+        topo, pl = setup.topology, setup.planner
+        edge = topo.servers.loc[topo.servers["tier"] == "edge", "server"].to_numpy(np.int64)
+        self.setup = setup
+        self._core = SimBackend(
+            topo.backhaul, edge, pl.weight_bytes, pl.names, interval_s=setup.interval_s,
+            ttl_intervals=setup.ttl_intervals, server_plans=setup.server_plans, up_bps=setup.up_bps,
+            everywhere=setup.everywhere, chunk_bytes=self.chunk_bytes,
+        )
+        self._windows = []
+
+    def advance(self, until: float, moves: Moves | None = None) -> Events:
+        """Run to `until`, expire holdings, count the queries of the windows that ended, apply `moves`."""
+        be, out = self.core, Events()
+        if moves is None:
+            be.advance(until)
+            return out
+        be.begin_tick(moves.tick, until, moves.attached)
+        if self._windows:
+            self._windows = self._close(self._windows, until, out)
+        interval = self.setup.interval_s
+        for c in moves.leaving:  # its upload stops one interval from now
+            be.engine.schedule(interval, lambda c=c: be.depart(c), name="depart")
+        load = Counter(moves.attached.values())
+        n_layers = self.setup.planner.n_layers
+        for a in moves.arrivals:
+            k = int(load.get(a.server, 1))
+            be.settle(a.client, a.server)
+            held = be.holds(a.client, a.server)
+            held = np.zeros(n_layers, bool) if held is None else held.copy()
+            out.arrivals.append((a.row, a.client, a.prev, a.server, until, k, a.handover, held))
+            be.watch(a.client, a.server)
+            self._windows.append(_Window(a.row, a.client, a.server, until, until + interval, k, held))
+        return out
+
+    def apply(self, actions: list[Action]) -> None:
+        """Carry out `actions` now."""
+        self.core.execute(actions)
+
+    def holds(self, client: int, server: int) -> np.ndarray | None:
+        """Layers `server` holds for `client` now (None: nothing)."""
+        return self.core.holds(client, server)
+
+    def held_by(self, client: int) -> frozenset[int]:
+        """Servers holding any layer of `client` now."""
+        return self.core.held_by(client)
+
+    def close(self) -> Closing:
+        """Run until the last query window ends, count its queries, return the tables."""
+        be, out = self.core, Events()
+        end = max([w.t1 for w in self._windows], default=be.now)
+        be.advance(end)
+        self._windows = self._close(self._windows, math.inf, out)
+        memory = None if self.setup.everywhere else be.memory()
+        # times relative to the first tick, like the queries
+        return Closing(out, be.transfers(), be.backhaul(), memory)
+
+    def _close(self, windows: list[_Window], now: float, out: Events) -> list[_Window]:
+        """Count the queries of every window that ended by `now` into `out`; return the open ones."""
+        pl, be = self.setup.planner, self.core
+        keep = []
+        gap = self.setup.query_gap_s
+        for w in windows:
+            if w.t1 > now + 1e-9:
+                keep.append(w)
+                continue
+            arrivals = be.unwatch(w.client, w.server)
+            held = w.held.copy()
+            steps = [(w.t0, pl.latency(w.load, held))]
+            for t, idx in arrivals:
+                if t >= w.t1:
+                    break
+                held[idx] = True
+                steps.append((t, pl.latency(w.load, held)))
+            for seg in closed_loop_queries(w.t0, w.t1, steps, gap):
+                out.queries.append((w.row, w.client, w.server, *seg))
+        return keep
