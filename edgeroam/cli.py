@@ -27,6 +27,8 @@ _TOP_LEVEL: list[str] = [
     "edgeroam.commands.demo",
     "edgeroam.commands.run",
     "edgeroam.commands.report",
+    "edgeroam.commands.doctor",
+    "edgeroam.commands.clean",
 ]
 
 app = typer.Typer(
