@@ -1,0 +1,48 @@
+"""The sim backend on hand-computed cases: which layers travel together in a chunk, IONN's fresh start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeroam.emulator.actions import Migrate
+from edgeroam.emulator.run import run_prepared
+
+MB = 1_000_000
+
+
+def test_a_chunk_ends_with_the_layer_that_passes_a_multiple_of_chunk_bytes(make_backend):
+    # layers a, b, c of 1, 1, 2 MB over 1 MB/s; chunks of about 1.5 MB. The client arrives at 0.5 s, before
+    # any layer is complete, so the whole order goes on in chunks: the running total 1, 2, 4 MB passes 1.5 MB
+    # at b and 3 MB at c, so the chunks are [a, b] (2 MB, lands at 0.5 + 2 = 2.5 s) and [c] (lands at 4.5 s)
+    b = make_backend(chunk_bytes=1.5 * MB)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])
+    b.advance(0.5)
+    b.settle(7, 1)
+    assert b.holds(7, 1) is None or not b.holds(7, 1).any()
+    b.watch(7, 1)
+    b.advance(10.0)
+    landed = [(t, idx.tolist()) for t, idx in b.unwatch(7, 1)]
+    assert landed == [(pytest.approx(2.5), [0, 1]), (pytest.approx(4.5), [2])]
+    tr = b.transfers()
+    assert tr["bytes"].tolist() == [0.5 * MB, 2 * MB, 2 * MB]
+    assert tr["complete"].tolist() == [False, True, True]
+    assert b.holds(7, 1).tolist() == [True, True, True]
+
+
+def test_ionn_starts_from_scratch_even_at_a_server_it_left_one_tick_ago(scripted):
+    # s0, s0, s1, s1, s0, s0: IONN uploads the whole plan at s0, again at s1, and again back at s0 (its layers
+    # were dropped when the client moved on, though the TTL of 5 intervals would have kept them)
+    prep = scripted({"a": (0, 0, 1, 1, 0, 0)}, policy="ionn")
+    res = run_prepared(prep, "ionn")
+    ho = res.tables["handovers"]
+    assert list(zip(ho["server"], ho["handover"], ho["kind"], strict=True)) == [
+        (0, False, "miss"), (1, True, "miss"), (0, True, "miss")]
+    assert ho["held_bytes"].tolist() == [0, 0, 0]
+    s = res.summary
+    assert (s["hits"], s["partial_hits"], s["misses"]) == (0, 0, 2)
+    plan_bytes = prep.planner.entry(1).bytes
+    assert s["backhaul"]["uploaded_bytes"] == pytest.approx(3 * plan_bytes)
+    assert s["backhaul"]["migrated_bytes"] == 0
