@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.run import prepare
+from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology
 

@@ -1,0 +1,57 @@
+"""MasterView: the future plan of a server counts the client who is coming, the current one does not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeroam.emulator.actions import Migrate
+from edgeroam.emulator.dnn.graph import LayerGraph
+from edgeroam.emulator.planning import Planner
+from edgeroam.emulator.policies import MasterView, make_policy
+from edgeroam.mobility.replay import Tick
+
+
+def _planner() -> Planner:
+    # two layers: 3 s on the client; on a lone server 1 s upload + 0.1 + 1.5 s + 0.01 s download = 2.61 s, so
+    # both go to the server; one more client slows the server by 1 + rho (about 1.5) and 1.6 s of server
+    # time becomes about 2.4 s, 3.4 s in all: with two clients everything stays on the client
+    g = LayerGraph.from_chain("toy", [8000, 8000], [1000, 10], [1.0, 1.0], input_bytes=1000)
+    p = Planner(g, [1.0, 2.0], [0.1, 1.5], up_bps=8000.0, down_bps=8000.0)
+    assert p.entry(1).layers == ("layer0", "layer1") and p.entry(2).layers == ()
+    return p
+
+
+def _view(planner: Planner, load: dict[int, int]) -> MasterView:
+    full = np.ones(2, bool)
+    return MasterView(
+        tick_index=3, interval_s=30.0, radius_m=100.0, predicted=np.zeros((1, 2)),
+        actual_next=np.zeros((1, 2)),
+        near_predicted=lambda i: np.array([13]), near_actual=lambda i: np.array([13]),
+        load=lambda s: load.get(s, 0), holds=lambda c, s: full if s == 10 else None, planner=planner,
+    )
+
+
+def _tick() -> Tick:
+    return Tick(index=3, time=90.0, user=np.array(["a"], object), user_code=np.array([0]),
+                traj=np.zeros(1, np.int64), x=np.zeros(1), y=np.zeros(1), cell=np.zeros(1, np.int64),
+                server=np.array([10]), prev_server=np.array([10]), handover=np.array([False]),
+                joined=np.array([False]), history=np.zeros((1, 1, 2)), history_len=np.ones(1, np.int64))
+
+
+def test_future_plan_counts_the_coming_client_and_current_plan_does_not():
+    planner = _planner()
+    view = _view(planner, {13: 1, 10: 1})
+    assert view.future_plan(13).layers == ()  # 1 there + the one coming = 2 clients
+    assert view.current_plan(10).layers == ("layer0", "layer1")  # the client is one of the 1
+    assert _view(planner, {}).future_plan(13).layers == ("layer0", "layer1")
+
+
+def test_perdnn_migrates_the_plan_for_the_load_after_arrival():
+    planner = _planner()
+    perdnn = make_policy("perdnn")
+    # s13 empty: after the client arrives it is alone there, so the full server plan goes over
+    migs = [a for a in perdnn.decide(_view(planner, {10: 1}), _tick()) if isinstance(a, Migrate)]
+    assert [(a.src, a.dst, a.layers) for a in migs] == [(10, 13, ("layer0", "layer1"))]
+    # s13 already serves one client: with this one it is two, whose plan keeps every layer on the client
+    migs = [a for a in perdnn.decide(_view(planner, {10: 1, 13: 1}), _tick()) if isinstance(a, Migrate)]
+    assert [a.layers for a in migs] in ([], [()])  # nothing to send (at most a TTL refresh)
