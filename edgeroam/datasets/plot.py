@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from edgeroam._maps import km_axes, lonlat_axes
 from edgeroam.datasets.regions import Region, get_region
 from edgeroam.errors import DatasetError
 
-__all__ = ["plot_traces"]
+__all__ = ["plot_traces", "traces_figure"]
 
 
 def _columns(traces: pd.DataFrame, region: Region | None) -> tuple[str, str, str]:
@@ -38,7 +39,7 @@ def plot_traces(
     max_points: int = 400_000,
     clip_to_region: bool = True,
 ) -> Path:
-    """Draw the traces to an image file (format from the suffix: .png, .svg, .pdf).
+    """Draw the traces (`traces_figure`) to an image file (format from the suffix: .png, .svg, .pdf).
 
     Parameters
     ----------
@@ -55,13 +56,28 @@ def plot_traces(
     -------
     Path of the written file.
     """
+    fig = traces_figure(traces, region, title=title, max_points=max_points, clip_to_region=clip_to_region)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def traces_figure(
+    traces: pd.DataFrame,
+    region: Region | str | None = None,
+    *,
+    title: str | None = None,
+    max_points: int = 400_000,
+    clip_to_region: bool = True,
+):
+    """The map of `plot_traces` as a matplotlib Figure: metric frames in km from the map's corner with the
+    CRS named, lon/lat in degrees on WGS 84 (edgeroam._maps)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     reg = None if region is None else get_region(region)
     cx, cy, unit = _columns(traces, reg)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     step = max(1, int(np.ceil(len(traces) / max_points)))
     df = traces.iloc[::step]
     fig = Figure(figsize=(7.5, 7.5), dpi=120)
@@ -96,12 +112,17 @@ def plot_traces(
     ax.set_aspect(
         "equal" if unit == "m" else 1.0 / max(np.cos(np.radians(np.nanmedian(y) if len(y) else 0)), 0.1)
     )
-    ax.set_xlabel(f"{cx} ({unit})")
-    ax.set_ylabel(f"{cy} ({unit})")
+    if unit == "m":
+        if clip_to_region and reg is not None and reg.frame != "lonlat":
+            corner = (reg.bounds[0], reg.bounds[1])
+        else:
+            corner = (float(np.nanmin(x)), float(np.nanmin(y))) if len(x) else (0.0, 0.0)
+        km_axes(ax, corner, traces.attrs.get("crs"))
+    else:
+        lonlat_axes(ax)
     n_users = int(traces["user"].nunique())
     name = Path(str(traces.attrs.get("source") or "traces")).name
     ax.set_title(title or f"{name}: {n_users} users, {len(traces):,} points")
     ax.grid(True, lw=0.3, alpha=0.5)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return fig

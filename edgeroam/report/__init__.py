@@ -14,6 +14,7 @@ from edgeroam.report.figures import (
 )
 from edgeroam.report.tables import (
     SUMMARY_COLUMNS,
+    ChangePick,
     backhaul_peaks,
     cell_traffic,
     expand_run_dirs,
@@ -22,6 +23,7 @@ from edgeroam.report.tables import (
     latency_timeline,
     load_runs,
     pick_server_change,
+    representative_change,
     run_grid,
     run_labels,
     run_servers,
@@ -31,6 +33,7 @@ from edgeroam.report.tables import (
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "ChangePick",
     "Report",
     "backhaul_figure",
     "backhaul_peaks",
@@ -45,6 +48,7 @@ __all__ = [
     "load_runs",
     "make_report",
     "pick_server_change",
+    "representative_change",
     "run_grid",
     "run_labels",
     "run_servers",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from edgeroam.errors import RunError
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "ChangePick",
     "backhaul_peaks",
     "cell_traffic",
     "expand_run_dirs",
@@ -28,6 +30,7 @@ __all__ = [
     "latency_timeline",
     "load_runs",
     "pick_server_change",
+    "representative_change",
     "run_grid",
     "run_labels",
     "run_servers",
@@ -228,7 +231,8 @@ def run_grid(run: RunDir):
 
 
 def run_servers(run: RunDir, root: str | Path | None = None) -> pd.DataFrame:
-    """The edge servers of a run (``server``, ``q``, ``r``, ``x``, ``y``), rebuilt from its ``scenario.toml``
+    """The edge servers of a run (``server``, ``q``, ``r``, ``x``, ``y``; ``attrs["crs"]`` the frame's CRS),
+    rebuilt from its ``scenario.toml``
     (the traces are loaded again, from the dataset cache when there is one; `root` replaces the scenario's
     ``dataset.root``).
 
@@ -246,8 +250,10 @@ def run_servers(run: RunDir, root: str | Path | None = None) -> pd.DataFrame:
     world = load_world(sc)
     servers = world.topology.servers
     servers = servers[servers["tier"] == "edge"]
-    return servers[["server", "q", "r", "x", "y"]].astype(
+    out = servers[["server", "q", "r", "x", "y"]].astype(
         {"server": np.int64, "q": np.int64, "r": np.int64}).reset_index(drop=True)
+    out.attrs["crs"] = world.topology.crs
+    return out
 
 
 def cell_traffic(run: RunDir, servers: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -286,27 +292,61 @@ def cell_traffic(run: RunDir, servers: pd.DataFrame | None = None) -> pd.DataFra
     return out.reset_index()
 
 
-def pick_server_change(runs: Sequence[RunDir]) -> int | None:
-    """The replay row of one server change to show in the latency timeline of every run.
+@dataclass(frozen=True)
+class ChangePick:
+    """A server change shown in the latency timeline and why it was picked (see `representative_change`).
+
+    ``outcomes`` holds each run's kind at the change (hit, partial, miss), in the order of the runs;
+    ``share`` of the ``common`` changes that every run has end the same way.
+    """
+
+    row: int
+    outcomes: tuple[str, ...]
+    share: int
+    common: int
+
+    def note(self, labels: Sequence[str]) -> str:
+        """One sentence saying how the change was picked, with the runs' `labels`."""
+        outcome = ", ".join(f"{lab} {kind}" for lab, kind in zip(labels, self.outcomes, strict=True))
+        return (f"picked as the most common outcome ({outcome}: {self.share} of {self.common} server "
+                "changes), the one closest to their median executed queries")
+
+
+def representative_change(runs: Sequence[RunDir]) -> ChangePick | None:
+    """A representative server change common to `runs`: the most common combination of outcomes across
+    the runs (ties: the one seen first), and among those changes the one whose executed queries are closest
+    (L1, per run) to their median; ties to the earliest. None when the runs share no change.
 
     The runs must share their replay (same scenario apart from the policy, r or model) for a row to mean the
-    same user and time in each. Picks the change where the runs differ most in executed queries (e.g. a miss
-    under ionn and a hit under perdnn), ties to the earliest; None when the runs have no change in common.
+    same user and time in each.
     """
-    per_run = []
+    kinds, queries = [], []
     for run in runs:
         ho = run.table("handovers")
-        ho = ho[ho["handover"]]
-        per_run.append(ho.set_index("row")["queries"])
-    common = per_run[0].index
-    for s in per_run[1:]:
-        common = common.intersection(s.index)
+        ho = ho[ho["handover"]].set_index("row")
+        kinds.append(ho["kind"].astype(str))
+        queries.append(ho["queries"])
+    common = kinds[0].index
+    for k in kinds[1:]:
+        common = common.intersection(k.index)
+    common = common.sort_values()
     if len(common) == 0:
         return None
-    mat = np.stack([s.reindex(common).to_numpy(np.float64) for s in per_run])
-    spread = mat.max(axis=0) - mat.min(axis=0)
-    order = np.lexsort((np.asarray(common), -spread))
-    return int(np.asarray(common)[order[0]])
+    k = np.stack([s.reindex(common).to_numpy(str) for s in kinds])  # runs x changes
+    q = np.stack([s.reindex(common).to_numpy(np.float64) for s in queries])
+    codes, _ = pd.factorize(pd.Series(["\x1f".join(col) for col in k.T]))
+    counts = np.bincount(codes)
+    members = np.flatnonzero(codes == int(np.argmax(counts)))
+    sub = q[:, members]
+    dist = np.abs(sub - np.median(sub, axis=1, keepdims=True)).sum(axis=0)
+    pick = int(members[int(np.argmin(dist))])
+    return ChangePick(int(common[pick]), tuple(k[:, pick]), len(members), len(common))
+
+
+def pick_server_change(runs: Sequence[RunDir]) -> int | None:
+    """The replay row of `representative_change` (None when the runs have no change in common)."""
+    pick = representative_change(runs)
+    return None if pick is None else pick.row
 
 
 def latency_timeline(run: RunDir, row: int, *, before_s: float | None = None,

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from edgeroam._maps import km_axes
 from edgeroam.topology.build import Topology
 
-__all__ = ["export_topology", "plot_topology", "topology_layers"]
+__all__ = ["export_topology", "plot_topology", "topology_figure", "topology_layers"]
 
 
 def topology_layers(topo: Topology) -> dict[str, Any]:
@@ -108,30 +109,30 @@ def export_topology(topo: Topology, out_dir: str | Path, *, name: str = "topolog
     return {"format": "GeoJSON", "paths": paths, "crs": topo.crs, "notes": notes}
 
 
-def plot_topology(
+def topology_figure(
     topo: Topology,
-    path: str | Path,
     *,
     traces: pd.DataFrame | None = None,
     max_users: int = 40,
     title: str | None = None,
     links: bool = True,
-    dpi: int = 130,
-) -> Path:
-    """Map figure (PNG): hex cells of the servers, backhaul links, relay cells and trajectories.
+):
+    """Map figure (a matplotlib Figure): hex cells of the servers, backhaul links, relay cells and
+    trajectories, on axes in km from the map's corner that name the CRS (edgeroam._maps).
 
     Up to `max_users` users' trajectories are drawn (the first by name, deterministic), one colour each.
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
 
     G = topo.backhaul
     grid = topo.grid
     edge = topo.servers[topo.servers["tier"] == "edge"]
-    fig, ax = plt.subplots(figsize=(8, 8))
+    fig = Figure(figsize=(8, 8))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     corners = grid.corners(edge["q"].to_numpy(), edge["r"].to_numpy())
     ax.add_collection(
         PolyCollection(corners, facecolors="#dfe9f5", edgecolors="#7a9cc6", linewidths=0.3, zorder=1)
@@ -143,32 +144,52 @@ def plot_topology(
             PolyCollection(rc, facecolors="#fbe3c8", edgecolors="#d08a3c", linewidths=0.3, zorder=1)
         )
     if links:
-        segs, colours = [], []
+        segs, colours, classes = [], [], set()
         palette = {"wireless": "#6a8caf", "fibre": "#2e7d32", "wan": "#8e24aa"}
         for u, v, d in G.edges(data=True):
             a, b = G.nodes[u], G.nodes[v]
             if "x" in a and "x" in b:
                 segs.append([(a["x"], a["y"]), (b["x"], b["y"])])
                 colours.append(palette.get(d["klass"], "grey"))
+                classes.add(d["klass"])
         ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.4, alpha=0.7, zorder=2))
+        for klass in sorted(classes):
+            ax.plot([], [], color=palette.get(klass, "grey"), lw=1.0, label=f"{klass} backhaul links")
     if traces is not None and len(traces):
         users = sorted(traces["user"].astype(str).unique())[:max_users]
-        cmap = plt.get_cmap("tab20")
+        cmap = matplotlib.colormaps["tab20"]
         sel = traces[traces["user"].astype(str).isin(users)]
         for _, grp in sel.groupby(["user", "traj"], observed=True, sort=True):
             u = str(grp["user"].iloc[0])
             ax.plot(grp["x"], grp["y"], "-", lw=0.6, color=cmap(users.index(u) % 20), alpha=0.8, zorder=3)
+        n_all = traces["user"].nunique()
+        shown = f"{len(users)} of {n_all} users" if len(users) < n_all else f"{n_all} users"
+        ax.plot([], [], "-", color=cmap(0), lw=1.0, label=f"trajectories ({shown}, one colour each)")
     ax.scatter(edge["x"], edge["y"], s=2, c="#c62828", zorder=4, label=f"edge servers ({len(edge)})")
     if relay:
         ax.scatter([], [], marker="h", c="#fbe3c8", edgecolors="#d08a3c", label=f"relay cells ({len(relay)})")
     ax.set_aspect("equal")
     ax.autoscale_view()
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
+    if len(corners):
+        km_axes(ax, (float(corners[..., 0].min()), float(corners[..., 1].min())), topo.crs)
     ax.set_title(title or f"{len(edge)} edge servers, hex R = {grid.radius:g} m, {G.graph['shape']} backhaul")
     ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_topology(
+    topo: Topology,
+    path: str | Path,
+    *,
+    traces: pd.DataFrame | None = None,
+    max_users: int = 40,
+    title: str | None = None,
+    links: bool = True,
+    dpi: int = 130,
+) -> Path:
+    """Write `topology_figure` as a PNG to `path` (parent folders are created)."""
+    fig = topology_figure(topo, traces=traces, max_users=max_users, title=title, links=links)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return p
