@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeroam.emulator.metrics import classify_arrival, closed_loop_queries, hit_ratio
-from edgeroam.emulator.run import crowded_servers
+from edgeroam.emulator.metrics import (
+    arrival_table,
+    classify_arrival,
+    closed_loop_queries,
+    hit_ratio,
+    query_table,
+    summarize,
+)
+from edgeroam.emulator.run import crowded_servers, run_prepared
 
 
 def test_classify():
@@ -45,3 +55,73 @@ def test_hit_ratio_and_crowded():
     bh = pd.DataFrame({"interval": [0, 1, 0, 0], "server": [3, 3, 1, 2], "up_bytes": [1.0, 9.0, 9.0, 2.0]})
     assert crowded_servers(bh, 20, 0.1) == [1, 3]
     assert crowded_servers(bh, 20, 0.0) == []
+
+
+def test_summary_of_hand_made_tables(scripted):
+    prep = scripted({"a": (0, 0, 1, 1)})  # 4 ticks, 2 edge servers
+    tables = {
+        "handovers": pd.DataFrame({
+            "handover": [False, True, True, True, True],
+            "kind": ["miss", "hit", "partial", "miss", "hit"],
+            "queries": [0, 10, 5, 1, 10],
+        }),
+        # interval 30 s: 3.75 MB in one interval is 1 Mbit/s
+        "backhaul": pd.DataFrame({
+            "interval": [0, 1, 0], "server": [0, 0, 1],
+            "up_bytes": [3.75e6, 7.5e6, 0.0], "down_bytes": [0.0, 3.75e6, 1.875e6],
+        }),
+        "transfers": pd.DataFrame({"kind": ["migrate", "migrate", "upload"], "bytes": [100.0, 50.0, 7.0]}),
+        "predictions": pd.DataFrame({
+            "next_server": [0, 1, -1, 0],
+            "futile": [True, False, False, False],
+            "error_m": [1.0, 3.0, 100.0, 5.0],
+            "covered": [True, True, False, False],
+        }),
+    }
+    s = summarize(prep, "perdnn", tables, interval_s=30.0, crowded=[], fraction_bytes=math.inf)
+    assert (s["cold_starts"], s["joins"], s["hits"], s["partial_hits"], s["misses"]) == (4, 1, 2, 1, 1)
+    assert s["hit_ratio"] == pytest.approx(2 / 3)  # partial hits are neither hits nor misses
+    assert s["hit_ratio_with_partial"] == pytest.approx(3 / 4)
+    assert (s["executed_queries"], s["queries_per_cold_start"]) == (26, 6.5)
+    bh = s["backhaul"]
+    assert (bh["migrated_bytes"], bh["migration_chunks"], bh["uploaded_bytes"]) == (150.0, 2, 7.0)
+    assert bh["servers_with_traffic"] == 2
+    assert bh["peak_up_mbps"] == pytest.approx(2.0) and bh["peak_down_mbps"] == pytest.approx(1.0)
+    assert bh["mean_up_mbps"] == pytest.approx(3.0 / 4 / 2)  # 11.25 MB: 3 Mbit/s, over 4 ticks, 2 servers
+    pr = s["prediction"]
+    assert (pr["predictions"], pr["with_next"]) == (4, 3)  # next server 0 is known, -1 is not
+    assert pr["mae_m"] == pytest.approx(3.0) and pr["futile_ratio"] == pytest.approx(1 / 3)
+    assert pr["covered"] == pytest.approx(2 / 3) and pr["covered_nonfutile"] == pytest.approx(0.5)
+
+
+def test_predictions_off_the_servers_are_unknown_not_futile(scripted):
+    # cells 0, 0, 1, 5, 5 with servers only on cells 0 and 1: the last two steps have no server and no next
+    prep = scripted({"a": (0, 0, 1, 5, 5)}, server_cells=(0, 1))
+    res = run_prepared(prep, "perdnn")
+    pr = res.tables["predictions"]
+    assert pr["server"].tolist() == [0, 0, 1, -1, -1]
+    assert pr["next_server"].tolist() == [0, 1, -1, -1, -1]
+    assert pr["futile"].tolist() == [True, False, False, False, False]
+    assert (res.summary["prediction"]["with_next"], res.summary["prediction"]["futile_ratio"]) == (2, 0.5)
+
+
+def test_held_bytes_count_only_the_plans_layers(scripted):
+    prep = scripted({"a": (0, 0, 1, 1)}, model="tiny_yolo")
+    planner = prep.planner
+    target, wb = planner.entry(1).target, planner.weight_bytes
+    assert wb[~target].sum() > 0  # tiny YOLO keeps weighted layers on the client
+    plan_bytes = int(wb[target].sum())
+    half = target & (np.cumsum(target) <= target.sum() // 2)
+    everything = np.ones(planner.n_layers, bool)
+    arrivals = [  # (row, client, prev, server, t, load, handover, held)
+        (0, 0, -1, 0, 0.0, 1, False, everything),  # holds the plan and more: a hit of exactly the plan
+        (2, 0, 0, 1, 60.0, 1, True, ~target),  # only layers outside the plan: a miss with nothing held
+        (3, 0, 1, 0, 90.0, 1, True, half | ~target),
+    ]
+    df = arrival_table(arrivals, query_table([]), prep, planner, everywhere=False)
+    assert df["kind"].tolist() == ["hit", "miss", "partial"]
+    assert df["held_bytes"].tolist() == [plan_bytes, 0, int(wb[half].sum())]
+    assert df["plan_bytes"].tolist() == [plan_bytes] * 3
+    assert df["user"].astype(str).tolist() == ["a"] * 3
+    opt = arrival_table(arrivals, query_table([]), prep, planner, everywhere=True)
+    assert opt["kind"].tolist() == ["hit"] * 3 and opt["held_bytes"].tolist() == [plan_bytes] * 3
