@@ -70,7 +70,8 @@ def register(app: typer.Typer) -> None:
             for pol in policies:
                 bar.update(task, description=f"{base.name}: {pol}")
                 runs.append(run_scenario(base, out / "runs", progress=False,
-                                         overrides=[f'policy.kind="{pol}"'], prepared=prep))
+                                         overrides=[f'policy.kind="{pol}"'], prepared=prep,
+                                         overwrite=True))  # the demo's own runs; files you added stay
                 bar.advance(task)
         report = make_report(runs, out / "report")
         render_report(report, console)

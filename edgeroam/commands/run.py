@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help="Override a scenario key: key.path=value (repeat)."),
         root: Path = typer.Option(None, "--root", help=ROOT_HELP),
         out: Path = typer.Option(None, "--out", help="Parent folder of the run directory (default: runs)."),
+        force: bool = typer.Option(False, "--force", help="Replace an earlier run of the same scenario in "
+                                   "--out (files you added to it are kept)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Do not show the progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     ) -> None:
@@ -73,7 +75,8 @@ def register(app: typer.Typer) -> None:
             overrides.append(f'predictor.kind="{predictor}"')
         if model:
             overrides.append(f'dnn.model="{model}"')
-        path = run_scenario(scenario, out, progress=not no_progress and not as_json, overrides=overrides)
+        path = run_scenario(scenario, out, progress=not no_progress and not as_json, overrides=overrides,
+                            overwrite=force)
         summary = open_run_dir(path).summary
         if as_json:
             typer.echo(json.dumps({"run_dir": str(path), **summary}, indent=2, sort_keys=True))

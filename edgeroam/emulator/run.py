@@ -11,6 +11,7 @@ What it leaves to others: the loop (master), the metrics (metrics), figures and 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -21,12 +22,15 @@ import pandas as pd
 
 from edgeroam.emulator.master import PassResult, run_pass
 from edgeroam.emulator.policies import make_policy
+from edgeroam.emulator.preflight import check_run
 from edgeroam.emulator.prepare import Prepared, prepare
 from edgeroam.emulator.rundir import RunDirWriter, run_dir_name, versions
 from edgeroam.errors import RunError
 from edgeroam.scenario import Scenario
 
 __all__ = ["crowded_servers", "run_prepared", "run_scenario"]
+
+log = logging.getLogger(__name__)
 
 #: PerDNN's fractional budget for Inception (43 MB of 128 MB), applied to our plan's bytes when unset
 PERDNN_FRACTION = 43.0 / 128.0
@@ -91,7 +95,7 @@ def run_scenario(
     progress: bool = True,
     *,
     overrides: list[str] | tuple[str, ...] = (),
-    overwrite: bool = True,
+    overwrite: bool = False,
     prepared: Prepared | None = None,
 ) -> Path:
     """Run a scenario on the `sim` backend and write its run directory; returns its path.
@@ -107,21 +111,38 @@ def run_scenario(
     overrides : list of str
         ``key.path=value`` overrides (as ``--set``).
     overwrite : bool
-        Replace an existing run directory of the same scenario.
+        Replace an existing run directory of the same scenario (``--force``); files in it that edgeroam did
+        not write are moved into the new one, and a warning names them. Without it an existing run
+        directory is an error raised before any work.
     prepared : Prepared, optional
         Reuse a prepared world (same scenario apart from the policy), e.g. in sweeps and benchmarks.
+
+    Raises
+    ------
+    ScenarioError, RunError
+        Also before any work: ``policy.radius_m`` beyond the region, or a run whose estimated memory does
+        not fit the machine (`edgeroam.emulator.preflight`).
     """
     sc = _resolve(scenario, overrides)
     if sc.run.backend != "sim":
         raise RunError(f"{sc.name}: run.backend = {sc.run.backend!r} is not available here; use 'sim'")
     resolved = sc.model_dump(mode="json")
     target = Path(out if out is not None else sc.run.out) / run_dir_name(sc.name, resolved)
+    writer = RunDirWriter(target, overwrite=overwrite)
+    writer.check()  # refuse before the work, not after it
     wall0 = time.perf_counter()
     bar = _Bar(progress)
     with bar:
-        prep = prepared if prepared is not None else prepare(sc, progress=bar.say)
+        if prepared is None:
+            from edgeroam.topology.build import load_world
+
+            bar.say("loading traces and topology")
+            world = load_world(sc)
+            check_run(sc, world)  # policy.radius_m within the region, the memory fits
+            prepared = prepare(sc, world, progress=bar.say)
+        prep = prepared
         result = run_prepared(prep, sc.policy.kind, callback=bar.update)
-    with RunDirWriter(target, overwrite=overwrite) as w:
+    with writer as w:
         w.write_scenario(resolved)
         w.log("start", scenario=sc.name, policy=sc.policy.kind, seed=sc.seed)
         for name, table in result.tables.items():
@@ -132,6 +153,10 @@ def run_scenario(
         w.log("end", cold_starts=summary["cold_starts"], hit_ratio=summary["hit_ratio"],
               executed_queries=summary["executed_queries"])
         w.write_summary(summary, timing=timing)
+    if writer.replaced:
+        kept = f"; kept {len(writer.kept)} file(s) edgeroam did not write: {', '.join(writer.kept)}" \
+            if writer.kept else ""
+        log.warning("replaced the earlier run in %s%s", target, kept)
     return target
 
 

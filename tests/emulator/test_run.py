@@ -12,6 +12,7 @@ from edgeroam.cli import main
 from edgeroam.emulator.prepare import prepare
 from edgeroam.emulator.run import run_prepared, run_scenario
 from edgeroam.emulator.rundir import open_run_dir, summary_digest
+from edgeroam.errors import RunError
 from edgeroam.scenario import load_scenario
 
 DEMO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.toml"
@@ -72,3 +73,27 @@ def test_policy_order_on_kaist(shared_traces):
     q = {k: s["executed_queries"] for k, s in got.items()}
     assert q["optimal"] >= q["perdnn"] > q["ionn"]
     assert got["oracle"]["hit_ratio"] >= got["perdnn"]["hit_ratio"] > 0.5
+
+
+def test_running_again_needs_force_and_keeps_the_users_files(tmp_path, demo_prep, caplog):
+    # issue 17.2: the same scenario into the same --out silently replaced the run directory, notes and all
+    sc = demo_prep.scenario
+    path = run_scenario(sc, tmp_path, progress=False, prepared=demo_prep)
+    (path / "my_notes.txt").write_text("what I saw")
+    with pytest.raises(RunError, match="already there.*--force"):
+        run_scenario(sc, tmp_path, progress=False, prepared=demo_prep)
+    assert (path / "my_notes.txt").read_text() == "what I saw"
+    with caplog.at_level("WARNING", logger="edgeroam.emulator.run"):
+        again = run_scenario(sc, tmp_path, progress=False, prepared=demo_prep, overwrite=True)
+    assert again == path and (path / "my_notes.txt").read_text() == "what I saw"
+    assert "replaced the earlier run" in caplog.text and "my_notes.txt" in caplog.text
+    assert open_run_dir(path).digest() == summary_digest(path)
+
+
+def test_cli_run_twice_says_use_force(tmp_path, capsys):
+    args = ["run", str(DEMO), "--policy", "ionn", "--out", str(tmp_path), "--no-progress", "--json"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
