@@ -37,7 +37,7 @@ import pandas as pd
 from edgeroam.errors import RunError, TopologyError
 
 __all__ = ["RECORD_DIR", "HostSpec", "LinkSpec", "NetParams", "NetPlan", "Network", "candidate_cells",
-           "plan_network", "proc_start_time"]
+           "plan_network", "proc_start_time", "run_root"]
 
 RECORD_DIR = Path("/run/edgeroam")
 _IFNAME_MAX = 15
@@ -101,6 +101,8 @@ class NetPlan:
     hosts: dict[str, HostSpec]
     links: list[LinkSpec]
     port_to: dict[tuple[str, str], str] = field(default_factory=dict)
+    _routes: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _sw_graph: nx.Graph | None = field(default=None, repr=False)
 
     @property
     def switches(self) -> list[str]:
@@ -113,24 +115,23 @@ class NetPlan:
 
     def routes_to(self, switch: str) -> dict[str, str]:
         """For every switch but `switch`, the port it forwards on toward `switch` along the shortest path."""
-        sw_graph = self._switch_graph()
-        if self.params.weight is None:
-            paths = nx.single_source_shortest_path(sw_graph, switch)
-        else:
-            paths = nx.single_source_dijkstra_path(sw_graph, switch, weight=self.params.weight)
-        return {w: self.port_to[(w, p[-2])] for w, p in paths.items() if len(p) > 1}
+        if switch not in self._routes:
+            if self._sw_graph is None:
+                self._sw_graph = self._switch_graph()
+            if self.params.weight is None:
+                paths = nx.single_source_shortest_path(self._sw_graph, switch)
+            else:
+                paths = nx.single_source_dijkstra_path(self._sw_graph, switch, weight=self.params.weight)
+            self._routes[switch] = {w: self.port_to[(w, p[-2])] for w, p in paths.items() if len(p) > 1}
+        return self._routes[switch]
 
     def forwarding(self, attach: dict[str, int] | None = None) -> dict[str, dict[str, str]]:
         """Static forwarding: switch -> {host MAC -> out port}; `attach` picks each client's link (0)."""
         attach = attach or {}
         table: dict[str, dict[str, str]] = {s: {} for s in self.switches}
-        cache: dict[str, dict[str, str]] = {}
         for h in self.hosts.values():
-            k = attach.get(h.name, 0)
-            sw = h.switches[k]
-            if sw not in cache:
-                cache[sw] = self.routes_to(sw)
-            for w, port in cache[sw].items():
+            sw = h.switches[attach.get(h.name, 0)]
+            for w, port in self.routes_to(sw).items():
                 table[w][h.mac] = port
             table[sw][h.mac] = self.port_to[(sw, h.name)]
         return table
@@ -226,7 +227,7 @@ def candidate_cells(graph: nx.Graph, node: str) -> list[str]:
     return [node, *near]
 
 
-def _run(args: list[str], stdin: str | None = None, timeout: float = 120.0) -> str:
+def run_root(args: list[str], stdin: str | None = None, timeout: float = 120.0) -> str:
     """Run a command in the root namespace; RunError with its output when it fails."""
     try:
         p = subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
@@ -385,7 +386,7 @@ class Network:
         for n in root_ifs + self._bridges:
             lines += [f"link set dev {n} addrgenmode none", f"link set dev {n} up"]
         self._write_record()
-        _run(["ip", "-batch", "-"], "\n".join(lines) + "\n")
+        run_root(["ip", "-batch", "-"], "\n".join(lines) + "\n")
         tc: list[str] = []
         for link in self.plan.links:
             if link.a not in self.hosts:
@@ -393,7 +394,7 @@ class Network:
             if link.b not in self.hosts:
                 tc += _tc_lines(link.b_if, link.rate_ba_bps)
         if tc:
-            _run(["tc", "-batch", "-"], "\n".join(tc) + "\n")
+            run_root(["tc", "-batch", "-"], "\n".join(tc) + "\n")
         if not self.params.offload:
             _offload_off(root_ifs)
 
@@ -433,7 +434,7 @@ class Network:
                      for port in self.plan.port_to.values()]
             for entries in self.plan.forwarding(self.attach).values():
                 lines += [f"fdb replace {mac} dev {port} master static" for mac, port in entries.items()]
-            _run(["bridge", "-batch", "-"], "\n".join(lines) + "\n")
+            run_root(["bridge", "-batch", "-"], "\n".join(lines) + "\n")
         else:
             from edgeroam.emulator.net.switches import start_ovs
 
@@ -461,6 +462,13 @@ class Network:
             return self.hosts[name]
         except KeyError:
             raise RunError(f"net: no host {name!r} in this network") from None
+
+    @property
+    def controller(self):
+        """The running os-ken controller of the `ovs` kind (RunError for `bridge`)."""
+        if self._controller is None:
+            raise RunError("net: this network has no OpenFlow controller (switch kind 'bridge')")
+        return self._controller
 
     def ip(self, name: str) -> str:
         """IPv4 address of host `name`."""
