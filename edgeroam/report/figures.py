@@ -182,16 +182,23 @@ def backhaul_figure(runs: Sequence[RunDir]):
 
 
 def fig10_figure(runs: Sequence[RunDir]):
-    """PerDNN Fig. 10: peak backhaul uplink against executed queries for every run; a fractional run also
-    shows its whole-model first pass (square), joined by an arrow (whole model -> fraction)."""
+    """PerDNN Fig. 10: peak backhaul uplink against executed queries for every run, one panel per scenario
+    (their query counts differ by orders of magnitude); a fractional run also shows its whole-model first pass
+    (square), joined by an arrow (whole model -> fraction)."""
+    from matplotlib.ticker import FuncFormatter
+
     df = summary_table(runs)
-    fig = _figure(6.8, 5.0)
-    ax = fig.subplots()
+    scenarios = list(dict.fromkeys(df["scenario"]))
+    fig = _figure(max(6.8, 5.2 * len(scenarios)), 5.0)
+    axes = np.atleast_1d(fig.subplots(1, len(scenarios), squeeze=False)).ravel()
+    labels = run_labels(runs) if len(scenarios) == 1 else None
     first_pass = False
     for i, (run, rec) in enumerate(zip(runs, df.itertuples(index=False), strict=True)):
+        ax = axes[scenarios.index(rec.scenario)]
         c = _colour(rec.policy, i)
         ax.scatter([rec.peak_up_mbps], [rec.executed_queries], color=c, zorder=3)
-        ax.annotate(rec.run, (rec.peak_up_mbps, rec.executed_queries), fontsize=7, xytext=(4, 4),
+        name = labels[i] if labels is not None else rec.run.removeprefix(f"{rec.scenario} ")
+        ax.annotate(name, (rec.peak_up_mbps, rec.executed_queries), fontsize=7, xytext=(4, 4),
                     textcoords="offset points")
         fr = run.summary.get("fractional") or {}
         if rec.policy == "fractional" and fr.get("perdnn_peak_up_mbps") is not None:
@@ -201,13 +208,24 @@ def fig10_figure(runs: Sequence[RunDir]):
             first_pass = True
             ax.annotate("", (rec.peak_up_mbps, rec.executed_queries), (x0, y0),
                         arrowprops={"arrowstyle": "->", "color": c})
-    ax.axvline(BROADBAND_MBPS, color="k", lw=0.8, ls=":", label=_broadband_label())
-    ax.set_xlabel("peak backhaul uplink of the most crowded server (Mbit/s)")
-    ax.set_ylabel("executed queries after server changes")
-    ax.set_title(f"Peak traffic vs executed queries (PerDNN Fig. 10), model {df['model'].iloc[0]}"
-                 if df["model"].nunique() == 1 else "Peak traffic vs executed queries (PerDNN Fig. 10)",
-                 fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    models = ", ".join(dict.fromkeys(df["model"]))
+    for ax, scen in zip(axes, scenarios, strict=True):
+        ax.axvline(BROADBAND_MBPS, color="k", lw=0.8, ls=":", label=_broadband_label())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        ax.margins(x=0.15, y=0.08)  # room for the labels of the points at the edges
+        ax.set_xlim(left=min(ax.get_xlim()[0], -0.05 * BROADBAND_MBPS))
+        ax.set_xlabel("peak backhaul uplink of the most crowded server (Mbit/s)", fontsize=8)
+        ax.set_ylabel("executed queries after server changes", fontsize=8)
+        ax.set_title(scen, fontsize=9)
+        ax.tick_params(labelsize=7)
+    handles, names = [], []
+    for ax in axes:
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    fig.legend(handles, names, loc="outside lower center", ncols=2, fontsize=7)
+    fig.suptitle(f"Peak traffic vs executed queries (PerDNN Fig. 10), model {models}", fontsize=10)
     return fig
 
 
@@ -235,14 +253,20 @@ def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6, root: str
     tables = []
     for run, key in zip(shown, keys, strict=True):
         tables.append(cell_traffic(run, servers[key]))
-    rebuilt = [v for v in servers.values() if v is not None]
-    if rebuilt:
-        crs = rebuilt[0].attrs.get("crs")
-    else:  # servers not rebuilt: a Geolife frame is a UTM zone we cannot name without the traces
-        kind = shown[0].scenario.get("dataset", {}).get("kind") if shown else None
-        crs = "UTM, zone unknown (traces not found)" if kind == "geolife" else None
-    lows = [(float(t["x"].min()), float(t["y"].min())) for t in tables if len(t)]
-    corner = (min(v[0] for v in lows), min(v[1] for v in lows)) if lows else (0.0, 0.0)
+    # each world (key) has its own frame: its CRS and the lower-left corner of its cells
+    frames: dict[str, tuple[Any, tuple[float, float]]] = {}
+    for run, key in zip(shown, keys, strict=True):
+        if key in frames:
+            continue
+        if servers[key] is not None:
+            crs = servers[key].attrs.get("crs")
+        else:  # servers not rebuilt: a Geolife frame is a UTM zone that cannot be named without the traces
+            kind = run.scenario.get("dataset", {}).get("kind")
+            crs = "UTM, zone unknown (traces not found)" if kind == "geolife" else None
+        same = [u for u, k in zip(tables, keys, strict=True) if k == key and len(u)]
+        corner = (min(float(u["x"].min()) for u in same), min(float(u["y"].min()) for u in same)) \
+            if same else (0.0, 0.0)
+        frames[key] = (crs, corner)
     ups = np.concatenate([t["peak_up_mbps"].to_numpy(np.float64) for t in tables] + [np.zeros(0)])
     ups = ups[ups > 0]
     vmax = float(ups.max()) if len(ups) else 1.0
@@ -254,7 +278,7 @@ def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6, root: str
     fig = _figure(4.6 * ncols + 0.8, 4.4 * nrows)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     mappable = None
-    for ax, run, label, t in zip(axes, shown, labels, tables, strict=False):
+    for ax, run, label, t, key in zip(axes, shown, labels, tables, keys, strict=False):
         grid = run_grid(run)
         if len(t):
             polys = grid.corners(t["q"].to_numpy(), t["r"].to_numpy())
@@ -269,7 +293,7 @@ def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6, root: str
             ax.set_ylim(polys[..., 1].min() - grid.radius, polys[..., 1].max() + grid.radius)
         ax.set_aspect("equal")
         ax.set_title(label, fontsize=9)
-        km_axes(ax, corner, crs)
+        km_axes(ax, frames[key][1], frames[key][0])
         ax.tick_params(labelsize=7)
     for ax in axes[n:]:
         ax.set_visible(False)

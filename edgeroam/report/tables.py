@@ -304,18 +304,22 @@ class ChangePick:
     outcomes: tuple[str, ...]
     share: int
     common: int
+    differing: bool = True
 
     def note(self, labels: Sequence[str]) -> str:
         """One sentence saying how the change was picked, with the runs' `labels`."""
         outcome = ", ".join(f"{lab} {kind}" for lab, kind in zip(labels, self.outcomes, strict=True))
-        return (f"picked as the most common outcome ({outcome}: {self.share} of {self.common} server "
-                "changes), the one closest to their median executed queries")
+        among = "where the runs differ" if self.differing and len(labels) > 1 else "of all"
+        return (f"picked as the most common outcome {among} ({outcome}: {self.share:,} of "
+                f"{self.common:,} server changes), the one closest to their median executed queries")
 
 
 def representative_change(runs: Sequence[RunDir]) -> ChangePick | None:
-    """A representative server change common to `runs`: the most common combination of outcomes across
-    the runs (ties: the one seen first), and among those changes the one whose executed queries are closest
-    (L1, per run) to their median; ties to the earliest. None when the runs share no change.
+    """A representative server change common to `runs`, one that shows how the runs differ: the most
+    common combination of outcomes (hit, partial, miss per run) among the changes where the runs do not all
+    end the same way (all changes when there is none such; ties: the combination seen first), and among
+    those changes the one whose executed queries are closest (L1, per run) to their median; ties to the
+    earliest. None when the runs share no change.
 
     The runs must share their replay (same scenario apart from the policy, r or model) for a row to mean the
     same user and time in each.
@@ -335,12 +339,15 @@ def representative_change(runs: Sequence[RunDir]) -> ChangePick | None:
     k = np.stack([s.reindex(common).to_numpy(str) for s in kinds])  # runs x changes
     q = np.stack([s.reindex(common).to_numpy(np.float64) for s in queries])
     codes, _ = pd.factorize(pd.Series(["\x1f".join(col) for col in k.T]))
-    counts = np.bincount(codes)
-    members = np.flatnonzero(codes == int(np.argmax(counts)))
+    differ = (k != k[:1]).any(axis=0)
+    pool = codes[differ] if differ.any() else codes
+    best = int(np.argmax(np.bincount(pool, minlength=codes.max() + 1)))
+    members = np.flatnonzero(codes == best)
     sub = q[:, members]
     dist = np.abs(sub - np.median(sub, axis=1, keepdims=True)).sum(axis=0)
     pick = int(members[int(np.argmin(dist))])
-    return ChangePick(int(common[pick]), tuple(k[:, pick]), len(members), len(common))
+    return ChangePick(int(common[pick]), tuple(str(v) for v in k[:, pick]), len(members), len(common),
+                      bool(differ.any()))
 
 
 def pick_server_change(runs: Sequence[RunDir]) -> int | None:
