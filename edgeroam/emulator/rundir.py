@@ -51,6 +51,7 @@ __all__ = [
     "canonical_json",
     "check_manifest",
     "folder_lock",
+    "try_lock_folder",
     "manifest_of",
     "open_run_dir",
     "run_dir_name",
@@ -287,7 +288,7 @@ def folder_lock(folder: str | os.PathLike[str], timeout_s: float = 120.0) -> Ite
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _try_lock(path: Path) -> int | None:
+def try_lock_folder(path: Path) -> int | None:
     """An open descriptor of `path` holding its ``flock``, or None when another holds it (or it is gone)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -368,7 +369,7 @@ class RunDirWriter:
             parent.mkdir(parents=True, exist_ok=True)
             self.partial = Path(tempfile.mkdtemp(prefix=f"{self.path.name}.{os.getpid()}-",
                                                  suffix=PARTIAL_SUFFIX, dir=parent))
-            self._hold = _try_lock(self.partial)
+            self._hold = try_lock_folder(self.partial)
             (self.partial / FIGURES).mkdir()
             self._log = open(self.partial / LOG, "a", encoding="utf-8")  # noqa: SIM115 - closed by commit/abort
         except OSError as exc:
@@ -448,7 +449,7 @@ class RunDirWriter:
         for entry in sorted(self.path.parent.iterdir()):
             if not pattern.match(entry.name) or not entry.is_dir() or entry.is_symlink():
                 continue
-            fd = _try_lock(entry)
+            fd = try_lock_folder(entry)
             if fd is not None:
                 try:
                     shutil.rmtree(entry, ignore_errors=True)

@@ -2,8 +2,9 @@
 
 Writes ``summary.md`` (the runs' table, Fig. 9 and Fig. 10 tables), ``summary.csv`` and ``report.json`` (the
 same rows, machine-readable) and the figures ``fig9.png``, ``backhaul.png``, ``fig10.png``,
-``traffic_map.png`` and ``latency.png``. Reading runs and computing tables is ``tables.py``; drawing is
-``figures.py``.
+``traffic_map.png`` and ``latency.png``, all at once (``output.ReportStage``): a failed report leaves the
+previous one as it was, and a damaged run directory is refused before anything is drawn. Reading runs and
+computing tables is ``tables.py``; drawing is ``figures.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from edgeroam.report.output import ReportStage
 from edgeroam.report.tables import fig9_table, fig10_table, load_runs, summary_table, to_markdown
 
 __all__ = ["Report", "make_report"]
@@ -100,17 +102,18 @@ def make_report(
         ("traffic_map", lambda: fg.traffic_map_figure(runs, max_panels=max_map_panels, root=root)),
         ("latency", lambda: fg.latency_figure(runs)),
     ]
-    for name, draw in drawers:
-        say(f"figure {name}")
-        fig = draw()
-        if fig is not None:
-            report.figures[name] = fg.save_figure(fig, dest / f"{name}.png")
-    say("summary.md")
-    summary.to_csv(dest / "summary.csv", index=False)
-    report.markdown = dest / "summary.md"
-    report.markdown.write_text(_markdown(report), encoding="utf-8")
-    (dest / "report.json").write_text(json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n",
-                                      encoding="utf-8")
+    with ReportStage(dest) as stage:  # all files or none: the previous report stays whole on a failure
+        for name, draw in drawers:
+            say(f"figure {name}")
+            fig = draw()
+            if fig is not None:
+                fg.save_figure(fig, stage.path / f"{name}.png")
+                report.figures[name] = dest / f"{name}.png"
+        say("summary.md")
+        summary.to_csv(stage.path / "summary.csv", index=False)
+        report.markdown = dest / "summary.md"
+        (stage.path / "summary.md").write_text(_markdown(report), encoding="utf-8")
+        stage.index = report.to_dict()  # report.json, with the size and SHA-256 of every other file
     return report
 
 
