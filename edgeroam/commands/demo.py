@@ -35,8 +35,10 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for the figures, runs and report."),
-        users: int = typer.Option(20, "--users", help="Synthetic walkers in the dataset summary."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the synthetic traces in the dataset summary."),
+        users: int = typer.Option(None, "--users",
+                                  help="Synthetic walkers in the dataset summary (default: the scenario's)."),
+        seed: int = typer.Option(None, "--seed",
+                                 help="Seed of the synthetic walkers (default: the scenario's)."),
         scenario: Path = typer.Option(None, "--scenario", help="Scenario name or TOML file (default: demo)."),
         policies: list[str] = typer.Option(list(DEMO_POLICIES), "--policy",
                                            help="Policies to run (repeat; default: all five)."),
@@ -52,7 +54,12 @@ def register(app: typer.Typer) -> None:
         from edgeroam.scenario import load_scenario
 
         console = Console()
-        summary, traces, reg = describe_dataset("synthetic", synthetic={"users": users, "seed": seed})
+        path = scenario if scenario is not None else default_scenario()
+        base = load_scenario(path)
+        # summarise and map the walkers the runs replay (the scenario's synthetic traces)
+        synthetic = {**base.dataset.synthetic.model_dump(), "area_m": tuple(base.dataset.synthetic.area_m)}
+        synthetic.update({k: v for k, v in (("users", users), ("seed", seed)) if v is not None})
+        summary, traces, reg = describe_dataset("synthetic", synthetic=synthetic)
         render_info(summary, console)
         out.mkdir(parents=True, exist_ok=True)
         fig = plot_traces(traces, out / "synthetic_traces.png", reg, clip_to_region=True)
@@ -61,8 +68,6 @@ def register(app: typer.Typer) -> None:
         console.print(f"map written to {fig}")
         console.print(f"summary written to {info_path}")
 
-        path = scenario if scenario is not None else default_scenario()
-        base = load_scenario(path)
         runs = []
         with progress_bar() as bar:
             task = bar.add_task(f"{base.name}: preparing", total=len(policies))

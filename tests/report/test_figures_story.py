@@ -178,3 +178,17 @@ def test_fig10_names_the_first_pass_and_the_model(demo_runs):
     assert "mobilenet" in fig._suptitle.get_text()
     fig.canvas.draw()
     assert fig.axes[0].yaxis.get_offset_text().get_text() == ""  # counts written out, no 1e6 offset
+
+
+def test_demo_maps_the_walkers_its_runs_replay(tmp_path, capsys):
+    import json
+
+    from edgeroam.cli import main
+    from edgeroam.datasets import dataset_info, synthetic_traces
+    from edgeroam.scenario import load_scenario
+
+    assert main(["demo", "--out", str(tmp_path), "--policy", "ionn"]) == 0
+    info = json.loads((tmp_path / "datasets_info.json").read_text())
+    syn = load_scenario("demo").dataset.synthetic
+    replayed = dataset_info(synthetic_traces(**{**syn.model_dump(), "area_m": tuple(syn.area_m)}), None)
+    assert info["mean_speed_mps"] == pytest.approx(replayed["mean_speed_mps"])
