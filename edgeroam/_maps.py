@@ -76,8 +76,8 @@ def km_axes(ax: Any, corner: tuple[float, float], crs: Any) -> tuple[float, floa
     for axis, origin in ((ax.xaxis, x0), (ax.yaxis, y0)):
         axis.set_major_locator(_FromCorner(origin))
         axis.set_major_formatter(FuncFormatter(lambda v, _pos, o=origin: f"{(v - o) / 1000:.3g}"))
-    ax.set_xlabel(f"km east of ({x0:,.0f}, {y0:,.0f}) m — {crs_label(crs)}", fontsize=8)
-    ax.set_ylabel("km north", fontsize=8)
+    ax.set_xlabel(f"km east of ({x0:,.0f}, {y0:,.0f}) m\n{crs_label(crs)}", fontsize=7)
+    ax.set_ylabel("km north", fontsize=7)
     return x0, y0
 
 

@@ -298,8 +298,13 @@ def traffic_map_figure(runs: Sequence[RunDir], *, max_panels: int = 6, root: str
     for ax in axes[n:]:
         ax.set_visible(False)
     if mappable is not None:
-        fig.colorbar(mappable, ax=axes[:n].tolist(), shrink=0.8,
-                     label="peak backhaul uplink of the cell's server (Mbit/s)")
+        from matplotlib.ticker import FuncFormatter
+
+        bar = fig.colorbar(mappable, ax=axes[:n].tolist(), shrink=0.8,
+                           label="peak backhaul uplink of the cell's server (Mbit/s, log scale)")
+        plain = FuncFormatter(lambda v, _pos: f"{v:g}")  # 40, not 4 × 10¹
+        bar.ax.yaxis.set_major_formatter(plain)
+        bar.ax.yaxis.set_minor_formatter(plain)
     note = "" if complete else " (topology not rebuilt: only cells visited by test users)"
     fig.suptitle(f"Per-cell backhaul traffic over the hex grid (grey: no uplink){note}")
     return fig
