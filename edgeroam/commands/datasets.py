@@ -159,5 +159,12 @@ def info(
     render_info(summary, out)
     if summary.get("bad_lines_skipped"):
         out.print(f"[yellow]lenient: skipped {summary['bad_lines_skipped']:,} bad lines[/]")
+    read = summary["read"]
+    for f in read["skipped_files"]:
+        out.print(f"[yellow]lenient: skipped file {escape(f['file'])} ({escape(f['reason'])})[/]",
+                  soft_wrap=True)
+    if read["times_backwards"]:
+        out.print(f"[yellow]re-sorted {read['files_resorted']:,} file(s) where time goes backwards "
+                  f"({read['times_backwards']:,} times); --json lists them[/]")
     if plot is not None:
         out.print(f"map written to {summary['plot']}")

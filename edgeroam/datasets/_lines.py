@@ -29,6 +29,7 @@ __all__ = [
     "Prepared",
     "apply_row_checks",
     "column",
+    "count_backwards",
     "file_and_line",
     "locate_bad_lines",
     "merge_parsed",
@@ -201,6 +202,9 @@ def parse_files(
             files.append(p)
         elif lenient:
             report["files_skipped"] += 1
+            text = str(p.problem)
+            reason = text[len(p.problem.path):].lstrip(", ") if text.startswith(p.problem.path) else text
+            report["skipped_files"].append({"file": p.problem.path, "reason": reason})
             warn(report, f"skipped {p.problem}")
         else:
             raise p.problem
@@ -300,6 +304,32 @@ def apply_row_checks(
     )
 
 
+def count_backwards(t: np.ndarray, parsed: Parsed) -> None:
+    """Count, per file, the rows whose time is before the previous row's (the Traces table re-sorts them)
+    into ``parsed.report``: ``times_backwards``, ``resorted_files`` (file, backwards, first_line), a warning.
+
+    `t` holds one time per row of `parsed`, in file order.
+    """
+    rf = parsed.row_file
+    if len(t) < 2:
+        return
+    back = np.flatnonzero((t[1:] < t[:-1]) & (rf[1:] == rf[:-1])) + 1
+    if len(back) == 0:
+        return
+    if parsed.row_line is None:
+        counts = np.bincount(rf, minlength=len(parsed.files))
+        lines = file_and_line(back, counts, parsed.first_line)[1]
+    else:
+        lines = parsed.row_line[back]
+    files, first, per_file = np.unique(rf[back], return_index=True, return_counts=True)
+    report = parsed.report
+    report["times_backwards"] += len(back)
+    for fi, i, n in zip(files, first, per_file, strict=True):
+        name = parsed.files[int(fi)].member.display
+        report["resorted_files"].append({"file": name, "backwards": int(n), "first_line": int(lines[i])})
+        warn(report, f"re-sorted {name}: time goes backwards {int(n)} time(s), first at line {int(lines[i])}")
+
+
 def column(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
     """One column of `table` as one numpy array of `dtype` (its chunks joined)."""
     col = table.column(name)
@@ -318,8 +348,10 @@ def merge_parsed(parts: list[Parsed], report: dict[str, Any]) -> Parsed:
     for part in parts:
         row_files.append(part.row_file.astype(np.int32, copy=False) + np.int32(len(files)))
         files.extend(part.files)
-        for key in ("files", "lines", "bad_lines_skipped", "files_skipped"):
+        for key in ("files", "lines", "bad_lines_skipped", "files_skipped", "times_backwards"):
             report[key] += part.report[key]
+        report["skipped_files"].extend(part.report["skipped_files"])
+        report["resorted_files"].extend(part.report["resorted_files"])
         for text in part.report["warnings"]:
             warn(report, text)
     first_line = parts[0].first_line if parts else 1

@@ -26,7 +26,7 @@ __all__ = ["CACHE_FORMAT", "cache_key", "cache_path", "cached_read"]
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when the stored table layout changes (2: category columns recorded)
+CACHE_FORMAT = 3  # bump when the stored layout changes (2: category columns; 3: skipped, re-sorted files)
 _ATTRS_KEY = b"edgeroam.attrs"
 _CATEGORIES_KEY = b"edgeroam.categories"
 

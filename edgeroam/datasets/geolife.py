@@ -36,6 +36,7 @@ from edgeroam.datasets._lines import (
     Parsed,
     apply_row_checks,
     column,
+    count_backwards,
     merge_parsed,
     parse_files,
     prepare,
@@ -452,6 +453,7 @@ def read_geolife(
     if bad_lon.any():
         lat, lon = lat[~bad_lon], lon[~bad_lon]
     t = _epoch_seconds(parsed.table.column("date"), parsed.table.column("time"))
+    count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
     del parsed.table
 
     file_users = [p.member.user for p in parsed.files]
@@ -525,6 +527,7 @@ def _labels_from_store(
         report["label_lines"] = sub["lines"]
         report["bad_lines_skipped"] += sub["bad_lines_skipped"]
         report["files_skipped"] += sub["files_skipped"]
+        report["skipped_files"].extend(sub["skipped_files"])
         report["warnings"].extend(sub["warnings"][: MAX_REPORT_WARNINGS - len(report["warnings"])])
     users = [p.member.user for p in parsed.files]
     categories = sorted(set(users))

@@ -30,6 +30,7 @@ from edgeroam.datasets._lines import (
     PARSE_ERRORS,
     STRAY_CR,
     column,
+    count_backwards,
     parse_files,
     prepare,
     sentinel_parses,
@@ -188,10 +189,12 @@ def read_kaist(root: str | Path, *, site: str = "KAIST", lenient: bool = False) 
     categories = sorted(set(users))
     code_of = {u: i for i, u in enumerate(categories)}
     file_codes = np.fromiter((code_of[u] for u in users), dtype=np.int32, count=len(users))
+    t = column(parsed.table, "t", np.float64)
+    count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
     frame: dict[str, Any] = {
         "user": pd.Categorical.from_codes(file_codes[parsed.row_file], categories=categories),
         "traj": np.zeros(len(parsed.row_file), dtype=np.int32),
-        "t": column(parsed.table, "t", np.float64),
+        "t": t,
         "x": column(parsed.table, "x", np.float64),
         "y": column(parsed.table, "y", np.float64),
     }

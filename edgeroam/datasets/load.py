@@ -31,6 +31,7 @@ __all__ = [
     "default_root",
     "describe_dataset",
     "load_dataset",
+    "read_counts",
 ]
 
 Kind = Literal["geolife", "kaist", "synthetic"]
@@ -210,6 +211,22 @@ def load_dataset(
     return traces
 
 
+def read_counts(traces: pd.DataFrame) -> dict[str, Any]:
+    """What the reader skipped or re-sorted (from ``attrs["read_report"]``): files and lines read, bad lines
+    skipped, files skipped with their reasons, times going backwards and the files re-sorted for them."""
+    rep = traces.attrs.get("read_report") or {}
+    return {
+        "files": rep.get("files", 0),
+        "lines": rep.get("lines", 0),
+        "bad_lines_skipped": rep.get("bad_lines_skipped", 0),
+        "files_skipped": rep.get("files_skipped", 0),
+        "skipped_files": list(rep.get("skipped_files", [])),
+        "times_backwards": rep.get("times_backwards", 0),
+        "files_resorted": len(rep.get("resorted_files", [])),
+        "resorted_files": list(rep.get("resorted_files", [])),
+    }
+
+
 def describe_dataset(
     kind: Kind | str,
     root: Path | str | None = None,
@@ -229,7 +246,8 @@ def describe_dataset(
     -------
     (info, traces, region)
         ``info`` is `dataset_info`'s dict plus ``speed_resampled_in_region`` (the mean speed after resampling
-        the in-region part at `DEFAULT_INTERVAL_S`, gaps over 3 intervals split); ``traces`` the full table.
+        the in-region part at `DEFAULT_INTERVAL_S`, gaps over 3 intervals split) and ``read`` (`read_counts`);
+        ``traces`` the full table.
     """
     say = progress or (lambda _step, _done, _total: None)
     say(f"reading {kind}", 0, 4)
@@ -239,6 +257,7 @@ def describe_dataset(
     say("statistics", 2, 4)
     info = dataset_info(traces, reg, kind=kind)
     info["dataset"] = kind
+    info["read"] = read_counts(traces)
     say("resampling in the region", 3, 4)
     if reg is not None and info["points_in_region"]:
         step = DEFAULT_INTERVAL_S[kind]

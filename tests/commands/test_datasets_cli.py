@@ -67,3 +67,22 @@ def test_info_kaist_json_on_shared_data(shared_traces, capsys):
     assert (info["users"], info["points"], info["points_in_region"]) == (92, 135_055, 120_700)
     assert info["region"]["bounds"] == [-1100.0, -700.0, 400.0, 1300.0]
     assert info["perdnn_mean_speed_mps"] == 0.5
+
+
+def test_lenient_lists_skipped_files_and_resorted_times(tmp_path, capsys):
+    # issue 17.5: `--lenient` said only "skipped N bad lines", never which files it dropped or re-sorted
+    folder = tmp_path / "KAIST"
+    folder.mkdir()
+    (folder / "KAIST_30sec_001.txt").write_bytes(b"0 1 2\r\n60 3 4\r\n30 2 3\r\n")
+    (folder / "KAIST_30sec_002.txt").write_bytes(b"0 1 2\r\n30 1 2\r\n")
+    (folder / "KAIST_30sec_003.txt").write_bytes(b"")
+    args = ["datasets", "info", "kaist", "--root", str(folder), "--region", "metric:-10,-10,10,10",
+            "--lenient"]
+    assert main([*args, "--json"]) == 0
+    read = json.loads(capsys.readouterr().out)["read"]
+    assert read["files_skipped"] == 1 and read["skipped_files"][0]["reason"] == "line 1: empty file"
+    assert read["times_backwards"] == 1 and read["files_resorted"] == 1
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "skipped file" in out and "KAIST_30sec_003.txt" in out.replace("\n", "")
+    assert "re-sorted 1 file" in out

@@ -423,3 +423,23 @@ def test_zip_traversal_entries_are_refused(tmp_path, entry):
         f"{path}: unsafe zip entry {entry!r} (absolute path or '..' component); refusing this archive"
     )
     assert list(tmp_path.iterdir()) == [path]  # nothing extracted
+
+
+def test_times_going_backwards_in_a_plt_are_counted_and_named(tmp_path):
+    # issue 17.5: a .plt whose times go backwards was re-sorted without a word
+    files = small_dataset()
+    key = next(k for k in files if k.endswith("20081023025304.plt"))
+    files[key] = (HEADER + _line(39.9847, 116.3184, "2008-10-23 02:53:10")
+                  + _line(39.9848, 116.3185, "2008-10-23 02:53:04")
+                  + _line(39.9849, 116.3186, "2008-10-23 02:53:15"))
+    files["Geolife Trajectories 1.3/Data/001/Trajectory/20090102000000.plt"] = b"not a plt\r\n"
+    tr = read_geolife(write_zip(tmp_path / "g.zip", files), lenient=True)
+    rep = tr.attrs["read_report"]
+    assert rep["times_backwards"] == 1
+    (entry,) = rep["resorted_files"]
+    assert entry["file"].endswith("000/Trajectory/20081023025304.plt") and entry["first_line"] == 8
+    assert tr[(tr["user"] == "000") & (tr["traj"] == 0)]["t"].tolist() == [
+        _epoch("2008-10-23 02:53:04"), _epoch("2008-10-23 02:53:10"), _epoch("2008-10-23 02:53:15")]
+    (skipped,) = rep["skipped_files"]
+    assert skipped["file"].endswith("20090102000000.plt")
+    assert skipped["reason"].startswith("line 1: wrong header")

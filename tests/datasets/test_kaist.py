@@ -126,6 +126,27 @@ def test_shared_kaist_matches_manifest(shared_traces):
     assert np.all(np.diff(tr["t"].to_numpy())[np.diff(tr["user"].cat.codes.to_numpy()) == 0] == 30.0)
     assert tr.attrs["read_report"] == {
         "files": 92, "lines": 135_055, "bad_lines_skipped": 0, "files_skipped": 0, "warnings": [],
+        "skipped_files": [], "times_backwards": 0, "resorted_files": [],
     }  # fmt: skip
     same = read_kaist(shared_traces / "kaist" / "KAIST", site="KAIST")
     assert np.array_equal(same["x"].to_numpy(), tr["x"].to_numpy())
+
+
+def test_lenient_names_every_skipped_file_and_counts_times_going_backwards(tmp_path):
+    # issue 17.5: whole files were dropped with one count and no name; backwards times re-sorted silently
+    backwards = [(0.0, 1.0, 2.0), (60.0, 3.0, 4.0), (30.0, 2.0, 3.0), (90.0, 5.0, 6.0), (80.0, 5.0, 5.0)]
+    folder = _site(tmp_path, "KAIST", {1: backwards, 2: [(0.0, 1.0, 1.0), (30.0, 1.0, 1.0)]})
+    (folder / "KAIST_30sec_003.txt").write_bytes(b"")
+    (folder / "KAIST_30sec_004.txt").write_bytes(b"\r\n  \r\n")
+    tr = read_kaist(folder, lenient=True)
+    rep = tr.attrs["read_report"]
+    assert rep["files_skipped"] == 2
+    assert [(Path(f["file"]).name, f["reason"]) for f in rep["skipped_files"]] == [
+        ("KAIST_30sec_003.txt", "line 1: empty file"),
+        ("KAIST_30sec_004.txt", "line 1: empty file: no data lines"),
+    ]
+    assert rep["times_backwards"] == 2
+    assert [(Path(f["file"]).name, f["backwards"], f["first_line"]) for f in rep["resorted_files"]] == [
+        ("KAIST_30sec_001.txt", 2, 3)]
+    assert any("re-sorted" in w and "first at line 3" in w for w in rep["warnings"])
+    assert tr[tr["user"] == "KAIST_001"]["t"].tolist() == [0.0, 30.0, 60.0, 80.0, 90.0]
