@@ -57,6 +57,7 @@ class ScenarioError(EdgeroamError):
     def __init__(self, path: str | Path | None, key: str | None, message: str):
         self.path = None if path is None else str(path)
         self.key = key
+        self.message = message
         where = self.path or "scenario"
         if key:
             where += f": {key}"

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeroam.commands._options import ROOT_HELP, SCENARIO_HELP, root_override
+from edgeroam.errors import ScenarioError
 from edgeroam.predictors import PREDICTORS
+from edgeroam.scenario import resolve_scenario
 
 __all__ = ["register", "render_summary"]
 
@@ -75,8 +77,13 @@ def register(app: typer.Typer) -> None:
             overrides.append(f'predictor.kind="{predictor}"')
         if model:
             overrides.append(f'dnn.model="{model}"')
-        path = run_scenario(scenario, out, progress=not no_progress and not as_json, overrides=overrides,
-                            overwrite=force)
+        try:
+            path = run_scenario(scenario, out, progress=not no_progress and not as_json, overrides=overrides,
+                                overwrite=force)
+        except ScenarioError as exc:  # raised past loading (e.g. policy parameters): name the file too
+            if exc.path is not None:
+                raise
+            raise ScenarioError(resolve_scenario(scenario), exc.key, exc.message) from None
         summary = open_run_dir(path).summary
         if as_json:
             typer.echo(json.dumps({"run_dir": str(path), **summary}, indent=2, sort_keys=True))

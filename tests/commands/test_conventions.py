@@ -171,3 +171,11 @@ def test_a_scenario_without_a_file_is_named(capsys):
         scenario_from_dict({"name": "mine"}, overrides=["policy.radius_m=-1"])
     assert str(exc.value).startswith("scenario 'mine': policy.radius_m: ")
     assert "<scenario>" not in str(exc.value)
+
+
+def test_run_errors_past_loading_name_the_file(tmp_path, monkeypatch, capsys):
+    # make_policy raises without a file; the command names the scenario file it was given
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "demo", "--policy", "nope", "--no-progress", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{REPO / 'scenarios' / 'demo.toml'}: policy.kind: unknown policy 'nope'" in err.replace("\n", "")
