@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench mutation clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done
+
+# mutation check (slow, not part of `make test`): mutmut over the core modules, each against its own package's
+# tests; prints the kill rate per module and the surviving mutants (details in .cache/mutation/summary.json)
+mutation: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[mutation]'
+	$(BIN)/ruff check tools
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf runs .cache .pytest_cache

@@ -1,0 +1,155 @@
+"""`make mutation`: mutmut over the core modules, each against its own package's tests; prints the kill rate.
+
+Why a driver: mutmut reads one configuration per project, but each module here is to be checked with the tests
+of its own package only (a bug in `hexgrid` must be caught by `tests/topology`, not by an emulator run that
+happens to cross it). So every module gets a scratch copy of the project under ``.cache/mutation/<module>``
+with its own ``[tool.mutmut]`` (that module, those tests), and mutmut runs there; the working tree is never
+touched. Results are read from mutmut's ``mutants/**.meta`` files.
+
+Kill rate = killed / (mutants - equivalent): a mutant no test reaches ("no tests") counts as surviving.
+`EQUIVALENT` lists the mutants that cannot change behaviour, each with why; mutmut names mutants by function
+and a running number, so an entry must be revisited when its function changes (a stale name is reported).
+
+Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--min-rate 95] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / ".cache" / "mutation"
+
+#: module -> the tests of its own package (globs) that must catch its bugs
+MODULES: dict[str, list[str]] = {
+    "edgeroam/emulator/sim/fluid.py": ["tests/emulator/sim"],
+    "edgeroam/emulator/sim/backend.py": ["tests/emulator/sim"],
+    "edgeroam/emulator/policies/base.py": ["tests/emulator/policies"],
+    "edgeroam/emulator/metrics.py": ["tests/emulator/test_*.py"],
+    "edgeroam/emulator/backend.py": ["tests/emulator/test_*.py"],
+    "edgeroam/emulator/master.py": ["tests/emulator/test_*.py"],
+    "edgeroam/emulator/actions.py": ["tests/emulator/test_*.py"],
+    "edgeroam/topology/hexgrid.py": ["tests/topology"],
+    "edgeroam/datasets/regions.py": ["tests/datasets"],
+    "edgeroam/datasets/resample.py": ["tests/datasets"],
+    "edgeroam/mobility/replay.py": ["tests/mobility"],
+    "edgeroam/predictors/markov.py": ["tests/predictors"],
+}
+
+#: mutmut mutant name -> why it cannot change behaviour (excluded from the rate)
+EQUIVALENT: dict[str, str] = {}
+
+_STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
+           36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 37: "killed"}
+
+
+def _slug(module: str) -> str:
+    return module.removeprefix("edgeroam/").removesuffix(".py").replace("/", "-")
+
+
+def _pytest_args(slow: bool) -> list[str]:
+    """Quiet, stop at the first failure; doctests are left out (mutmut's trampolines move the docstrings)."""
+    marks = "not net" if slow else "not slow and not net"
+    return ["-p", "no:cacheprovider", "-q", "-x", "-m", marks, "-k", "not docstring_example"]
+
+
+def _prepare(module: str, tests: list[str], slow: bool) -> Path:
+    """A scratch copy of the project with a [tool.mutmut] section for `module` and `tests`."""
+    root = WORK / _slug(module)
+    shutil.rmtree(root, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "edgeroam", root / "edgeroam", ignore=ignore)
+    shutil.copytree(REPO / "tests", root / "tests", ignore=ignore)
+    shutil.copytree(REPO / "scenarios", root / "scenarios", ignore=ignore)
+    existing = sorted(str(p.relative_to(REPO)) for t in tests for p in REPO.glob(t))
+    if not existing:
+        raise SystemExit(f"{module}: none of its tests exist: {tests}")
+    config = (REPO / "pyproject.toml").read_text()
+    config += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["edgeroam"]\n'
+        f"only_mutate = [{json.dumps(module)}]\n"
+        f"tests_dir = {json.dumps(existing)}\n"
+        'also_copy = ["scenarios"]\n'
+        f"pytest_add_cli_args = {json.dumps(_pytest_args(slow))}\n"
+    )
+    (root / "pyproject.toml").write_text(config)
+    return root
+
+
+def _run(module: str, tests: list[str], jobs: int, slow: bool) -> dict:
+    root = _prepare(module, tests, slow)
+    t0 = time.perf_counter()
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    env = {**os.environ, "EDGEROAM_SHARED": os.environ.get("EDGEROAM_SHARED", str(REPO.parent / "shared"))}
+    with open(root / "mutmut.log", "wb") as log:
+        rc = subprocess.run([mutmut, "run", "--max-children", str(jobs)], cwd=root, stdout=log,
+                            stderr=subprocess.STDOUT, env=env).returncode
+    meta = root / "mutants" / (module + ".meta")
+    if rc != 0 or not meta.exists():
+        raise SystemExit(f"{module}: mutmut failed (exit {rc}); see {root / 'mutmut.log'}")
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    status = {name: _STATUS.get(code, "suspicious") for name, code in codes.items()}
+    prefix = module.removesuffix(".py").replace("/", ".") + "."
+    equivalent = sorted(n for n in status if n in EQUIVALENT)
+    stale = sorted(n for n in EQUIVALENT if n.startswith(prefix) and n not in status)
+    counted = {n: s for n, s in status.items() if n not in EQUIVALENT}
+    killed = sum(s == "killed" for s in counted.values())
+    return {
+        "module": module,
+        "tests": tests,
+        "mutants": len(status),
+        "equivalent": len(equivalent),
+        "killed": killed,
+        "survived": sorted(n for n, s in counted.items() if s != "killed"),
+        "killed_equivalent": sorted(n for n in equivalent if status[n] == "killed"),
+        "stale_equivalent": stale,
+        "rate": killed / len(counted) if counted else 1.0,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "work": str(root),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--jobs", type=int, default=2, help="parallel mutant runs (default 2)")
+    ap.add_argument("--only", default=None, help="only modules whose path contains this")
+    ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
+    ap.add_argument("--slow", action="store_true", help="also run the tests marked slow (real traces)")
+    ap.add_argument("--json", type=Path, default=WORK / "summary.json", help="where to write the results")
+    args = ap.parse_args(argv)
+    todo = {m: t for m, t in MODULES.items() if args.only is None or args.only in m}
+    results = []
+    for module, tests in todo.items():
+        r = _run(module, tests, args.jobs, args.slow)
+        results.append(r)
+        print(f"{module:40s} {r['killed']:5d} / {r['mutants'] - r['equivalent']:5d} killed "
+              f"({100 * r['rate']:5.1f} %), {r['equivalent']} equivalent, {r['seconds']} s", flush=True)
+    killed = sum(r["killed"] for r in results)
+    counted = sum(r["mutants"] - r["equivalent"] for r in results)
+    rate = 100.0 * killed / counted if counted else 100.0
+    print(f"{'all':40s} {killed:5d} / {counted:5d} killed ({rate:5.1f} %), "
+          f"{sum(r['equivalent'] for r in results)} equivalent")
+    for r in results:
+        for name in r["survived"]:
+            print(f"  survived: {name}")
+        for name in r["stale_equivalent"]:
+            print(f"  stale EQUIVALENT entry (no such mutant any more): {name}")
+        for name in r["killed_equivalent"]:
+            print(f"  listed as equivalent but killed (remove it): {name}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"rate": rate, "killed": killed, "counted": counted, "modules": results},
+                                    indent=2))
+    print(f"details: {args.json}; a mutant's diff: cd .cache/mutation/<module> && mutmut show NAME")
+    return 0 if rate >= args.min_rate else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
