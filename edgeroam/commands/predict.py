@@ -17,6 +17,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from edgeroam.commands._options import ROOT_HELP, SCENARIO_HELP, SET_HELP, root_override
+from edgeroam.errors import EdgeroamError
 from edgeroam.predictors import PREDICTORS
 
 __all__ = ["app"]
@@ -95,7 +96,10 @@ def train(
         data = _prepare(sc, bar, task)
         model, fit_s = _train(predictor.value, data, sc, bar, task)
         bar.advance(task)
-    path = model.save(out)
+    try:
+        path = model.save(out)
+    except OSError as exc:
+        raise EdgeroamError(f"{out}: cannot write the model ({exc.strerror or exc})") from None
     summary = {"predictor": predictor.value, "out": str(path), "fit_s": fit_s, **data.info}
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

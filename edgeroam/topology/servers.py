@@ -80,6 +80,18 @@ def servers_in_region(grid: HexGrid, polygon, *, profile: str = "titan-xp") -> p
     return make_servers(grid, cell_id(q[inside], r[inside]), profile=profile)
 
 
+def _column(df: pd.DataFrame, name: str, path: Path, *, integer: bool = False) -> np.ndarray:
+    """Column `name` of a servers CSV as floats; the first value that is not a (whole) number is an error
+    naming the file, its line (the header is line 1) and the column."""
+    v = pd.to_numeric(df[name], errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(v) | ((v != np.round(v)) if integer else False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        kind = "a whole number" if integer else "a number"
+        raise TopologyError(f"{path}, line {i + 2}, column {name}: {df[name].iloc[i]!r} is not {kind}")
+    return v
+
+
 def servers_from_file(
     grid: HexGrid, path: str | Path, *, profile: str = "titan-xp", crs=None
 ) -> pd.DataFrame:
@@ -92,19 +104,25 @@ def servers_from_file(
     if not p.exists():
         raise TopologyError(f"{p}: servers file not found")
     if p.suffix.lower() == ".csv":
-        df = pd.read_csv(p)
+        try:
+            df = pd.read_csv(p)
+        except (ValueError, OSError) as exc:  # empty file, bad quoting, unreadable
+            raise TopologyError(f"{p}: cannot read the servers CSV ({exc})") from None
         if {"q", "r"} <= set(df.columns):
-            q = df["q"].to_numpy(np.int64)
-            r = df["r"].to_numpy(np.int64)
+            q = _column(df, "q", p, integer=True).astype(np.int64)
+            r = _column(df, "r", p, integer=True).astype(np.int64)
         elif {"x", "y"} <= set(df.columns):
-            q, r = grid.cell_of(df["x"].to_numpy(float), df["y"].to_numpy(float))
+            q, r = grid.cell_of(_column(df, "x", p), _column(df, "y", p))
         else:
             raise TopologyError(f"{p}: a servers CSV needs columns x,y or q,r (got {list(df.columns)})")
         prof = df["profile"].astype(str).to_numpy(object) if "profile" in df.columns else profile
     else:
         import geopandas as gpd
 
-        gdf = gpd.read_file(p)
+        try:
+            gdf = gpd.read_file(p)
+        except Exception as exc:  # noqa: BLE001 - pyogrio/fiona raise many kinds; all mean "not a vector file"
+            raise TopologyError(f"{p}: cannot read the servers file ({exc})") from None
         if crs is not None and gdf.crs is not None:
             gdf = gdf.to_crs(crs)
         if not (gdf.geom_type == "Point").all():

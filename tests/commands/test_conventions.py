@@ -179,3 +179,20 @@ def test_run_errors_past_loading_name_the_file(tmp_path, monkeypatch, capsys):
     assert main(["run", "demo", "--policy", "nope", "--no-progress", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"{REPO / 'scenarios' / 'demo.toml'}: policy.kind: unknown policy 'nope'" in err.replace("\n", "")
+
+
+def test_a_bad_servers_file_names_file_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "sites.csv"
+    bad.write_text("x,y\n10,20\n30,north\n")
+    argv = ["topology", "build", "demo", "--no-export", "--set", 'topology.servers="file"',
+            "--set", f"topology.servers_file={json.dumps(str(bad))}"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{bad}, line 3, column y: 'north' is not a number" in err and "Traceback" not in err
+
+
+def test_an_unwritable_model_path_is_one_error_naming_it(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    target = tmp_path / "file" / "m.npz"  # its parent is a file
+    assert main(["predict", "train", "demo", "-p", "stay", "--out", str(target)]) == 1
+    assert f"{target}: cannot write the model" in capsys.readouterr().err.replace("\n", "")
