@@ -50,7 +50,7 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class SplitConfig(_Model):
@@ -303,11 +303,8 @@ def scenario_from_dict(
     if path is None and isinstance(data.get("name"), str):
         path = f"scenario {data['name']!r}"
     merged = apply_overrides(data, overrides, path)
-    kind = (
-        (merged.get("dataset") or {}).get("kind", "synthetic")
-        if isinstance(merged.get("dataset"), dict)
-        else None
-    )
+    dataset = merged.get("dataset", {})  # no [dataset]: the synthetic default, preset included (round trips)
+    kind = dataset.get("kind", "synthetic") if isinstance(dataset, dict) else None
     preset = PRESETS.get(kind, {}) if isinstance(kind, str) else {}
     merged = _deep_merge(preset, merged)
     if "name" not in merged and path is not None:
@@ -402,6 +399,8 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         raise ScenarioError(p, None, "file not found") from None
     except OSError as exc:
         raise ScenarioError(p, None, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(p, None, f"not UTF-8 text (byte {exc.start}); a scenario is TOML") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
