@@ -6,6 +6,8 @@ A thin shell over `edgeroam.topology.report.build_report`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,20 @@ _SET_HELP = (
     "Override a scenario value, e.g. --set topology.radius_m=100 (repeatable; value is a TOML scalar)."
 )
 _ROOT = typer.Option(None, "--root", help=ROOT_HELP)
+
+
+@contextmanager
+def _bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress bar on stderr; yields the `progress` callback of `build_report` that drives it."""
+    from edgeroam._progress import progress_bar
+
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("topology", total=None)
+
+        def step(name: str, done: int, total: int) -> None:
+            bar.update(task, description=name, completed=done, total=total)
+
+        yield step
 
 
 def _f(v: Any, fmt: str = ".1f") -> str:
@@ -120,14 +136,16 @@ def build(
     from edgeroam.topology.report import build_report
 
     sc = load_scenario(scenario, root_override(root) + list(set_))
-    _, summary = build_report(
-        sc,
-        out_dir=out,
-        plot=plot,
-        export=not no_export,
-        figure=not no_export or plot is not None,
-        cache=not no_cache,
-    )
+    with _bar() as step:
+        _, summary = build_report(
+            sc,
+            out_dir=out,
+            plot=plot,
+            export=not no_export,
+            figure=not no_export or plot is not None,
+            cache=not no_cache,
+            progress=step,
+        )
     if json_out:
         typer.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -147,5 +165,6 @@ def show(
 
     sc = load_scenario(scenario, root_override(root) + list(set_))
     target = out or default_out_dir(sc) / "map.png"
-    _, summary = build_report(sc, plot=target, export=False, compare_raw=False)
+    with _bar() as step:
+        _, summary = build_report(sc, plot=target, export=False, compare_raw=False, progress=step)
     Console().print(f"map: {escape(summary['files']['map'])} ({summary['servers']['edge']:,} edge servers)")

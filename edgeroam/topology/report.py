@@ -5,6 +5,7 @@ Composes build.py (world and summary) and export.py (GeoPackage/GeoJSON, figure)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +45,27 @@ def build_report(
     figure: bool = True,
     cache: bool = True,
     compare_raw: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[World, dict[str, Any]]:
     """Build a scenario's topology, summarise it and write its files.
 
     Writes ``<out_dir>/topology.gpkg`` (or GeoJSON) when `export`, and the map to `plot` (default
     ``<out_dir>/map.png``) when `figure`. Returns the world and the summary dict with a ``files`` entry.
+    `progress(step, done, total)` is called before each of the five steps and once at the end.
     """
+    say = progress or (lambda _step, _done, _total: None)
+    say("loading traces, building cells, servers and backhaul", 0, 5)
     world = load_world(scenario, cache=cache)
+    say("cells of the raw points", 1, 5)
     raw = raw_visited_cells(world, cache=cache) if compare_raw else None
+    say("path statistics", 2, 5)
     summary = topology_summary(world, raw_cells=raw)
     out = Path(out_dir) if out_dir is not None else default_out_dir(scenario)
     files: dict[str, Any] = {}
+    say("layers", 3, 5)
     if export:
         files["layers"] = export_topology(world.topology, out)
+    say("map", 4, 5)
     if figure or plot is not None:
         target = Path(plot) if plot is not None else out / "map.png"
         files["map"] = str(
@@ -69,4 +78,5 @@ def build_report(
             )
         )
     summary["files"] = files
+    say("done", 5, 5)
     return world, summary

@@ -196,3 +196,12 @@ def test_an_unwritable_model_path_is_one_error_naming_it(tmp_path, capsys):
     target = tmp_path / "file" / "m.npz"  # its parent is a file
     assert main(["predict", "train", "demo", "-p", "stay", "--out", str(target)]) == 1
     assert f"{target}: cannot write the model" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_topology_build_reports_its_steps(tmp_path):
+    from edgeroam.topology.report import build_report
+
+    seen = []
+    build_report(load_scenario("demo"), out_dir=tmp_path, export=False, figure=False,
+                 progress=lambda step, done, total: seen.append((done, total)))
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
