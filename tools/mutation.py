@@ -10,7 +10,7 @@ Kill rate = killed / (mutants - equivalent): a mutant no test reaches ("no tests
 `EQUIVALENT` lists the mutants that cannot change behaviour, each with why; mutmut names mutants by function
 and a running number, so an entry must be revisited when its function changes (a stale name is reported).
 
-Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--min-rate 95] [--json PATH]``.
+Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--report] [--slow] [--min-rate 95]``.
 """
 
 from __future__ import annotations
@@ -84,35 +84,46 @@ def _prepare(module: str, tests: list[str], slow: bool) -> Path:
     return root
 
 
-def _run(module: str, tests: list[str], jobs: int, slow: bool) -> dict:
+def _run(module: str, tests: list[str], jobs: int, slow: bool) -> None:
+    """Run mutmut on `module` in a fresh scratch copy."""
     root = _prepare(module, tests, slow)
-    t0 = time.perf_counter()
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = {**os.environ, "EDGEROAM_SHARED": os.environ.get("EDGEROAM_SHARED", str(REPO.parent / "shared"))}
+    t0 = time.perf_counter()
     with open(root / "mutmut.log", "wb") as log:
         rc = subprocess.run([mutmut, "run", "--max-children", str(jobs)], cwd=root, stdout=log,
                             stderr=subprocess.STDOUT, env=env).returncode
-    meta = root / "mutants" / (module + ".meta")
-    if rc != 0 or not meta.exists():
+    if rc != 0 or not (root / "mutants" / (module + ".meta")).exists():
         raise SystemExit(f"{module}: mutmut failed (exit {rc}); see {root / 'mutmut.log'}")
+    (root / "seconds").write_text(f"{time.perf_counter() - t0:.1f}")
+
+
+def _collect(module: str, tests: list[str]) -> dict | None:
+    """The result of the last mutmut run on `module` (None if it never ran)."""
+    root = WORK / _slug(module)
+    meta = root / "mutants" / (module + ".meta")
+    if not meta.exists():
+        return None
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     status = {name: _STATUS.get(code, "suspicious") for name, code in codes.items()}
     prefix = module.removesuffix(".py").replace("/", ".") + "."
     equivalent = sorted(n for n in status if n in EQUIVALENT)
-    stale = sorted(n for n in EQUIVALENT if n.startswith(prefix) and n not in status)
     counted = {n: s for n, s in status.items() if n not in EQUIVALENT}
     killed = sum(s == "killed" for s in counted.values())
+    seconds = root / "seconds"
     return {
         "module": module,
         "tests": tests,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(meta.stat().st_mtime)),
         "mutants": len(status),
         "equivalent": len(equivalent),
         "killed": killed,
-        "survived": sorted(n for n, s in counted.items() if s != "killed"),
+        "not_checked": sorted(n for n, s in counted.items() if s == "not checked"),
+        "survived": sorted(n for n, s in counted.items() if s not in ("killed", "not checked")),
         "killed_equivalent": sorted(n for n in equivalent if status[n] == "killed"),
-        "stale_equivalent": stale,
+        "stale_equivalent": sorted(n for n in EQUIVALENT if n.startswith(prefix) and n not in status),
         "rate": killed / len(counted) if counted else 1.0,
-        "seconds": round(time.perf_counter() - t0, 1),
+        "seconds": float(seconds.read_text()) if seconds.exists() else None,
         "work": str(root),
     }
 
@@ -120,26 +131,35 @@ def _run(module: str, tests: list[str], jobs: int, slow: bool) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="parallel mutant runs (default 2)")
-    ap.add_argument("--only", default=None, help="only modules whose path contains this")
-    ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
+    ap.add_argument("--only", default=None, help="only run modules whose path contains this (the others' "
+                    "last results are still reported, with their date)")
+    ap.add_argument("--report", action="store_true", help="run nothing; report the last results")
     ap.add_argument("--slow", action="store_true", help="also run the tests marked slow (real traces)")
+    ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
     ap.add_argument("--json", type=Path, default=WORK / "summary.json", help="where to write the results")
     args = ap.parse_args(argv)
-    todo = {m: t for m, t in MODULES.items() if args.only is None or args.only in m}
-    results = []
-    for module, tests in todo.items():
-        r = _run(module, tests, args.jobs, args.slow)
-        results.append(r)
-        print(f"{module:40s} {r['killed']:5d} / {r['mutants'] - r['equivalent']:5d} killed "
-              f"({100 * r['rate']:5.1f} %), {r['equivalent']} equivalent, {r['seconds']} s", flush=True)
+    if not args.report:
+        for module, tests in MODULES.items():
+            if args.only is None or args.only in module:
+                _run(module, tests, args.jobs, args.slow)
+    results = [r for m, t in MODULES.items() if (r := _collect(m, t)) is not None]
+    print(f"{'module':40s} {'killed':>15s}  {'rate':>7s}  equiv.  last run")
+    for r in results:
+        print(f"{r['module']:40s} {r['killed']:5d} / {r['mutants'] - r['equivalent']:5d}  "
+              f"{100 * r['rate']:5.1f} %  {r['equivalent']:6d}  {r['when']}")
     killed = sum(r["killed"] for r in results)
     counted = sum(r["mutants"] - r["equivalent"] for r in results)
     rate = 100.0 * killed / counted if counted else 100.0
-    print(f"{'all':40s} {killed:5d} / {counted:5d} killed ({rate:5.1f} %), "
-          f"{sum(r['equivalent'] for r in results)} equivalent")
+    n_equivalent = sum(r["equivalent"] for r in results)
+    print(f"{'all':40s} {killed:5d} / {counted:5d}  {rate:5.1f} %  {n_equivalent:6d}")
+    missing = [m for m in MODULES if m not in {r["module"] for r in results}]
+    for m in missing:
+        print(f"  never run: {m}")
     for r in results:
         for name in r["survived"]:
             print(f"  survived: {name}")
+        if r["not_checked"]:
+            print(f"  not checked (run interrupted?): {len(r['not_checked'])} in {r['module']}")
         for name in r["stale_equivalent"]:
             print(f"  stale EQUIVALENT entry (no such mutant any more): {name}")
         for name in r["killed_equivalent"]:
@@ -148,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({"rate": rate, "killed": killed, "counted": counted, "modules": results},
                                     indent=2))
     print(f"details: {args.json}; a mutant's diff: cd .cache/mutation/<module> && mutmut show NAME")
-    return 0 if rate >= args.min_rate else 1
+    return 0 if rate >= args.min_rate and not missing else 1
 
 
 if __name__ == "__main__":
