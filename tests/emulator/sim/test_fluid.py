@@ -337,3 +337,91 @@ def test_near_ties_are_not_ties():
     # an exact tie (both shares 1) freezes both links together, at the same rates as one at a time
     rates = max_min_rates(np.array([1.0, 2.0]), np.array([0, 2, 3]), np.array([0, 1, 1]))
     assert rates.tolist() == [1.0, 1.0]
+
+
+def test_flow_records_name_flow_times_bytes_path_and_tag():
+    # L = 8 Mbps = 1e6 B/s. Flow 0 (1e6 B) alone: [0, 1]. Flow 1 (3e6 B) starts at 0 too: 5e5 B/s each until
+    # flow 0 ends at 2 s, then 1e6 B/s: 3e6 - 1e6 = 2e6 B left -> ends at 4 s; delivered 0.5 s later.
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS, "M": 80 * MBPS})
+    a = net.transfer(["L"], 1e6, tag="a")
+    b = net.transfer(["L", "M"], 3e6, tag=("b", 7), latency_s=0.5)
+    eng.run()
+    assert (a.value.flow, a.value.start, a.value.end, a.value.nbytes, a.value.path, a.value.tag) == (
+        0, 0.0, pytest.approx(2.0), 1e6, ("L",), "a")
+    assert (b.value.flow, b.value.end, b.value.nbytes, b.value.path, b.value.tag) == (
+        1, pytest.approx(4.0), 3e6, ("L", "M"), ("b", 7))
+    assert eng.now == pytest.approx(4.5) and net.completed == 2 and net.active == 0
+    # a cancelled flow's record: what left so far, its own id, start, path and tag
+    c = net.transfer(["M", "L"], 5e6, tag="c")
+    eng.run(until=5.5)
+    rec = net.cancel(c)
+    assert (rec.flow, rec.start, rec.end, rec.nbytes, rec.path, rec.tag) == (
+        2, 4.5, 5.5, pytest.approx(1e6), ("M", "L"), "c")
+
+
+def test_empty_transfers_complete_at_once_and_bad_ones_are_refused():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+    zero, nowhere = net.transfer(["L"], 0.0, tag="z"), net.transfer([], 5e6, tag="n")
+    assert zero.triggered and nowhere.triggered and net.active == 0
+    assert (zero.value.nbytes, zero.value.end) == (0.0, 0.0)
+    assert (nowhere.value.nbytes, nowhere.value.path) == (5e6, ())
+    one = net.transfer(["L"], 1.0)  # one byte is a real flow
+    assert net.active == 1 and not one.triggered
+    late = net.transfer(["L"], 0.0, latency_s=0.25)  # a latency delays even an empty transfer
+    assert not late.triggered
+    eng.run()
+    assert late.value.end == 0.0 and one.value.end == pytest.approx(1e-6)
+    for bad in (-1.0, math.inf, math.nan):
+        with pytest.raises(RunError, match=f"transfer latency must be finite and >= 0 s, got {bad!r}"):
+            net.transfer(["L"], 1e6, latency_s=bad)
+        with pytest.raises(RunError, match="transfer size must be finite and >= 0 bytes"):
+            net.transfer(["L"], bad)
+    with pytest.raises(TopologyError, match="crosses a link twice"):
+        net.transfer(["L", "L"], 1e6)
+
+
+def test_interval_bytes_table_and_empty_tables():
+    eng = Engine(100.0)  # the clock and interval 0 start at 100 s
+    net = FluidNetwork(eng, {("s1", "s2"): 8 * MBPS, ("s2", "s3"): 80 * MBPS}, interval_s=1.0, origin=100.0)
+    empty = net.interval_bytes()
+    assert list(empty.columns) == ["interval", "start", "link", "bytes"] and len(empty) == 0
+    assert net.node_interval_bytes(net.links).empty
+    assert net.interval_matrix()[1].shape == (0, 2)
+    net.transfer([("s1", "s2")], 1.5e6)  # 1e6 B/s: 1e6 B in interval 0, 5e5 B in interval 1
+    eng.run()
+    table = net.interval_bytes()
+    assert table["interval"].tolist() == [0, 1] and table["start"].tolist() == [100.0, 101.0]
+    assert table["link"].tolist() == ["('s1', 's2')"] * 2
+    np.testing.assert_allclose(table["bytes"], [1e6, 5e5], atol=1e-3)
+    nodes = net.node_interval_bytes(net.links)
+    assert nodes["start"].tolist() == [100.0, 100.0, 101.0, 101.0] and nodes["node"].tolist() == [
+        "s1", "s2", "s1", "s2"]
+    assert net.link_load_bps() == {("s1", "s2"): 0.0, ("s2", "s3"): 0.0}
+
+
+def test_links_added_later_give_the_same_rates():
+    # two flows over L1 (8 Mbps) and L2 (4 Mbps): grown link by link or built at once, same rates and ends
+    def run(grow: bool):
+        eng = Engine()
+        caps = {"L1": 8 * MBPS, "L2": 4 * MBPS}
+        net = FluidNetwork(eng, {} if grow else caps)
+        if grow:
+            net.add_links({"L1": caps["L1"]})
+            net.add_links(caps)  # L1 known: left as it is
+            net.add_links({})
+        a, b = net.transfer(["L1", "L2"], 1e6), net.transfer(["L1"], 1e6)
+        eng.run()
+        return net.links, a.value.end, b.value.end, net.capacity_bps("L2")
+
+    assert run(True) == run(False)
+    links, a_end, b_end, cap = run(True)
+    # L2 holds flow a at 5e5 B/s; flow b gets the rest of L1 (5e5 B/s) -> both end at 2 s
+    assert links == ["L1", "L2"] and a_end == pytest.approx(2.0) and b_end == pytest.approx(2.0)
+    assert cap == 4 * MBPS
+    net = FluidNetwork(Engine(), {})
+    for bad in (0.0, -1.0, math.inf):
+        with pytest.raises(TopologyError, match=f"link 'X' has capacity {bad!r} bps; it must be finite"):
+            net.add_links({"ok": 1.0, "X": bad})
+    assert net.links == []
