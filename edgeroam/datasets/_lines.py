@@ -255,8 +255,9 @@ def parse_files(
     all_files, all_lines = file_and_line(np.arange(len(lines)), counts, spec.header_lines + 1)
     good = [ln for ln, k in zip(lines, keep, strict=True) if k]
     del lines
+    body = b"\n".join(good) + b"\n" if good else b""  # every line bad: the sentinel alone, no empty row
     try:
-        table = spec.parse(spec.sentinel + b"\n".join(good) + b"\n", threads=threads).slice(1)
+        table = spec.parse(spec.sentinel + body, threads=threads).slice(1)
     except PARSE_ERRORS as exc:  # every kept line parses alone; a failure here is a parser inconsistency
         name = files[0].member.display if files else "<none>"
         raise TraceFormatError(name, f"unparsable data ({short_reason(exc)})") from exc

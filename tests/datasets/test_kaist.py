@@ -150,3 +150,11 @@ def test_lenient_names_every_skipped_file_and_counts_times_going_backwards(tmp_p
         ("KAIST_30sec_001.txt", 2, 3)]
     assert any("re-sorted" in w and "first at line 3" in w for w in rep["warnings"])
     assert tr[tr["user"] == "KAIST_001"]["t"].tolist() == [0.0, 30.0, 60.0, 80.0, 90.0]
+
+
+def test_lenient_survives_a_file_whose_every_line_is_bad(tmp_path):
+    # found by docs/reliability_inputs.py: with no good line left, the re-parse saw an empty row and raised
+    folder = _site(tmp_path, "KAIST", {})
+    (folder / "KAIST_30sec_001.txt").write_bytes(b"0 x 2\r\n30 1\r\n")
+    tr = read_kaist(folder, lenient=True)
+    assert len(tr) == 0 and tr.attrs["read_report"]["bad_lines_skipped"] == 2
