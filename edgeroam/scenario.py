@@ -179,7 +179,11 @@ class PredictorConfig(_Model):
 
 
 class PolicyConfig(_Model):
-    """Migration policy."""
+    """Migration policy: `kind` (an alias) and the policy's parameters. Keys beyond the ones listed here are
+    parameters too (``targets``, ``relay``, …: `edgeroam.emulator.policies.TargetPolicy`); the policy
+    rejects the ones it does not know, naming ``policy.<key>``."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
 
     kind: str = Field("perdnn", description="perdnn | fractional | ionn | optimal | oracle | …")
     radius_m: float = Field(100.0, ge=0, description="migrate to every server within r of the prediction")

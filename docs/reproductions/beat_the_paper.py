@@ -21,21 +21,22 @@ import time
 
 from edgeroam._rng import as_generator
 from edgeroam.emulator.master import run_pass
-from edgeroam.emulator.policies import ProbForwardPolicy, RankForwardPolicy, make_policy
+from edgeroam.emulator.policies import policy_from_scenario
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import load_scenario
 from edgeroam.topology.build import load_world
 
 
-def make(spec: str):
-    """A policy from its command-line spec."""
+def make(spec: str, sc):
+    """A policy from its command-line spec, with the scenario's ``[policy]`` parameters."""
     kind, *args = spec.split(":")
     if kind == "rank":
         tau, k_max, keep = args
-        return RankForwardPolicy(float(tau), int(k_max), float(keep))
+        return policy_from_scenario(sc, "perdnn-rank").set_params(tau=float(tau), k_max=int(k_max),
+                                                                   keep_m=float(keep))
     if kind == "prob":
-        return ProbForwardPolicy(tau=float(args[0]))
-    return make_policy(spec)
+        return policy_from_scenario(sc, "perdnn-prob").set_params(tau=float(args[0]))
+    return policy_from_scenario(sc, spec)
 
 
 def main() -> None:
@@ -63,7 +64,7 @@ def main() -> None:
         plan_bytes = prep.planner.entry(1).bytes
         for spec in a.policies:
             t = time.perf_counter()
-            s = run_pass(prep, make(spec)).summary
+            s = run_pass(prep, make(spec, sc)).summary
             row = totals.setdefault(spec, {"hits": 0, "misses": 0, "partial": 0, "changes": 0, "bytes": 0.0,
                                            "queries": 0, "mean_held": 0.0, "peak_server": 0.0,
                                            "pass_s": 0.0})

@@ -49,6 +49,7 @@ class Master:
     ----------
     prep : Prepared
     policy : Policy
+        Fitted here (`Policy.fit`); its holding rule and `everywhere` go to the backend's setup.
     backend : Backend, optional
         Not started yet; default: a new one of the scenario's ``run.backend``.
     crowded : iterable of int
@@ -66,12 +67,11 @@ class Master:
         self.crowded = frozenset(int(s) for s in crowded)
         self.fraction_bytes = float(fraction_bytes)
         self.interval = float(sc.dataset.interval_s)
-        if callable(getattr(policy, "bind", None)):
-            policy.bind(prep)  # a policy's one-off precomputation from the prepared scenario (perdnn-prob)
+        policy.fit(prep)
         self.setup = Setup(
             topology=prep.world.topology, planner=prep.planner, interval_s=self.interval,
             query_gap_s=sc.dnn.query_gap_s, up_bps=sc.topology.access.up_mbps * 1e6,
-            ttl_intervals=sc.policy.ttl_intervals, server_plans=sc.policy.server_plans,
+            ttl_intervals=policy.ttl_intervals, server_plans=policy.server_plans,
             everywhere=bool(policy.everywhere),
         )
 
@@ -82,9 +82,6 @@ class Master:
         be.start(self.setup)
         events = Events()
         t0 = prep.ticks[0].time
-        npo, nps = prep.near_pred
-        nao, nas = prep.near_act
-        empty = np.zeros(0, np.int64)
         total = len(prep.ticks)
         for j, tk in enumerate(prep.ticks):
             now = tk.time - t0
@@ -92,14 +89,9 @@ class Master:
             events.extend(be.advance(now, self.moves(tk, base)))
             load = Counter(int(s) for s in tk.server[tk.server >= 0].tolist())
             view = MasterView(
-                tick_index=tk.index, interval_s=self.interval, radius_m=prep.scenario.policy.radius_m,
-                predicted=prep.predicted[base: base + len(tk)],
-                actual_next=prep.actual_next[base: base + len(tk)],
-                near_predicted=(lambda i, b=base: nps[npo[b + i]: npo[b + i + 1]]) if len(nps) else
-                (lambda i: empty),
-                near_actual=(lambda i, b=base: nas[nao[b + i]: nao[b + i + 1]]) if len(nas) else
-                (lambda i: empty),
-                load=lambda s, _l=load: int(_l.get(s, 0)), holds=be.holds, held_by=be.held_by, planner=pl,
+                tick_index=tk.index, interval_s=self.interval, first_row=base,
+                predicted=prep.predicted[base: base + len(tk)], load=lambda s, _l=load: int(_l.get(s, 0)),
+                holds=be.holds, held_by=be.held_by, planner=pl,
                 crowded=self.crowded, fraction_bytes=self.fraction_bytes,
             )
             be.apply(self.policy.decide(view, tk))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,14 +43,16 @@ class Prepared:
         Row offsets: tick j owns rows ``offsets[j]:offsets[j+1]`` of the per-row arrays.
     predicted, actual_next : ndarray [R, 2]
         Predicted and true next position of each row (NaN where not seen one interval later).
-    near_pred, near_act : tuple (offsets [R+1], servers [M])
-        Servers within r of each predicted / true next point (CSR).
+    near_pred : tuple (offsets [R+1], servers [M])
+        Servers within the scenario's ``policy.radius_m`` of each predicted point (CSR, nearest first).
     next_server : ndarray[int64]
         The server one interval later (-1 where not seen).
     server : ndarray[int64]
         The server of each row (-1: a cell without one).
     planner : Planner
     predictor_name : str
+    predictor : Predictor
+        The scenario's predictor, fitted on the train users.
     timing : dict
     """
 
@@ -61,12 +63,21 @@ class Prepared:
     predicted: np.ndarray
     actual_next: np.ndarray
     near_pred: tuple[np.ndarray, np.ndarray]
-    near_act: tuple[np.ndarray, np.ndarray]
     next_server: np.ndarray
     server: np.ndarray
     planner: Planner
     predictor_name: str
+    predictor: Any = None
     timing: dict[str, float] = field(default_factory=dict)
+
+    def predictions(self, source: str = "model") -> np.ndarray:
+        """Next points [R, 2] of every row: the scenario predictor's (``"model"``) or the oracle predictor's
+        (``"oracle"``: the replay's true next position, NaN where the user is not seen then)."""
+        if source == "model":
+            return self.predicted
+        if source == "oracle":
+            return self.actual_next
+        raise RunError(f"unknown prediction source {source!r}; choose model or oracle")
 
 
 def near_servers(world: World, points: np.ndarray, r_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -165,12 +176,11 @@ def prepare(
     timing["predict_s"] = time.perf_counter() - t
     r = scenario.policy.radius_m
     near_pred = near_servers(world, predicted, r)
-    near_act = near_servers(world, actual, r)
     graph = model_graph(scenario.dnn.model)
     acc = scenario.topology.access
     planner = Planner(graph, profile(graph, scenario.dnn.client), profile(graph, scenario.dnn.server),
                       up_bps=acc.up_mbps * 1e6, down_bps=acc.down_mbps * 1e6,
                       query_gap_s=scenario.dnn.query_gap_s)
     timing["plan_s"] = time.perf_counter() - t
-    return Prepared(scenario, world, ticks, offsets, predicted, actual, near_pred, near_act, next_server,
-                    server, planner, scenario.predictor.kind, timing)
+    return Prepared(scenario, world, ticks, offsets, predicted, actual, near_pred, next_server, server,
+                    planner, scenario.predictor.kind, predictor, timing)

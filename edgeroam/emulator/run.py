@@ -1,6 +1,6 @@
 """`run_scenario`: one scenario, one policy, end to end into a run directory (DESIGN.md §5).
 
-Loads the world, fits the predictor, replays the ticks through the master on the `sim` backend and writes
+Loads the world, fits the predictor, replays the ticks through the master on the scenario's backend and writes
 ``runs/<name>-<hash>/``: ``scenario.toml`` (resolved), ``summary.json`` (deterministic; wall times under
 ``timing``), ``handovers``, ``queries``, ``transfers``, ``backhaul`` and ``predictions`` Parquet tables and
 ``log.jsonl``. `fractional` first runs a `perdnn` pass to find the crowded servers (top x % of the edge
@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 
+from edgeroam.emulator.backend import make_backend
 from edgeroam.emulator.master import PassResult, run_pass
-from edgeroam.emulator.policies import make_policy
+from edgeroam.emulator.policies import TargetPolicy, make_policy, policy_from_scenario
 from edgeroam.emulator.preflight import check_run
 from edgeroam.emulator.prepare import Prepared, prepare
 from edgeroam.emulator.rundir import RunDirWriter, run_dir_name, versions
-from edgeroam.errors import RunError
 from edgeroam.scenario import Scenario
 
 __all__ = ["crowded_servers", "run_prepared", "run_scenario"]
@@ -55,28 +55,37 @@ def crowded_servers(backhaul: pd.DataFrame, n_servers: int, share: float) -> lis
 
 
 def run_prepared(
-    prep: Prepared, policy: str | None = None, *, callback: Callable[[str, int, int], None] | None = None
+    prep: Prepared, policy: str | TargetPolicy | None = None, *,
+    callback: Callable[[str, int, int], None] | None = None,
 ) -> PassResult:
-    """Run one policy (default: the scenario's) over a prepared scenario; `callback(stage, done, total)`."""
+    """Run one policy over a prepared scenario on the scenario's backend; `callback(stage, done, total)`.
+
+    `policy` is a policy, or a kind made with the prepared scenario's ``[policy]`` parameters (default: its
+    own kind). A fractional policy first runs itself without the budget (``fractional = false``: perdnn for
+    the ``fractional`` alias) to find the crowded servers.
+    """
     sc = prep.scenario
-    kind = policy or sc.policy.kind
-    pol = make_policy(kind)
+    pol = policy if isinstance(policy, TargetPolicy) else policy_from_scenario(sc, policy)
+    kind = pol.name
 
     def cb(stage: str):
         return None if callback is None else (lambda d, t: callback(stage, d, t))
 
-    if getattr(pol, "needs_crowded", False):
-        first = run_pass(prep, make_policy("perdnn"), callback=cb("first pass (perdnn)"))
+    if pol.fractional:
+        whole = make_policy(kind, **pol.get_params()).set_params(fractional=False)
+        first = run_pass(prep, whole, backend=make_backend(sc.run.backend),
+                         callback=cb("first pass (perdnn)"))
         n_edge = int((prep.world.topology.servers["tier"] == "edge").sum())
-        crowded = crowded_servers(first.tables["backhaul"], n_edge, sc.policy.crowded_fraction)
-        budget = (sc.policy.fraction_mb * 1e6 if sc.policy.fraction_mb is not None
+        crowded = crowded_servers(first.tables["backhaul"], n_edge, pol.crowded_fraction)
+        budget = (pol.fraction_mb * 1e6 if pol.fraction_mb is not None
                   else PERDNN_FRACTION * prep.planner.entry(1).bytes)
-        out = run_pass(prep, pol, crowded=crowded, fraction_bytes=budget, callback=cb(kind))
+        out = run_pass(prep, pol, backend=make_backend(sc.run.backend), crowded=crowded,
+                       fraction_bytes=budget, callback=cb(kind))
         out.timing["first_pass_s"] = first.timing["pass_s"]
         out.summary["fractional"]["perdnn_peak_up_mbps"] = first.summary["backhaul"]["peak_up_mbps"]
         out.summary["fractional"]["perdnn_executed_queries"] = first.summary["executed_queries"]
         return out
-    return run_pass(prep, pol, callback=cb(kind))
+    return run_pass(prep, pol, backend=make_backend(sc.run.backend), callback=cb(kind))
 
 
 def _resolve(scenario: Scenario | str | Path, overrides: list[str] | tuple[str, ...]) -> Scenario:
@@ -98,7 +107,7 @@ def run_scenario(
     overwrite: bool = False,
     prepared: Prepared | None = None,
 ) -> Path:
-    """Run a scenario on the `sim` backend and write its run directory; returns its path.
+    """Run a scenario on its backend (``run.backend``) and write its run directory; returns its path.
 
     Parameters
     ----------
@@ -124,8 +133,8 @@ def run_scenario(
         not fit the machine (`edgeroam.emulator.preflight`).
     """
     sc = _resolve(scenario, overrides)
-    if sc.run.backend != "sim":
-        raise RunError(f"{sc.name}: run.backend = {sc.run.backend!r} is not available here; use 'sim'")
+    make_backend(sc.run.backend)  # an unknown or unbuilt backend fails here, before any work
+    policy = policy_from_scenario(sc)  # so does an unknown policy or parameter
     resolved = sc.model_dump(mode="json")
     target = Path(out if out is not None else sc.run.out) / run_dir_name(sc.name, resolved)
     writer = RunDirWriter(target, overwrite=overwrite)
@@ -141,7 +150,7 @@ def run_scenario(
             check_run(sc, world)  # policy.radius_m within the region, the memory fits
             prepared = prepare(sc, world, progress=bar.say)
         prep = prepared
-        result = run_prepared(prep, sc.policy.kind, callback=bar.update)
+        result = run_prepared(prep, policy, callback=bar.update)
     with writer as w:
         w.write_scenario(resolved)
         w.log("start", scenario=sc.name, policy=sc.policy.kind, seed=sc.seed)

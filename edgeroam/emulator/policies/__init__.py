@@ -1,67 +1,90 @@
-"""Migration policies: what the master decides each interval (DESIGN.md §3); pure, backend-agnostic."""
+"""Migration policies: what the master decides each interval (DESIGN.md §3); pure, backend-agnostic.
 
-from edgeroam.emulator.policies.base import MasterView, Policy, current_plans, migrate_to
-from edgeroam.emulator.policies.forward import PerDNNForwardPolicy, PerDNNTopKPolicy
-from edgeroam.emulator.policies.fractional import FractionalPolicy
-from edgeroam.emulator.policies.ionn import IONNPolicy
-from edgeroam.emulator.policies.optimal import OptimalPolicy
-from edgeroam.emulator.policies.oracle import OraclePolicy
-from edgeroam.emulator.policies.perdnn import PerDNNPolicy
-from edgeroam.emulator.policies.prob import ProbForwardPolicy
-from edgeroam.emulator.policies.rank import RankForwardPolicy
-from edgeroam.emulator.policies.selective import GatedForwardPolicy, SpeedForwardPolicy
+There is one policy family, `TargetPolicy` (targets.py), whose variants are parameters. Today's names are
+aliases that expand to parameters (`ALIASES`; ``perdnn-top<k>``, ``perdnn-forward-top<k>`` and
+``perdnn-gated-top<k>`` add ``targets = k``), so ``--policy perdnn-forward-top3`` and ``--set
+policy.targets=3 --set policy.relay=true`` make the same policy. `policy_from_scenario` reads the scenario's
+``[policy]`` table: ``kind`` names the alias, every other key is a parameter.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from edgeroam.emulator.policies.base import MasterView, Policy, current_plans
+from edgeroam.emulator.policies.targets import TargetPolicy
+from edgeroam.errors import ScenarioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.scenario import Scenario
 
 __all__ = [
-    "POLICIES",
-    "FractionalPolicy",
-    "GatedForwardPolicy",
-    "IONNPolicy",
+    "ALIASES",
+    "TOP_K",
     "MasterView",
-    "OptimalPolicy",
-    "OraclePolicy",
-    "PerDNNForwardPolicy",
-    "PerDNNPolicy",
-    "PerDNNTopKPolicy",
-    "ProbForwardPolicy",
     "Policy",
-    "RankForwardPolicy",
-    "SpeedForwardPolicy",
+    "TargetPolicy",
+    "alias_params",
     "current_plans",
     "make_policy",
-    "migrate_to",
+    "policy_from_scenario",
 ]
 
-#: policy kind (scenario ``policy.kind``, CLI ``--policy``) -> class
-POLICIES: dict[str, type] = {
-    "perdnn": PerDNNPolicy,
-    "fractional": FractionalPolicy,
-    "ionn": IONNPolicy,
-    "optimal": OptimalPolicy,
-    "oracle": OraclePolicy,
-    "perdnn-forward": PerDNNForwardPolicy,
-    "perdnn-gated": GatedForwardPolicy,
-    "perdnn-speed": SpeedForwardPolicy,
-    "perdnn-prob": ProbForwardPolicy,
-    "perdnn-rank": RankForwardPolicy,
+#: policy kind (scenario ``policy.kind``, CLI ``--policy``) -> the parameters it stands for
+ALIASES: dict[str, dict[str, Any]] = {
+    "perdnn": {},
+    "fractional": {"fractional": True},
+    "ionn": {"targets": 0, "from_scratch": True},
+    "optimal": {"targets": 0, "everywhere": True},
+    "oracle": {"predictor": "oracle"},
+    "perdnn-forward": {"relay": True},
+    "perdnn-gated": {"relay": True, "gate": True, "count_current": False},
+    "perdnn-speed": {"relay": True, "count_current": False, "targets": 1, "targets_fast": 2, "v_split": 1.5},
+    "perdnn-prob": {"relay": True, "rule": "probability", "tau": 0.05, "k_max": 3},
+    "perdnn-rank": {"relay": True, "rule": "classifier", "tau": 0.11, "k_max": 5, "keep_m": 300.0},
 }
 
-#: policies that take ``-top<k>`` after their name (k targets nearest to the prediction)
-TOP_K: dict[str, type] = {
-    "perdnn": PerDNNTopKPolicy, "perdnn-forward": PerDNNForwardPolicy, "perdnn-gated": GatedForwardPolicy,
-}
+#: aliases that take ``-top<k>`` after their name (k targets nearest to the prediction)
+TOP_K = ("perdnn", "perdnn-forward", "perdnn-gated")
+
+#: ``[policy]`` keys that are not parameters
+_NOT_PARAMS = {"kind"}
 
 
-def make_policy(kind: str) -> Policy:
-    """A new policy of `kind`, or ``<base>-top<k>`` for a base in `TOP_K`.
+def alias_params(kind: str) -> dict[str, Any]:
+    """The parameters `kind` stands for; an unknown kind raises ScenarioError naming ``policy.kind``.
 
-    An unknown kind raises ScenarioError naming ``policy.kind``.
+    Examples
+    --------
+    >>> alias_params("perdnn-forward-top3")
+    {'relay': True, 'targets': 3}
     """
-    from edgeroam.errors import ScenarioError
-
     base, sep, k = kind.rpartition("-top")
     if sep and base in TOP_K and k.isdigit() and int(k) >= 1:
-        return TOP_K[base](int(k))
-    if kind not in POLICIES:
-        choices = ", ".join([*POLICIES, *(f"{b}-top<k>" for b in TOP_K)])
+        return {**ALIASES[base], "targets": int(k)}
+    if kind not in ALIASES:
+        choices = ", ".join([*ALIASES, *(f"{b}-top<k>" for b in TOP_K)])
         raise ScenarioError(None, "policy.kind", f"unknown policy {kind!r}; choose one of {choices}")
-    return POLICIES[kind]()
+    return dict(ALIASES[kind])
+
+
+def make_policy(kind: str = "perdnn", **params: Any) -> TargetPolicy:
+    """A new policy: the parameters of alias `kind`, then `params` on top.
+
+    An unknown kind or parameter raises ScenarioError naming ``policy.<key>``.
+    """
+    merged = {**alias_params(kind), **params}
+    known = TargetPolicy.param_names()
+    for key in merged:
+        if key not in known:
+            raise ScenarioError(None, f"policy.{key}", f"unknown policy parameter; known: {', '.join(known)}")
+    pol = TargetPolicy(**merged)
+    pol.name = kind
+    return pol
+
+
+def policy_from_scenario(scenario: Scenario, kind: str | None = None) -> TargetPolicy:
+    """The policy of a scenario's ``[policy]`` table (`kind` replaces ``policy.kind`` when given)."""
+    table = scenario.policy.model_dump()
+    params = {k: v for k, v in table.items() if k not in _NOT_PARAMS}
+    return make_policy(kind or scenario.policy.kind, **params)

@@ -1,30 +1,38 @@
-"""What a policy sees and what it must do: the read-only `MasterView` and the `Policy` protocol.
+"""What a policy sees and what it must do: the read-only `MasterView` and the `Policy` base (DESIGN.md §3).
 
-Every interval the master builds one `MasterView` (positions are in the `Tick`; the view adds the predicted
-and true next positions, the servers near each, the load per server, what each server holds and the
-planner) and asks the policy for actions (DESIGN.md §3). A policy is pure: no I/O, clock, randomness or
-mutation of the view; the backend carries out the actions. The shared part of every policy, one `SetPlan`
-per user that has just arrived at a server (the current plan with the current load), lives here as
+A policy is a scikit-learn style estimator: its parameters are its ``__init__`` arguments, listed by
+`Policy.get_params` and changed by `Policy.set_params` (the scenario's ``[policy]`` table and ``--set
+policy.<name>=…`` set them, `edgeroam.emulator.policies.policy_from_scenario`); `fit(prepared)` makes its
+one-off precomputation before the replay; `decide(view, tick)` returns the tick's actions. It is pure: no I/O,
+clock, randomness or mutation of the view; the backend carries the actions out.
+
+Every interval the master builds one `MasterView`: what a real master knows (the model's predictions, the
+load per server, what each server reports it holds, the planner). The true future is not in it; it reaches a
+policy only through the oracle predictor (`Prepared.predictions("oracle")`). The shared part of every policy,
+one `SetPlan` per user that has just arrived at a server (the current plan with the current load), is
 `current_plans`.
 
-What it leaves to others: making plans (`edgeroam.emulator.master.Planner`), executing actions (the backends).
+What it leaves to others: making plans (`edgeroam.emulator.planning.Planner`), executing actions (backends).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeroam.emulator.actions import Action, Migrate, SetPlan
+from edgeroam.emulator.actions import Action, SetPlan
+from edgeroam.errors import ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.planning.planner import PlanEntry, Planner
+    from edgeroam.emulator.prepare import Prepared
     from edgeroam.mobility.replay import Tick
 
-__all__ = ["MasterView", "Policy", "current_plans", "migrate_to"]
+__all__ = ["MasterView", "Policy", "current_plans"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,23 +45,19 @@ class MasterView:
         The tick number k.
     interval_s : float
         The interval t.
-    radius_m : float
-        r: migrate to the servers whose site lies within r of the predicted point.
+    first_row : int
+        The replay row of the tick's first user (rows ``first_row + i``; what `fit` precomputations index).
     predicted : ndarray [N, 2]
-        Predicted position of each user one interval ahead (metres).
-    actual_next : ndarray [N, 2]
-        The true position one interval ahead (NaN where the user is not seen then); oracle policies only.
-    near_predicted, near_actual : callable(i) -> ndarray[int64]
-        Edge servers within r of the predicted / true next point of user i, nearest first.
+        The scenario predictor's position of each user one interval ahead (metres).
     load : callable(server) -> int
-        Clients attached to a server at this tick (at least 1 for planning).
+        Clients attached to a server at this tick.
     holds : callable(client, server) -> ndarray[bool] | None
         Layers a server holds for a client (None: nothing).
+    planner : Planner
+        Plans, upload orders and latencies per load level (memoised).
     held_by : callable(client) -> frozenset[int]
         The servers that hold any layer of a client (a Migrate with no layers to one of them only refreshes
         its TTL).
-    planner : Planner
-        Plans, upload orders and latencies per load level (memoised).
     crowded : frozenset[int]
         Servers treated as crowded (fractional migration); empty otherwise.
     fraction_bytes : float
@@ -62,11 +66,8 @@ class MasterView:
 
     tick_index: int
     interval_s: float
-    radius_m: float
+    first_row: int
     predicted: np.ndarray
-    actual_next: np.ndarray
-    near_predicted: Callable[[int], np.ndarray]
-    near_actual: Callable[[int], np.ndarray]
     load: Callable[[int], int]
     holds: Callable[[int, int], np.ndarray | None]
     planner: Planner
@@ -83,25 +84,62 @@ class MasterView:
         return self.planner.entry(self.load(server))
 
 
-@runtime_checkable
-class Policy(Protocol):
-    """A migration policy: `decide(view, tick) -> list[Action]`, pure.
+class Policy:
+    """Base of the policies: scikit-learn style parameters, `fit`, `decide`.
+
+    Subclasses take every parameter as an ``__init__`` keyword with a default and store it under the same
+    name. The master reads three of them when it starts the backend; a subclass may make them parameters.
 
     Attributes
     ----------
     name : str
-        Registry name (scenario ``policy.kind``).
+        The name the policy was made under (scenario ``policy.kind``); reports use it.
     everywhere : bool
-        Every server holds every layer of every client from the start (the `optimal` bound); the backend
-        then moves no layer at all.
+        The optimal bound: every server holds every layer of every client, nothing moves.
+    ttl_intervals : int
+        Received layers live this many intervals, refreshed on use (0: until evicted).
+    server_plans : int or None
+        Each server holds at most this many clients' layers, the least recently used evicted (None: no cap).
     """
 
-    name: str
-    everywhere: bool
+    name: str = "policy"
+    everywhere: bool = False
+    ttl_intervals: int = 5
+    server_plans: int | None = None
 
-    def decide(self, view: MasterView, tick: Tick) -> list[Action]:
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The parameters: the keyword arguments of ``__init__`` in order."""
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
+
+    def get_params(self) -> dict[str, Any]:
+        """Every parameter and its value."""
+        return {k: getattr(self, k) for k in self.param_names()}
+
+    def set_params(self, **params: Any) -> Policy:
+        """Change parameters (validated as in ``__init__``); an unknown name is a ScenarioError."""
+        known = self.param_names()
+        for k in params:
+            if k not in known:
+                raise ScenarioError(None, f"policy.{k}", f"unknown parameter of policy {self.name!r}; "
+                                    f"known: {', '.join(known)}")
+        name = self.name
+        self.__init__(**{**self.get_params(), **params})  # type: ignore[misc]
+        self.name = name
+        return self
+
+    def fit(self, prepared: Prepared) -> Policy:
+        """One-off precomputation from the prepared scenario (none by default)."""
+        return self
+
+    def decide(self, view: MasterView, tick: Tick) -> list[Action]:  # pragma: no cover - abstract
         """Actions for this tick."""
-        ...
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
 
 
 def current_plans(view: MasterView, tick: Tick) -> list[Action]:
@@ -116,45 +154,3 @@ def current_plans(view: MasterView, tick: Tick) -> list[Action]:
         server = int(tick.server[i])
         out.append(SetPlan(int(tick.user_code[i]), server, view.current_plan(server).layers))
     return out
-
-
-def migrate_to(
-    view: MasterView, tick: Tick, near: Callable[[int], np.ndarray], *, fractional: bool = False,
-    top_k: int | None = None, relay: bool = False,
-) -> list[Action]:
-    """PerDNN's proactive migration: from each user's current server to every server in ``near(i)``.
-
-    The layers are the server-side layers of the destination's future plan, highest efficiency first; with
-    `fractional`, a migration from or to a crowded server carries only the prefix within the byte budget.
-    When the source holds none of the layers the destination lacks, the `Migrate` lists no layer: it only
-    refreshes the destination's TTL (what PerDNN does when a server "tries to send" layers already there).
-    With `top_k`, only the first k servers of ``near(i)`` (the nearest to the point; the current server
-    counts) are targets. With `relay` every `Migrate` lists the whole order, whatever the source holds now:
-    a relaying backend forwards the layers that land at the source later.
-    """
-    out: list[Action] = []
-    crowded = view.crowded
-    for i in np.flatnonzero(tick.server >= 0).tolist():
-        src = int(tick.server[i])
-        client = int(tick.user_code[i])
-        targets = near(i) if top_k is None else near(i)[:top_k]
-        for dst in targets.tolist():
-            if dst == src:
-                continue
-            entry = view.future_plan(dst)
-            if fractional and (src in crowded or dst in crowded):
-                entry = view.planner.fraction(entry.load, view.fraction_bytes)
-            if not entry.layers:
-                continue
-            if relay:
-                out.append(Migrate(client, src, dst, entry.layers, relay=True))
-                continue
-            have = view.holds(client, src)
-            if have is None:
-                out.append(Migrate(client, src, dst, ()))
-                continue
-            lack = view.holds(client, dst)
-            useful = have[entry.index] if lack is None else (have[entry.index] & ~lack[entry.index])
-            out.append(Migrate(client, src, dst, entry.layers if useful.any() else ()))
-    return out
-

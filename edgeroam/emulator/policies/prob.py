@@ -1,5 +1,4 @@
-"""Forward-on-arrival to the next servers ranked by probability (``perdnn-prob``; docs/reproductions/
-beat-the-paper.md, issue 6).
+"""The probability rule of `TargetPolicy` (``perdnn-prob``; docs/reproductions/beat-the-paper.md, issue 6).
 
 ``perdnn-forward-top<k>`` ranks the candidate servers (those within r of the predicted point) by their
 distance to the point. Here they are ranked by an estimate of P(next server = s): the predictor's errors on
@@ -8,12 +7,12 @@ error e is a possible next position, and the share of those that fall in s's cel
 (given the user leaves its server, for the `q` rule; unconditional, for the `tau` rule). The errors are kept
 in the frame of the user's last step (along / across the heading) and pooled by speed, so a fast walker's
 prediction spreads along its path, not around it. The policy takes the fewest servers whose cumulative
-probability reaches `q` (at most `k_max`), or every server of probability at least `tau`, and relays to them
-(``relay = True``).
+probability reaches `q` (at most `k_max`), or every server of probability at least `tau` (`TargetPolicy`
+parameters; the ``perdnn-prob`` alias relays to them).
 
 The error sample needs the fitted predictor and the train windows, which a `MasterView` does not carry:
-`bind(prep)` (called once by `Master` before the pass, for policies that have it) refits the scenario's
-predictor on the train users, exactly as `prepare` does, and stores the error pools. `decide` stays pure.
+`ProbRule.fit` (from `TargetPolicy.fit`) takes the predictor `prepare` fitted, predicts the train users'
+windows and stores the error pools. Ranking stays pure.
 """
 
 from __future__ import annotations
@@ -22,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeroam.emulator.actions import Action, Migrate
-from edgeroam.emulator.policies.base import MasterView, current_plans
-
 if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.emulator.policies.base import MasterView
+    from edgeroam.emulator.prepare import Prepared
     from edgeroam.mobility.replay import Tick
 
-__all__ = ["ErrorModel", "ProbForwardPolicy", "choose_targets", "error_model"]
+__all__ = ["ErrorModel", "ProbRule", "choose_targets", "error_model"]
 
 
 class ErrorModel:
@@ -135,107 +133,70 @@ def choose_targets(prob: np.ndarray, q: float, k_max: int) -> int:
     return int(min(k_max, np.searchsorted(c, q - 1e-12) + 1, np.count_nonzero(prob > 0)))
 
 
-class ProbForwardPolicy:
-    """Relay to the candidate servers likely to be next: P ≥ `tau`, or the fewest reaching `q` (≤ `k_max`).
+class ProbRule:
+    """The fitted error model of a prepared scenario and the ranking it gives (`TargetPolicy` rule
+    ``"probability"``)."""
 
-    Parameters
-    ----------
-    q : float
-        With ``tau=None``: the cumulative probability to reach, of the next server given the user leaves
-        its current one (at least one target).
-    k_max : int
-        At most this many targets per user and tick.
-    n_bins, n_samples, moving_only, seed
-        Of the error model (`error_model`); `moving_only` keeps only non-futile train windows.
-    tau : float or None
-        Every candidate whose unconditional probability of being next is at least `tau` (at most `k_max`;
-        possibly none); None: the `q` rule instead. One target costs one plan of bytes and gains its
-        probability in hits, so one threshold for all users is the most hits for the bytes. The default 0.05
-        was chosen on KAIST and a Geolife train-user split (docs/reproductions/beat-the-paper.md).
+    def __init__(self, model: ErrorModel, grid: Any, servers: Any) -> None:
+        self.model, self.grid, self.servers = model, grid, servers
 
-    Examples
-    --------
-    >>> p = ProbForwardPolicy()
-    >>> p.name, p.relay, (p.tau, p.k_max)
-    ('perdnn-prob', True, (0.05, 3))
-    """
-
-    relay = True
-    everywhere = False
-    name = "perdnn-prob"
-
-    def __init__(self, q: float = 0.8, k_max: int = 3, *, n_bins: int = 3, n_samples: int = 500,
-                 moving_only: bool = False, seed: int = 0, tau: float | None = 0.05) -> None:
-        self.q, self.k_max = float(q), int(k_max)
-        self.tau = None if tau is None else float(tau)
-        self.n_bins, self.n_samples = int(n_bins), int(n_samples)
-        self.moving_only, self.seed = bool(moving_only), seed
-        self.model: ErrorModel | None = None
-        self.grid: Any = None
-        self.servers: Any = None
-
-    def bind(self, prep: Any) -> None:
-        """Fit the error model on the train users' windows of `prep` (the same predictor `prepare` fits)."""
-        from edgeroam.emulator.prepare import fit_predictor
+    @classmethod
+    def fit(cls, prep: Prepared, *, n_bins: int, n_samples: int, moving_only: bool, seed: int) -> ProbRule:
+        """The error model of the scenario's predictor on the train users' windows of `prep`."""
         from edgeroam.mobility.windows import windows
 
         sc, world = prep.scenario, prep.world
-        self.grid, self.servers = world.topology.grid, world.topology.servers
-        predictor = fit_predictor(sc, world, sc.predictor.kind)
+        grid = world.topology.grid
         train = world.traces[world.traces["user"].astype(str).isin(world.train_users)]
         n, dt = sc.predictor.history, sc.dataset.interval_s
-        w = windows(train, n=n, grid=self.grid, interval_s=dt)
+        w = windows(train, n=n, grid=grid, interval_s=dt)
         if len(w) == 0:
-            w = windows(world.traces, n=n, grid=self.grid, interval_s=dt)
-        pred = np.asarray(predictor.predict(w.windows), dtype=np.float64)
+            w = windows(world.traces, n=n, grid=grid, interval_s=dt)
+        pred = np.asarray(prep.predictor.predict(w.windows), dtype=np.float64)
         futile = np.asarray(w.meta["futile"], bool)
-        self.model = error_model(w.windows, w.targets, pred, n_bins=self.n_bins, n_samples=self.n_samples,
-                                 seed=self.seed, moving_only=~futile if self.moving_only else None)
+        model = error_model(w.windows, w.targets, pred, n_bins=n_bins, n_samples=n_samples, seed=seed,
+                            moving_only=~futile if moving_only else None)
+        return cls(model, grid, world.topology.servers)
 
-    def probabilities(self, view: MasterView, tick: Tick, i: int, samples: np.ndarray) -> tuple[np.ndarray,
-                                                                                              np.ndarray]:
-        """Candidate servers of user i (within r of the prediction, the current one left out) and P(next)."""
+    def probabilities(self, src: int, near: np.ndarray, point: np.ndarray, samples: np.ndarray, *,
+                      conditional: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates (`near` without the current server `src`) and P(next = each); `conditional`: given
+        the user leaves `src` (the `q` rule)."""
         from edgeroam.topology.servers import server_of_cell
 
-        src = int(tick.server[i])
-        cand = np.array([s for s in view.near_predicted(i).tolist() if s != src], np.int64)
-        p = view.predicted[i]
-        if len(cand) == 0 or len(samples) == 0 or not np.isfinite(p).all():
+        cand = np.array([s for s in near.tolist() if s != src], np.int64)
+        if len(cand) == 0 or len(samples) == 0 or not np.isfinite(point).all():
             return cand, np.zeros(len(cand))
-        pts = p + samples
+        pts = point + samples
         srv = server_of_cell(self.servers, self.grid.cell_ids_of(pts[:, 0], pts[:, 1]))
-        away = len(srv) if self.tau is not None else np.count_nonzero((srv >= 0) & (srv != src))
+        away = np.count_nonzero((srv >= 0) & (srv != src)) if conditional else len(srv)
         if away == 0:
             return cand, np.zeros(len(cand))
         counts = (srv[:, None] == cand[None, :]).sum(axis=0)
         return cand, counts / away
 
-    def decide(self, view: MasterView, tick: Tick) -> list[Action]:
-        """SetPlan for arrivals, then relay orders to each user's most probable next servers."""
-        if self.model is None:
-            from edgeroam.errors import RunError
-
-            raise RunError("perdnn-prob: no error model (the master calls bind(prep) before the pass)")
-        out = current_plans(view, tick)
-        users = np.flatnonzero(tick.server >= 0)
+    def rank(self, view: MasterView, tick: Tick, users: np.ndarray, points: np.ndarray, off: np.ndarray,
+             srv: np.ndarray, params: Any) -> list[list[int]]:
+        """The targets of each user in `users`: P ≥ `params.tau` (at most `k_max`), or the fewest reaching
+        `params.q` (at least one)."""
         if len(users) == 0:
-            return out
+            return []
         h = np.asarray(tick.history, np.float64)[users]
         step = h[:, -1] - h[:, -2] if h.shape[1] >= 2 else np.zeros((len(users), 2))
         step = np.where((np.asarray(tick.history_len)[users] >= 2)[:, None], step, 0.0)
         samples = self.model.samples(h[:, -1], step)
+        b, out = view.first_row, []
         for j, i in enumerate(users.tolist()):
-            cand, prob = self.probabilities(view, tick, i, samples[j])
+            cand, prob = self.probabilities(int(tick.server[i]), srv[off[b + i]: off[b + i + 1]], points[i],
+                                            samples[j], conditional=params.tau is None)
             if not len(cand):
+                out.append([])
                 continue
             order = np.argsort(-prob, kind="stable")  # ties: nearest to the prediction first
-            if self.tau is not None:
-                k = min(self.k_max, int(np.count_nonzero(prob >= self.tau)))
+            if params.tau is not None:
+                k = min(params.k_max, int(np.count_nonzero(prob >= params.tau)))
             else:
-                k = max(choose_targets(prob[order], self.q, self.k_max), 1)  # no sample lands: the nearest
-            src, client = int(tick.server[i]), int(tick.user_code[i])
-            for dst in cand[order[:k]].tolist():
-                entry = view.future_plan(dst)
-                if entry.layers:
-                    out.append(Migrate(client, src, int(dst), entry.layers, relay=True))
+                # at least one: where no sample lands, the nearest
+                k = max(choose_targets(prob[order], params.q, params.k_max), 1)
+            out.append(cand[order[:k]].tolist())
         return out

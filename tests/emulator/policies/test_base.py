@@ -24,9 +24,7 @@ def _planner() -> Planner:
 def _view(planner: Planner, load: dict[int, int]) -> MasterView:
     full = np.ones(2, bool)
     return MasterView(
-        tick_index=3, interval_s=30.0, radius_m=100.0, predicted=np.zeros((1, 2)),
-        actual_next=np.zeros((1, 2)),
-        near_predicted=lambda i: np.array([13]), near_actual=lambda i: np.array([13]),
+        tick_index=3, interval_s=30.0, first_row=0, predicted=np.zeros((1, 2)),
         load=lambda s: load.get(s, 0), holds=lambda c, s: full if s == 10 else None, planner=planner,
     )
 
@@ -49,6 +47,7 @@ def test_future_plan_counts_the_coming_client_and_current_plan_does_not():
 def test_perdnn_migrates_the_plan_for_the_load_after_arrival():
     planner = _planner()
     perdnn = make_policy("perdnn")
+    perdnn.set_candidates(np.zeros((1, 2)), (np.array([0, 1]), np.array([13])))  # s13 is near the prediction
     # s13 empty: after the client arrives it is alone there, so the full server plan goes over
     migs = [a for a in perdnn.decide(_view(planner, {10: 1}), _tick()) if isinstance(a, Migrate)]
     assert [(a.src, a.dst, a.layers) for a in migs] == [(10, 13, ("layer0", "layer1"))]

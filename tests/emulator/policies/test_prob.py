@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from edgeroam.emulator.master import run_pass
-from edgeroam.emulator.policies import ProbForwardPolicy, make_policy
+from edgeroam.emulator.policies import make_policy
 from edgeroam.emulator.policies.prob import choose_targets, error_model
 from edgeroam.emulator.prepare import prepare
 from edgeroam.errors import RunError
@@ -20,11 +20,11 @@ from tests.emulator.policies.test_policies import world
 STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
 
 
-def test_registry_and_unbound_policy_raises():
+def test_alias_and_unfitted_policy_raises():
     p = make_policy("perdnn-prob")
-    assert isinstance(p, ProbForwardPolicy) and p.relay and p.name == "perdnn-prob"
+    assert p.rule == "probability" and p.relay and (p.tau, p.k_max) == (0.05, 3)
     tick, view, _ = world()
-    with pytest.raises(RunError, match="bind"):
+    with pytest.raises(RunError, match="not fitted"):
         p.decide(view(), tick)
 
 
@@ -80,7 +80,7 @@ def scripted(policy):
 def test_probability_targets_pick_the_heading_neighbour_with_fewer_bytes_than_top3():
     prep, top3 = scripted(make_policy("perdnn-forward-top3"))
     plan_bytes = prep.planner.entry(1).bytes
-    for policy in (make_policy("perdnn-prob"), ProbForwardPolicy(q=0.8, tau=None)):  # tau rule, q rule
+    for policy in (make_policy("perdnn-prob"), make_policy("perdnn-prob", q=0.8, tau=None)):  # tau, q rule
         _, prob = scripted(policy)
         assert (prob.summary["hits"], prob.summary["misses"]) == (5, 0)
         assert prob.summary["hits"] > top3.summary["hits"]

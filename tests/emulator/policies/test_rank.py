@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.actions import Migrate
 from edgeroam.emulator.master import run_pass
-from edgeroam.emulator.policies import RankForwardPolicy, make_policy
+from edgeroam.emulator.policies import make_policy
 from edgeroam.emulator.prepare import prepare
 from edgeroam.errors import RunError
 from edgeroam.scenario import scenario_from_dict
@@ -49,11 +48,12 @@ def walkers(test: str = "a", n_train: int = 12):
     return prepare(sc, World(sc, tr, train, tests, build_topology(sc, tr)))
 
 
-def test_registry_and_unbound_policy_raises():
+def test_alias_and_unfitted_policy_raises():
     p = make_policy("perdnn-rank")
-    assert isinstance(p, RankForwardPolicy) and p.relay and not p.everywhere
+    assert p.rule == "classifier" and p.relay and not p.everywhere and (p.tau, p.k_max, p.keep_m) == (
+        0.11, 5, 300.0)
     tick, view, _ = world()
-    with pytest.raises(RunError, match="bind"):
+    with pytest.raises(RunError, match="not fitted"):
         p.decide(view(), tick)
 
 
@@ -61,23 +61,9 @@ def test_walker_gets_every_hit_with_one_plan_per_hit():
     prep = walkers()
     plan_bytes = prep.planner.entry(1).bytes
     top3 = run_pass(prep, make_policy("perdnn-forward-top3")).summary
-    rank = run_pass(prep, RankForwardPolicy(keep_m=0.0)).summary
+    rank = run_pass(prep, make_policy("perdnn-rank", keep_m=0.0)).summary
     assert (rank["hits"], rank["misses"]) == (5, 0)
     # one target a tick (the east neighbour); top-3 takes two of the six equally near neighbours
     assert rank["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
     assert top3["hits"] < rank["hits"]
     assert rank["memory"]["peak_held"] >= 1 and rank["memory"]["mean_held"] > 0
-
-
-def test_keep_alive_refreshes_held_servers_within_keep_m_without_bytes():
-    tick, view, _ = world()
-    p = RankForwardPolicy(tau=2.0, keep_m=100.0)  # tau > 1: no target, keep-alive only
-    p._base = {tick.index: 0}
-    p._off = np.zeros(3, np.int64)
-    p._sites = np.zeros((30, 2))
-    p._sites[20] = [500.0, 0.0]  # far away: not refreshed
-    held = {0: frozenset({10, 13, 20}), 1: frozenset({11})}
-    v = view()
-    v = type(v)(**{**v.__dict__, "held_by": lambda c: held[c]})
-    migs = [(a.client, a.src, a.dst, a.layers) for a in p.decide(v, tick) if isinstance(a, Migrate)]
-    assert migs == [(0, 10, 13, ())]  # not the current server 10, not the far 20; user 1 holds only at 11

@@ -10,12 +10,12 @@ import pytest
 
 from edgeroam.emulator.actions import Migrate
 from edgeroam.emulator.master import run_pass
-from edgeroam.emulator.policies import GatedForwardPolicy, SpeedForwardPolicy, make_policy
-from edgeroam.emulator.policies.selective import speeds
+from edgeroam.emulator.policies import make_policy
+from edgeroam.emulator.policies.targets import speeds
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.build import World, build_topology
-from tests.emulator.policies.test_policies import world
+from tests.emulator.policies.test_policies import fitted, world
 
 STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
 
@@ -40,12 +40,13 @@ def scripted(policy: str, cells, predictor: str = "velocity"):
     return prep, run_pass(prep, make_policy(policy))
 
 
-def test_names_and_registry():
-    assert make_policy("perdnn-gated").relay is True and make_policy("perdnn-gated").top_k is None
+def test_names_expand_to_parameters():
+    g = make_policy("perdnn-gated")
+    assert g.relay and g.gate and not g.count_current and g.targets is None
     p = make_policy("perdnn-gated-top2")
-    assert isinstance(p, GatedForwardPolicy) and p.top_k == 2 and p.name == "perdnn-gated-top2"
+    assert p.targets == 2 and p.gate and p.name == "perdnn-gated-top2"
     s = make_policy("perdnn-speed")
-    assert isinstance(s, SpeedForwardPolicy) and s.relay and not s.gate and s.name == "perdnn-speed"
+    assert s.relay and not s.gate and (s.targets, s.targets_fast, s.v_split) == (1, 2, 1.5)
 
 
 def test_speeds_from_history():
@@ -65,11 +66,12 @@ def test_gate_skips_stay_predictions_and_counts_targets_other_than_the_current()
                 if isinstance(a, Migrate)]
 
     # near_predicted: user 0 [10, 13] (own server first: predicted to stay), user 1 [11, 13] (likewise)
-    assert migs(make_policy("perdnn-gated")) == []
+    assert migs(fitted("perdnn-gated")) == []
     # without the gate, one target other than the current server each, the whole order (relay)
-    assert migs(SpeedForwardPolicy(1, 1, 1.0)) == [(0, 10, 13, n), (1, 11, 13, n)]
+    assert migs(fitted("perdnn-speed", targets=1, targets_fast=1, v_split=1.0)) == [(0, 10, 13, n),
+                                                                                     (1, 11, 13, n)]
     # k = 0 for slow users: nothing
-    assert migs(SpeedForwardPolicy(0, 1, 1.0)) == []
+    assert migs(fitted("perdnn-speed", targets=0, targets_fast=1, v_split=1.0)) == []
 
 
 def test_stationary_user_migrates_under_perdnn_but_not_under_the_gate():

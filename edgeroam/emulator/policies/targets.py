@@ -1,0 +1,258 @@
+"""`TargetPolicy`: pick target servers for each user, then send them the layers; every variant is a parameter.
+
+Each tick: one `SetPlan` per user that arrived (`current_plans`), then for each attached user the targets of
+its *rule* among the candidate servers, the edge servers within `radius_m` of its predicted next point (the
+policy enforces its own radius; nearest first), and one `Migrate` per target with the server-side layers of
+the target's future plan in efficiency order (PerDNN §III.B):
+
+- ``rule="nearest"``: the first `targets` candidates (all when None). With ``count_current`` the current
+  server counts among them (PerDNN's top-k); otherwise k servers other than the current one. With `gate`, a
+  user whose nearest candidate is its current server (predicted to stay) gets no target. With `v_split`,
+  users faster than `v_split` m/s over the last interval get `targets_fast` targets instead.
+- ``rule="probability"``: candidates ranked by P(next server = s) from the predictor's error sample
+  (`edgeroam.emulator.policies.prob`): every one with P ≥ `tau` (at most `k_max`), or with ``tau=None`` the
+  fewest reaching cumulative probability `q`.
+- ``rule="classifier"``: candidates ranked by a next-server classifier (`edgeroam.emulator.policies.rank`):
+  every one with P ≥ `tau`, at most `k_max`.
+
+Where the points come from is `predictor`: ``"model"`` (the scenario's predictor) or ``"oracle"`` (the true
+next position: the only way the future reaches a policy). How layers move: with `relay` each Migrate lists
+the whole order and is a standing order (forward-on-arrival); without it a Migrate lists the layers only when
+the source holds some the target lacks (else it only refreshes the target's TTL). With `fractional`, a
+migration from or to a crowded server carries only the prefix within the byte budget (PerDNN §IV.B.5; the
+run finds the crowded servers, the top `crowded_fraction` by peak uplink of a first pass, and the budget,
+`fraction_mb`). With ``keep_m > 0`` every other server holding the client's layers within `keep_m` of the
+user gets a refresh (a Migrate with no layers). `from_scratch` drops the client's layers from every other
+server when it arrives somewhere (IONN), `everywhere` is the optimal bound (every server holds every layer).
+The holding rule the backend applies: `ttl_intervals` (0: no expiry) and `server_plans` (per-server LRU).
+
+What it leaves to others: the error model and the classifier (prob.py, rank.py), executing (backends).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgeroam.emulator.actions import Action, Drop, Migrate
+from edgeroam.emulator.policies.base import MasterView, Policy, current_plans
+from edgeroam.errors import RunError, ScenarioError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.emulator.prepare import Prepared
+    from edgeroam.mobility.replay import Tick
+
+__all__ = ["RULES", "SOURCES", "TargetPolicy", "speeds"]
+
+#: how targets are chosen among the candidates
+RULES = ("nearest", "probability", "classifier")
+#: where the predicted next points come from
+SOURCES = ("model", "oracle")
+
+
+def speeds(tick: Tick, interval_s: float) -> np.ndarray:
+    """Speed of each user over the last interval in m/s (0 where the history holds one position only).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> h = np.array([[[0.0, 0.0], [0.0, 0.0], [30.0, 40.0]]])
+    >>> speeds(SimpleNamespace(history=h, history_len=np.array([3])), 10.0).tolist()
+    [5.0]
+    """
+    h = np.asarray(tick.history, dtype=np.float64)
+    if h.shape[1] < 2:
+        return np.zeros(len(h))
+    step = np.hypot(*(h[:, -1] - h[:, -2]).T) / float(interval_s)
+    return np.where(np.asarray(tick.history_len) >= 2, step, 0.0)
+
+
+def _check(ok: bool, key: str, msg: str) -> None:
+    if not ok:
+        raise ScenarioError(None, f"policy.{key}", msg)
+
+
+def _count(value: Any, key: str, *, none: bool = True) -> int | None:
+    if value is None and none:
+        return None
+    _check(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0, key,
+           f"must be a whole number >= 0{' or unset' if none else ''}, got {value!r}")
+    return int(value)
+
+
+def _real(value: Any, key: str, *, lo: float = 0.0, none: bool = False) -> float | None:
+    if value is None and none:
+        return None
+    _check(isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+           and math.isfinite(float(value)) and float(value) >= lo, key,
+           f"must be a finite number >= {lo:g}{' or unset' if none else ''}, got {value!r}")
+    return float(value)
+
+
+def _flag(value: Any, key: str) -> bool:
+    _check(isinstance(value, (bool, np.bool_)), key, f"must be true or false, got {value!r}")
+    return bool(value)
+
+
+class TargetPolicy(Policy):
+    """The one target-rule policy (see the module docstring); today's names are aliases of its parameters.
+
+    Examples
+    --------
+    >>> p = TargetPolicy(targets=3, relay=True)
+    >>> p.get_params()["targets"], p.set_params(targets=2).targets
+    (3, 2)
+    """
+
+    def __init__(
+        self, *, radius_m: float = 100.0, predictor: str = "model", rule: str = "nearest",
+        targets: int | None = None, count_current: bool = True, gate: bool = False,
+        targets_fast: int | None = None, v_split: float | None = None, relay: bool = False,
+        fractional: bool = False, crowded_fraction: float = 0.06, fraction_mb: float | None = None,
+        tau: float | None = None, q: float = 0.8, k_max: int = 3, keep_m: float = 0.0, n_bins: int = 3,
+        n_samples: int = 500, moving_only: bool = False, seed: int = 0, from_scratch: bool = False,
+        everywhere: bool = False, ttl_intervals: int = 5, server_plans: int | None = None,
+    ) -> None:
+        self.radius_m = _real(radius_m, "radius_m")
+        _check(predictor in SOURCES, "predictor", f"must be one of {', '.join(SOURCES)}, got {predictor!r}")
+        _check(rule in RULES, "rule", f"must be one of {', '.join(RULES)}, got {rule!r}")
+        self.predictor, self.rule = predictor, rule
+        self.targets = _count(targets, "targets")
+        self.count_current, self.gate = _flag(count_current, "count_current"), _flag(gate, "gate")
+        self.targets_fast = _count(targets_fast, "targets_fast")
+        self.v_split = _real(v_split, "v_split", none=True)
+        _check((self.targets_fast is None) == (self.v_split is None), "v_split",
+               "targets_fast and v_split go together (set both or neither)")
+        self.relay, self.fractional = _flag(relay, "relay"), _flag(fractional, "fractional")
+        self.crowded_fraction = _real(crowded_fraction, "crowded_fraction")
+        _check(self.crowded_fraction <= 1.0, "crowded_fraction", "must be at most 1")
+        self.fraction_mb = _real(fraction_mb, "fraction_mb", none=True)
+        self.tau = _real(tau, "tau", none=True)
+        self.q = _real(q, "q")
+        self.k_max = _count(k_max, "k_max", none=False)
+        self.keep_m = _real(keep_m, "keep_m")
+        self.n_bins = _count(n_bins, "n_bins", none=False)
+        self.n_samples = _count(n_samples, "n_samples", none=False)
+        _check(self.n_bins >= 1 and self.n_samples >= 1, "n_bins", "n_bins and n_samples must be at least 1")
+        self.moving_only = _flag(moving_only, "moving_only")
+        self.seed = _count(seed, "seed", none=False)
+        self.from_scratch = _flag(from_scratch, "from_scratch")
+        self.everywhere = _flag(everywhere, "everywhere")
+        self.ttl_intervals = _count(ttl_intervals, "ttl_intervals", none=False)
+        self.server_plans = _count(server_plans, "server_plans")
+        _check(self.server_plans is None or self.server_plans >= 1, "server_plans", "must be at least 1")
+        self._near: tuple[np.ndarray, np.ndarray] | None = None
+        self._points = np.zeros((0, 2))
+        self._rule: Any = None
+        self._sites = np.zeros((0, 2))
+
+    @property
+    def sends(self) -> bool:
+        """Whether the policy sends layers ahead at all (no targets: IONN, the optimal bound)."""
+        return not (self.rule == "nearest" and self.targets == 0 and self.keep_m <= 0)
+
+    def fit(self, prepared: Prepared) -> TargetPolicy:
+        """The candidate servers of every replay row within `radius_m` of its point; the rule's model."""
+        from edgeroam.emulator.prepare import near_servers
+
+        prep = prepared
+        points = prep.predictions(self.predictor)
+        if not self.sends:
+            near = (np.zeros(len(points) + 1, np.int64), np.zeros(0, np.int64))
+        elif self.predictor == "model" and self.radius_m == prep.scenario.policy.radius_m:
+            near = prep.near_pred  # the same servers, already found
+        else:
+            near = near_servers(prep.world, points, self.radius_m)
+        self.set_candidates(points, near)
+        if self.rule == "probability":
+            from edgeroam.emulator.policies.prob import ProbRule
+
+            self._rule = ProbRule.fit(prep, n_bins=self.n_bins, n_samples=self.n_samples,
+                                      moving_only=self.moving_only, seed=self.seed)
+        elif self.rule == "classifier":
+            from edgeroam.emulator.policies.rank import RankRule
+
+            self._rule = RankRule.fit(prep, self._points, self._near, self.radius_m, seed=self.seed)
+        if self.keep_m > 0:
+            from edgeroam.emulator.policies.rank import server_sites
+
+            self._sites = server_sites(prep.world.topology.servers)
+        return self
+
+    def set_candidates(self, points: np.ndarray, near: tuple[np.ndarray, np.ndarray]) -> None:
+        """The next point [R, 2] and the candidate servers (CSR over the R replay rows, nearest first) of
+        every row; `fit` finds them within `radius_m`."""
+        self._points = np.asarray(points, np.float64)
+        self._near = (np.asarray(near[0], np.int64), np.asarray(near[1], np.int64))
+
+    def decide(self, view: MasterView, tick: Tick) -> list[Action]:
+        """SetPlan for arrivals (and IONN's drops), then Migrate to each user's targets, then refreshes."""
+        if self._near is None:
+            raise RunError(f"policy {self.name!r}: not fitted (fit(prepared) comes before decide)")
+        out = current_plans(view, tick)
+        if self.from_scratch:
+            for a in list(out):
+                out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
+        if not self.sends:
+            return out
+        off, srv = self._near
+        b = view.first_row
+        users = np.flatnonzero(tick.server >= 0)
+        budget = self._budget(view, tick)
+        ranked = self._rule.rank(view, tick, users, self._points[b: b + len(tick)], off, srv, self) \
+            if self.rule != "nearest" else None
+        sites = self._sites
+        keep2 = self.keep_m ** 2
+        for j, i in enumerate(users.tolist()):
+            src, client = int(tick.server[i]), int(tick.user_code[i])
+            if ranked is not None:
+                targets = ranked[j]
+            else:
+                near = srv[off[b + i]: off[b + i + 1]]
+                if self.gate and len(near) and int(near[0]) == src:
+                    targets = []  # predicted to stay: nothing goes ahead
+                else:
+                    cand = near if self.count_current else near[near != src]
+                    k = int(budget[i])
+                    targets = (cand if k < 0 else cand[:k]).tolist()
+            for dst in targets:
+                if dst != src:
+                    self._migrate(view, out, client, src, int(dst))
+            if self.keep_m <= 0:
+                continue
+            held = view.held_by(client) - {src, *targets}
+            if held:
+                here = np.array([tick.x[i], tick.y[i]])
+                for s in sorted(held):
+                    d = sites[s] - here
+                    if d[0] * d[0] + d[1] * d[1] <= keep2:
+                        out.append(Migrate(client, src, s, ()))
+        return out
+
+    def _budget(self, view: MasterView, tick: Tick) -> np.ndarray:
+        """Targets per user (-1: every candidate) of the nearest rule."""
+        k = -1 if self.targets is None else self.targets
+        if self.v_split is None:
+            return np.full(len(tick.server), k, np.int64)
+        v = speeds(tick, view.interval_s)
+        return np.where(v < self.v_split, k, self.targets_fast).astype(np.int64)
+
+    def _migrate(self, view: MasterView, out: list[Action], client: int, src: int, dst: int) -> None:
+        """The Migrate of one target: the future plan's layers (cut for crowded servers), or a refresh."""
+        entry = view.future_plan(dst)
+        if self.fractional and (src in view.crowded or dst in view.crowded):
+            entry = view.planner.fraction(entry.load, view.fraction_bytes)
+        if not entry.layers:
+            return
+        if self.relay:
+            out.append(Migrate(client, src, dst, entry.layers, relay=True))
+            return
+        have = view.holds(client, src)
+        if have is None:
+            out.append(Migrate(client, src, dst, ()))
+            return
+        lack = view.holds(client, dst)
+        useful = have[entry.index] if lack is None else (have[entry.index] & ~lack[entry.index])
+        out.append(Migrate(client, src, dst, entry.layers if useful.any() else ()))
