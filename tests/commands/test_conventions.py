@@ -205,3 +205,17 @@ def test_topology_build_reports_its_steps(tmp_path):
     build_report(load_scenario("demo"), out_dir=tmp_path, export=False, figure=False,
                  progress=lambda step, done, total: seen.append((done, total)))
     assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+
+
+@pytest.mark.slow
+def test_report_root_is_where_the_traffic_map_finds_the_traces(shared_traces, tmp_path, capsys):
+    from edgeroam.report import load_runs, traffic_map_figure
+
+    code = main(["run", "perdnn-kaist", "--policy", "ionn", "--set", "run.duration_s=600", "--no-progress",
+                 "--root", str(shared_traces), "--out", str(tmp_path / "runs"), "--json"])
+    assert code == 0, capsys.readouterr().err
+    runs = load_runs([json.loads(capsys.readouterr().out)["run_dir"]])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "topology not rebuilt" in traffic_map_figure(runs, root=empty)._suptitle.get_text()
+    assert "topology not rebuilt" not in traffic_map_figure(runs, root=shared_traces)._suptitle.get_text()
