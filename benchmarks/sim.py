@@ -38,7 +38,7 @@ def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) ->
     from edgeroam.emulator.prepare import prepare
     from edgeroam.emulator.run import run_prepared
     from edgeroam.scenario import load_scenario
-    from edgeroam.topology.build import World, load_world
+    from edgeroam.world import World, load_world
 
     wall0 = time.perf_counter()
     cpu0 = time.process_time()

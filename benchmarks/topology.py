@@ -20,8 +20,8 @@ sys.path.insert(0, str(REPO))
 
 from edgeroam.mobility.replay import Replay  # noqa: E402
 from edgeroam.scenario import load_scenario  # noqa: E402
-from edgeroam.topology.build import load_world  # noqa: E402
 from edgeroam.topology.hexgrid import HexGrid  # noqa: E402
+from edgeroam.world import load_world  # noqa: E402
 
 
 def _best(fn, *args, repeat: int = 3) -> float:

@@ -24,7 +24,7 @@ from edgeroam.emulator.master import run_pass
 from edgeroam.emulator.policies import policy_from_scenario
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import load_scenario
-from edgeroam.topology.build import load_world
+from edgeroam.world import load_world
 
 
 def make(spec: str, sc):

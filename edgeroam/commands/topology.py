@@ -1,6 +1,6 @@
 """`edgeroam topology …`: build a scenario's cells, servers and backhaul; print them; write map and layers.
 
-A thin shell over `edgeroam.topology.report.build_report`.
+A thin shell over `edgeroam.world.build_report`.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def build(
 ) -> None:
     """Build the hex grid, edge servers and backhaul of SCENARIO; print counts and path statistics."""
     from edgeroam.scenario import load_scenario
-    from edgeroam.topology.report import build_report
+    from edgeroam.world import build_report
 
     sc = load_scenario(scenario, root_override(root) + list(set_))
     with _bar() as step:
@@ -161,7 +161,7 @@ def show(
 ) -> None:
     """Draw the map of SCENARIO: trajectories of the test users over the hex cells, servers marked."""
     from edgeroam.scenario import load_scenario
-    from edgeroam.topology.report import build_report, default_out_dir
+    from edgeroam.world import build_report, default_out_dir
 
     sc = load_scenario(scenario, root_override(root) + list(set_))
     target = out or default_out_dir(sc) / "map.png"

@@ -24,7 +24,7 @@ from edgeroam.errors import RunError
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.mobility.replay import Tick
     from edgeroam.scenario import Scenario
-    from edgeroam.topology.build import World
+    from edgeroam.world import World
 
 __all__ = ["Prepared", "fit_predictor", "near_servers", "prepare", "true_next"]
 
@@ -142,7 +142,7 @@ def prepare(
     """Load the world, fit the predictor, replay the ticks and make every prediction of a scenario."""
     from edgeroam.emulator.dnn import model_graph, profile
     from edgeroam.mobility.replay import Replay
-    from edgeroam.topology.build import load_world
+    from edgeroam.world import load_world
 
     timing: dict[str, float] = {}
     say = progress or (lambda _msg: None)

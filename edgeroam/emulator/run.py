@@ -143,7 +143,7 @@ def run_scenario(
     bar = _Bar(progress)
     with bar:
         if prepared is None:
-            from edgeroam.topology.build import load_world
+            from edgeroam.world import load_world
 
             bar.say("loading traces and topology")
             world = load_world(sc)

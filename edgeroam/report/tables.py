@@ -242,7 +242,7 @@ def run_servers(run: RunDir, root: str | Path | None = None) -> pd.DataFrame:
         The scenario's dataset cannot be loaded here (e.g. the traces are missing).
     """
     from edgeroam.scenario import scenario_from_dict
-    from edgeroam.topology import load_world
+    from edgeroam.world import load_world
 
     sc = scenario_from_dict(run.scenario)
     if root is not None:

@@ -1,32 +1,34 @@
-"""From a scenario to its world: load the traces, split the users, place the servers, link the backhaul.
+"""From a scenario and its traces to its topology: place the servers, link the backhaul, summarise them.
 
-`load_world(scenario)` composes edgeroam.datasets (load, region, resample, split) with this package's grid,
-servers and backhaul; `topology_summary(world)` gives the counts and path statistics the CLI prints, beside
-PerDNN's implied server counts (TARGETS.md P-D7). The pieces themselves live in hexgrid/servers/backhaul.
+`build_topology(scenario, traces)` places the servers and links the backhaul of a scenario (`edgeroam.world`
+composes it with the datasets into a `World`); `topology_summary(world)` gives the counts and path statistics
+the CLI prints, beside PerDNN's implied server counts (TARGETS.md P-D7). The pieces themselves live in
+hexgrid/servers/backhaul.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 
-from edgeroam.errors import DatasetError, TopologyError
+from edgeroam.errors import TopologyError
 from edgeroam.scenario import Scenario
 from edgeroam.topology.backhaul import BackhaulParams, build_backhaul, path_length_stats
 from edgeroam.topology.hexgrid import HexGrid
 from edgeroam.topology.servers import add_cloud, servers_from_file, servers_in_region, servers_visited
 
+if TYPE_CHECKING:  # pragma: no cover - the world composes this package; only its type is named here
+    from edgeroam.world import World
+
 __all__ = [
     "PERDNN_SERVER_RANGES",
     "Topology",
-    "World",
     "backhaul_params",
     "build_topology",
-    "load_world",
     "scenario_grid",
     "topology_summary",
 ]
@@ -43,24 +45,6 @@ class Topology:
     servers: pd.DataFrame
     backhaul: nx.Graph
     crs: str | None = None
-
-
-@dataclass(frozen=True)
-class World:
-    """A scenario with its (resampled, in-region) traces, user split and topology."""
-
-    scenario: Scenario
-    traces: pd.DataFrame
-    train_users: list[str]
-    test_users: list[str]
-    topology: Topology
-    region: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def test_traces(self) -> pd.DataFrame:
-        """Rows of the test users (the ones the replay clock steps over)."""
-        return self.traces[self.traces["user"].astype(str).isin(self.test_users)]
 
 
 def scenario_grid(scenario: Scenario) -> HexGrid:
@@ -135,49 +119,6 @@ def build_topology(
     if cloud.enabled:
         servers = add_cloud(servers, cloud.count, profile=cloud.profile)
     return Topology(grid, servers, build_backhaul(grid, servers, backhaul_params(scenario)), crs)
-
-
-def load_world(scenario: Scenario, *, cache: bool = True) -> World:
-    """Load a scenario's traces (region, resampling), split the users and build its topology.
-
-    With ``dataset.time_align`` other than ``"absolute"`` the traces are then aligned
-    (edgeroam.mobility.align): the users are split first, by real user, and the split lists become the
-    aligned client ids; ``world.extra["real_user"]`` maps each client to its real user.
-    """
-    from edgeroam.datasets.load import load_dataset, resolve_region
-    from edgeroam.datasets.split import split_users
-
-    d = scenario.dataset
-    synthetic = d.synthetic.model_dump() if d.kind == "synthetic" else None
-    if synthetic is not None:
-        synthetic["area_m"] = tuple(synthetic["area_m"])
-    traces = load_dataset(
-        d.kind,
-        d.root,
-        region=d.region,
-        interval_s=d.interval_s,
-        max_gap_s=d.max_gap_s,
-        cache=cache,
-        synthetic=synthetic,
-    )
-    if len(traces) == 0:
-        raise DatasetError(f"{scenario.name}: no trace points left after the region and resampling")
-    users = sorted(traces["user"].astype(str).unique())
-    if d.split.test_users is None:
-        train, test = [], users
-    else:
-        train, test = split_users(users, test_users=d.split.test_users, seed=d.split.seed)
-    region = resolve_region(d.kind, d.region, traces) if d.region else None
-    extra: dict[str, Any] = {}
-    if d.time_align != "absolute":
-        # split by the real user above, then rename to the aligned clients (no real user in both sets)
-        from edgeroam.mobility.align import align_traces, clients_of
-
-        traces, owner = align_traces(traces, d.time_align, day_start_s=d.day_start_h * 3600.0)
-        train, test = clients_of(owner, train), clients_of(owner, test)
-        extra["real_user"] = owner
-    topo = build_topology(scenario, traces, test_users=test, region=region)
-    return World(scenario, traces, train, test, topo, region, extra)
 
 
 def topology_summary(

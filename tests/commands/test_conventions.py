@@ -199,7 +199,7 @@ def test_an_unwritable_model_path_is_one_error_naming_it(tmp_path, capsys):
 
 
 def test_topology_build_reports_its_steps(tmp_path):
-    from edgeroam.topology.report import build_report
+    from edgeroam.world import build_report
 
     seen = []
     build_report(load_scenario("demo"), out_dir=tmp_path, export=False, figure=False,

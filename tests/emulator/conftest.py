@@ -11,7 +11,8 @@ import pytest
 
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
-from edgeroam.topology.build import World, build_topology
+from edgeroam.topology.build import build_topology
+from edgeroam.world import World
 
 #: centre distance of neighbouring pointy cells of R = 50 m
 STEP = math.sqrt(3) * 50.0

@@ -13,7 +13,8 @@ from edgeroam.emulator.planning import Planner
 from edgeroam.emulator.policies import make_policy
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
-from edgeroam.topology.build import World, build_topology
+from edgeroam.topology.build import build_topology
+from edgeroam.world import World
 
 STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
 

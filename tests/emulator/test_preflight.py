@@ -13,7 +13,7 @@ from edgeroam.emulator import preflight
 from edgeroam.emulator.preflight import available_memory, check_run, estimate_memory, useful_radius_m
 from edgeroam.errors import RunError, ScenarioError
 from edgeroam.scenario import load_scenario
-from edgeroam.topology.build import load_world
+from edgeroam.world import load_world
 
 DEMO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.toml"
 

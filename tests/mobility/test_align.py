@@ -153,7 +153,7 @@ def test_split_before_rename(tr, mode, seed):
 def test_load_world_splits_by_real_user(monkeypatch):
     """load_world: split on the real users, then rename; the replayed clients are the test users' days."""
     import edgeroam.datasets.load as load_mod
-    from edgeroam.topology.build import load_world
+    from edgeroam.world import load_world
 
     tr = _table()
     monkeypatch.setattr(load_mod, "load_dataset", lambda *a, **k: tr.copy())
@@ -177,7 +177,7 @@ def test_geolife_day_alignment_overlaps_users(shared_traces):
     from pathlib import Path
 
     from edgeroam.scenario import load_scenario
-    from edgeroam.topology.build import load_world
+    from edgeroam.world import load_world
 
     path = Path(__file__).resolve().parents[2] / "scenarios" / "perdnn-geolife.toml"
     w0 = load_world(load_scenario(path))

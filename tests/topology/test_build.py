@@ -8,7 +8,8 @@ import pytest
 
 from edgeroam.mobility.replay import Replay
 from edgeroam.scenario import load_scenario
-from edgeroam.topology.build import PERDNN_SERVER_RANGES, load_world, topology_summary
+from edgeroam.topology.build import PERDNN_SERVER_RANGES, topology_summary
+from edgeroam.world import load_world
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

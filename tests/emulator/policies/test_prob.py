@@ -14,7 +14,8 @@ from edgeroam.emulator.policies.prob import choose_targets, error_model
 from edgeroam.emulator.prepare import prepare
 from edgeroam.errors import RunError
 from edgeroam.scenario import scenario_from_dict
-from edgeroam.topology.build import World, build_topology
+from edgeroam.topology.build import build_topology
+from edgeroam.world import World
 from tests.emulator.policies.test_policies import world
 
 STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m

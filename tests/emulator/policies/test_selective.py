@@ -14,7 +14,8 @@ from edgeroam.emulator.policies import make_policy
 from edgeroam.emulator.policies.targets import speeds
 from edgeroam.emulator.prepare import prepare
 from edgeroam.scenario import scenario_from_dict
-from edgeroam.topology.build import World, build_topology
+from edgeroam.topology.build import build_topology
+from edgeroam.world import World
 from tests.emulator.policies.test_policies import fitted, world
 
 STEP = math.sqrt(3) * 50.0  # centre distance of neighbouring pointy cells of R = 50 m
