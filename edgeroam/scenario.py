@@ -269,7 +269,9 @@ def apply_overrides(
         key = key.strip()
         if not sep or not key:
             raise ScenarioError(path, None, f"--set expects key.path=value, got {item!r}")
-        parts = key.split(".")
+        parts = [p.strip() for p in key.split(".")]
+        if not all(parts):
+            raise ScenarioError(path, key, f"--set key has an empty part (--set {item})")
         node = out
         for i, part in enumerate(parts[:-1]):
             child = node.get(part)

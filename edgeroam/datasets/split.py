@@ -93,12 +93,13 @@ def split_users(
         k = preset_test_users(test_users, n)
     elif isinstance(test_users, float | np.floating) and not float(test_users).is_integer():
         if not 0.0 < test_users < 1.0:
-            raise DatasetError(f"split: a test fraction must be in (0, 1), got {test_users}")
+            raise DatasetError(f"dataset.split.test_users: a fraction must be in (0, 1), got {test_users}")
         k = int(round(float(test_users) * n))
     else:
         k = int(test_users)
     if not 0 < k < n:
-        raise DatasetError(f"split: {k} test users out of {n} leaves an empty train or test set")
+        raise DatasetError(f"dataset.split.test_users: {k} test users out of {n} leaves an empty train or "
+                           "test set")
     perm = as_generator(seed).permutation(n)
     test = sorted(users[i] for i in perm[:k])
     train = sorted(users[i] for i in perm[k:])

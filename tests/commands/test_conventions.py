@@ -219,3 +219,11 @@ def test_report_root_is_where_the_traffic_map_finds_the_traces(shared_traces, tm
     empty.mkdir()
     assert "topology not rebuilt" in traffic_map_figure(runs, root=empty)._suptitle.get_text()
     assert "topology not rebuilt" not in traffic_map_figure(runs, root=shared_traces)._suptitle.get_text()
+
+
+@pytest.mark.parametrize(("override", "key"), [(".x=1", ".x"), ("policy..radius_m=1", "policy..radius_m"),
+                                               ("dataset.split.test_users=0", "dataset.split.test_users")])
+def test_bad_overrides_name_their_key(override, key, tmp_path, capsys):
+    assert main(["run", "demo", "--no-progress", "--out", str(tmp_path), "--set", override]) == 1
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{key}: " in err and "Traceback" not in err
