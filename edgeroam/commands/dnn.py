@@ -121,11 +121,10 @@ def fig4(
     """PerDNN Fig. 4 here: MAE of LL, LL w/ load and RF w/ load vs number of clients (conv layers)."""
     from pathlib import Path
 
-    from rich.progress import Progress
-
+    from edgeroam._progress import progress_bar
     from edgeroam.emulator.dnn.estimator import compare_estimators, generate_load_dataset, gpu_stats_available
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    with progress_bar(transient=True) as bar:
         task = bar.add_task("timing layers under load", total=clients)
         df = generate_load_dataset(model, max_clients=clients, reps=reps, seed=seed,
                                    progress=lambda done, total: bar.update(task, completed=done))
