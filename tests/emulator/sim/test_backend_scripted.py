@@ -46,3 +46,28 @@ def test_ionn_starts_from_scratch_even_at_a_server_it_left_one_tick_ago(scripted
     plan_bytes = prep.planner.entry(1).bytes
     assert s["backhaul"]["uploaded_bytes"] == pytest.approx(3 * plan_bytes)
     assert s["backhaul"]["migrated_bytes"] == 0
+
+
+def test_backhaul_bytes_are_spread_over_intervals_and_relays(make_backend):
+    # interval 10 s, 1 MB/s links s0 - s1 - s2. At 8 s s0 sends a, b, c (4 MB) to s2 over s1: 8..12 s, so
+    # intervals 0 and 1 get 2 MB each, as uplink of s0 and s1 and downlink of s1 and s2. At 38 s s1 sends c
+    # (2 MB) to s0: 38..40 s, all in interval 3 (it ends on the edge).
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    assert b.backhaul().empty and list(b.backhaul().columns) == [
+        "interval", "start", "server", "up_bytes", "down_bytes"]
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 1, np.array([False, False, True]))
+    b.advance(8.0)
+    b.execute([Migrate(7, 0, 2, ("a", "b", "c"))])
+    b.advance(38.0)
+    b.execute([Migrate(8, 1, 0, ("c",))])
+    b.advance(60.0)
+    bh = b.backhaul(t0=100.0)
+    got = list(bh.itertuples(index=False, name=None))
+    assert got == [
+        (0, 100.0, 0, 2 * MB, 0.0), (0, 100.0, 1, 2 * MB, 2 * MB), (0, 100.0, 2, 0.0, 2 * MB),
+        (1, 110.0, 0, 2 * MB, 0.0), (1, 110.0, 1, 2 * MB, 2 * MB), (1, 110.0, 2, 0.0, 2 * MB),
+        (3, 130.0, 0, 0.0, 2 * MB), (3, 130.0, 1, 2 * MB, 0.0),
+    ]
+    assert bh["interval"].dtype == np.int64 and bh["server"].dtype == np.int64
