@@ -24,16 +24,19 @@ def crs_label(crs: Any) -> str:
     'EPSG:32650, WGS 84 / UTM zone 50N'
     >>> crs_label(None)
     'local metric frame, no CRS'
+    >>> crs_label("UTM, zone unknown")
+    'UTM, zone unknown'
     >>> crs_label("+proj=aeqd +lat_0=36.3721 +lon_0=127.3604 +datum=WGS84 +units=m")
     'Azimuthal Equidistant on WGS 84, centre 36.3721° N 127.3604° E'
     """
     if crs is None:
         return "local metric frame, no CRS"
-    try:
-        from pyproj import CRS
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
+    try:
         c = CRS.from_user_input(crs)
-    except Exception:  # noqa: BLE001 - any unreadable CRS is shown as given
+    except (CRSError, TypeError):  # not a CRS pyproj knows: shown as given
         return str(crs)
     epsg = c.to_epsg()
     if epsg:
