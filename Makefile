@@ -21,10 +21,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check edgeroam tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout=900
 
 lint: $(STAMP)
 	$(BIN)/ruff check edgeroam tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'

@@ -5,11 +5,12 @@ All predictors share one scikit-learn-style interface (base.py): ``fit(windows[N
 `load_predictor` without pickle. torch and scikit-learn are imported only when a model needs them.
 """
 
-from edgeroam.predictors.base import Predictor, clone, load_predictor
+from edgeroam.predictors.base import Predictor, clone
 from edgeroam.predictors.baselines import ConstantVelocityPredictor, StayPredictor
 from edgeroam.predictors.lstm import LSTMPredictor
 from edgeroam.predictors.markov import MarkovPredictor
 from edgeroam.predictors.modal import ModeAwareSVRPredictor
+from edgeroam.predictors.registry import PREDICTORS, load_predictor, make_predictor
 from edgeroam.predictors.svr import SVRPredictor
 
 __all__ = [
@@ -25,25 +26,3 @@ __all__ = [
     "load_predictor",
     "make_predictor",
 ]
-
-#: predictor kind (scenario ``predictor.kind``, CLI ``--predictor``) -> class
-PREDICTORS: dict[str, type[Predictor]] = {
-    "markov": MarkovPredictor,
-    "svr": SVRPredictor,
-    "lstm": LSTMPredictor,
-    "stay": StayPredictor,
-    "velocity": ConstantVelocityPredictor,
-    "svr-mode": ModeAwareSVRPredictor,  # beyond PerDNN (modal.py)
-}
-
-
-def make_predictor(kind: str, **params) -> Predictor:
-    """A new predictor of `kind` with `params` (unknown kind or parameter names raise EdgeroamError)."""
-    from edgeroam.errors import EdgeroamError
-
-    if kind not in PREDICTORS:
-        raise EdgeroamError(f"unknown predictor {kind!r}; choose one of {', '.join(PREDICTORS)}")
-    cls = PREDICTORS[kind]
-    obj = cls()
-    obj.set_params(**params)
-    return obj

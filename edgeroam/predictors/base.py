@@ -34,7 +34,7 @@ __all__ = [
     "check_targets",
     "check_windows",
     "clone",
-    "load_predictor",
+    "read_predictor_file",
 ]
 
 FORMAT_VERSION = 1
@@ -244,34 +244,23 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path) -> Predictor:
-        """Read a predictor written by `save`; the file must hold this class (see `load_predictor`)."""
-        obj = load_predictor(path)
-        if not isinstance(obj, cls):
-            raise EdgeroamError(f"{path}: holds a {type(obj).__name__}, not a {cls.__name__}")
-        return obj
+        """Read a predictor written by `save`; the file must hold this class or a subclass (any kind:
+        `edgeroam.predictors.load_predictor`)."""
+        meta, arrays = read_predictor_file(path)
+        kind = meta.get("kind")
+        todo, found = [cls], None
+        while todo and found is None:
+            c = todo.pop()
+            found = c if getattr(c, "kind", None) == kind else None
+            todo.extend(c.__subclasses__())
+        if found is None:
+            raise EdgeroamError(f"{path}: holds a {kind!r} predictor, not a {cls.__name__}")
+        return found._from_meta(meta, arrays)
 
 
 def clone(predictor: Predictor) -> Predictor:
     """A new unfitted predictor with the same parameters."""
     return type(predictor)(**predictor.get_params())
-
-
-def _registry() -> dict[str, type[Predictor]]:
-    from edgeroam.predictors.baselines import ConstantVelocityPredictor, StayPredictor
-    from edgeroam.predictors.lstm import LSTMPredictor
-    from edgeroam.predictors.markov import MarkovPredictor
-    from edgeroam.predictors.modal import ModeAwareSVRPredictor
-    from edgeroam.predictors.svr import SVRPredictor
-
-    classes = [
-        MarkovPredictor,
-        SVRPredictor,
-        LSTMPredictor,
-        StayPredictor,
-        ConstantVelocityPredictor,
-        ModeAwareSVRPredictor,
-    ]
-    return {c.kind: c for c in classes}
 
 
 def _read_meta(raw: bytes, path: Path) -> dict[str, Any]:
@@ -287,28 +276,36 @@ def _read_meta(raw: bytes, path: Path) -> dict[str, Any]:
     return meta
 
 
-def load_predictor(path: str | Path) -> Predictor:
-    """Read any predictor file written by `Predictor.save` (``.npz``) or the LSTM (``.safetensors``)."""
+def _read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata JSON and arrays of a safetensors predictor file (the LSTM's)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            raw = (fh.metadata() or {}).get("edgeroam")
+            arrays = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iterator
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise EdgeroamError(f"{path}: not a predictor file ({exc})") from None
+    if raw is None:
+        raise EdgeroamError(f"{path}: safetensors file without edgeroam metadata")
+    return _read_meta(raw.encode(), path), arrays
+
+
+def read_predictor_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata and arrays of a file written by `Predictor.save` (``.npz``) or the LSTM (``.safetensors``)."""
     path = Path(path)
     if not path.exists():
         raise EdgeroamError(f"{path}: no such predictor file")
     with open(path, "rb") as fh:
         head = fh.read(4)
-    registry = _registry()
-    if head.startswith(b"PK"):  # npz (a zip)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if "__meta__" not in data.files:
-                    raise EdgeroamError(f"{path}: not an edgeroam predictor file (no __meta__)")
-                meta = _read_meta(data["__meta__"].tobytes(), path)
-                arrays = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
-        except (ValueError, OSError) as exc:
-            raise EdgeroamError(f"{path}: unreadable predictor file ({exc})") from None
-    else:
-        from edgeroam.predictors.lstm import read_safetensors
-
-        meta, arrays = read_safetensors(path)
-    kind = meta.get("kind")
-    if kind not in registry:
-        raise EdgeroamError(f"{path}: unknown predictor kind {kind!r}")
-    return registry[kind]._from_meta(meta, arrays)
+    if not head.startswith(b"PK"):  # not a zip: safetensors
+        return _read_safetensors(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "__meta__" not in data.files:
+                raise EdgeroamError(f"{path}: not an edgeroam predictor file (no __meta__)")
+            meta = _read_meta(data["__meta__"].tobytes(), path)
+            arrays = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
+    except (ValueError, OSError) as exc:
+        raise EdgeroamError(f"{path}: unreadable predictor file ({exc})") from None
+    return meta, arrays

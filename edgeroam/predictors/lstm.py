@@ -23,15 +23,10 @@ import numpy as np
 
 from edgeroam._rng import as_generator
 from edgeroam.errors import EdgeroamError
-from edgeroam.predictors.base import (
-    Interval,
-    Options,
-    Predictor,
-    _read_meta,
-)
+from edgeroam.predictors.base import Interval, Options, Predictor
 from edgeroam.predictors.features import Standardizer
 
-__all__ = ["LSTMPredictor", "read_safetensors"]
+__all__ = ["LSTMPredictor"]
 
 ProgressCallback = Callable[[int, int, float], None]
 
@@ -294,18 +289,3 @@ class LSTMPredictor(Predictor):
         self.best_val_loss_ = float(meta["best_val_loss_"])
         self.window_ = int(meta["window_"])
         self.module_ = module
-
-
-def read_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Metadata JSON and arrays of an LSTM predictor file."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="numpy") as fh:
-            raw = (fh.metadata() or {}).get("edgeroam")
-            arrays = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 - safe_open has no iterator
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise EdgeroamError(f"{path}: not a predictor file ({exc})") from None
-    if raw is None:
-        raise EdgeroamError(f"{path}: safetensors file without edgeroam metadata")
-    return _read_meta(raw.encode(), path), arrays

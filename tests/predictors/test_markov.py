@@ -110,7 +110,7 @@ def test_a_context_seen_min_count_times_is_kept():
 
 
 def test_save_load_keeps_the_tree_and_an_odd_grid_exactly(tmp_path):
-    from edgeroam.predictors.base import load_predictor
+    from edgeroam.predictors import load_predictor
 
     grid = HexGrid(radius=30.0, origin=(5.0, -7.0), orientation="flat")
     cells = [(0, 0), (1, 0), (0, 0), (2, 0), (0, 0), (1, 0), (0, 0)]

@@ -64,7 +64,14 @@ def scenario_rows(prep: Prepared, users: list[str], predictor: Any, radius_m: fl
 
 
 def server_sites(servers: pd.DataFrame) -> np.ndarray:
-    """Site (x, y) of every server id ([max id + 1, 2], NaN for unused ids)."""
+    """Site (x, y) of every server id ([max id + 1, 2], NaN for unused ids).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> server_sites(pd.DataFrame({"server": [0, 2], "x": [1.0, 5.0], "y": [2.0, 6.0]})).tolist()
+    [[1.0, 2.0], [nan, nan], [5.0, 6.0]]
+    """
     sites = np.full((int(servers["server"].max()) + 1, 2), np.nan)
     sites[servers["server"].to_numpy(np.int64)] = servers[["x", "y"]].to_numpy(np.float64)
     return sites
