@@ -92,3 +92,10 @@ def test_cli_radius_1e9_is_one_error_line_not_an_out_of_memory_kill(tmp_path):
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "policy.radius_m" in proc.stderr
     assert "beyond the region" in proc.stderr
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    result = doctest.testmod(preflight)
+    assert result.attempted > 0 and result.failed == 0

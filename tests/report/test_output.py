@@ -82,3 +82,12 @@ def test_stage_keeps_user_files_and_clears_dead_stages(tmp_path):
         (stage.path / "summary.md").write_bytes(b"# new")
     assert sorted(p.name for p in dest.iterdir()) == ["report.json", "summary.md"]  # fig9 was the report's
     assert json.loads((dest / "report.json").read_text())["files"]["summary.md"]["bytes"] == 5
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from edgeroam.report import output
+
+    result = doctest.testmod(output)
+    assert result.attempted > 0 and result.failed == 0
