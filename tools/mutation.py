@@ -76,7 +76,7 @@ def _prepare(module: str, tests: list[str], slow: bool) -> Path:
         "\n[tool.mutmut]\n"
         'source_paths = ["edgeroam"]\n'
         f"only_mutate = [{json.dumps(module)}]\n"
-        f"tests_dir = {json.dumps(existing)}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(existing)}\n"
         'also_copy = ["scenarios"]\n'
         f"pytest_add_cli_args = {json.dumps(_pytest_args(slow))}\n"
     )
@@ -84,8 +84,8 @@ def _prepare(module: str, tests: list[str], slow: bool) -> Path:
     return root
 
 
-def _run(module: str, tests: list[str], jobs: int, slow: bool) -> None:
-    """Run mutmut on `module` in a fresh scratch copy."""
+def _run(module: str, tests: list[str], jobs: int, slow: bool) -> bool:
+    """Run mutmut on `module` in a fresh scratch copy; False (and a message) when mutmut failed."""
     root = _prepare(module, tests, slow)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = {**os.environ, "EDGEROAM_SHARED": os.environ.get("EDGEROAM_SHARED", str(REPO.parent / "shared"))}
@@ -94,8 +94,11 @@ def _run(module: str, tests: list[str], jobs: int, slow: bool) -> None:
         rc = subprocess.run([mutmut, "run", "--max-children", str(jobs)], cwd=root, stdout=log,
                             stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0 or not (root / "mutants" / (module + ".meta")).exists():
-        raise SystemExit(f"{module}: mutmut failed (exit {rc}); see {root / 'mutmut.log'}")
+        print(f"{module}: mutmut failed (exit {rc}); see {root / 'mutmut.log'}", flush=True)
+        shutil.rmtree(root / "mutants", ignore_errors=True)  # no stale result is reported
+        return False
     (root / "seconds").write_text(f"{time.perf_counter() - t0:.1f}")
+    return True
 
 
 def _collect(module: str, tests: list[str]) -> dict | None:
@@ -131,17 +134,19 @@ def _collect(module: str, tests: list[str]) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="parallel mutant runs (default 2)")
-    ap.add_argument("--only", default=None, help="only run modules whose path contains this (the others' "
-                    "last results are still reported, with their date)")
+    ap.add_argument("--only", default=None, help="only run modules whose path contains one of these "
+                    "comma-separated strings (the others' last results are still reported, with their date)")
     ap.add_argument("--report", action="store_true", help="run nothing; report the last results")
     ap.add_argument("--slow", action="store_true", help="also run the tests marked slow (real traces)")
     ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
     ap.add_argument("--json", type=Path, default=WORK / "summary.json", help="where to write the results")
     args = ap.parse_args(argv)
+    failed = []
     if not args.report:
         for module, tests in MODULES.items():
-            if args.only is None or args.only in module:
-                _run(module, tests, args.jobs, args.slow)
+            chosen = args.only is None or any(part in module for part in args.only.split(","))
+            if chosen and not _run(module, tests, args.jobs, args.slow):
+                failed.append(module)
     results = [r for m, t in MODULES.items() if (r := _collect(m, t)) is not None]
     print(f"{'module':40s} {'killed':>15s}  {'rate':>7s}  equiv.  last run")
     for r in results:
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({"rate": rate, "killed": killed, "counted": counted, "modules": results},
                                     indent=2))
     print(f"details: {args.json}; a mutant's diff: cd .cache/mutation/<module> && mutmut show NAME")
-    return 0 if rate >= args.min_rate and not missing else 1
+    return 0 if rate >= args.min_rate and not missing and not failed else 1
 
 
 if __name__ == "__main__":
