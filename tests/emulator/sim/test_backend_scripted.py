@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Migrate
+from edgeroam.emulator.actions import Migrate, SetPlan
 from edgeroam.emulator.run import run_prepared
+from edgeroam.errors import RunError
 
 MB = 1_000_000
 
@@ -71,3 +72,57 @@ def test_backhaul_bytes_are_spread_over_intervals_and_relays(make_backend):
         (3, 130.0, 0, 0.0, 2 * MB), (3, 130.0, 1, 2 * MB, 0.0),
     ]
     assert bh["interval"].dtype == np.int64 and bh["server"].dtype == np.int64
+
+
+def test_memory_counts_held_plans_per_tick_until_they_expire(make_backend):
+    # TTL 2 intervals: layers granted at tick 0 expire after tick 2 (dropped when tick 3 begins)
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})  # nothing held yet
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 1, np.array([True, False, False]))
+    for k in (1, 2):
+        b.begin_tick(k, 10.0 * k, {})
+        assert b.holds(7, 0) is not None and b.held_by(8) == frozenset({1})
+    b.begin_tick(3, 30.0, {})
+    assert b.holds(7, 0) is None and b.held_by(7) == frozenset() and b.held_by(8) == frozenset()
+    b.begin_tick(4, 40.0, {})
+    # held per tick: 0, 2, 2, 0, 0 -> mean 0.8; peak 2 (one per server)
+    assert b.memory() == {"mean_held": 0.8, "peak_held": 2.0, "peak_held_per_server": 1.0, "evictions": 0.0}
+
+
+def test_layers_in_flight_are_not_sent_twice_and_unknown_layers_are_refused(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(7, 2, np.ones(3, bool))
+    # s0 and s2 both send a and c to s1 in the same tick: the second finds them on their way and sends none
+    b.execute([Migrate(7, 0, 1, ("a", "c")), Migrate(7, 2, 1, ("a", "c"))])
+    b.advance(10.0)
+    tr = b.transfers()
+    assert list(zip(tr["src"], tr["dst"], tr["bytes"], tr["layers"], strict=True)) == [(0, 1, 3 * MB, 2)]
+    assert b.holds(7, 1).tolist() == [True, False, True]
+    # a later order for what s1 already holds sends nothing either
+    b.execute([Migrate(7, 0, 1, ("a", "b"))])
+    b.advance(20.0)
+    assert b.transfers()["bytes"].tolist() == [3 * MB, MB]
+    with pytest.raises(RunError, match="unknown layer 'zz' in an action"):
+        b.execute([Migrate(7, 0, 1, ("a", "zz"))])
+    assert b.unwatch(7, 1) == []  # never watched: no arrivals
+
+
+def test_a_cancelled_upload_records_what_went_out(make_backend):
+    # Wi-Fi 1 MB/s: c (2 MB) uploads to s1 from 0 s; the client moves on at 0.5 s: 0.5 MB went out, no layer
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.execute([SetPlan(3, 1, ("c",))])
+    b.advance(0.5)
+    b.execute([SetPlan(3, 2, ())])
+    b.advance(10.0)
+    tr = b.transfers()
+    assert list(tr.itertuples(index=False, name=None)) == [
+        ("upload", 3, -1, 1, 0.0, 0.5, pytest.approx(0.5 * MB), 0, 0, False)]
+    assert b.holds(3, 1) is None or not b.holds(3, 1).any()
+    # the cancelled layer is no longer pending: a new upload to s1 sends it again, whole
+    b.execute([SetPlan(3, 1, ("c",))])
+    b.advance(20.0)
+    assert b.transfers()["bytes"].tolist()[1:] == [2 * MB] and b.holds(3, 1).tolist() == [False, False, True]
