@@ -1,0 +1,103 @@
+"""The Backend contract: the master drives any backend through it; a recording fake stands in for sim here.
+
+The fake keeps no layers (so every server change misses) and records every call. The master must start it
+once, advance it tick by tick with the users' moves, hand it plain actions once per tick and close it; it
+must never import the sim backend.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edgeroam.emulator.actions import SetPlan, action_from_dict, action_to_dict
+from edgeroam.emulator.backend import BACKENDS, Backend, Closing, Events, Moves, Setup, make_backend
+from edgeroam.emulator.master import run_pass
+from edgeroam.emulator.policies import make_policy
+from edgeroam.errors import RunError
+
+
+class RecordingBackend:
+    """A backend that holds nothing and records what the master asks of it."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def start(self, setup: Setup) -> None:
+        self.setup = setup
+        self.calls.append(("start", setup))
+
+    def advance(self, until: float, moves: Moves | None = None) -> Events:
+        self.calls.append(("advance", until, moves))
+        out = Events()
+        for a in moves.arrivals if moves is not None else ():
+            held = np.zeros(self.setup.planner.n_layers, bool)
+            out.arrivals.append((a.row, a.client, a.prev, a.server, until, 1, a.handover, held))
+        return out
+
+    def apply(self, actions: list) -> None:
+        self.calls.append(("apply", [json.dumps(action_to_dict(a)) for a in actions]))
+
+    def holds(self, client: int, server: int) -> np.ndarray | None:
+        return None
+
+    def held_by(self, client: int) -> frozenset[int]:
+        return frozenset()
+
+    def close(self) -> Closing:
+        self.calls.append(("close",))
+        transfers = pd.DataFrame({"kind": pd.Series(dtype=str), "bytes": pd.Series(dtype=float)})
+        backhaul = pd.DataFrame({"interval": pd.Series(dtype=np.int64), "server": pd.Series(dtype=np.int64),
+                                 "up_bytes": pd.Series(dtype=float), "down_bytes": pd.Series(dtype=float)})
+        return Closing(Events(), transfers, backhaul, None)
+
+
+def test_the_master_drives_a_recording_backend(scripted):
+    prep = scripted({"a": (0, 0, 1, 1, 2, 2)})
+    fake = RecordingBackend()
+    assert isinstance(fake, Backend)
+    res = run_pass(prep, make_policy("perdnn"), backend=fake)
+    kinds = [c[0] for c in fake.calls]
+    n = len(prep.ticks)
+    assert kinds == ["start"] + ["advance", "apply"] * n + ["close"]
+    advances = [c for c in fake.calls if c[0] == "advance"]
+    assert [c[1] for c in advances] == [tk.time - prep.ticks[0].time for tk in prep.ticks]
+    # the moves: one user, attached every tick, arriving at its first server and at each change
+    moves = [c[2] for c in advances]
+    assert [m.tick for m in moves] == [tk.index for tk in prep.ticks]
+    assert [len(m.arrivals) for m in moves] == [1, 0, 1, 0, 1, 0]
+    client = moves[0].arrivals[0].client
+    assert moves[-1].leaving == (client,) and all(m.leaving == () for m in moves[:-1])
+    assert [m.attached for m in moves] == [{client: int(tk.server[0])} for tk in prep.ticks]
+    # every action crossed as JSON and comes back the same kind of plain record
+    applied = [action_from_dict(json.loads(t)) for c in fake.calls if c[0] == "apply" for t in c[1]]
+    assert sum(isinstance(a, SetPlan) for a in applied) == 3
+    # nothing held: both server changes miss, and the tables come from the events alone
+    s = res.summary
+    assert (s["cold_starts"], s["hits"], s["misses"]) == (2, 0, 2)
+    assert res.tables["handovers"]["kind"].tolist() == ["miss", "miss", "miss"]
+
+
+def test_the_master_never_imports_sim():
+    code = (
+        "import sys\n"
+        "from edgeroam.emulator import master, backend, metrics, prepare, policies  # noqa: F401\n"
+        "print(sorted(m for m in sys.modules if m.startswith('edgeroam.emulator.sim')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_backends_are_found_by_name():
+    assert make_backend("sim").name == "sim" and set(BACKENDS) >= {"sim", "net"}
+    with pytest.raises(RunError, match="'net' backend is not built yet"):
+        make_backend("net")
+    with pytest.raises(RunError, match="unknown backend 'warp'"):
+        make_backend("warp")
