@@ -26,6 +26,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
@@ -42,6 +43,8 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.errors import RunError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MANIFEST",
@@ -69,6 +72,7 @@ FIGURES = "figures"
 TIMING_KEY = "timing"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 #: what a run directory written before the manifest holds (treated as edgeroam's own when replacing one)
 _LEGACY_RUN_FILES = re.compile(
     r"^(summary\.json|scenario\.toml|log\.jsonl|[^/]+\.parquet|figures/[^/]+\.png)$")
@@ -277,6 +281,10 @@ def folder_lock(folder: str | os.PathLike[str], timeout_s: float = 120.0) -> Ite
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as exc:
+                if exc.errno in _NO_LOCKS:  # e.g. some network file systems: go on, the renames still check
+                    log.warning("%s: file locks are not supported here (%s); writing without the lock",
+                                path, exc.strerror or exc)
+                    break
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise RunError(f"{path}: cannot lock the folder ({exc.strerror or exc})") from exc
                 if time.monotonic() >= deadline:
@@ -404,7 +412,11 @@ class RunDirWriter:
                                        "wrote it; pass --force to replace it")
                     self._replace()
                 else:
-                    os.replace(self.partial, self.path)
+                    try:
+                        os.replace(self.partial, self.path)
+                    except OSError as exc:  # appeared meanwhile on a file system without locks
+                        raise RunError(f"{self.path}: cannot move the run into place "
+                                       f"({exc.strerror or exc})") from exc
                 self._release()
                 self._clear_stale_partials()
         finally:

@@ -296,3 +296,20 @@ def test_concurrent_writers_of_one_run_never_collide(tmp_path, overwrite):
     run = RunDir(path)  # complete and matching its manifest
     assert run.tables == ["t0", "t1", "t2", "t3", "t4"]
     assert sorted(p.name for p in path.parent.iterdir()) == ["same-abc"]  # no partial or aside left
+
+
+def test_a_file_system_without_locks_still_commits(tmp_path, monkeypatch, caplog):
+    import errno
+    import fcntl
+
+    real = fcntl.flock
+
+    def no_locks(fd, op):
+        if op & fcntl.LOCK_EX:
+            raise OSError(errno.ENOLCK, "No locks available")
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level("WARNING", logger="edgeroam.emulator.rundir"):
+        path = _write(tmp_path / "r")
+    assert RunDir(path).tables == ["queries"] and "not supported" in caplog.text
