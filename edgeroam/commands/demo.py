@@ -1,32 +1,20 @@
-"""`edgeroam demo`: the main job on the embedded default (no downloads).
+"""`edgeroam demo`: the main job on the embedded default (no downloads); a shell over `run_demo`.
 
 Summarises the synthetic Levy-walk traces and draws their map, then runs the demo scenario
-(``scenarios/demo.toml``) with every policy on the `sim` backend and writes the report of those runs
-(``<out>/runs/`` and ``<out>/report/``).
+(``scenarios/demo.toml``) with every policy and writes the report of those runs (``<out>/runs/`` and
+``<out>/report/``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-__all__ = ["DEMO_POLICIES", "default_scenario", "register"]
+from edgeroam.demo import DEMO_POLICIES
 
-#: the policies the demo compares, baseline first
-DEMO_POLICIES = ("ionn", "perdnn", "oracle", "fractional", "optimal")
-
-
-def default_scenario() -> Path:
-    """``scenarios/demo.toml`` under the working directory, else the one beside the edgeroam package."""
-    here = Path("scenarios/demo.toml")
-    if here.is_file():
-        return here
-    import edgeroam
-
-    return Path(edgeroam.__file__).resolve().parents[1] / "scenarios" / "demo.toml"
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,37 +35,19 @@ def register(app: typer.Typer) -> None:
         from edgeroam._progress import progress_bar
         from edgeroam.commands.datasets import render_info
         from edgeroam.commands.report import render_report
-        from edgeroam.datasets import describe_dataset, plot_traces
-        from edgeroam.emulator.prepare import prepare
-        from edgeroam.emulator.run import run_scenario
-        from edgeroam.report import make_report
-        from edgeroam.scenario import load_scenario
+        from edgeroam.demo import run_demo
 
         console = Console()
-        path = scenario if scenario is not None else default_scenario()
-        base = load_scenario(path)
-        # summarise and map the walkers the runs replay (the scenario's synthetic traces)
-        synthetic = {**base.dataset.synthetic.model_dump(), "area_m": tuple(base.dataset.synthetic.area_m)}
-        synthetic.update({k: v for k, v in (("users", users), ("seed", seed)) if v is not None})
-        summary, traces, reg = describe_dataset("synthetic", synthetic=synthetic)
-        render_info(summary, console)
-        out.mkdir(parents=True, exist_ok=True)
-        fig = plot_traces(traces, out / "synthetic_traces.png", reg, clip_to_region=True)
-        info_path = out / "datasets_info.json"
-        info_path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        console.print(f"map written to {fig}")
-        console.print(f"summary written to {info_path}")
-
-        runs = []
         with progress_bar() as bar:
-            task = bar.add_task(f"{base.name}: preparing", total=len(policies))
-            prep = prepare(base)
-            for pol in policies:
-                bar.update(task, description=f"{base.name}: {pol}")
-                runs.append(run_scenario(base, out / "runs", progress=False,
-                                         overrides=[f'policy.kind="{pol}"'], prepared=prep,
-                                         overwrite=True))  # the demo's own runs; files you added stay
-                bar.advance(task)
-        report = make_report(runs, out / "report")
-        render_report(report, console)
-        console.print(f"report written to {report.out} (open {report.markdown})")
+            task = bar.add_task("demo", total=len(policies))
+
+            def step(what: str, done: int, total: int) -> None:
+                bar.update(task, description=what, completed=done, total=total)
+
+            result = run_demo(out, scenario=scenario, users=users, seed=seed, policies=policies,
+                              progress=step)
+        render_info(result.info, console)
+        console.print(f"map written to {result.map_path}")
+        console.print(f"summary written to {result.info_path}")
+        render_report(result.report, console)
+        console.print(f"report written to {result.report.out} (open {result.report.markdown})")
