@@ -235,6 +235,9 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
             for v in files.values()
         ):
             raise TypeError("entries must be {bytes: int, sha256: str}")
+        bad = [n for n in files if n.startswith("/") or ".." in n.split("/") or "\\" in n or not n]
+        if bad:
+            raise TypeError(f"file name {bad[0]!r} is not a plain path inside the run directory")
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise RunError(f"{p}: damaged manifest ({type(exc).__name__}: {exc})") from exc
     return files

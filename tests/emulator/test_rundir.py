@@ -10,6 +10,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edgeroam.emulator.rundir import (
     RunDir,
@@ -257,6 +259,10 @@ def test_manifest_lists_every_file_and_the_reader_checks_it(tmp_path):
     (path / "manifest.json").write_text("{not json")
     with pytest.raises(RunError, match="damaged manifest"):
         RunDir(path)
+    outside = {"files": {"../r/summary.json": {"bytes": 1, "sha256": ""}}}
+    (path / "manifest.json").write_text(json.dumps(outside))
+    with pytest.raises(RunError, match="not a plain path"):
+        RunDir(path)
 
 
 _CONCURRENT = textwrap.dedent("""
@@ -313,3 +319,23 @@ def test_a_file_system_without_locks_still_commits(tmp_path, monkeypatch, caplog
     with caplog.at_level("WARNING", logger="edgeroam.emulator.rundir"):
         path = _write(tmp_path / "r")
     assert RunDir(path).tables == ["queries"] and "not supported" in caplog.text
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(manifest=st.one_of(st.binary(max_size=200),
+                          st.recursive(st.one_of(st.none(), st.integers(), st.text(max_size=8)),
+                                       lambda inner: st.dictionaries(st.text(max_size=12), inner, max_size=3),
+                                       max_leaves=6).map(lambda v: json.dumps(v).encode())),
+       cut=st.integers(min_value=0, max_value=10_000))
+def test_any_damage_is_one_run_error(tmp_path_factory, manifest, cut):
+    path = _write(tmp_path_factory.mktemp("run") / "r")
+    table = path / "queries.parquet"
+    data = table.read_bytes()
+    table.write_bytes(data[: cut % len(data)])
+    with pytest.raises(RunError, match="queries.parquet"):
+        RunDir(path)
+    (path / "manifest.json").write_bytes(manifest)
+    try:
+        RunDir(path)
+    except RunError as exc:
+        assert "manifest.json" in str(exc) or "queries.parquet" in str(exc) or "missing" in str(exc)
