@@ -1,4 +1,4 @@
-"""`edgeroam run SCENARIO`: run one scenario on the `sim` backend and write its run directory."""
+"""`edgeroam run SCENARIO`: run one scenario on its backend (``run.backend``) and write its run directory."""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
             None, "--policy",
             help="perdnn | fractional | ionn | optimal | oracle | perdnn-forward | perdnn-top<k> | "
                  "perdnn-forward-top<k> | perdnn-gated | perdnn-gated-top<k> | perdnn-speed | perdnn-prob | "
-                 "perdnn-rank "
-                 "(docs/reproductions/beat-the-paper.md).",
+                 "perdnn-rank (docs/reproductions/beat-the-paper.md): names for parameters of the one policy "
+                 "family, which --set policy.<param>=… sets too (e.g. policy.targets=3, policy.relay=true).",
         ),
         predictor: str = typer.Option(None, "--predictor", help=" | ".join(PREDICTORS) + "."),
         model: str = typer.Option(None, "--model", help="DNN zoo name (mobilenet | inception | resnet50 …)."),
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         no_progress: bool = typer.Option(False, "--no-progress", help="Do not show the progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     ) -> None:
-        """Replay a scenario through the master and the sim backend; write runs/<name>-<hash>/."""
+        """Replay a scenario through the master and its backend; write runs/<name>-<hash>/."""
         from edgeroam.emulator.run import run_scenario
         from edgeroam.emulator.rundir import open_run_dir
 
