@@ -5,7 +5,8 @@
     python docs/reproductions/beat_the_paper.py geolife --set policy.ttl_intervals=0 perdnn
 
 A policy is a registry name (``perdnn``, ``perdnn-forward-top3`` …), ``rank:<tau>:<k_max>:<keep_m>``
-(`RankForwardPolicy`) or ``prob:<tau>`` (`ProbForwardPolicy` with the tau rule). With ``--folds K`` the
+(``perdnn-rank`` with those parameters) or ``prob:<tau>`` (``perdnn-prob``, the tau rule), each with the
+scenario's other ``[policy]`` parameters. With ``--folds K`` the
 train users are shuffled (seed 11) and dealt into K folds; each fold is replayed with the predictor (and
 any learned policy) fitted on the other train users, and the counts are summed over the folds. The test
 users are never touched then. ``--set key=value`` overrides the scenario as `edgeroam run --set` does. One
