@@ -26,6 +26,7 @@ from edgeroam.emulator.policies import TargetPolicy, make_policy, policy_from_sc
 from edgeroam.emulator.preflight import check_run
 from edgeroam.emulator.prepare import Prepared, prepare
 from edgeroam.emulator.rundir import RunDirWriter, run_dir_name, versions
+from edgeroam.errors import RunError, ScenarioError
 from edgeroam.scenario import Scenario
 
 __all__ = ["crowded_servers", "run_prepared", "run_scenario"]
@@ -133,7 +134,10 @@ def run_scenario(
         not fit the machine (`edgeroam.emulator.preflight`).
     """
     sc = _resolve(scenario, overrides)
-    make_backend(sc.run.backend)  # an unknown or unbuilt backend fails here, before any work
+    try:
+        make_backend(sc.run.backend)  # an unknown or unbuilt backend fails here, before any work
+    except RunError as exc:
+        raise ScenarioError(None, "run.backend", str(exc)) from None
     policy = policy_from_scenario(sc)  # so does an unknown policy or parameter
     resolved = sc.model_dump(mode="json")
     target = Path(out if out is not None else sc.run.out) / run_dir_name(sc.name, resolved)

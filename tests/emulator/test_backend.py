@@ -101,3 +101,13 @@ def test_backends_are_found_by_name():
         make_backend("net")
     with pytest.raises(RunError, match="unknown backend 'warp'"):
         make_backend("warp")
+
+
+def test_a_run_on_an_unbuilt_backend_fails_before_any_work(tmp_path):
+    from edgeroam.emulator.run import run_scenario
+    from edgeroam.errors import ScenarioError
+    from edgeroam.scenario import scenario_from_dict
+
+    with pytest.raises(ScenarioError, match="run.backend: the 'net' backend is not built yet"):
+        run_scenario(scenario_from_dict({"name": "n", "run": {"backend": "net"}}), tmp_path)
+    assert not any(tmp_path.iterdir())
