@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -318,30 +319,25 @@ class Network:
         for pid, proc in list(self._procs.items()):
             _end(proc)
             self._procs.pop(pid, None)
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
+        self._controller = None
         for host in self.hosts.values():
             with contextlib.suppress(Exception):
                 _end_shell(host)
         self.hosts = {}
-        if self._root_ifs or self._bridges:
-            dels = [f"link del {n}" for n in (*self._root_ifs, *self._bridges)]
-            with contextlib.suppress(RunError):
-                subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(dels) + "\n", text=True,
-                               capture_output=True, timeout=120, check=False)
-        self._root_ifs, self._bridges = [], []
         if self.params.switch == "ovs":
             from edgeroam.emulator.net.switches import ovs_delete_bridges
 
             ovs_delete_bridges(self.plan.switches)
+        if self._root_ifs or self._bridges:
+            dels = [f"link del {n}" for n in (*self._root_ifs, *self._bridges)]
+            subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(dels) + "\n", text=True,
+                           capture_output=True, timeout=120, check=False)
+        self._root_ifs, self._bridges = [], []
         if self._ovs is not None:
             self._ovs.close()
             self._ovs = None
         if self._workdir is not None:
-            for f in self._workdir.iterdir():
-                f.unlink()
-            self._workdir.rmdir()
+            shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
         with contextlib.suppress(FileNotFoundError):
             self._record.unlink()
@@ -481,6 +477,18 @@ class Network:
         self._procs[proc.pid] = proc
         self._write_record()
         return proc
+
+    def track(self, proc: subprocess.Popen) -> None:
+        """Record a process started elsewhere (e.g. the controller) so that stop ends it by PID."""
+        self._procs[proc.pid] = proc
+        self._write_record()
+
+    @property
+    def workdir(self) -> Path:
+        """This network's scratch folder (batch files, controller config and log); removed at stop."""
+        if self._workdir is None:
+            raise RunError("net: the network is not started")
+        return self._workdir
 
     def end(self, proc: subprocess.Popen) -> None:
         """End a process started by `popen` (SIGTERM, then SIGKILL after 5 s)."""

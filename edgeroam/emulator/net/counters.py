@@ -1,13 +1,13 @@
 """Byte counters of every link and direction, sampled every interval into the backhaul table.
 
-Every link has at least one end in the root namespace (a switch port), so one read of ``/proc/net/dev`` gives
-every link: bytes x→y are the transmit counter of x's end when that end is a switch port, else the receive
-counter of y's end (a host's end lives in its namespace). Counters are wire bytes (Ethernet header and up, no
-FCS), as a switch port counts them. `CounterSampler` reads them in a thread every interval; `link_bytes` turns
-the samples into per-interval deltas and `backhaul_table` into the per-server table of the run directory
-(``up_bytes``/``down_bytes`` like the sim backend's, with ``source = "measured"``). Turning counters into
-fidelity verdicts is left to `fidelity`.
-"""
+Every link has at least one end in the root namespace (a switch port), so one read of ``/proc/net/dev`` (or,
+for `ovs`, one round of OpenFlow port stats through the controller) gives every link: bytes x→y are the
+transmit counter of x's end when that end is a switch port, else the receive counter of y's end (a host's end
+lives in its namespace). Counters are wire bytes (Ethernet header and up, no FCS), as a switch port counts
+them. `CounterSampler` reads them in a thread every interval; `link_bytes` turns the samples into per-interval
+deltas and `backhaul_table` into the per-server table of the run directory (``up_bytes``/``down_bytes`` like
+the sim backend's, with ``source = "measured"``). Turning counters into fidelity verdicts is left to
+`fidelity`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -52,12 +53,18 @@ class CounterSampler:
 
     Use as a context manager (or `start`/`stop`); `samples()` gives (times [T], bytes [T, D], packets [T, D])
     with D = the rows of `directions(net)`; the first sample is taken at start, the last at stop.
-    `on_sample(t)` runs after each sample (the fidelity monitor reads the CPU on the same clock).
+    `source` "proc" reads interface statistics, "openflow" the controller's port stats ("auto": port stats
+    for `ovs`, interface statistics for `bridge`). `on_sample(t)` runs after each sample (the fidelity
+    monitor reads the CPU on the same clock).
     """
 
     def __init__(self, net: Network, interval_s: float = 1.0,
-                 on_sample: Callable[[float], None] | None = None):
+                 on_sample: Callable[[float], None] | None = None,
+                 source: Literal["auto", "proc", "openflow"] = "auto"):
         self.net = net
+        if source == "auto":
+            source = "openflow" if net.params.switch == "ovs" else "proc"
+        self.source = source
         self.interval_s = interval_s
         self.on_sample = on_sample
         self.dirs = directions(net)
@@ -69,7 +76,10 @@ class CounterSampler:
 
     def sample(self) -> None:
         """Take one sample now."""
-        c = read_counters()
+        if self.source == "openflow":
+            c = self.net.controller.port_counters(self.net.plan.switches)
+        else:
+            c = read_counters()
         now = time.time()
         vals = np.array([c.get(i, (0, 0, 0, 0)) for i in self.dirs["iface"]], dtype=np.int64).reshape(-1, 4)
         tx = (self.dirs["field"] == "tx").to_numpy()

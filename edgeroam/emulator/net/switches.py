@@ -9,12 +9,20 @@ os-ken app in `controller`. This module turns a switch's ports and forwarding en
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import os
+import socket
 import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from edgeroam.errors import RunError
 
-__all__ = ["OVS_CTL", "ovs_daemons", "ovs_running"]
+__all__ = ["OVS_CTL", "Controller", "ovs_daemons", "ovs_delete_bridges", "ovs_running", "start_ovs"]
 
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 
@@ -28,22 +36,205 @@ def ovs_running() -> bool:
     return p.returncode == 0
 
 
+_USERS = Path("/run/edgeroam/ovs-users.json")
+
+
+@contextlib.contextmanager
+def _users_lock() -> Iterator[dict]:
+    """The shared record of which live processes use the OVS daemons, under an exclusive lock."""
+    _USERS.parent.mkdir(parents=True, exist_ok=True)
+    with open(_USERS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            rec = json.loads(_USERS.read_text()) if _USERS.exists() else {}
+        except ValueError:
+            rec = {}
+        rec["users"] = [p for p in rec.get("users", []) if _alive(p)]
+        yield rec
+        _USERS.write_text(json.dumps(rec))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def ovs_daemons() -> Iterator[bool]:
-    """Make sure the OVS daemons run inside the block; stop them afterwards only if this block started them.
+    """Make sure the OVS daemons run inside the block; yields whether this block started them.
 
-    Yields whether this block started them. There is no systemd here, so ``ovs-ctl start`` is run by hand.
+    There is no systemd here, so ``ovs-ctl start`` is run by hand. Several edgeroam processes may share the
+    daemons: a record in /run/edgeroam (under a file lock) lists the live users, and the daemons are stopped
+    by the last user to leave, and only when edgeroam started them.
     """
+    me = os.getpid()
     started = False
-    if not ovs_running():
-        p = subprocess.run([OVS_CTL, "start", "--system-id=random"], capture_output=True, text=True,
-                           timeout=60, check=False)
+    with _users_lock() as rec:
         if not ovs_running():
-            raise RunError(f"net: could not start the Open vSwitch daemons: {p.stdout[-300:]} "
-                           f"{p.stderr[-300:]}")
-        started = True
+            p = subprocess.run([OVS_CTL, "start", "--system-id=random"], capture_output=True, text=True,
+                               timeout=60, check=False)
+            if not ovs_running():
+                raise RunError(f"net: could not start the Open vSwitch daemons: {p.stdout[-300:]} "
+                               f"{p.stderr[-300:]}")
+            started = rec["ours"] = True
+        rec["users"].append(me)
     try:
         yield started
     finally:
-        if started:
-            subprocess.run([OVS_CTL, "stop"], capture_output=True, timeout=60, check=False)
+        with _users_lock() as rec:
+            rec["users"] = [p for p in rec["users"] if p != me]
+            if not rec["users"] and rec.get("ours"):
+                subprocess.run([OVS_CTL, "stop"], capture_output=True, timeout=60, check=False)
+                rec["ours"] = False
+
+
+def _dpid(switch: str) -> int:
+    """Datapath id of a switch named ``<prefix>s<i>``: i + 1."""
+    return int(switch.rsplit("s", 1)[1]) + 1
+
+
+def _port_no(port: str) -> int:
+    """OpenFlow port number of ``<switch>-eth<k>``: k + 1 (requested from OVS with ofport_request)."""
+    return int(port.rsplit("-eth", 1)[1]) + 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Controller:
+    """The os-ken controller process of a network (`controller` module) and its control socket."""
+
+    def __init__(self, proc: subprocess.Popen, control_port: int, log: Path):
+        self.proc = proc
+        self.control_port = control_port
+        self.log = log
+        self._sock: socket.socket | None = None
+        self._file = None
+        self._lock = threading.Lock()  # the counter thread and a handover may ask at once
+
+    def request(self, req: dict, timeout: float = 30.0) -> dict:
+        """Send one JSON request and return the reply (RunError naming the op when it fails)."""
+        with self._lock:
+            return self._request(req, timeout)
+
+    def _request(self, req: dict, timeout: float) -> dict:
+        try:
+            if self._sock is None:
+                self._sock = socket.create_connection(("127.0.0.1", self.control_port), timeout=timeout)
+                self._file = self._sock.makefile("rw")
+            self._sock.settimeout(timeout)
+            self._file.write(json.dumps(req) + "\n")
+            self._file.flush()
+            reply = json.loads(self._file.readline())
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise RunError(f"net: controller request {req.get('op')!r} failed: {exc}") from exc
+        if "error" in reply:
+            raise RunError(f"net: controller request {req.get('op')!r} failed: {reply['error']}")
+        return reply
+
+    def wait_ready(self, switches: list[str], timeout: float) -> float:
+        """Wait until every switch connected and has its rules; seconds waited."""
+        want = {_dpid(s) for s in switches}
+        t0 = time.monotonic()
+        last: dict = {}
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RunError(f"net: the os-ken controller exited ({self.proc.returncode}): "
+                               f"{self.log.read_text()[-500:]}")
+            with contextlib.suppress(RunError):
+                last = self.request({"op": "status"}, timeout=5)
+                if want <= set(last["done"]):
+                    return time.monotonic() - t0
+            time.sleep(0.1)
+        done = len(last.get("done", []))
+        raise RunError(f"net: only {done} of {len(want)} switches got their rules from the controller within "
+                       f"{timeout:g} s")
+
+    def status(self) -> dict:
+        """Switches connected and done, packet-ins seen."""
+        return self.request({"op": "status"})
+
+    def move(self, mac: str, ports: dict[str, str]) -> int:
+        """Point `mac` at `ports` (switch name -> port name) on those switches; rules changed."""
+        reply = self.request({"op": "move", "mac": mac,
+                              "ports": {str(_dpid(s)): _port_no(p) for s, p in ports.items()}})
+        if not reply["ok"]:
+            raise RunError(f"net: a switch did not confirm the handover rules of {mac}")
+        return int(reply["rules"])
+
+    def port_counters(self, switches: list[str]) -> dict[str, tuple[int, int, int, int]]:
+        """Port name -> (rx_bytes, rx_packets, tx_bytes, tx_packets) from OpenFlow port stats, as of now."""
+        reply = self.request({"op": "stats"})
+        names = {_dpid(s): s for s in switches}
+        out = {}
+        for dpid, ports in reply["stats"].items():
+            sw = names.get(int(dpid))
+            for port, (rxb, txb, rxp, txp) in ports.items() if sw else ():
+                out[f"{sw}-eth{int(port) - 1}"] = (rxb, rxp, txb, txp)
+        return out
+
+    def close(self) -> None:
+        """Close the control socket."""
+        for f in (self._file, self._sock):
+            with contextlib.suppress(Exception):
+                if f is not None:
+                    f.close()
+        self._sock = self._file = None
+
+
+def start_ovs(net, stack: contextlib.ExitStack) -> Controller:
+    """OVS daemons (if down), the os-ken controller, and every switch as a userspace bridge in one ovs-vsctl
+    call; returns when every switch has its rules. Cleanup goes on `stack` and `net`'s recorded PIDs."""
+    plan = net.plan
+    stack.enter_context(ovs_daemons())
+    of_port, ctl_port = _free_port(), _free_port()
+    owner = {port: (sw, peer) for (sw, peer), port in plan.port_to.items()}
+    links = []
+    for link in plan.links:
+        if link.kind == "backhaul":
+            links.append([_dpid(link.a), _port_no(link.a_if), _dpid(link.b), _port_no(link.b_if)])
+    hosts = [[h.mac, _dpid(h.switches[0]), _port_no(plan.port_to[(h.switches[0], h.name)])]
+             for h in plan.hosts.values()]
+    config = {"of_port": of_port, "control_port": ctl_port, "links": links, "hosts": hosts,
+              "switches": {str(_dpid(s)): s for s in plan.switches}}
+    cfg_path = net.workdir / "controller.json"
+    cfg_path.write_text(json.dumps(config))
+    log = net.workdir / "controller.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "edgeroam.emulator.net.controller", str(cfg_path)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    net.track(proc)
+    ctl = Controller(proc, ctl_port, log)
+    stack.callback(ctl.close)
+    args = ["ovs-vsctl", "--timeout=120"]
+    for sw in plan.switches:
+        args += ["--", "add-br", sw, "--", "set", "bridge", sw, "datapath_type=netdev",
+                 "protocols=OpenFlow13", "fail_mode=secure", f"other-config:datapath-id={_dpid(sw):016x}",
+                 "other-config:disable-in-band=true", "--", "set-controller", sw, f"tcp:127.0.0.1:{of_port}"]
+    for port, (sw, _peer) in sorted(owner.items()):
+        args += ["--", "add-port", sw, port, "--", "set", "Interface", port,
+                 f"ofport_request={_port_no(port)}"]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
+    if p.returncode != 0:
+        raise RunError(f"net: ovs-vsctl could not create the switches: {p.stderr.strip()[-400:]}")
+    ctl.wait_ready(plan.switches, timeout=60 + 0.5 * len(plan.switches))
+    return ctl
+
+
+def ovs_delete_bridges(names: list[str]) -> None:
+    """Delete these OVS bridges (those that exist) in one ovs-vsctl call; nothing when OVS is down."""
+    if not names or not ovs_running():
+        return
+    args = ["ovs-vsctl", "--timeout=60"]
+    for b in names:
+        args += ["--", "--if-exists", "del-br", b]
+    subprocess.run(args, capture_output=True, timeout=120, check=False)

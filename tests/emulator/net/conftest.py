@@ -12,7 +12,16 @@ import pytest
 
 from edgeroam.topology import BackhaulParams, HexGrid, build_backhaul, cell_id, make_servers
 
-PREFIX = "ert"
+
+def _own_prefix() -> str:
+    """'er' plus two base-36 characters from this process id: test runs side by side (another pytest on the
+    same machine) never share names, and one run's cleanup never touches another's network."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    n = os.getpid() % (36 * 36)
+    return "er" + digits[n // 36] + digits[n % 36]
+
+
+PREFIX = _own_prefix()
 
 
 def net_skip_reason() -> str | None:
@@ -44,6 +53,6 @@ def net_ok():
         pytest.skip(reason)
     from edgeroam.emulator.net.clean import clean
 
-    clean(PREFIX, force=True)
+    clean(PREFIX)
     yield PREFIX
-    clean(PREFIX, force=True)
+    clean(PREFIX, force=True)  # our own prefix only: whatever this test left

@@ -3,6 +3,7 @@ byte, the stall stays far below Linux's 200 ms minimum RTO with rto_min, and no 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -26,9 +27,12 @@ def _json(proc: subprocess.Popen) -> dict:
 
 @pytest.mark.net
 @pytest.mark.timeout(240)
-def test_tcp_connection_survives_two_handovers(net_ok):
+@pytest.mark.parametrize("switch", ["bridge", "ovs"])
+def test_tcp_connection_survives_two_handovers(net_ok, switch):
+    if switch == "ovs" and importlib.util.find_spec("os_ken") is None:
+        pytest.skip("needs os-ken (pip install -e '.[emulation]')")
     g = hex_graph(1)
-    plan = plan_network(g, [candidate_cells(g, "s2")], NetParams(prefix=net_ok, rto_min_ms=5))
+    plan = plan_network(g, [candidate_cells(g, "s2")], NetParams(prefix=net_ok, rto_min_ms=5, switch=switch))
     c, srv = f"{net_ok}c0", f"{net_ok}h5"
     with Network(plan) as net:
         sink = net.popen(c, [*PROBE, "tcp-sink", "5000", "20"], stdout=subprocess.PIPE, text=True)
@@ -47,7 +51,8 @@ def test_tcp_connection_survives_two_handovers(net_ok):
     assert sent["error"] is None and got["end"] == "eof"
     assert got["bytes"] == sent["bytes"] > 1_000_000  # at 50 Mbit/s down for 3 s: ~18 MB, not one byte lost
     assert got["max_gap_s"] < 0.15  # Linux's 200 ms minimum RTO would stall longer; rto_min cuts it
-    assert ugot["lost"] <= 5 and ugot["received"] >= usent["sent"] - 5
+    if switch == "bridge":  # OVS's userspace datapath drops when a shaped queue is full (TCP beside it)
+        assert ugot["lost"] <= 5 and ugot["received"] >= usent["sent"] - 5
 
 
 @pytest.mark.net
