@@ -79,16 +79,41 @@ def test_summary_of_hand_made_tables(scripted):
         }),
     }
     s = summarize(prep, "perdnn", tables, interval_s=30.0, crowded=[], fraction_bytes=math.inf)
+    assert list(s) == [
+        "scenario", "seed", "policy", "predictor", "model", "radius_m", "interval_s", "ttl_intervals",
+        "server_plans", "users", "servers", "user_steps", "ticks", "cold_starts", "joins", "hits",
+        "partial_hits", "misses", "hit_ratio", "hit_ratio_with_partial", "executed_queries",
+        "queries_per_cold_start", "plan", "backhaul", "fractional", "prediction"]
+    assert (s["scenario"], s["seed"], s["policy"], s["predictor"], s["model"]) == (
+        "scripted", 1, "perdnn", prep.predictor_name, "mobilenet")
+    assert (s["radius_m"], s["interval_s"], s["ttl_intervals"], s["server_plans"]) == (100.0, 30.0, 5, None)
+    assert (s["users"], s["servers"], s["user_steps"], s["ticks"]) == ({"train": 0, "test": 1}, 2, 4, 4)
+    entry = prep.planner.entry(1)
+    assert s["plan"] == {
+        "server_layers": int(entry.target.sum()), "layers": prep.planner.n_layers,
+        "plan_bytes": int(entry.bytes),
+        "latency_s": float(entry.plan.latency_s),
+        "client_only_s": float(prep.planner.latency(1, np.zeros(prep.planner.n_layers, bool))),
+        "rho": prep.planner.rho}
+    assert s["plan"]["client_only_s"] > s["plan"]["latency_s"] > 0
+    assert s["fractional"] == {"crowded": [], "fraction_bytes": None}
+    assert summarize(prep, "fractional", tables, interval_s=30.0, crowded=[1], fraction_bytes=5e6)[
+        "fractional"] == {"crowded": [1], "fraction_bytes": 5e6}
     assert (s["cold_starts"], s["joins"], s["hits"], s["partial_hits"], s["misses"]) == (4, 1, 2, 1, 1)
     assert s["hit_ratio"] == pytest.approx(2 / 3)  # partial hits are neither hits nor misses
     assert s["hit_ratio_with_partial"] == pytest.approx(3 / 4)
     assert (s["executed_queries"], s["queries_per_cold_start"]) == (26, 6.5)
     bh = s["backhaul"]
+    assert list(bh) == ["migrated_bytes", "migration_chunks", "uploaded_bytes", "servers_with_traffic",
+                        "peak_up_mbps", "peak_down_mbps", "peak_up_mbps_p50", "peak_up_mbps_p95",
+                        "mean_up_mbps"]
     assert (bh["migrated_bytes"], bh["migration_chunks"], bh["uploaded_bytes"]) == (150.0, 2, 7.0)
+    assert bh["peak_up_mbps_p50"] == pytest.approx(1.0) and bh["peak_up_mbps_p95"] == pytest.approx(1.9)
     assert bh["servers_with_traffic"] == 2
     assert bh["peak_up_mbps"] == pytest.approx(2.0) and bh["peak_down_mbps"] == pytest.approx(1.0)
     assert bh["mean_up_mbps"] == pytest.approx(3.0 / 4 / 2)  # 11.25 MB: 3 Mbit/s, over 4 ticks, 2 servers
     pr = s["prediction"]
+    assert list(pr) == ["predictions", "with_next", "mae_m", "futile_ratio", "covered", "covered_nonfutile"]
     assert (pr["predictions"], pr["with_next"]) == (4, 3)  # next server 0 is known, -1 is not
     assert pr["mae_m"] == pytest.approx(3.0) and pr["futile_ratio"] == pytest.approx(1 / 3)
     assert pr["covered"] == pytest.approx(2 / 3) and pr["covered_nonfutile"] == pytest.approx(0.5)
@@ -125,3 +150,45 @@ def test_held_bytes_count_only_the_plans_layers(scripted):
     assert df["user"].astype(str).tolist() == ["a"] * 3
     opt = arrival_table(arrivals, query_table([]), prep, planner, everywhere=True)
     assert opt["kind"].tolist() == ["hit"] * 3 and opt["held_bytes"].tolist() == [plan_bytes] * 3
+
+
+def test_summary_without_any_event(scripted):
+    prep = scripted({"a": (0, 0, 1, 1)})
+    none = {
+        "handovers": pd.DataFrame({"handover": pd.Series([], dtype=bool), "kind": pd.Series([], dtype=object),
+                                   "queries": pd.Series([], dtype=np.int64)}),
+        "backhaul": pd.DataFrame({"interval": [], "server": [], "up_bytes": [], "down_bytes": []}),
+        "transfers": pd.DataFrame({"kind": pd.Series([], dtype=object), "bytes": pd.Series([], dtype=float)}),
+        "predictions": pd.DataFrame({"next_server": [-1], "futile": [False], "error_m": [math.nan],
+                                     "covered": [False]}),
+    }
+    s = summarize(prep, "perdnn", none, interval_s=30.0, crowded=[], fraction_bytes=math.inf)
+    assert (s["hit_ratio"], s["hit_ratio_with_partial"], s["queries_per_cold_start"]) == (None, None, None)
+    assert s["backhaul"]["servers_with_traffic"] == 0 and s["backhaul"]["peak_up_mbps"] == 0.0
+    assert (s["backhaul"]["peak_up_mbps_p50"], s["backhaul"]["peak_up_mbps_p95"]) == (None, None)
+    assert s["prediction"]["with_next"] == 0 and s["prediction"]["mae_m"] is None
+    assert (s["prediction"]["covered"], s["prediction"]["covered_nonfutile"]) == (None, None)
+    ho = pd.DataFrame({"handover": [True, True], "kind": ["partial", "partial"], "queries": [1, 2]})
+    s = summarize(prep, "perdnn", {**none, "handovers": ho}, interval_s=30.0, crowded=[], fraction_bytes=1.0)
+    assert s["hit_ratio"] is None and s["hit_ratio_with_partial"] == 1.0  # no hit nor miss: no ratio
+
+
+def test_prediction_table_columns_and_values(scripted):
+    # stay predictor: the prediction is the current position; the truth is the next tick's position
+    step = math.sqrt(3) * 50.0  # centre distance of neighbouring cells
+    prep = scripted({"a": (0, 0, 1, 3)}, server_cells=(0, 1, 3))
+    pr = run_prepared(prep, "perdnn").tables["predictions"]
+    assert list(pr.columns) == ["user", "tick", "t", "x", "y", "px", "py", "ax", "ay", "error_m", "server",
+                                "next_server", "futile", "covered"]
+    assert pr["user"].astype(str).tolist() == ["a"] * 4 and pr["tick"].tolist() == [0, 1, 2, 3]
+    assert pr["t"].tolist() == [0.0, 30.0, 60.0, 90.0]
+    np.testing.assert_allclose(pr["x"], [0, 0, step, 3 * step])
+    np.testing.assert_allclose(pr["px"], pr["x"])
+    np.testing.assert_allclose(pr[["y", "py"]], 0.0)
+    np.testing.assert_allclose(pr["ax"][:3], [0, step, 3 * step])
+    np.testing.assert_allclose(pr["ay"][:3], 0.0)
+    np.testing.assert_allclose(pr["error_m"][:3], [0, step, 2 * step])
+    assert pr[["ax", "ay", "error_m"]].iloc[3].isna().all()  # no next position after the last tick
+    assert pr["server"].tolist() == [0, 0, 1, 2] and pr["next_server"].tolist() == [0, 1, 2, -1]
+    # r = 100 m around the prediction reaches the neighbouring server (87 m) but not one 173 m away
+    assert pr["covered"].tolist() == [True, True, False, False]
