@@ -118,7 +118,8 @@ class Policy:
         return {k: getattr(self, k) for k in self.param_names()}
 
     def set_params(self, **params: Any) -> Policy:
-        """Change parameters (validated as in ``__init__``); an unknown name is a ScenarioError."""
+        """Change parameters (validated as in ``__init__``; a fitted policy must be fitted again); an unknown
+        name is a ScenarioError."""
         known = self.param_names()
         for k in params:
             if k not in known:
