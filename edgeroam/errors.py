@@ -9,7 +9,9 @@ Every error a user can cause is one of these; the CLI turns them into one red li
     ├── TopologyError          a cell, server or link is unknown or inconsistent (names the id)
     ├── PlanningError          a DNN model, profile or plan is invalid (names model/layer/device)
     ├── NotFittedError         a predictor is used before fit (also ValueError, AttributeError)
-    └── RunError               a run failed (names process, time and client)
+    ├── RunError               a run failed (names process, time and client)
+    │   └── NetError           a net agent, peer or link failed (names the peer and frame seq)
+    └── ProtocolError          a wire frame is malformed, forged, replayed or too large (names peer and seq)
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from pathlib import Path
 __all__ = [
     "DatasetError",
     "EdgeroamError",
+    "NetError",
     "NotFittedError",
     "PlanningError",
+    "ProtocolError",
     "RunError",
     "ScenarioError",
     "TopologyError",
@@ -78,3 +82,20 @@ class NotFittedError(EdgeroamError, ValueError, AttributeError):
 
 class RunError(EdgeroamError):
     """A run failed; names the process, simulated time and client."""
+
+
+class NetError(RunError):
+    """A net agent, peer or link failed; names the peer and, where known, the frame's seq."""
+
+
+class ProtocolError(EdgeroamError):
+    """A wire frame was rejected; `reason` is the counter it goes to (bad_mac, replay, oversize, ...)."""
+
+    def __init__(self, reason: str, message: str, peer: str | None = None, seq: int | None = None):
+        self.reason = reason
+        self.peer = peer
+        self.seq = seq
+        where = f"frame from {peer}" if peer else "frame"
+        if seq is not None:
+            where += f" seq {seq}"
+        super().__init__(f"{where}: {reason}: {message}")
