@@ -27,15 +27,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".cache" / "mutation"
 
+#: the tests of the emulator package's own modules (test_rundir.py, for rundir.py, runs subprocesses)
+_EMULATOR_TESTS = [f"tests/emulator/test_{m}.py" for m in ("metrics", "master", "actions", "backend", "run")]
 #: module -> the tests of its own package (globs) that must catch its bugs
 MODULES: dict[str, list[str]] = {
     "edgeroam/emulator/sim/fluid.py": ["tests/emulator/sim"],
     "edgeroam/emulator/sim/backend.py": ["tests/emulator/sim"],
     "edgeroam/emulator/policies/base.py": ["tests/emulator/policies"],
-    "edgeroam/emulator/metrics.py": ["tests/emulator/test_*.py"],
-    "edgeroam/emulator/backend.py": ["tests/emulator/test_*.py"],
-    "edgeroam/emulator/master.py": ["tests/emulator/test_*.py"],
-    "edgeroam/emulator/actions.py": ["tests/emulator/test_*.py"],
+    "edgeroam/emulator/metrics.py": _EMULATOR_TESTS,
+    "edgeroam/emulator/backend.py": _EMULATOR_TESTS,
+    "edgeroam/emulator/master.py": _EMULATOR_TESTS,
+    "edgeroam/emulator/actions.py": _EMULATOR_TESTS,
     "edgeroam/topology/hexgrid.py": ["tests/topology"],
     "edgeroam/datasets/regions.py": ["tests/datasets"],
     "edgeroam/datasets/resample.py": ["tests/datasets"],
