@@ -159,11 +159,14 @@ def _plot_fig4(mae_us, importances, path) -> None:  # noqa: ANN001
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     for col, style in (("LL", "o-"), ("LL w/ load", "s-"), ("RF w/ load", "^-"), ("RF w/o load", "x--")):
         a.plot(mae_us.index, mae_us[col], style, label=col)
-    a.set_xlabel("number of clients")
-    a.set_ylabel("MAE (us)")
+    a.set_xticks(list(mae_us.index))  # whole numbers of clients
+    a.set_xlabel("concurrent clients on the server")
+    a.set_ylabel("MAE of the layer execution time (µs)")
+    a.set_title("Estimation error vs load (PerDNN Fig. 4)", fontsize=10)
     a.legend()
     importances.iloc[::-1].plot.barh(ax=b)
     b.set_xlabel("RF feature importance")
+    b.set_title("What the random forest uses", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
