@@ -144,7 +144,7 @@ def build_report(
                 target,
                 traces=world.test_traces,
                 title=f"{scenario.name}: "
-                f"{summary['servers']['edge']} edge servers, R = {world.topology.grid.radius:g} m",
+                f"{summary['servers']['edge']:,} edge servers, R = {world.topology.grid.radius:g} m",
             )
         )
     summary["files"] = files

@@ -172,7 +172,8 @@ def topology_figure(
     ax.autoscale_view()
     if len(corners):
         km_axes(ax, (float(corners[..., 0].min()), float(corners[..., 1].min())), topo.crs)
-    ax.set_title(title or f"{len(edge)} edge servers, hex R = {grid.radius:g} m, {G.graph['shape']} backhaul")
+    ax.set_title(title or f"{len(edge):,} edge servers, hex R = {grid.radius:g} m, "
+                 f"{G.graph['shape']} backhaul")
     ax.legend(loc="upper right", fontsize=8)
     return fig
 
