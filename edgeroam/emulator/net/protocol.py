@@ -261,12 +261,16 @@ class Decoder:
 
     tally : Tally, optional
         Counters and replay window, shared by the decoders of one receiver's connections (default: its own).
+    window : str
+        Suffix of the replay window's key: a receiver that hears one sender on two kinds of connection (its
+        requests, and its answers to ours) keeps one window for each, each strictly increasing.
     """
 
     def __init__(self, secret: bytes, *, run: str | None = None, me: str | None = None,
                  max_body: int = DEFAULT_MAX_BODY, types: frozenset[str] = TYPES,
-                 tally: Tally | None = None) -> None:
+                 tally: Tally | None = None, window: str = "") -> None:
         self.secret = bytes(secret)
+        self.window = window
         self.run = run
         self.me = me
         self.max_body = int(max_body)
@@ -392,7 +396,8 @@ class Decoder:
         if self.me is not None and frame.dst not in (self.me, "*"):
             self._drop("wrong_dst")
             return None
-        if frame.seq <= self.tally.last_seq.get(frame.src, -1):
+        key = frame.src + self.window
+        if frame.seq <= self.tally.last_seq.get(key, -1):
             self._drop("replay")
             return None
         if body:
@@ -401,7 +406,7 @@ class Decoder:
             except ProtocolError:
                 self._drop("bad_body")
                 return None
-        self.tally.last_seq[frame.src] = frame.seq
+        self.tally.last_seq[key] = frame.seq
         self.tally.accepted += 1
         return frame
 
@@ -470,8 +475,8 @@ class Channel:
 
     async def send(self, type: str, dst: str, **fields: Any) -> int:
         """Encode and write a frame (waits for the write buffer to drain); its seq."""
-        seq, data = self.encoder.encode(type, dst, **fields)
-        async with self._lock:
+        async with self._lock:  # numbered in the order written: a receiver never sees a lower seq later
+            seq, data = self.encoder.encode(type, dst, **fields)
             try:
                 self.writer.write(data)
                 await self.writer.drain()

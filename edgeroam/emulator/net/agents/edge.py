@@ -1,0 +1,282 @@
+"""The edge server agent: holds clients' layers as real tensors, runs them for queries, migrates them.
+
+Requests it answers (each with a frame whose ``ref`` is the request's seq):
+
+- ``layers`` (a client's upload or another server's migration): the tensors of `layers` for `client` are kept
+  (a layer already held is refreshed, not stored twice) and made runnable; ack with ``meta.new``, the layers
+  that were new. Listed layers under a standing relay order are forwarded as they land.
+- ``order`` (from the master): ``meta.action`` is an action dict (`edgeroam.emulator.actions`): ``Migrate``
+  from this server sends the layers it holds and the destination lacks, in order, to the destination server
+  (acked first, sent in the background, logged as a ``transfer``); with ``relay`` it also stands until an
+  order of a later ``meta.batch``; ``Drop`` deletes the client's layers; ``SetPlan`` records the plan.
+- ``query``: runs the longest prefix of ``meta.layers`` it holds on the input tensor (torch, or the profiled
+  time / k) and answers ``result`` with the output and ``meta.ran``, ``meta.exec_s``.
+- ``report``: ``meta.clients`` and a uint8 mask ``held`` [clients, layers] in the body (of ``client`` only
+  when the request names one); `held_layers` reads it back.
+- ``stats``: counters.
+
+Holding rule: a client's layers expire `ttl_s` seconds after their last use (0: never) and, with `max_plans`,
+the least recently used client beyond that many is evicted. Events go to the log: ``arrive``, ``expire``,
+``transfer``, ``query``.
+
+What it leaves to others: deciding (master), the frames and resends (protocol, link), running layers
+(compute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgeroam.emulator.actions import Drop, Migrate, SetPlan, action_from_dict
+from edgeroam.emulator.net.agents.base import Agent, agent_kwargs, common_parser, run_agent
+from edgeroam.emulator.net.agents.compute import LayerRunner
+from edgeroam.errors import EdgeroamError, NetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from edgeroam.emulator.net.protocol import Channel, Frame
+
+__all__ = ["EdgeAgent", "held_layers", "main"]
+
+
+def held_layers(report: Frame, names: Sequence[str]) -> dict[int, list[str]]:
+    """{client: layers held} of an edge's ``report`` frame (model order); NetError if it does not parse."""
+    clients = report.meta.get("clients", [])
+    held = report.tensors().get("held")
+    if held is None or held.ndim != 2 or held.shape != (len(clients), len(names)):
+        raise NetError(f"report seq {report.seq} from {report.src}: held mask does not match its clients")
+    return {int(c): [names[j] for j in row.nonzero().flatten().tolist()] for c, row in zip(clients, held,
+                                                                                          strict=True)}
+
+
+class EdgeAgent(Agent):
+    """An edge server (see the module docstring).
+
+    Parameters
+    ----------
+    server : int
+        Its server id (peers are named ``e<id>``).
+    runner : LayerRunner
+        Runs the model's layers.
+    ttl_s : float
+        Seconds a client's layers live after their last use (0: no expiry).
+    max_plans : int, optional
+        Clients held at most (least recently used evicted).
+    **kwargs
+        `Agent` arguments.
+    """
+
+    def __init__(self, server: int, runner: LayerRunner, *, ttl_s: float = 0.0, max_plans: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.server_id = int(server)
+        self.runner = runner
+        self.ttl_s = float(ttl_s)
+        self.max_plans = max_plans
+        self.held: OrderedDict[int, OrderedDict[str, dict[str, torch.Tensor]]] = OrderedDict()
+        self.used: dict[int, float] = {}
+        self.plans: dict[int, tuple[str, ...]] = {}
+        self.relays: dict[tuple[int, str], set[int]] = {}
+        self.batch = -1
+        self.bytes_in = 0
+        self._expiry: asyncio.Task | None = None
+
+    async def start(self) -> str:
+        addr = await super().start()
+        if self.ttl_s > 0:
+            self._expiry = self.listener.spawn(self._expire_loop())
+        return addr
+
+    def holds(self, client: int) -> list[str]:
+        """Layers held for `client`, in arrival order."""
+        return list(self.held.get(client, ()))
+
+    def masks(self, clients: Sequence[int]) -> torch.Tensor:
+        """uint8 [len(clients), L]: which layers (model order) are held for each client."""
+        import torch
+
+        out = torch.zeros((len(clients), len(self.runner.names)), dtype=torch.uint8)
+        for i, c in enumerate(clients):
+            idx = [self.runner.index[n] for n in self.held.get(c, ())]
+            out[i, idx] = 1
+        return out
+
+    def _touch(self, client: int) -> None:
+        self.used[client] = time.monotonic()
+        if client in self.held:
+            self.held.move_to_end(client)
+
+    def _forget(self, client: int, why: str) -> None:
+        layers = self.held.pop(client, None)
+        self.used.pop(client, None)
+        if layers:
+            self.record("expire", client=client, server=self.server_id, layers=list(layers), why=why)
+
+    async def _expire_loop(self) -> None:
+        step = min(max(self.ttl_s / 10, 0.01), 1.0)
+        while True:
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            for c in [c for c, t in self.used.items() if now - t > self.ttl_s]:
+                self._forget(c, "ttl")
+
+    def _store(self, frame: Frame) -> list[str]:
+        client = int(frame.client if frame.client is not None else -1)
+        tensors = frame.tensors()
+        mine = self.held.setdefault(client, OrderedDict())
+        new = []
+        for layer in frame.layers:
+            if layer not in self.runner.index:
+                raise NetError(f"{self.name}: unknown layer {layer!r} from {frame.src} seq {frame.seq}")
+            if layer in mine:
+                continue
+            own = {k: v for k, v in tensors.items() if k.startswith(f"{layer}/")}
+            mine[layer] = own
+            new.append(layer)
+        self._touch(client)
+        if self.max_plans is not None:
+            while len(self.held) > self.max_plans:
+                oldest = next(iter(self.held))
+                if oldest == client:
+                    break
+                self._forget(oldest, "lru")
+        return new
+
+    async def handle(self, frame: Frame, chan: Channel) -> None:
+        if frame.type == "layers":
+            new = self._store(frame)
+            self.bytes_in += len(frame.body)
+            self.record("arrive", client=frame.client, server=self.server_id, src=frame.src, layers=new,
+                        dup=[n for n in frame.layers if n not in new], bytes=len(frame.body), sent=frame.ts)
+            await chan.send("ack", frame.src, ref=frame.seq, client=frame.client, layers=frame.layers,
+                            meta={"new": new})
+            self._relay(int(frame.client or 0), new)
+        elif frame.type == "order":
+            await self._order(frame, chan)
+        elif frame.type == "query":
+            await self._query(frame, chan)
+        elif frame.type == "report":
+            clients = [frame.client] if frame.client is not None else sorted(self.held)
+            await chan.send("report", frame.src, ref=frame.seq, tensors={"held": self.masks(clients)},
+                            meta={"clients": clients, "server": self.server_id})
+        else:
+            await super().handle(frame, chan)
+
+    async def _order(self, frame: Frame, chan: Channel) -> None:
+        action = action_from_dict(frame.meta.get("action", {}))
+        batch = int(frame.meta.get("batch", self.batch))
+        if batch > self.batch:  # a new batch of actions replaces the standing relays
+            self.batch = batch
+            self.relays.clear()
+        if isinstance(action, Migrate):
+            if action.src != self.server_id:
+                raise NetError(f"{self.name}: Migrate from {action.src} sent to server {self.server_id}")
+            await chan.send("ack", frame.src, ref=frame.seq, client=action.client)
+            if action.relay:
+                for layer in action.layers:
+                    self.relays.setdefault((action.client, layer), set()).add(action.dst)
+            held = set(self.holds(action.client))
+            now = [n for n in action.layers if n in held]
+            if now:
+                self.listener.spawn(self._migrate(action.client, action.dst, now))
+            return
+        if isinstance(action, Drop):
+            self._forget(action.client, "drop")
+        elif isinstance(action, SetPlan):
+            self.plans[action.client] = action.layers
+        await chan.send("ack", frame.src, ref=frame.seq, client=action.client)
+
+    def _relay(self, client: int, new: Sequence[str]) -> None:
+        by_dst: dict[int, list[str]] = {}
+        for layer in new:
+            for dst in sorted(self.relays.get((client, layer), ())):
+                by_dst.setdefault(dst, []).append(layer)
+        for dst, layers in sorted(by_dst.items()):
+            self.listener.spawn(self._migrate(client, dst, layers))
+
+    async def _migrate(self, client: int, dst: int, layers: list[str]) -> None:
+        """Send `layers` of `client` that server `dst` lacks, in order, pipelined; log the transfer."""
+        link = self.link(f"e{dst}")
+        t0 = time.time()
+        report = await link.request("report", client=client)
+        have = set(held_layers(report, self.runner.names).get(client, []))
+        todo = [n for n in layers if n not in have and n in self.held.get(client, {})]
+        if not todo:
+            return
+        mine = self.held[client]
+        self._touch(client)
+        sends = [link.request("layers", client=client, layers=[n], tensors=mine[n]) for n in todo]
+        acks = await asyncio.gather(*(asyncio.ensure_future(s) for s in sends))
+        nbytes = sum(sum(t.numel() * t.element_size() for t in mine.get(n, {}).values()) for n in todo)
+        self.record("transfer", client=client, src=self.server_id, dst=dst, layers=todo, start=t0,
+                    end=time.time(), bytes=nbytes, acked=[n for a in acks for n in a.layers])
+
+    async def _query(self, frame: Frame, chan: Channel) -> None:
+        client = int(frame.client if frame.client is not None else -1)
+        want = [str(n) for n in frame.meta.get("layers", [])]
+        mine = self.held.get(client, {})
+        ran = []
+        for layer in want:
+            if layer not in mine:
+                break
+            ran.append(layer)
+        if ran:
+            self._touch(client)
+            for layer in ran:
+                if not self.runner.loaded(layer):  # live modules are made on first use
+                    self.runner.load(layer, mine[layer])
+        x = frame.tensors().get("x")
+        out, secs = await self.runner.run(ran, x)
+        self.record("query", client=client, server=self.server_id, ran=len(ran), wanted=len(want),
+                    exec_s=secs)
+        tensors = {"y": out} if out is not None and ran else {}
+        if ran and out is None:  # profile mode: an output of the last layer's recorded size / k
+            tensors = {"y": self.runner.output_like(ran[-1])}
+        await chan.send("result", frame.src, ref=frame.seq, client=client, layers=ran, tensors=tensors,
+                        meta={"ran": ran, "exec_s": secs, "server": self.server_id})
+
+    async def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        await super().close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edgeroam.emulator.net.agents.edge``: run an edge server agent until SIGTERM."""
+    p = common_parser("edgeroam-edge", "An edge server agent: holds, runs and migrates clients' layers.")
+    p.add_argument("--server", type=int, required=True, help="server id")
+    p.add_argument("--model", required=True, help="zoo model name")
+    p.add_argument("--execution", choices=["torch", "profile"], default="torch")
+    p.add_argument("--seconds", default=None, help="JSON file: profiled seconds per layer (profile mode)")
+    p.add_argument("--speed", type=float, default=1.0, help="speed factor k")
+    p.add_argument("--ttl-s", type=float, default=0.0, help="seconds layers live unused (0: forever)")
+    p.add_argument("--max-plans", type=int, default=None, help="clients held at most (LRU)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = p.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        seconds = json.loads(Path(args.seconds).read_text()) if args.seconds else None
+        runner = LayerRunner(args.model, args.execution, seconds, speed=args.speed, seed=args.server)
+        agent = EdgeAgent(args.server, runner, ttl_s=args.ttl_s, max_plans=args.max_plans,
+                          **agent_kwargs(args))
+    except (EdgeroamError, OSError, ValueError) as exc:
+        print(f"edge: {exc}", file=sys.stderr)
+        return 2
+    return run_agent(agent)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
