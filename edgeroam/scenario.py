@@ -73,11 +73,18 @@ class SyntheticConfig(_Model):
     seed: int = 0
 
 
+ColumnRole = Literal["user", "t", "lat", "lon", "x", "y", "traj", "mode"]
+#: the keys of [dataset] that only the readers of your own data take, left out of a dump at None
+_OWN_KEYS = ("columns", "crs", "timezone", "user_per", "coords")
+
+
 class DatasetConfig(_Model):
     """Where the traces come from and how they are cut and resampled."""
 
-    kind: Literal["geolife", "kaist", "synthetic"] = "synthetic"
-    root: str | None = Field(None, description="dataset folder or zip; None = the default root")
+    kind: Literal["geolife", "kaist", "synthetic", "table", "gpx", "sumo"] = "synthetic"
+    root: str | None = Field(
+        None, description="dataset folder or zip; None = the default root (table, gpx, sumo: required)"
+    )
     region: str | None = Field(None, description="region preset name (edgeroam.datasets.regions)")
     interval_s: float | None = Field(None, gt=0, description="resampling interval t in seconds")
     max_gap_s: float | None = Field(None, gt=0, description="a gap longer than this starts a new trajectory")
@@ -91,11 +98,46 @@ class DatasetConfig(_Model):
     day_start_h: float = Field(
         0.0, ge=0, lt=24, description="time_align = 'day': UTC hour at which an aligned day starts"
     )
+    columns: dict[ColumnRole, str] | None = Field(
+        None, description="table: role -> column name (user and t required; lat/lon, or x/y with crs)"
+    )
+    crs: str | None = Field(None, description="table: the CRS of the x/y columns (None: a local frame)")
+    timezone: str | None = Field(
+        None, description="table, gpx: IANA time zone of times written without an offset (None: UTC)"
+    )
+    user_per: Literal["file", "track"] | None = Field(None, description="gpx: one user per file or track")
+    coords: Literal["auto", "xy", "lonlat"] | None = Field(
+        None, description="sumo: x/y are metres or lon/lat (auto: as the FCD file's header says)"
+    )
+
+    @model_validator(mode="after")
+    def _own_data(self) -> DatasetConfig:
+        own = {"table": ("columns", "crs", "timezone"), "gpx": ("user_per", "timezone"), "sumo": ("coords",)}
+        if self.kind in own and not self.root:
+            raise ValueError(f"kind {self.kind!r} reads your own files: set dataset.root to their path")
+        allowed = own.get(self.kind, ())
+        for key in _OWN_KEYS:
+            if getattr(self, key) is not None and key not in allowed:
+                raise ValueError(f"{key!r} applies to kind {', '.join(k for k in own if key in own[k])}, "
+                                 f"not {self.kind!r}")
+        if self.columns is not None and not {"user", "t"} <= set(self.columns):
+            raise ValueError("columns needs at least user and t (e.g. { user = 'id', t = 'time', ... })")
+        return self
+
+    def reader_options(self) -> dict[str, Any]:
+        """The options of this kind's reader (edgeroam.datasets.load.READER_OPTIONS), unset ones left out."""
+        out = {key: getattr(self, key) for key in _OWN_KEYS if getattr(self, key) is not None}
+        if self.kind == "table" and self.max_gap_s is not None:
+            out["max_gap_s"] = self.max_gap_s
+        return out
 
     @model_serializer(mode="wrap")
     def _drop_default_align(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # left out at their defaults: resolved scenarios (run hashes) from before the option stay the same
         out = handler(self)
+        for key in _OWN_KEYS:
+            if out.get(key) is None:
+                out.pop(key, None)
         if out.get("time_align") == "absolute":
             out.pop("time_align")
         if out.get("day_start_h") == 0.0:
@@ -238,6 +280,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "synthetic": {
         "dataset": {"interval_s": 30.0, "max_gap_s": 90.0, "split": {"test_users": None, "seed": 7}},
     },
+    # your own data: a 30 s step like synthetic; a scenario sets its own (and its region)
+    "table": {"dataset": {"interval_s": 30.0, "max_gap_s": 90.0}},
+    "gpx": {"dataset": {"interval_s": 30.0, "max_gap_s": 90.0}},
+    "sumo": {"dataset": {"interval_s": 10.0, "max_gap_s": 30.0}},
 }
 
 

@@ -67,6 +67,7 @@ def load_world(scenario: Scenario, *, cache: bool = True) -> World:
         max_gap_s=d.max_gap_s,
         cache=cache,
         synthetic=synthetic,
+        reader=d.reader_options(),
     )
     if len(traces) == 0:
         raise DatasetError(f"{scenario.name}: no trace points left after the region and resampling")
@@ -100,7 +101,7 @@ def raw_visited_cells(world: World, *, cache: bool = True) -> int | None:
     d = world.scenario.dataset
     if d.kind == "synthetic" or d.interval_s is None:
         return None
-    raw = load_dataset(d.kind, d.root, region=d.region, cache=cache)
+    raw = load_dataset(d.kind, d.root, region=d.region, cache=cache, reader=d.reader_options())
     x, y = raw["x"].to_numpy(), raw["y"].to_numpy()
     ok = np.isfinite(x) & np.isfinite(y)
     return int(len(np.unique(world.topology.grid.cell_ids_of(x[ok], y[ok]))))

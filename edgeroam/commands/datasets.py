@@ -31,6 +31,9 @@ class Kind(StrEnum):
     geolife = "geolife"
     kaist = "kaist"
     synthetic = "synthetic"
+    table = "table"
+    gpx = "gpx"
+    sumo = "sumo"
 
 
 def _f(v: Any, fmt: str = ".3f", unit: str = "") -> str:
@@ -110,11 +113,32 @@ def render_info(info: dict, console: Console) -> None:
 
 @app.command("info")
 def info(
-    kind: Kind = typer.Argument(..., help="Dataset: geolife, kaist or synthetic."),
+    kind: Kind = typer.Argument(
+        ..., help="Dataset: geolife, kaist or synthetic; or your own: table (CSV/Parquet/GeoParquet), gpx, "
+        "sumo (FCD output, or a .sumocfg to run)."
+    ),
     root: Path | None = typer.Option(
         None,
         "--root",
-        help="Folder (or Geolife zip) with the data; default $EDGEROAM_DATA or ../shared/traces.",
+        help="Folder (or Geolife zip) with the data; default $EDGEROAM_DATA or ../shared/traces. "
+        "Required for table, gpx and sumo: their file or folder.",
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="table: role=column pairs, e.g. 'user=taxi_id,t=time,lat=lat,lon=lon' "
+        "(roles user, t, lat, lon, x, y, traj, mode); default user, t, lat, lon."
+    ),
+    crs: str | None = typer.Option(
+        None, "--crs", help="table: the CRS of the x/y columns (e.g. EPSG:32650)."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="table, gpx: IANA time zone of times without an offset (default UTC)."
+    ),
+    max_gap: float | None = typer.Option(
+        None, "--max-gap", help="table without a traj column: a gap longer than this (s) starts a trajectory."
+    ),
+    per_track: bool = typer.Option(False, "--per-track", help="gpx: one user per track, not per file."),
+    coords: str | None = typer.Option(
+        None, "--coords", help="sumo: auto (default), xy (network metres) or lonlat (--fcd-output.geo)."
     ),
     region: str | None = typer.Option(
         None,
@@ -137,6 +161,10 @@ def info(
     from edgeroam._progress import progress_bar
     from edgeroam.datasets import describe_dataset, plot_traces
 
+    given = {"columns": columns, "crs": crs, "timezone": timezone, "max_gap_s": max_gap,
+             "user_per": "track" if per_track else None, "coords": coords}
+    reader = {k: v for k, v in given.items() if v is not None}
+
     with progress_bar(transient=True) as bar:
         task = bar.add_task(f"reading {kind.value}", total=4)
 
@@ -144,7 +172,8 @@ def info(
             bar.update(task, description=name, completed=done, total=total)
 
         summary, traces, reg = describe_dataset(
-            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient, progress=step
+            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient, progress=step,
+            reader=reader,
         )
     report = traces.attrs.get("read_report") or {}
     if report.get("bad_lines_skipped"):

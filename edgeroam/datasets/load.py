@@ -1,7 +1,8 @@
 """One call from a dataset name to a ready Traces table: reader → cache → projection → region → resampling.
 
 `default_root` finds the data (``$EDGEROAM_DATA``, else the shared traces beside the repository);
-`load_dataset` composes the readers (`geolife`, `kaist`, `synthetic`), the Parquet cache, `project`,
+`load_dataset` composes the readers (`geolife`, `kaist`, `synthetic`, and for your own data `table`, `gpx`,
+`sumo`, whose options come in ``reader``), the Parquet cache, `project`,
 the region filter and `resample`; `describe_dataset` adds `dataset_info` for ``edgeroam datasets info``.
 Parsing, caching and the statistics themselves are left to those modules.
 """
@@ -26,6 +27,8 @@ __all__ = [
     "DATASET_KINDS",
     "DEFAULT_INTERVAL_S",
     "DEFAULT_REGION",
+    "OWN_KINDS",
+    "READER_OPTIONS",
     "cache_dir",
     "dataset_sources",
     "default_root",
@@ -34,8 +37,16 @@ __all__ = [
     "read_counts",
 ]
 
-Kind = Literal["geolife", "kaist", "synthetic"]
-DATASET_KINDS: tuple[str, ...] = ("geolife", "kaist", "synthetic")
+Kind = Literal["geolife", "kaist", "synthetic", "table", "gpx", "sumo"]
+DATASET_KINDS: tuple[str, ...] = ("geolife", "kaist", "synthetic", "table", "gpx", "sumo")
+#: The kinds read from a user's own files: ``root`` is required, options come in ``reader``.
+OWN_KINDS: tuple[str, ...] = ("table", "gpx", "sumo")
+#: The ``reader`` options each of them takes.
+READER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "table": ("columns", "crs", "timezone", "max_gap_s"),
+    "gpx": ("user_per", "timezone"),
+    "sumo": ("coords",),
+}
 #: PerDNN's resampling interval per dataset (20 s Geolife, KAIST's native 30 s); synthetic: its own step.
 DEFAULT_INTERVAL_S: dict[str, float] = {"geolife": 20.0, "kaist": 30.0, "synthetic": 30.0}
 #: The region `datasets info` uses when none is given.
@@ -49,6 +60,7 @@ _REPO = Path(__file__).resolve().parents[2]
 
 
 def _check_kind(kind: str) -> None:
+    """Raise DatasetError for a kind no reader handles."""
     if kind not in DATASET_KINDS:
         raise DatasetError(f"unknown dataset {kind!r}; use one of {', '.join(DATASET_KINDS)}")
 
@@ -62,6 +74,10 @@ def default_root(kind: str = "geolife") -> Path:
         When neither exists (the message says to pass ``--root`` or run ``edgeroam datasets fetch``).
     """
     _check_kind(kind)
+    if kind in OWN_KINDS:
+        raise DatasetError(
+            f"dataset {kind!r} reads your own files: give their path (--root PATH, or dataset.root)"
+        )
     env = os.environ.get("EDGEROAM_DATA")
     if env:
         path = Path(env).expanduser()
@@ -115,6 +131,8 @@ def dataset_sources(
     if kind == "synthetic":
         return Path("synthetic"), []
     base = Path(root).expanduser() if root is not None else default_root(kind)
+    if kind in OWN_KINDS:
+        return base, _own_files(kind, base)
     if kind == "geolife":
         src = _geolife_source(base)
         files = [src] if src.is_file() else sorted(src.rglob("*.plt")) + sorted(src.rglob("labels.txt"))
@@ -127,12 +145,80 @@ def dataset_sources(
     return src, files
 
 
-def _read(kind: str, root: Path | str | None, *, cache: bool, lenient: bool, site: str) -> pd.DataFrame:
+def _own_files(kind: str, base: Path) -> list[Path]:
+    """The files of a table, GPX or SUMO source (they key the cache)."""
+    if kind == "table":
+        from edgeroam.datasets.table import table_files
+
+        return table_files(base)
+    if kind == "gpx":
+        from edgeroam.datasets.gpx import gpx_files
+
+        return gpx_files(base)
+    if not base.is_file():
+        raise DatasetError(f"{base}: no such file (a SUMO FCD file, .xml or .xml.gz, or a .sumocfg to run)")
+    return sorted(p for p in base.parent.iterdir() if p.is_file()) if base.suffix == ".sumocfg" else [base]
+
+
+def _check_reader(kind: str, reader: dict[str, Any] | None) -> dict[str, Any]:
+    options = {k: v for k, v in (reader or {}).items() if v is not None}
+    allowed = READER_OPTIONS.get(kind, ())
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(allowed)}" if allowed else "takes no reader options"
+        raise DatasetError(f"dataset {kind!r} {takes}; got {unknown[0]!r}")
+    return options
+
+
+def _build_own(kind: str, src: Path, options: dict[str, Any], lenient: bool) -> Callable[[], pd.DataFrame]:
+    """The reader call of a table, GPX or SUMO source (a .sumocfg is simulated into the cache first)."""
+    if kind == "table":
+        from edgeroam.datasets.table import read_table
+
+        return lambda: read_table(src, options.get("columns"), crs=options.get("crs"),
+                                  timezone=options.get("timezone"), max_gap_s=options.get("max_gap_s"),
+                                  lenient=lenient)
+    if kind == "gpx":
+        from edgeroam.datasets.gpx import read_gpx
+
+        return lambda: read_gpx(src, user_per=options.get("user_per", "file"),
+                                timezone=options.get("timezone"), lenient=lenient)
+    from edgeroam.datasets.sumo import read_fcd, simulate
+
+    coords = options.get("coords", "auto")
+    if src.suffix != ".sumocfg":
+        return lambda: read_fcd(src, coords=coords, lenient=lenient)
+
+    def run_then_read() -> pd.DataFrame:
+        from edgeroam.datasets.cache import cache_key
+
+        key = cache_key("sumo-run", [src.parent], {"config": src.name, "geo": coords == "lonlat"}) or "x"
+        fcd = simulate(src, cache_dir() / f"sumo-run-{key[:24]}", geo=coords == "lonlat")
+        traces = read_fcd(fcd, coords=coords, lenient=lenient)
+        traces.attrs["source"] = f"{src} (simulated: {fcd})"
+        return traces
+
+    return run_then_read
+
+
+def _read(
+    kind: str,
+    root: Path | str | None,
+    *,
+    cache: bool,
+    lenient: bool,
+    site: str,
+    reader: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     src, files = dataset_sources(kind, root, site=site)
-    if kind == "geolife":
+    if kind in OWN_KINDS:
+        own = _check_reader(kind, reader)
+        options: dict[str, Any] = {"source": str(src), "lenient": lenient, **own}
+        build = _build_own(kind, src, own, lenient)
+    elif kind == "geolife":
         from edgeroam.datasets.geolife import read_geolife
 
-        options: dict[str, Any] = {"source": str(src), "labels": True, "lenient": lenient}
+        options = {"source": str(src), "labels": True, "lenient": lenient}
 
         def build() -> pd.DataFrame:
             return read_geolife(src, labels=True, lenient=lenient)
@@ -156,6 +242,8 @@ def resolve_region(kind: str, region: Region | str | None, traces: pd.DataFrame)
     if region is None:
         return None
     if isinstance(region, str) and region == "default":
+        if kind not in DEFAULT_REGION:
+            return None
         region = DEFAULT_REGION[kind]
     if region == "perdnn-kaist" and kind == "kaist":
         return get_region("perdnn-kaist", traces)
@@ -173,14 +261,16 @@ def load_dataset(
     lenient: bool = False,
     site: str = "KAIST",
     synthetic: dict[str, Any] | None = None,
+    reader: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Load a dataset as a projected Traces table, optionally cut to a region and resampled.
 
     Parameters
     ----------
-    kind : {"geolife", "kaist", "synthetic"}
+    kind : {"geolife", "kaist", "synthetic", "table", "gpx", "sumo"}
     root : path, optional
-        Folder (or Geolife zip) with the data; default `default_root`.
+        Folder (or Geolife zip) with the data; default `default_root`. For table, gpx and sumo: the file or
+        folder (sumo: an FCD file, or a ``.sumocfg`` that is run first); required.
     region : Region or str, optional
         Keep only points inside (preset, box spec, or "default" for the dataset's PerDNN region).
         ``perdnn-kaist`` on KAIST is derived from the loaded data (`kaist_rectangle`).
@@ -194,13 +284,15 @@ def load_dataset(
         KAIST-family site (KAIST, NCSU, NewYork, Orlando, Statefair).
     synthetic : dict, optional
         Keyword arguments of `synthetic_traces`.
+    reader : dict, optional
+        Options of the table, gpx and sumo readers (`READER_OPTIONS`; None values are ignored).
     """
     _check_kind(kind)
     if kind == "synthetic":
         traces = synthetic_traces(**(synthetic or {}))
     else:
-        traces = _read(kind, root, cache=cache, lenient=lenient, site=site)
-        if kind == "geolife":
+        traces = _read(kind, root, cache=cache, lenient=lenient, site=site, reader=reader)
+        if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
             traces = project(traces)
     reg = resolve_region(kind, region, traces)
     if interval_s is not None:
@@ -236,6 +328,7 @@ def describe_dataset(
     lenient: bool = False,
     synthetic: dict[str, Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    reader: dict[str, Any] | None = None,
 ) -> tuple[dict, pd.DataFrame, Region | None]:
     """Load `kind` whole and summarise it (`dataset_info`), also inside `region` and resampled as PerDNN did.
 
@@ -251,7 +344,7 @@ def describe_dataset(
     """
     say = progress or (lambda _step, _done, _total: None)
     say(f"reading {kind}", 0, 4)
-    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic)
+    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     say("region", 1, 4)
     reg = resolve_region(kind, region, traces)
     say("statistics", 2, 4)
@@ -260,7 +353,7 @@ def describe_dataset(
     info["read"] = read_counts(traces)
     say("resampling in the region", 3, 4)
     if reg is not None and info["points_in_region"]:
-        step = DEFAULT_INTERVAL_S[kind]
+        step = DEFAULT_INTERVAL_S.get(kind, 30.0)
         res = resample(traces, step, max_gap_s=3 * step, region=reg)
         rinfo = dataset_info(res, None, kind=kind, max_gap_s=3 * step)
         info["speed_resampled_in_region"] = {

@@ -264,7 +264,8 @@ def prepare_data(
         if synthetic is not None:
             synthetic["area_m"] = tuple(synthetic["area_m"])
         traces = load_dataset(
-            d.kind, d.root, region=d.region, interval_s=t, max_gap_s=max_gap, cache=cache, synthetic=synthetic
+            d.kind, d.root, region=d.region, interval_s=t, max_gap_s=max_gap, cache=cache,
+            synthetic=synthetic, reader=d.reader_options(),
         )
     if len(traces) == 0:
         raise EdgeroamError(f"{scenario.name}: no trace points left after the region and resampling")
