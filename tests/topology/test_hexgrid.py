@@ -10,6 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edgeroam.errors import TopologyError
 from edgeroam.topology.hexgrid import AXIAL_DIRECTIONS, HexGrid, cell_id, unpack_cell_id
 
 ORIENTS = ["pointy", "flat"]
@@ -199,3 +200,78 @@ def test_cells_covering_holds_every_cell_touching_the_box(orientation):
         touching = shapely.intersects(polys, shapely.box(minx, miny, maxx, maxy))
         got = set(cell_id(*g.cells_covering(minx, miny, maxx, maxy)).tolist())
         assert set(cell_id(q[touching], r[touching]).tolist()) <= got
+
+
+@pytest.mark.parametrize("orientation", ["pointy", "flat"])
+def test_cells_covering_is_exactly_the_centres_within_r_of_the_box(orientation):
+    g = HexGrid(50.0, origin=(3.0, -7.0), orientation=orientation)
+    q, r = np.meshgrid(np.arange(-40, 41), np.arange(-40, 41), indexing="ij")
+    q, r = q.ravel(), r.ravel()
+    cx, cy = g.center(q, r)
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        minx, miny = rng.uniform(-600, 300, 2)
+        maxx, maxy = minx + rng.uniform(1, 500), miny + rng.uniform(1, 500)
+        inside = (cx >= minx - 50) & (cx <= maxx + 50) & (cy >= miny - 50) & (cy <= maxy + 50)
+        got_q, got_r = g.cells_covering(minx, miny, maxx, maxy)
+        assert got_q.dtype == np.int64 and got_r.dtype == np.int64
+        assert sorted(cell_id(got_q, got_r).tolist()) == sorted(cell_id(q[inside], r[inside]).tolist())
+
+
+def test_cells_covering_includes_centres_exactly_on_the_padded_edge():
+    # flat hexes of R = 50: centres of row r = 0 at x = 75 q, y = 86.6 q; a box from x = 200 reaches the
+    # centre x = 150 (q = 2) exactly at its padded edge, and one up to x = 250 the centre x = 300 (q = 4)
+    g = HexGrid(50.0, orientation="flat")
+    qs, rs = g.cells_covering(200.0, -1000.0, 250.0, 1000.0)
+    assert {2, 3, 4} <= set(qs.tolist()) and min(qs.tolist()) == 2 and max(qs.tolist()) == 4
+    # pointy hexes: row y = 75 r, so a box from y = 125 to 175 reaches rows r = 1 (y = 75) to 3 (y = 225)
+    rs_pointy = HexGrid(50.0).cells_covering(-10.0, 125.0, 10.0, 175.0)[1]
+    assert sorted(set(rs_pointy.tolist())) == [1, 2, 3]
+
+
+def test_scalars_stay_python_ints_and_arrays_int64():
+    assert cell_id(3, -2) == (3 << 32) | ((-2) & 0xFFFFFFFF) and isinstance(cell_id(3, -2), int)
+    ids = cell_id(np.array([3, -1]), np.array([-2, 5]))
+    assert ids.dtype == np.int64 and unpack_cell_id(ids)[1].dtype == np.int64
+    assert unpack_cell_id(cell_id(-7, -9)) == (-7, -9) and isinstance(unpack_cell_id(cell_id(1, 2))[0], int)
+    d = HexGrid.distance(np.array([0, 3]), np.array([0, -1]), np.array([1, 0]), np.array([0, 0]))
+    assert d.dtype == np.int64 and d.tolist() == [1, 3]
+    assert isinstance(HexGrid.distance(0, 0, 2, -1), int) and HexGrid.distance(0, 0, -3, 1) == 3
+    q, r = HexGrid.ring(0, 4, -5)
+    assert (q.tolist(), r.tolist(), q.dtype, r.dtype) == ([4], [-5], np.int64, np.int64)
+    q, r = HexGrid.ring(2, 4, -5)  # default centre elsewhere: every cell 2 away from (4, -5)
+    assert set(HexGrid.distance(q, r, 4, -5).tolist()) == {2} and q.dtype == np.int64
+    assert HexGrid.ring(1)[0].tolist() == HexGrid.ring(1, 0, 0)[0].tolist()
+    g = HexGrid(50.0, origin=(1, 2))
+    assert g.origin == (1.0, 2.0) and isinstance(g.origin[0], float)
+    qq, rr = g.cell_of([1.0], [2.0])
+    assert (qq.tolist(), rr.tolist(), qq.dtype, rr.dtype) == ([0], [0], np.int64, np.int64)
+
+
+def test_corners_start_at_30_degrees_and_go_counter_clockwise():
+    pointy = HexGrid(50.0).corners(0, 0)[0]
+    np.testing.assert_allclose(pointy[0], [50 * math.cos(math.pi / 6), 25.0], atol=1e-9)
+    np.testing.assert_allclose(pointy[1], [0.0, 50.0], atol=1e-9)  # the corner on top
+    assert pointy.shape == (6, 2)
+    flat = HexGrid(50.0, orientation="flat", origin=(10.0, 0.0)).corners(0, 0)[0]
+    np.testing.assert_allclose(flat[0], [60.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(flat[1], [10.0 + 25.0, 50 * math.sin(math.pi / 3)], atol=1e-9)
+    g = HexGrid(50.0)
+    assert g.polygon(0, 0).geom_type == "Polygon"
+    assert len(g.polygon(np.array([0]), 0)) == 1 and len(g.polygon(0, np.array([0, 1]))) == 2
+
+
+def test_error_messages_name_the_value():
+    with pytest.raises(TopologyError, match=r"radius must be a positive number of metres, got -0\.5"):
+        HexGrid(radius=-0.5)
+    with pytest.raises(TopologyError, match="orientation must be 'pointy' or 'flat', got 'round'"):
+        HexGrid(orientation="round")  # type: ignore[arg-type]
+    with pytest.raises(TopologyError, match="ring radius must be >= 0, got -1"):
+        HexGrid.ring(-1)
+    with pytest.raises(TopologyError, match="disk radius must be >= 0, got -2"):
+        HexGrid.disk(-2)
+    with pytest.raises(TopologyError, match="r_m must be >= 0, got -1"):
+        HexGrid().cells_within([0.0], [0.0], -1.0)
+    with pytest.raises(TopologyError, match=r"cell_of: x and y must be finite \(drop NaN positions first\)"):
+        HexGrid().cell_of([np.nan], [0.0])
+    assert HexGrid(radius=0.5).radius == 0.5  # a small radius is fine
