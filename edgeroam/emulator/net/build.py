@@ -25,6 +25,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -56,6 +57,7 @@ class NetParams:
     offload: bool = False
     weight: str | None = None
     shape: bool = True
+    delay_klasses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
@@ -79,7 +81,8 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class LinkSpec:
-    """A veth pair between nodes a and b; rates are the egress rate at each end (None: unshaped)."""
+    """A veth pair between nodes a and b; rates are the egress rate at each end (None: unshaped). With a
+    `delay_node`, two pairs through that node's namespace, whose delay line holds each frame `delay_s`."""
 
     a: str
     b: str
@@ -90,6 +93,7 @@ class LinkSpec:
     delay_s: float
     klass: str
     kind: Literal["backhaul", "local", "access"]
+    delay_node: str | None = None
 
 
 @dataclass
@@ -109,6 +113,15 @@ class NetPlan:
     def switches(self) -> list[str]:
         """Switch names in graph-node order."""
         return list(self.switch_of.values())
+
+    def delay_table(self) -> pd.DataFrame:
+        """Every link's delay and whether it is emulated (a delay line) or not (no netem here): a, b, klass,
+        kind, delay_s, emulated, how. Zero-delay links count as emulated."""
+        rows = [{"a": x.a, "b": x.b, "klass": x.klass, "kind": x.kind, "delay_s": x.delay_s,
+                 "emulated": x.delay_node is not None or x.delay_s == 0,
+                 "how": "delay line" if x.delay_node else "none needed" if x.delay_s == 0 else "not emulated"}
+                for x in self.links]
+        return pd.DataFrame(rows)
 
     def link_table(self) -> pd.DataFrame:
         """The links as a table (one row per veth pair)."""
@@ -170,6 +183,13 @@ def plan_network(
     port_to: dict[tuple[str, str], str] = {}
     links: list[LinkSpec] = []
     hosts: dict[str, HostSpec] = {}
+    middles: list[str] = []
+
+    def middle(klass: str, delay_s: float) -> str | None:
+        if klass not in params.delay_klasses or delay_s <= 0:
+            return None
+        middles.append(f"{p}d{len(middles)}")
+        return middles[-1]
 
     def new_port(sw: str, peer: str) -> str:
         name = f"{sw}-eth{nports[sw]}"
@@ -180,8 +200,9 @@ def plan_network(
     for u, v, d in graph.edges(data=True):
         su, sv = switch_of[u], switch_of[v]
         rate = float(d["capacity_bps"]) if params.shape else None
-        links.append(LinkSpec(su, sv, new_port(su, sv), new_port(sv, su), rate, rate,
-                              float(d.get("delay_s", 0.0)), str(d.get("klass", "wireless")), "backhaul"))
+        delay, klass = float(d.get("delay_s", 0.0)), str(d.get("klass", "wireless"))
+        links.append(LinkSpec(su, sv, new_port(su, sv), new_port(sv, su), rate, rate, delay, klass,
+                              "backhaul", middle(klass, delay)))
     number = 1
     for i, n in enumerate(nodes):
         kind = graph.nodes[n].get("kind", "server")
@@ -204,8 +225,9 @@ def plan_network(
             if n not in switch_of:
                 raise TopologyError(f"client {j}: node {n!r} is not in the backhaul graph")
             sw, cif = switch_of[n], f"{name}-eth{k}"
-            links.append(LinkSpec(name, sw, cif, new_port(sw, name), up, down,
-                                  float(access.get("delay_s", 0.0)), "access", "access"))
+            delay = float(access.get("delay_s", 0.0))
+            links.append(LinkSpec(name, sw, cif, new_port(sw, name), up, down, delay, "access", "access",
+                                  middle("access", delay)))
             ifs.append(cif)
             sws.append(sw)
         hosts[name] = HostSpec(name, "client", str(cands[0]), _ip(number), _mac(number), tuple(ifs),
@@ -215,7 +237,7 @@ def plan_network(
         if n > 1024:
             raise TopologyError(f"switch {sw} would need {n} ports; a Linux bridge takes at most 1,024")
     for link in links:
-        for name in (link.a_if, link.b_if):
+        for name in (link.a_if, link.b_if, f"{link.delay_node or ''}-eth1"):
             if len(name) > _IFNAME_MAX:
                 raise TopologyError(f"interface name {name!r} is longer than {_IFNAME_MAX} characters")
     return NetPlan(params, graph, switch_of, hosts, links, port_to)
@@ -260,6 +282,7 @@ class Network:
         self.plan = plan
         self.params = plan.params
         self.hosts: dict[str, object] = {}
+        self._middles: dict[str, object] = {}
         self.attach: dict[str, int] = {}
         self.started_at = 0.0
         self.build_s = 0.0
@@ -301,29 +324,40 @@ class Network:
         self._make_links()
         self._configure_hosts()
         self._configure_switches()
+        self._shape_root()
         self.started_at = time.time()
         self.build_s = time.perf_counter() - t0
 
     def stop(self) -> None:
-        """Tear everything down (idempotent): our processes by PID, host shells, links, bridges, daemons."""
-        old = signal.getsignal(signal.SIGINT) if _main_thread() else None
-        if old is not None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut teardown short
+        """Tear everything down (idempotent): our processes by PID, host shells, links, bridges, daemons.
+
+        A Ctrl-C during teardown is held back until teardown is done, then raised (never lost)."""
+        held: list[int] = []
+        old = None
+        if _main_thread():
+            old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
         try:
             self._stop()
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
+        if held and old is signal.default_int_handler:
+            raise KeyboardInterrupt
 
     def _stop(self) -> None:
         for pid, proc in list(self._procs.items()):
             _end(proc)
             self._procs.pop(pid, None)
         self._controller = None
-        for host in self.hosts.values():
+        shells = [*self.hosts.values(), *self._middles.values()]
+        for host in shells:  # SIGKILL every shell first, then reap: namespaces die in parallel
+            if host.shell is not None and host.shell.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(host.shell.pid, signal.SIGKILL)
+        for host in shells:
             with contextlib.suppress(Exception):
                 _end_shell(host)
-        self.hosts = {}
+        self.hosts, self._middles = {}, {}
         if self.params.switch == "ovs":
             from edgeroam.emulator.net.switches import ovs_delete_bridges
 
@@ -345,7 +379,8 @@ class Network:
     def _write_record(self) -> None:
         RECORD_DIR.mkdir(parents=True, exist_ok=True)
         rec = {"prefix": self.params.prefix, "owner": os.getpid(), "switch": self.params.switch,
-               "shells": [h.shell.pid for h in self.hosts.values() if getattr(h, "shell", None)],
+               "shells": [h.shell.pid for h in (*self.hosts.values(), *self._middles.values())
+                          if getattr(h, "shell", None)],
                "pids": [[pid, proc_start_time(pid)] for pid in sorted(self._procs)],
                "workdir": str(self._workdir) if self._workdir else None,
                "ovs_bridges": self.plan.switches if self.params.switch == "ovs" else []}
@@ -360,6 +395,9 @@ class Network:
 
         for name in self.plan.hosts:
             self.hosts[name] = Host(name)
+        for link in self.plan.links:
+            if link.delay_node:
+                self._middles[link.delay_node] = Host(link.delay_node)
 
     def _make_links(self) -> None:
         """All veth pairs (host ends straight into their namespaces) and bridges in one ip batch."""
@@ -369,6 +407,10 @@ class Network:
             a = f"link add name {link.a_if}"
             if a_host is not None:
                 a += f" address {self.plan.hosts[link.a].mac} netns {a_host.pid}"
+            if link.delay_node:  # a -> middle node (delay line) -> b: two pairs
+                mid = self._middles[link.delay_node].pid
+                lines.append(f"{a} type veth peer name {link.delay_node}-eth0 netns {mid}")
+                a = f"link add name {link.delay_node}-eth1 netns {mid}"
             b = f"peer name {link.b_if}" + (f" netns {b_host.pid}" if b_host is not None else "")
             lines.append(f"{a} type veth {b}")
             self._root_ifs += [n for n, h in ((link.a_if, a_host), (link.b_if, b_host)) if h is None]
@@ -383,6 +425,12 @@ class Network:
             lines += [f"link set dev {n} addrgenmode none", f"link set dev {n} up"]
         self._write_record()
         run_root(["ip", "-batch", "-"], "\n".join(lines) + "\n")
+        if not self.params.offload:
+            _offload_off(root_ifs)
+
+    def _shape_root(self) -> None:
+        """htb on the switch ends of every link, in one tc batch. Runs after the switches exist: Open vSwitch
+        replaces a port's root qdisc when it adds the port."""
         tc: list[str] = []
         for link in self.plan.links:
             if link.a not in self.hosts:
@@ -391,8 +439,6 @@ class Network:
                 tc += _tc_lines(link.b_if, link.rate_ba_bps)
         if tc:
             run_root(["tc", "-batch", "-"], "\n".join(tc) + "\n")
-        if not self.params.offload:
-            _offload_off(root_ifs)
 
     def _configure_hosts(self) -> None:
         """One script per host (addresses, route with rto_min, static ARP, shaping, offloads), in parallel."""
@@ -423,6 +469,22 @@ class Network:
         self._parallel_cmd({h.name: f"sh {self._workdir / f'{h.name}.sh'} 2>&1" for h in all_hosts},
                            expect="er-ok")
         self.attach = dict.fromkeys(self.plan.hosts, 0)
+        for link in self.plan.links:
+            if link.delay_node:
+                self._start_delay_line(link)
+
+    def _start_delay_line(self, link: LinkSpec) -> None:
+        """Bring the middle node's two interfaces up (no address) and start its delay line process."""
+        node = self._middles[link.delay_node]
+        ifs = [f"{link.delay_node}-eth0", f"{link.delay_node}-eth1"]
+        off = "".join(f"ethtool -K {i} tx off rx off >/dev/null 2>&1; " for i in ifs)
+        out = node.cmd("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1; "
+                       + "".join(f"ip link set dev {i} up promisc on && " for i in ifs) + off + "echo er-ok")
+        if "er-ok" not in out:
+            raise RunError(f"net: delay node {link.delay_node} could not be configured: {out.strip()[-200:]}")
+        proc = subprocess.Popen(["mnexec", "-a", str(node.pid), sys.executable, "-m",
+                                 "edgeroam.emulator.net.delay", *ifs, f"{link.delay_s * 1e3:g}"])
+        self.track(proc)
 
     def _configure_switches(self) -> None:
         if self.params.switch == "bridge":

@@ -2,12 +2,12 @@
 PIDs.
 
 What counts as ours: interfaces and OVS bridges named like `build` names them (``<prefix>s<i>``,
-``<prefix>h<i>``, ``<prefix>c<i>``, with ``-eth<k>`` ports; ``erd<pid>…`` probes of `doctor`), Mininet host
-shells whose argument is exactly ``mininet:<one of those names>``, processes inside those shells' network
-namespaces, and the PIDs a run recorded in ``/run/edgeroam/<prefix>-<owner pid>.json`` (checked against their
-start time). Nothing is killed or deleted by a broad pattern, and nothing of a run whose owner process is
-still alive unless ``force``. Mininet's global cleanup (``mn -c``) is never used: it kills by name and deletes
-every OVS bridge."""
+``<prefix>h<i>``, ``<prefix>c<i>``, ``<prefix>d<i>`` (delay nodes), with ``-eth<k>`` ports; ``erd<pid>…``
+probes of `doctor`), Mininet host shells whose argument is exactly ``mininet:<one of those names>``, processes
+inside those shells' network namespaces, and the PIDs a run recorded in ``/run/edgeroam/<prefix>-<owner
+pid>.json`` (checked against their start time). Nothing is killed or deleted by a broad pattern, and nothing
+of a run whose owner process is still alive unless ``force``. Mininet's global cleanup (``mn -c``) is never
+used: it kills by name and deletes every OVS bridge."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class Leftovers:
 
 def _name_re(prefix: str) -> re.Pattern[str]:
     doctor = r"|erd\d+(?:a|b|br|o)" if prefix == "er" else ""
-    return re.compile(rf"^(?:{re.escape(prefix)}[shc]\d+(?:-eth\d+)?{doctor})$")
+    return re.compile(rf"^(?:{re.escape(prefix)}[shcd]\d+(?:-eth\d+)?{doctor})$")
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -3,6 +3,7 @@ a 1 Gbit/s transfer with every CPU busy is flagged."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -34,22 +35,25 @@ def test_cpu_times_reads_proc_stat(tmp_path):
 
 @pytest.mark.net
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("mbps", [35, 100])
-def test_goodput_over_three_hops(net_ok, mbps):
+@pytest.mark.parametrize(("switch", "mbps"), [("bridge", 35), ("bridge", 100), ("ovs", 35), ("ovs", 100)])
+def test_goodput_over_three_hops(net_ok, switch, mbps):
     if shutil.which("iperf3") is None:
         pytest.skip("needs iperf3")
+    if switch == "ovs" and importlib.util.find_spec("os_ken") is None:
+        pytest.skip("needs os-ken (pip install -e '.[emulation]')")
     g = hex_graph(2, wireless_mbps=mbps)
-    plan = plan_network(g, params=NetParams(prefix=net_ok))
+    plan = plan_network(g, params=NetParams(prefix=net_ok, switch=switch))
     with Network(plan) as net:
         a, b = _three_hops(plan, g)
         assert len(path_links(net, a, b)) == 5  # host -> 4 switches (3 backhaul hops) -> host
         # TCP goodput can reach 1448/1514 = 0.956 of an htb rate; on a machine shared with other work one
-        # retry is allowed, and the best of the tries must reach 0.9
+        # retry is allowed, and the best of the tries must reach 0.9 (bridge). OVS's userspace datapath drops
+        # at full queues and retransmits (DESIGN §9: 0.74-0.92 over 3 hops), so there only 0.7 is asked.
         tries = [goodput(net, a, b, seconds=4) / (mbps * 1e6)]
         if tries[0] < 0.9:
             tries.append(goodput(net, a, b, seconds=4) / (mbps * 1e6))
-    assert max(tries) >= 0.9, tries
-    assert max(tries) <= 0.97  # never above the shaped rate
+    assert max(tries) >= (0.9 if switch == "bridge" else 0.7), tries
+    assert max(tries) <= 0.97  # never above the shaped rate: the links are really shaped
 
 
 def _transfer(net, mon, a, b, seconds):
