@@ -153,3 +153,53 @@ def test_kaist_tie_goes_to_the_lowest_window_before_the_leftmost():
     # mirrored: B now lower and to the right, so it wins on y even though A is further left
     tr = _xy([0.0, 10_000.0], [0.0, -10_000.0])
     assert kaist_rectangle(tr) == (8550.0, -11950.0, 10_050.0, -9950.0)
+
+
+def test_region_descriptions():
+    d = get_region("metric:10,20,110,70").to_dict()
+    assert d == {"name": "metric:10,20,110,70", "frame": "metric", "bounds": [10.0, 20.0, 110.0, 70.0],
+                 "width_m": 100.0, "height_m": 50.0}
+    ll = get_region("lonlat:116.3,39.9,116.4,39.95").to_dict()
+    assert list(ll) == ["name", "frame", "bounds"] and ll["frame"] == "lonlat"
+    kaist = get_region("perdnn-kaist").to_dict()
+    assert kaist["note"].startswith("most-points 1.5 km x 2 km window") and kaist["height_m"] == 2000.0
+    for bad in ("metric:0,0,0,5", "metric:0,5,10,5", "metric:0,0,10", "lonlat:a,b,c,d", "box:0,0,1,1", "x"):
+        with pytest.raises(DatasetError, match="region") as info:
+            get_region(bad)
+        assert bad in str(info.value)
+    with pytest.raises(DatasetError, match=r"use a preset \(perdnn-geolife, perdnn-kaist, synthetic\) or "
+                       r"'lonlat:minlon,minlat,maxlon,maxlat' or 'metric:minx,miny,maxx,maxy'"):
+        get_region("nowhere")
+
+
+def test_kaist_rule_uses_the_given_traces_and_ignores_nan_rows():
+    # 40 points in one 50 m cell at (1000, 1000), a few NaN rows and a half-NaN row far away
+    x = np.r_[np.full(40, 1010.0), [np.nan, 9e6, np.nan]]
+    y = np.r_[np.full(40, 1020.0), [np.nan, np.nan, 9e6]]
+    tr = _xy(x, y)
+    # the window holding the cell, lowest then leftmost: 1.5 x 2 km ending at the cell's far corner
+    assert kaist_rectangle(tr) == (-450.0, -950.0, 1050.0, 1050.0)
+    region = get_region("perdnn-kaist", tr)
+    assert region.bounds == (-450.0, -950.0, 1050.0, 1050.0) and region.frame == "metric"
+    assert region.name == "perdnn-kaist" and region.note == get_region("perdnn-kaist").note
+    assert get_region("perdnn-kaist").bounds == KAIST_RECTANGLE  # without traces: the stored preset
+    with pytest.raises(DatasetError, match="cannot derive the KAIST rectangle: the traces have no metric"):
+        kaist_rectangle(_xy([np.nan, 1.0], [2.0, np.nan]))
+    # counts, not presence: 3 points in one cell beat 2 in another 5 km away
+    tr = _xy([0.0, 0.0, 0.0, 5000.0, 5000.0], [0.0, 0.0, 0.0, 5000.0, 5000.0])
+    assert kaist_rectangle(tr) == (-1450.0, -1950.0, 50.0, 50.0)
+    tr = _xy([0.0, 0.0, 5000.0, 5000.0, 5000.0], [0.0, 0.0, 5000.0, 5000.0, 5000.0])
+    assert kaist_rectangle(tr) == (3550.0, 3050.0, 5050.0, 5050.0)
+
+
+def test_masks_with_half_missing_coordinates_and_polygons():
+    tr = _xy([5.0, np.nan, 5.0, 50.0], [5.0, 5.0, np.nan, 5.0])
+    assert region_mask(tr, "metric:0,0,10,10").tolist() == [True, False, False, False]
+    tri = Region(name="tri", frame="metric", polygon=Polygon([(0, 0), (10, 0), (0, 10)]))
+    assert region_mask(tr, tri).tolist() == [True, False, False, False]
+    with pytest.raises(DatasetError, match=r"region 'tri' needs metric x/y \(project the traces first\)"):
+        region_mask(_xy([np.nan], [np.nan]), tri)
+    with pytest.raises(DatasetError, match="region 'perdnn-geolife' needs lat/lon, but the traces have none"):
+        region_mask(_xy([1.0], [1.0]), "perdnn-geolife")
+    out = filter_region(_xy([50.0, 5.0, 6.0], [5.0, 5.0, 6.0]), "metric:0,0,10,10")
+    assert out.index.tolist() == [0, 1] and out["x"].tolist() == [5.0, 6.0] and "index" not in out.columns
