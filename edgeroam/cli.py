@@ -29,6 +29,8 @@ _TOP_LEVEL: list[str] = [
     "edgeroam.commands.report",
     "edgeroam.commands.doctor",
     "edgeroam.commands.clean",
+    "edgeroam.commands.sweep",
+    "edgeroam.commands.reproduce",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,263 @@
+"""Run a sweep's runs on a Dask distributed cluster, resumably, and gather one Parquet table.
+
+Each run is one task that writes its own run directory (`edgeroam.emulator.run.run_scenario`) under
+``<out>/runs/``. A run whose directory is already complete (manifest checked) is skipped, so a killed sweep
+restarts where it stopped. A run that fails (an error in it, or its worker dying) is recorded with its error
+in the table and in ``<out>/errors/<run>.json`` and never stops the others; it is tried again
+on the next start.
+The cluster is a `LocalCluster` of process workers by default, or any scheduler address: the workers then need
+this code and the same file system (run directories and traces are read and written by path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from edgeroam.emulator.rundir import open_run_dir, run_dir_name
+from edgeroam.errors import EdgeroamError, RunError
+from edgeroam.sweep.grid import RunSpec, Sweep
+
+__all__ = ["SweepResult", "execute_run", "flatten_summary", "open_client", "run_sweep"]
+
+TABLE = "sweep.parquet"
+
+
+@dataclass
+class SweepResult:
+    """What one `run_sweep` call did: the gathered table, where it is, and which runs ran, were skipped or
+    failed (run ids = run directory names)."""
+
+    table: pd.DataFrame
+    path: Path
+    executed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``summary.json`` as one flat row (dotted keys); lists and empty tables are left out.
+
+    Examples
+    --------
+    >>> flatten_summary({"hits": 3, "backhaul": {"peak_up_mbps": 1.5}, "fractional": {"crowded": [1, 2]}})
+    {'hits': 3, 'backhaul.peak_up_mbps': 1.5}
+    """
+    out: dict[str, Any] = {}
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            elif not isinstance(v, list):
+                out[prefix + k] = v
+
+    walk(summary, "")
+    return out
+
+
+def execute_run(resolved: dict[str, Any], runs_dir: str) -> dict[str, Any]:
+    """Run one resolved scenario into `runs_dir` (on a worker); never raises: a failure is returned with its
+    error, so that the sweep goes on."""
+    from edgeroam.emulator.run import run_scenario
+    from edgeroam.scenario import scenario_from_dict
+
+    t0 = time.perf_counter()
+    try:
+        path = run_scenario(scenario_from_dict(resolved), runs_dir, progress=False)
+    except EdgeroamError as exc:
+        return {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "wall_s": time.perf_counter() - t0,
+        }
+    except Exception as exc:  # a bug in one run must not stop the sweep; keep its traceback
+        tb = traceback.format_exc(limit=8)
+        return {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}\n{tb}",
+            "wall_s": time.perf_counter() - t0,
+        }
+    return {"status": "done", "run_dir": str(path), "error": None, "wall_s": time.perf_counter() - t0}
+
+
+def open_client(scheduler: str | None = None, workers: int = 2) -> Any:
+    """A Dask client: on `scheduler` (an address such as ``tcp://host:8786``) or on a new `LocalCluster` of
+    `workers` single-threaded processes (closed with the client)."""
+    from distributed import Client
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+    if workers < 1:
+        raise RunError(f"--workers must be at least 1, got {workers}")
+    # a client made without an address starts its own LocalCluster and closes it with itself
+    return Client(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+
+
+def _resolve(sweep: Sweep, spec: RunSpec) -> tuple[dict[str, Any] | None, str, str | None]:
+    """The resolved scenario of a run, its id (run directory name) and None; on a scenario error (None, an
+    id made of the grid values, the error)."""
+    from edgeroam.scenario import load_scenario
+
+    try:
+        sc = load_scenario(sweep.scenario_path(), spec.overrides)
+    except EdgeroamError as exc:
+        rid = "invalid-" + "-".join(f"{k}={v}" for k, v in spec.params.items())
+        return None, rid.replace("/", "_"), str(exc)
+    resolved = sc.model_dump(mode="json")
+    return resolved, run_dir_name(sc.name, resolved), None
+
+
+def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _write_error(errors_dir: Path, run_id: str, spec: RunSpec, error: str) -> None:
+    errors_dir.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(
+        {"run": run_id, "params": spec.params, "overrides": spec.overrides, "error": error},
+        indent=2,
+        default=str,
+    )
+    tmp = errors_dir / f".{run_id}.json.tmp"
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, errors_dir / f"{run_id}.json")
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: str | Path | None = None,
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    client: Any = None,
+    progress: bool = True,
+    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Run every run of `sweep` not yet complete under `out` (default ``runs/sweeps/<name>``) and write
+    ``<out>/sweep.parquet``: one row per run with its grid values, ``run_id``, ``status`` (done, skipped,
+    failed), ``error``, ``run_dir`` and the flattened summary.
+
+    `client` reuses a Dask client (else one is made from `scheduler`/`workers` and closed at the end);
+    `on_result(run_id, outcome)` is called as each run finishes.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out) if out is not None else Path("runs") / "sweeps" / sweep.name
+    runs_dir, errors_dir = out_dir / "runs", out_dir / "errors"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    specs = sweep.runs()
+    rows: dict[int, dict[str, Any]] = {}
+    todo: list[tuple[int, dict[str, Any], str]] = []
+    result = SweepResult(table=pd.DataFrame(), path=out_dir / TABLE)
+    for i, spec in enumerate(specs):
+        resolved, rid, error = _resolve(sweep, spec)
+        if resolved is None or error is not None:  # a bad grid value: this run fails, the others go on
+            error = error or "no scenario"
+            rows[i] = {"run_id": rid, "status": "failed", "error": error}
+            result.failed.append(rid)
+            _write_error(errors_dir, rid, spec, error)
+            continue
+        try:
+            rd = open_run_dir(runs_dir / rid)
+        except RunError:
+            todo.append((i, resolved, rid))
+            continue
+        rows[i] = {
+            "run_id": rid,
+            "status": "skipped",
+            "error": None,
+            "run_dir": str(rd.path),
+            **flatten_summary(rd.summary),
+        }
+        result.skipped.append(rid)
+    if todo:
+        own = client is None
+        client = open_client(scheduler, workers) if own else client
+        try:
+            _gather(client, todo, specs, runs_dir, errors_dir, rows, result, progress, on_result, sweep.name)
+        finally:
+            if own:
+                client.close()
+    table_rows = []
+    for i, spec in enumerate(specs):
+        table_rows.append({**rows[i], **spec.params})
+    result.table = pd.DataFrame(table_rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_parquet(result.table, result.path)
+    result.wall_s = time.perf_counter() - t0
+    return result
+
+
+def _gather(
+    client: Any,
+    todo: list[tuple[int, dict[str, Any], str]],
+    specs: list[RunSpec],
+    runs_dir: Path,
+    errors_dir: Path,
+    rows: dict[int, dict[str, Any]],
+    result: SweepResult,
+    progress: bool,
+    on_result: Callable[[str, dict[str, Any]], None] | None,
+    name: str,
+) -> None:
+    """Submit the runs in `todo`, collect them as they finish, with a live progress bar."""
+    from contextlib import nullcontext
+
+    from distributed import as_completed
+
+    from edgeroam._progress import progress_bar
+
+    futures = {}
+    for i, resolved, rid in todo:
+        fut = client.submit(
+            execute_run, resolved, str(runs_dir.resolve()), key=f"edgeroam-run-{rid}", pure=False
+        )
+        futures[fut] = (i, rid)
+    bar = progress_bar() if progress else None
+    with bar if bar is not None else nullcontext():
+        task = bar.add_task(f"sweep {name}: runs", total=len(todo)) if bar is not None else None
+        for fut in as_completed(futures):
+            i, rid = futures[fut]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # the worker died (KilledWorker) or the task was lost
+                outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            if outcome["status"] == "done":
+                row = {"run_id": rid, "status": "done", "error": None, "run_dir": outcome["run_dir"]}
+                try:
+                    row.update(flatten_summary(open_run_dir(outcome["run_dir"]).summary))
+                    (errors_dir / f"{rid}.json").unlink(missing_ok=True)
+                    result.executed.append(rid)
+                except RunError as exc:
+                    row.update(status="failed", error=str(exc))
+            else:
+                row = {"run_id": rid, "status": "failed", "error": outcome["error"]}
+            if row["status"] == "failed":
+                result.failed.append(rid)
+                _write_error(errors_dir, rid, specs[i], row["error"])
+            rows[i] = row
+            if on_result is not None:
+                on_result(rid, row)
+            if bar is not None:
+                bar.update(task, advance=1)

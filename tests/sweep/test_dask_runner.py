@@ -1,0 +1,111 @@
+"""Sweeps on a Dask LocalCluster: a killed sweep reruns only what is missing; a failure is kept."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from edgeroam.cli import main
+from edgeroam.emulator.rundir import open_run_dir
+from edgeroam.errors import RunError
+from edgeroam.sweep import load_sweep, run_sweep
+
+GRID = """scenario = "demo"
+seeds = [1, 2]
+[grid]
+"policy.radius_m" = [50, 100]
+"policy.kind" = ["perdnn", "ionn"]
+"""
+
+
+def _complete(runs: Path) -> set[str]:
+    done = set()
+    for p in runs.glob("demo-*"):
+        with contextlib.suppress(RunError):
+            done.add(open_run_dir(p).name)
+    return done
+
+
+def test_a_killed_sweep_restarts_with_only_the_missing_runs(tmp_path):
+    f = tmp_path / "grid.toml"
+    f.write_text(GRID)
+    out = tmp_path / "sweep"
+    # a 2 x 2 x 2 sweep on 2 workers in its own process group, killed (SIGKILL) while runs are in flight
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeroam.cli",
+            "sweep",
+            str(f),
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _complete(out / "runs") and list((out / "runs").glob("*.partial")):
+                break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    before = _complete(out / "runs")
+    assert 1 <= len(before) < 8, f"the kill came too late or too early: {len(before)} complete"
+    assert not (out / "sweep.parquet").exists()
+
+    res = run_sweep(load_sweep(f), out, workers=2, progress=False)
+    assert set(res.skipped) == before
+    assert len(res.executed) == 8 - len(before) and not set(res.executed) & before
+    assert res.failed == []
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert len(table) == 8 and table["run_id"].is_unique
+    assert set(table["status"]) <= {"done", "skipped"} and table["hit_ratio"].notna().all()
+    assert set(zip(table["policy.kind"], table["policy.radius_m"], table["seed"], strict=True)) == {
+        (k, r, s) for k in ("perdnn", "ionn") for r in (50, 100) for s in (1, 2)
+    }
+    assert (table.loc[table["policy.kind"] == "ionn", "hit_ratio"] == 0).all()
+    assert not list((out / "runs").glob("*.partial"))  # the killed runs' leftovers were cleared
+
+    again = run_sweep(load_sweep(f), out, workers=1, progress=False)  # nothing left: no cluster work at all
+    assert again.executed == [] and len(again.skipped) == 8
+
+
+def test_a_failed_run_keeps_its_error_and_never_stops_the_others(tmp_path, capsys):
+    f = tmp_path / "fail.toml"
+    # 100 km is beyond the demo region: that run fails when it starts, on its worker
+    f.write_text('scenario = "demo"\n[grid]\n"policy.radius_m" = [100, 100000]\n"policy.kind" = ["ionn"]\n')
+    out = tmp_path / "s"
+    code = main(["sweep", str(f), "--workers", "1", "--out", str(out), "--json"])
+    assert code == 1
+    info = json.loads(capsys.readouterr().out)
+    assert len(info["executed"]) == 1 and len(info["failed"]) == 1
+    table = pd.read_parquet(out / "sweep.parquet")
+    bad = table[table["status"] == "failed"]
+    assert bad["policy.radius_m"].tolist() == [100000] and "radius_m" in bad["error"].iat[0]
+    kept = json.loads((out / "errors" / f"{info['failed'][0]}.json").read_text())
+    assert kept["params"] == {"policy.radius_m": 100000, "policy.kind": "ionn"} and kept["error"]
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path):
+    f = tmp_path / "g.toml"
+    f.write_text('scenario = "demo"\n[grid]\n"policy.kind" = ["ionn"]\n')
+    with pytest.raises(RunError, match="cannot reach the Dask scheduler"):
+        run_sweep(load_sweep(f), tmp_path / "o", scheduler="tcp://127.0.0.1:9", progress=False)
