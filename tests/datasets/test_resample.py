@@ -185,3 +185,39 @@ def test_a_new_segment_may_start_at_the_time_the_last_one_ended():
         ("b", 1, 120.0, 500.0),
         ("b", 1, 140.0, 520.0),
     ]
+
+
+def test_attrs_follow_and_small_arguments_are_fine():
+    rows = {"user": "a", "traj": 0, "t": [0.0, 0.5], "x": [0.0, 1.0], "y": 0.0}
+    src = make_traces(pd.DataFrame(rows), metric_frame="local", source="hand.csv",
+                      read_report={"files": 1}, crs="EPSG:32652")
+    r = resample(src, 0.25, max_gap_s=0.75)  # sub-second interval and gap: both valid
+    assert r["t"].tolist() == [0.0, 0.25, 0.5] and r["x"].tolist() == [0.0, 0.5, 1.0]
+    assert (r.attrs["crs"], r.attrs["metric_frame"], r.attrs["source"]) == ("EPSG:32652", "local", "hand.csv")
+    assert r.attrs["read_report"] == {"files": 1}
+    assert r["traj"].dtype == np.int32
+    with pytest.raises(DatasetError, match="resample: max_gap_s must be > 0, got 0"):
+        resample(src, 1, max_gap_s=0)
+    with pytest.raises(DatasetError, match="resample: interval_s must be > 0, got -1"):
+        resample(src, -1, max_gap_s=1)
+
+
+def test_mode_is_taken_from_the_nearer_sample_and_keeps_its_categories():
+    # samples at 0 s (walk) and 10 s (bus); the grid point 5 s is half way: the earlier sample wins the tie
+    df = pd.DataFrame({"user": "a", "traj": 0, "t": [0.0, 10.0], "x": [0.0, 10.0], "y": 0.0,
+                       "mode": pd.Categorical(["walk", "bus"], categories=["bus", "car", "walk"])})
+    r = resample(make_traces(df, metric_frame="local"), 2.5, max_gap_s=60)
+    assert r["mode"].astype(str).tolist() == ["walk", "walk", "walk", "bus", "bus"]
+    assert list(r["mode"].cat.categories) == ["bus", "car", "walk"]
+
+
+def test_a_single_sample_segment_and_the_last_sample_interpolate_exactly():
+    # segment 1: one sample on the grid (t = 20); segment 2 (after a gap): 100 .. 130 with the last point at
+    # a grid time, so the grid point 130 comes from the last sample itself
+    rows = {"user": "a", "traj": 0, "t": [20.0, 100.0, 110.0, 130.0], "x": [7.0, 0.0, 10.0, 50.0], "y": 0.0}
+    r = resample(_tr(rows), 10, max_gap_s=40)
+    assert list(zip(r["traj"], r["t"], r["x"], strict=True)) == [
+        (0, 20.0, 7.0), (1, 100.0, 0.0), (1, 110.0, 10.0), (1, 120.0, 30.0), (1, 130.0, 50.0)]
+    assert segment_ids(_tr(rows).iloc[:0], max_gap_s=10).tolist() == []
+    assert segment_ids(_tr(rows), max_gap_s=40).dtype == np.int64
+    assert segment_ids(_tr(rows), max_gap_s=40, inside=[1, 1, 0, 1]).tolist() == [0, 1, -1, 2]
