@@ -271,23 +271,24 @@ def swarm_delays(env: Environment, wl: Workload, x: np.ndarray) -> tuple[np.ndar
     t1, t2 = _exec_trans(env, wl, x)
     s, p = env.n_nodes, int(env.pools.max())
     free = np.where(np.arange(p)[None, :] < env.pools[:, None], 0.0, np.inf)
-    free = np.broadcast_to(free, (n, s, p)).reshape(n * s, p).copy()
-    done = np.zeros((n, wl.n_tasks))
-    wait = np.empty((n, k))
-    rows = np.arange(n)
-    base = rows * s
-    for j in range(k):
-        ti = wl.task[j]
-        arrive = done[:, ti] + t2[:, j]
-        r = base + x[:, j]
-        slots = free[r]
-        slot = slots.argmin(1)
-        start = np.maximum(arrive, slots[rows, slot])
-        fin = start + t1[:, j]
-        free[r, slot] = fin
-        done[:, ti] = fin
-        wait[:, j] = start - arrive
-    return t1, t2, wait
+    free = np.broadcast_to(free, (n, s, p)).reshape(n * s * p)
+    free = free.copy()
+    done = np.zeros((wl.n_tasks, n))  # rows contiguous: one task's finish time in every particle
+    wait = np.empty((k, n))
+    t1t, t2t = np.ascontiguousarray(t1.T), np.ascontiguousarray(t2.T)
+    rowbase = (np.arange(n) * s)[None, :] + x.T  # [K, N]: slot-table row of each subtask's node
+    offs = np.arange(p)
+    for j, ti in enumerate(wl.task.tolist()):
+        arrive = done[ti] + t2t[j]
+        r = rowbase[j] * p
+        slots = free[r[:, None] + offs]
+        cell = r + slots.argmin(1)
+        start = np.maximum(arrive, free[cell])
+        fin = start + t1t[j]
+        free[cell] = fin
+        done[ti] = fin
+        wait[j] = start - arrive
+    return t1, t2, wait.T
 
 
 def migration_delay(env: Environment, wl: Workload, x: np.ndarray) -> np.ndarray:
