@@ -130,3 +130,64 @@ def test_a_new_trajectory_on_the_next_tick_is_a_join():
     assert [bool(t.joined[0]) for t in ticks] == [True, False, True, False]
     assert rep.tick(2).prev_server.tolist() == [-1] and rep.tick(3).history_len.tolist() == [2]
     assert handover_counts(rep).to_dict() == {"a": 0}
+
+
+def test_samples_table_and_handover_counts_are_named():
+    tr = _table()
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=3)
+    s = rep.samples()
+    assert list(s.columns) == ["user", "traj", "tick", "t", "x", "y", "cell", "server", "handover", "joined"]
+    assert s["t"].tolist() == [1000.0 + 30.0 * k for k in [0, 1, 2, 3, 4, 5, 2, 3, 6]]
+    assert s["traj"].tolist() == [0] * 8 + [1] and s["user"].astype(str).tolist() == ["a"] * 6 + ["b"] * 3
+    np.testing.assert_allclose(s["x"], tr["x"])
+    np.testing.assert_allclose(s["y"], tr["y"])
+    assert s["cell"].tolist() == G.cell_ids_of(tr["x"].to_numpy(), tr["y"].to_numpy()).tolist()
+    assert s["joined"].tolist() == [True] + [False] * 5 + [True, False, True]
+    counts = handover_counts(rep)
+    assert counts.name == "handovers" and counts.index.name == "user"
+    t2 = rep.tick(2)
+    assert t2.traj.tolist() == [0, 0] and t2.cell.tolist() == s["cell"].iloc[[2, 6]].tolist()
+    with pytest.raises(IndexError, match=r"tick 7 out of range 0\.\.6"):
+        rep.tick(7)
+    with pytest.raises(IndexError, match=r"tick -1 out of range"):
+        rep.tick(-1)
+
+
+def test_without_servers_handovers_are_cell_changes_and_nan_rows_are_dropped():
+    x, y = _cells_to_xy([(0, 0), (1, 0), (1, 0)])
+    tr = pd.DataFrame({"user": ["a"] * 4, "traj": 0, "t": [0.0, 30.0, 45.0, 60.0],
+                       "x": [x[0], x[1], np.nan, x[2]], "y": [y[0], y[1], 0.0, y[2]]})
+    rep = Replay(tr, G, interval_s=30.0)
+    ticks = list(rep)
+    assert [t.index for t in ticks] == [0, 1, 2] and rep.rows == 3  # the NaN row is gone
+    assert [bool(t.handover[0]) for t in ticks] == [False, True, False]
+    assert [int(t.server[0]) for t in ticks] == [-1, -1, -1] and ticks[2].prev_server.tolist() == [-1]
+    assert rep.history == 5 and ticks[2].history.shape == (1, 5, 2)  # default history
+    with pytest.raises(DatasetError, match="interval_s must be > 0, got 0"):
+        Replay(tr, G, interval_s=0)
+    with pytest.raises(DatasetError, match="history must be >= 1, got 0"):
+        Replay(tr, G, interval_s=30.0, history=0)
+    assert Replay(tr, G, interval_s=0.5, history=1).history == 1  # small values are fine
+    with pytest.raises(DatasetError, match="nothing to replay: no rows with finite x/y"):
+        Replay(tr.assign(x=np.nan), G, interval_s=30.0)
+
+
+def test_wall_clock_waits_for_replay_time(monkeypatch):
+    import edgeroam.mobility.replay as replay
+
+    now, slept = [100.0], []
+    monkeypatch.setattr(replay._time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(replay._time, "sleep", lambda s: slept.append(s))
+    c = WallClock(speed=2.0)
+    c.wait_until(10.0)  # starts the clock: replay time 10 s is now
+    now[0] = 101.0
+    c.wait_until(14.0)  # 4 s of replay at speed 2 = 2 s after the start, 1 s of it passed
+    c.wait_until(12.0)  # already past: no sleep
+    assert slept == [1.0]
+    assert WallClock().speed == 1.0
+    seen = []
+    tr = _table()
+    rep = Replay(tr, G, interval_s=30.0)
+    for t in rep.run(type("C", (), {"wait_until": lambda self, t: seen.append(t)})()):
+        assert t.index * 30.0 == seen[-1]
+    assert seen == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
