@@ -59,7 +59,7 @@ HEADERS: dict[str, str] = {
     "max_pct": "max %",
     "n": "n",
     "hit_pct": "hit ratio %",
-    "migrated_tb": "migrated TB",
+    "migrated_gb": "migrated GB",
     "mean_held": "plans held (mean)",
     "peak_per_server": "peak plans per server",
     "evictions": "LRU evictions",
