@@ -250,6 +250,13 @@ def resolve_region(kind: str, region: Region | str | None, traces: pd.DataFrame)
     return get_region(region)
 
 
+def _region_key(region: Region | str | None) -> Any:
+    """What of `region` keys the cache: a name or spec as given, a Region by its frame and polygon."""
+    if isinstance(region, Region):
+        return {"name": region.name, "frame": region.frame, "wkt": region.polygon.wkt}
+    return region
+
+
 def load_dataset(
     kind: Kind | str,
     root: Path | str | None = None,
@@ -279,7 +286,8 @@ def load_dataset(
     max_gap_s : float, optional
         Gap that starts a new trajectory when resampling; default 3 × interval_s.
     cache, lenient : bool
-        Use the Parquet cache; skip bad lines instead of failing.
+        Use the Parquet cache (the final table, keyed by the sources and every option above, over a cache of
+        the parsed files); skip bad lines instead of failing.
     site : str
         KAIST-family site (KAIST, NCSU, NewYork, Orlando, Statefair).
     synthetic : dict, optional
@@ -288,6 +296,36 @@ def load_dataset(
         Options of the table, gpx and sumo readers (`READER_OPTIONS`; None values are ignored).
     """
     _check_kind(kind)
+
+    def build(raw_cache: bool) -> pd.DataFrame:
+        return _load(kind, root, region=region, interval_s=interval_s, max_gap_s=max_gap_s, cache=raw_cache,
+                     lenient=lenient, site=site, synthetic=synthetic, reader=reader)
+
+    if kind == "synthetic" or not cache:
+        return build(cache)
+    # the table the caller uses (projected, cut, resampled) is cached whole, so a warm load only reads it
+    from edgeroam.datasets.cache import cached_read
+
+    src, files = dataset_sources(kind, root, site=site)
+    options = {"source": str(src), "lenient": lenient, "site": site, "reader": reader or {},
+               "region": _region_key(region), "interval_s": interval_s, "max_gap_s": max_gap_s}
+    return cached_read(f"{kind}-loaded", files, options, lambda: build(True), cache_dir=cache_dir())
+
+
+def _load(
+    kind: str,
+    root: Path | str | None,
+    *,
+    region: Region | str | None,
+    interval_s: float | None,
+    max_gap_s: float | None,
+    cache: bool,
+    lenient: bool,
+    site: str,
+    synthetic: dict[str, Any] | None,
+    reader: dict[str, Any] | None,
+) -> pd.DataFrame:
+    """`load_dataset` without its final-table cache (`cache` is the parsed-files cache)."""
     if kind == "synthetic":
         traces = synthetic_traces(**(synthetic or {}))
     else:

@@ -70,3 +70,50 @@ def test_geolife_projected_region_and_resampled(shared_traces):
     res = load_dataset("geolife", shared_traces, region="perdnn-geolife", interval_s=20)
     assert (res["t"] % 20 == 0).all() and res["user"].nunique() <= 121
     assert res.attrs["resample"] == {"interval_s": 20.0, "max_gap_s": 60.0, "region": "perdnn-geolife"}
+
+
+def _traces_hash(df) -> str:
+    """A hash of a Traces table: column names, dtypes and every value (not the index)."""
+    import hashlib
+
+    import pandas as pd
+
+    digest = hashlib.sha256(repr([(c, str(t)) for c, t in df.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def test_the_loaded_table_is_cached_whole_and_identical(shared_traces, tmp_path, monkeypatch):
+    from edgeroam.datasets.regions import get_region
+
+    monkeypatch.setenv("EDGEROAM_CACHE", str(tmp_path))
+    opts = {"region": "perdnn-kaist", "interval_s": 30, "max_gap_s": 90}
+    ref = load_dataset("kaist", shared_traces, cache=False, **opts)
+    assert _traces_hash(ref) == "7607425740f1a445"  # the shared KAIST selection, pinned
+    miss = load_dataset("kaist", shared_traces, **opts)
+    hit = load_dataset("kaist", shared_traces, **opts)
+    assert miss.attrs["cache"]["hit"] is False and hit.attrs["cache"]["hit"] is True
+    assert "kaist-loaded-" in hit.attrs["cache"]["path"]
+    for df in (miss, hit):
+        assert _traces_hash(df) == _traces_hash(ref)
+        assert {k: v for k, v in df.attrs.items() if k != "cache"} == {
+            k: v for k, v in ref.attrs.items() if k != "cache"
+        }
+    # every option that shapes the table keys it: another gap, or a Region object, is a new entry
+    other = load_dataset("kaist", shared_traces, **{**opts, "max_gap_s": 60})
+    assert other.attrs["cache"]["hit"] is False
+    box = get_region("metric:-1100,-700,0,1300")
+    cut = load_dataset("kaist", shared_traces, region=box, interval_s=30)
+    assert cut.attrs["cache"]["hit"] is False and (cut["x"] <= 0).all()
+    assert load_dataset("kaist", shared_traces, region=box, interval_s=30).attrs["cache"]["hit"] is True
+
+
+@pytest.mark.slow
+def test_geolife_shared_selection_hash_is_pinned(shared_traces, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEROAM_CACHE", str(tmp_path))
+    opts = {"region": "perdnn-geolife", "interval_s": 20, "max_gap_s": 60}
+    ref = load_dataset("geolife", shared_traces, cache=False, **opts)
+    assert len(ref) == 118_843 and _traces_hash(ref) == "0f8e4df8f44b677d"
+    load_dataset("geolife", shared_traces, **opts)
+    hit = load_dataset("geolife", shared_traces, **opts)
+    assert hit.attrs["cache"]["hit"] is True and _traces_hash(hit) == "0f8e4df8f44b677d"
