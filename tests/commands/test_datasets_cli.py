@@ -86,3 +86,35 @@ def test_lenient_lists_skipped_files_and_resorted_times(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "skipped file" in out and "KAIST_30sec_003.txt" in out.replace("\n", "")
     assert "re-sorted 1 file" in out
+
+
+def test_info_own_data_table_gpx_sumo(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("EDGEROAM_CACHE", str(tmp_path / "cache"))
+    csv = tmp_path / "taxis.csv"
+    csv.write_text("taxi,time,la,lo\n7,2008-10-23 10:53:04,39.90,116.40\n"
+                   "7,2008-10-23 10:53:34,39.901,116.40\n7,2008-10-23 10:54:04,oops,116.40\n")
+    args = ["datasets", "info", "table", "--root", str(csv), "--columns", "user=taxi,t=time,lat=la,lon=lo",
+            "--timezone", "Asia/Shanghai"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"error: {csv}, line 4, column la: not a finite number: 'oops'" in err and "Traceback" not in err
+    assert main([*args, "--lenient", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["points"] == 2 and info["read"]["bad_lines_skipped"] == 1 and info["t_start"].startswith(
+        "2008-10-23 02:53:04")
+    gpx = tmp_path / "walk.gpx"
+    gpx.write_text('<gpx xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+                   '<trkpt lat="39.9" lon="116.4"><time>2020-01-01T00:00:00Z</time></trkpt>'
+                   '<trkpt lat="39.9001" lon="116.4"><time>2020-01-01T00:00:10Z</time></trkpt>'
+                   "</trkseg></trk></gpx>")
+    assert main(["datasets", "info", "gpx", "--root", str(gpx), "--per-track", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["users"] == 1
+    fcd = tmp_path / "fcd.xml"
+    fcd.write_text('<fcd-export><timestep time="0"><vehicle id="v" x="1" y="2"/></timestep>'
+                   '<timestep time="1"><vehicle id="v" x="2" y="2"/></timestep></fcd-export>')
+    assert main(["datasets", "info", "sumo", "--root", str(fcd), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["points"] == 2
+    assert main(["datasets", "info", "sumo"]) == 1
+    assert "give their path (--root PATH" in capsys.readouterr().err
+    assert main(["datasets", "info", "gpx", "--root", str(gpx), "--crs", "EPSG:32650"]) == 1
+    assert "dataset 'gpx' takes user_per, timezone; got 'crs'" in capsys.readouterr().err
