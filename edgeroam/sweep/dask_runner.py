@@ -46,12 +46,12 @@ class SweepResult:
 
 
 def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """A run's ``summary.json`` as one flat row (dotted keys); lists and empty tables are left out.
+    """A run's ``summary.json`` as one flat row (dotted keys); a list becomes its length (``<key>.count``).
 
     Examples
     --------
     >>> flatten_summary({"hits": 3, "backhaul": {"peak_up_mbps": 1.5}, "fractional": {"crowded": [1, 2]}})
-    {'hits': 3, 'backhaul.peak_up_mbps': 1.5}
+    {'hits': 3, 'backhaul.peak_up_mbps': 1.5, 'fractional.crowded.count': 2}
     """
     out: dict[str, Any] = {}
 
@@ -59,7 +59,9 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
         for k, v in d.items():
             if isinstance(v, dict):
                 walk(v, f"{prefix}{k}.")
-            elif not isinstance(v, list):
+            elif isinstance(v, list):
+                out[f"{prefix}{k}.count"] = len(v)
+            else:
                 out[prefix + k] = v
 
     walk(summary, "")

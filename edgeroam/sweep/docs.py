@@ -22,6 +22,7 @@ from typing import Any
 
 from edgeroam.errors import EdgeroamError
 from edgeroam.sweep.report import markdown_table
+from edgeroam.sweep.reproduce import TOLERANCE
 
 __all__ = ["BLOCK", "RECORD", "check_docs", "compare_rows", "render_block", "update_docs"]
 
@@ -50,6 +51,7 @@ def _tables(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         )
         for tname, t in s["tables"].items():
             out[tname] = {
+                "tolerance": TOLERANCE.get(tname, 0.0),
                 "command": command,
                 "commit": results["commit"],
                 "quick": results["quick"],
@@ -115,19 +117,23 @@ def check_docs(docs_dir: str | Path) -> list[str]:
     return bad
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and not (math.isfinite(a) and math.isfinite(b)):
-        return math.isnan(a) == math.isnan(b) if a != a or b != b else a == b
+def _same(a: Any, b: Any, tol: float) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return (a != a and b != b) or a == b
+        return abs(a - b) <= tol
     return a == b
 
 
 def compare_rows(fresh: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
     """Rows of a fresh table missing from the recorded one (same columns): each as text. A quick table is a
-    subset of the full one, so every fresh row must be there."""
+    subset of the full one, so every fresh row must be there. Numbers match within the record's
+    ``tolerance`` (0 unless a section declares one: LSTM training differs across CPUs' float kernels)."""
+    tol = float(recorded.get("tolerance", 0.0))
     if fresh["columns"] != recorded["columns"]:
         return [f"columns differ: {fresh['columns']} != {recorded['columns']}"]
     missing = []
     for row in fresh["rows"]:
-        if not any(all(_same(a, b) for a, b in zip(row, r, strict=True)) for r in recorded["rows"]):
+        if not any(all(_same(a, b, tol) for a, b in zip(row, r, strict=True)) for r in recorded["rows"]):
             missing.append(str(row))
     return missing

@@ -63,7 +63,8 @@ HEADERS: dict[str, str] = {
     "mean_held": "plans held (mean)",
     "peak_per_server": "peak plans per server",
     "evictions": "LRU evictions",
-    "executed_queries": "executed queries",
+    "executed_queries": "executed queries", "crowded": "crowded servers", "budget_mb": "budget MB",
+    "hit_fraction_pct": "hit ratio % (fractional)",
 }
 
 

@@ -382,12 +382,15 @@ def fig10(ctx: Context) -> Section:
         rows.append(
             {
                 "model": m,
+                "crowded": int(r["fractional.crowded.count"]),
+                "budget_mb": round(r["fractional.fraction_bytes"] / 1e6, 1),
                 "peak_whole_mbps": round(before, 1),
                 "peak_fraction_mbps": round(after, 1),
                 "reduction_pct": round(red, 1),
                 "paper_reduction_pct": p_red,
                 "query_loss_pct": round(loss, 1),
                 "paper_query_loss_pct": p_loss,
+                "hit_fraction_pct": round(100 * r["hit_ratio"], 1),
             }
         )
     sec.tables["fig10"] = pd.DataFrame(rows)
@@ -580,6 +583,10 @@ PAPERS: dict[str, list[str]] = {
     "s3": [],
 }
 QUICK_SKIP = {"fig4"}
+#: tables whose numbers may differ across machines, and by how much (absolute): an LSTM trains to slightly
+#: different weights on CPUs with other float kernels (issue 24's reviewer got KAIST LSTM 14.18 / 59.60 %,
+#: this machine 14.5 / 59.3 %); everything else is exact
+TOLERANCE: dict[str, float] = {"table3-kaist": 0.5, "table3-geolife": 0.5}
 #: TARGETS sections of each paper that edgeroam does not reproduce yet (listed in the report, not hidden)
 NOT_COVERED: dict[str, str] = {
     "perdnn": "P-F1, P-F6 (edgeroam predict study), P-F7 (benchmarks/planning.py --fig7), P-D1, P-D3–P-D9, "
