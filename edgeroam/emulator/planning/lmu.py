@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from edgeroam.emulator.dnn.devices import Device
 from edgeroam.emulator.planning.partition import PlanProblem
 from edgeroam.errors import PlanningError
 
@@ -38,6 +39,7 @@ __all__ = [
     "largest_partition_ratio",
     "lmu_schedule",
     "model_upload_problem",
+    "sd_area",
     "sd_batch",
     "sd_timeline",
     "ssd",
@@ -172,14 +174,22 @@ def sd_timeline(prob: UploadProblem, sched: UploadSchedule) -> pd.DataFrame:
                          "step": np.arange(-1, len(durs))})
 
 
-def ssd(prob: UploadProblem, sched: UploadSchedule, horizon: float | None = None) -> float:
-    """Area under SD(t) from 0 to `horizon` (default: the end of the upload)."""
+def sd_area(prob: UploadProblem, sched: UploadSchedule, lo: float, hi: float) -> float:
+    """Area under SD(t) over [lo, hi] (any window, e.g. the paper's Fig. 13(b) intervals)."""
+    if hi < lo:
+        raise PlanningError(f"window [{lo}, {hi}] ends before it starts")
     tl = sd_timeline(prob, sched)
-    end = float(tl["start"].iat[-1]) if horizon is None else float(horizon)
-    if end < float(tl["start"].iat[-1]) - 1e-9:
-        raise PlanningError(f"horizon {end} ends before the upload does ({tl['start'].iat[-1]})")
-    dur = np.clip(np.minimum(tl["end"].to_numpy(), end) - tl["start"].to_numpy(), 0.0, None)
+    dur = np.clip(np.minimum(tl["end"].to_numpy(), hi) - np.maximum(tl["start"].to_numpy(), lo), 0.0, None)
     return float((dur * tl["sd"].to_numpy()).sum())
+
+
+def ssd(prob: UploadProblem, sched: UploadSchedule, horizon: float | None = None) -> float:
+    """SSD: area under SD(t) from 0 to `horizon` (default: the end of the upload; never before it)."""
+    end_upload = float(sd_timeline(prob, sched)["start"].iat[-1])
+    end = end_upload if horizon is None else float(horizon)
+    if end < end_upload - 1e-9:
+        raise PlanningError(f"horizon {end} ends before the upload does ({end_upload})")
+    return sd_area(prob, sched, 0.0, end)
 
 
 def largest_partition_ratio(prob: UploadProblem, sched: UploadSchedule) -> float:
@@ -299,7 +309,8 @@ def _inside(prob: UploadProblem, a: int, b: int, active: np.ndarray) -> list[tup
 
 
 def model_upload_problem(
-    model: str, *, client: str = "eosdnn-client", server: str = "eosdnn-edge", mb_per_s: float = 10.0
+    model: str, *, client: str | Device = "eosdnn-client", server: str | Device = "eosdnn-edge",
+    mb_per_s: float = 10.0,
 ) -> tuple[UploadProblem, PlanProblem]:
     """A zoo chain model offloaded to one server (EosDNN Figs. 13-14) and the two-lane problem of upload.py.
 
