@@ -573,6 +573,11 @@ class Network:
             up += sum(o.count("er-up") for o in self._parallel_cmd(cmds).values())
         return up, len(names) * (len(names) - 1)
 
+    def pids(self) -> list[int]:
+        """Every process this network holds: host and middle-node shells, and processes it started."""
+        shells = [h.pid for h in (*self.hosts.values(), *self._middles.values())]
+        return sorted(shells + list(self._procs))
+
     def root_interfaces(self) -> list[str]:
         """Names of this network's interfaces in the root namespace (switch ports)."""
         return list(self._root_ifs)

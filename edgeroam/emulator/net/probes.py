@@ -5,9 +5,10 @@ line.
 gap between reads and when it began (the TCP stall of a handover), how it ended (``eof``: the source closed it
 cleanly after its last byte; ``error``: reset). ``tcp-source HOST PORT SECONDS [BYTES]`` sends as fast as TCP
 allows for SECONDS (or exactly BYTES): bytes sent. ``udp-sink PORT SECONDS`` and ``udp-source HOST PORT PPS
-SECONDS`` measure the packet gap of a handover with a sequence-numbered stream. They are small on purpose
-(stdlib only, quick to start) and never need root: `Network.popen` starts them inside a host and ends them by
-PID; nothing here uses ``net.iperf()``."""
+SECONDS`` measure the packet gap of a handover with a sequence-numbered stream. Sinks also list every gap over
+4 ms with its start on the system-wide monotonic clock, so a caller can tell the gap of a handover from a gap
+the CPU scheduler made elsewhere. They are small on purpose (stdlib only, quick to start) and never need root:
+`Network.popen` starts them inside a host and ends them by PID; nothing here uses ``net.iperf()``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import time
 __all__ = ["main"]
 
 _CHUNK = 64 * 1024
+_GAP_S = 0.004  # gaps longer than this are listed: [start (system-wide monotonic clock), length]
 
 
 def tcp_sink(port: int, seconds: float) -> dict:
@@ -31,6 +33,7 @@ def tcp_sink(port: int, seconds: float) -> dict:
     conn.settimeout(0.5)
     t0 = last = time.monotonic()
     total, gap, gap_at, end = 0, 0.0, 0.0, "time"
+    gaps: list[list[float]] = []
     while time.monotonic() - t0 < seconds:
         try:
             data = conn.recv(_CHUNK)
@@ -45,10 +48,13 @@ def tcp_sink(port: int, seconds: float) -> dict:
             break
         if total and now - last > gap:
             gap, gap_at = now - last, last - t0
+        if total and now - last > _GAP_S and len(gaps) < 1000:
+            gaps.append([last, now - last])
         total, last = total + len(data), now
     conn.close()
     srv.close()
-    return {"bytes": total, "max_gap_s": gap, "gap_at_s": gap_at, "end": end, "seconds": last - t0}
+    return {"bytes": total, "max_gap_s": gap, "gap_at_s": gap_at, "end": end, "seconds": last - t0,
+            "gaps": gaps}
 
 
 def tcp_source(host: str, port: int, seconds: float, nbytes: int | None = None) -> dict:
@@ -86,6 +92,7 @@ def udp_sink(port: int, seconds: float) -> dict:
     sock.settimeout(0.2)
     t0 = time.monotonic()
     seqs, last, gap, gap_at = set(), None, 0.0, 0.0
+    gaps: list[list[float]] = []
     while time.monotonic() - t0 < seconds:
         try:
             data = sock.recv(2048)
@@ -95,9 +102,12 @@ def udp_sink(port: int, seconds: float) -> dict:
         seqs.add(struct.unpack("!Q", data[:8])[0])
         if last is not None and now - last > gap:
             gap, gap_at = now - last, last - t0
+        if last is not None and now - last > _GAP_S and len(gaps) < 1000:
+            gaps.append([last, now - last])
         last = now
     hi = max(seqs) + 1 if seqs else 0
-    return {"received": len(seqs), "lost": hi - len(seqs), "max_gap_s": gap, "gap_at_s": gap_at}
+    return {"received": len(seqs), "lost": hi - len(seqs), "max_gap_s": gap, "gap_at_s": gap_at,
+            "gaps": gaps}
 
 
 def udp_source(host: str, port: int, pps: float, seconds: float) -> dict:
