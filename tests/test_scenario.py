@@ -13,7 +13,7 @@ from edgeroam.scenario import Scenario, load_scenario, scenario_from_dict, scena
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
-@pytest.mark.parametrize("name", ["perdnn-kaist", "perdnn-geolife", "demo"])
+@pytest.mark.parametrize("name", ["perdnn-kaist", "perdnn-geolife", "demo", "sumo-example"])
 def test_shipped_scenarios_load(name):
     s = load_scenario(SCENARIOS / f"{name}.toml")
     assert isinstance(s, Scenario) and s.name == name
@@ -109,3 +109,32 @@ def test_round_trip_through_toml():
     s = load_scenario(SCENARIOS / "perdnn-geolife.toml")
     again = scenario_from_dict(tomllib.loads(scenario_to_toml(s)))
     assert again == s
+
+
+def test_own_data_keys(tmp_path):
+    columns = {"user": "id", "t": "time", "lat": "la", "lon": "lo"}
+    sc = scenario_from_dict({"name": "taxis", "dataset": {
+        "kind": "table", "root": "taxis.csv", "columns": columns, "timezone": "Asia/Shanghai"}})
+    assert sc.dataset.reader_options() == {"columns": columns, "timezone": "Asia/Shanghai", "max_gap_s": 90.0}
+    assert sc.dataset.interval_s == 30.0  # the preset of your own data
+    dumped = scenario_from_dict({"name": "k", "dataset": {"kind": "kaist"}}).model_dump(mode="json")
+    # left out when unset: resolved scenarios and their run hashes stay as they were
+    assert not {"columns", "crs", "timezone", "user_per", "coords"} & set(dumped["dataset"])
+    cases = [
+        ({"kind": "gpx"}, "dataset: kind 'gpx' reads your own files: set dataset.root"),
+        ({"kind": "table", "root": "a.csv", "columns": {"who": "id"}}, "dataset.columns.who"),
+        ({"kind": "table", "root": "a.csv", "columns": {"lat": "a", "lon": "b"}}, "at least user and t"),
+        ({"kind": "sumo", "root": "fcd.xml", "timezone": "UTC"}, "'timezone' applies to kind table, gpx"),
+        ({"kind": "geolife", "coords": "xy"}, "'coords' applies to kind sumo, not 'geolife'"),
+        ({"kind": "sumo", "root": "fcd.xml", "coords": "utm"}, "dataset.coords"),
+    ]
+    for dataset, words in cases:
+        with pytest.raises(ScenarioError) as err:
+            scenario_from_dict({"name": "own", "dataset": dataset})
+        assert words in str(err.value), (dataset, str(err.value))
+
+
+def test_sumo_example_root_resolves_against_its_file():
+    sc = load_scenario("sumo-example")
+    assert sc.dataset.kind == "sumo" and Path(sc.dataset.root).is_file()
+    assert Path(sc.dataset.root).name == "example.sumocfg" and sc.dataset.reader_options() == {"coords": "xy"}
