@@ -173,11 +173,10 @@ def info(
 
         summary, traces, reg = describe_dataset(
             kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient, progress=step,
-            reader=reader,
+            reader=reader, traces_needed=plot is not None,
         )
-    report = traces.attrs.get("read_report") or {}
-    if report.get("bad_lines_skipped"):
-        summary["bad_lines_skipped"] = report["bad_lines_skipped"]
+    if summary["read"]["bad_lines_skipped"]:
+        summary["bad_lines_skipped"] = summary["read"]["bad_lines_skipped"]
     if plot is not None:
         summary["plot"] = str(plot_traces(traces, plot, reg))
     summary["note"] = speed_note(summary)

@@ -9,7 +9,9 @@ Parsing, caching and the statistics themselves are left to those modules.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -367,11 +369,14 @@ def describe_dataset(
     synthetic: dict[str, Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     reader: dict[str, Any] | None = None,
-) -> tuple[dict, pd.DataFrame, Region | None]:
+    traces_needed: bool = True,
+) -> tuple[dict, pd.DataFrame | None, Region | None]:
     """Load `kind` whole and summarise it (`dataset_info`), also inside `region` and resampled as PerDNN did.
 
     `progress(step, done, total)` is called before each of the four steps (read, region, statistics,
-    resampling) and once at the end.
+    resampling) and once at the end. With `cache` the info is stored as JSON beside the Parquet cache, keyed
+    like it (sources, options, region); when `traces_needed` is False a stored info is returned with
+    ``traces`` and ``region`` None, so a warm ``datasets info`` reads nothing else.
 
     Returns
     -------
@@ -381,6 +386,12 @@ def describe_dataset(
         ``traces`` the full table.
     """
     say = progress or (lambda _step, _done, _total: None)
+    stored = _info_path(kind, root, region, lenient, reader) if cache and kind != "synthetic" else None
+    if stored is not None and not traces_needed:
+        info = _read_info(stored)
+        if info is not None:
+            say("done", 4, 4)
+            return info, None, None
     say(f"reading {kind}", 0, 4)
     traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     say("region", 1, 4)
@@ -400,5 +411,48 @@ def describe_dataset(
             "trajectories": rinfo["trajectories"],
             **rinfo["speed"],
         }
+    if stored is not None:
+        _write_info(stored, info)
     say("done", 4, 4)
     return info, traces, reg
+
+
+def _info_path(
+    kind: str, root: Path | str | None, region: Region | str | None, lenient: bool,
+    reader: dict[str, Any] | None,
+) -> Path | None:
+    """Where `describe_dataset`'s info for these inputs is stored; None when a source cannot be stat'ed."""
+    from edgeroam.datasets.cache import cache_key, cache_path
+
+    src, files = dataset_sources(kind, root)
+    options = {"source": str(src), "lenient": lenient, "reader": reader or {}, "region": _region_key(region)}
+    key = cache_key(f"{kind}-info", files, options)
+    return None if key is None else cache_path(cache_dir(), f"{kind}-info", key).with_suffix(".json")
+
+
+def _read_info(path: Path) -> dict | None:
+    """The stored info, or None when missing or unreadable."""
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _write_info(path: Path, info: dict) -> None:
+    """Store `info` atomically when it survives a JSON round trip unchanged (else leave it out)."""
+    text = json.dumps(info)
+    if json.loads(text) != info:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        return  # an unwritable cache only costs the next call its statistics

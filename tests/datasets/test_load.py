@@ -117,3 +117,19 @@ def test_geolife_shared_selection_hash_is_pinned(shared_traces, tmp_path, monkey
     load_dataset("geolife", shared_traces, **opts)
     hit = load_dataset("geolife", shared_traces, **opts)
     assert hit.attrs["cache"]["hit"] is True and _traces_hash(hit) == "0f8e4df8f44b677d"
+
+
+def test_describe_stores_its_info_and_a_warm_call_reads_only_that(shared_traces, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEROAM_CACHE", str(tmp_path))
+    info, traces, reg = describe_dataset("kaist", shared_traces, region="perdnn-kaist")
+    assert traces is not None and reg is not None and len(list(tmp_path.glob("kaist-info-*.json"))) == 1
+    steps = []
+    warm, none, no_reg = describe_dataset("kaist", shared_traces, region="perdnn-kaist", traces_needed=False,
+                                          progress=lambda step, done, total: steps.append(step))
+    assert warm == info and none is None and no_reg is None and steps == ["done"]
+    # another region is another entry; traces_needed (the default) always loads the table
+    box = "metric:-1100,-700,0,1300"
+    other, _, _ = describe_dataset("kaist", shared_traces, region=box, traces_needed=False)
+    assert other["points_in_region"] < info["points_in_region"]
+    again, traces2, _ = describe_dataset("kaist", shared_traces, region="perdnn-kaist")
+    assert again == info and traces2 is not None
