@@ -1,5 +1,6 @@
-"""Mobility traces: readers (Geolife, KAIST family, synthetic), the Traces table, regions, projection,
-resampling, user splits, the Parquet cache, statistics and map figures.
+"""Mobility traces: readers (Geolife, KAIST family, synthetic; your own tables, GPX tracks and SUMO
+vehicle traces), the Traces table, regions, projection, resampling, user splits, the Parquet cache,
+statistics and map figures.
 
 Everything returns or consumes the Traces table of DESIGN.md §3 (see `edgeroam.datasets.traces`).
 """
@@ -7,6 +8,7 @@ Everything returns or consumes the Traces table of DESIGN.md §3 (see `edgeroam.
 from edgeroam.datasets.cache import cached_read
 from edgeroam.datasets.fetch import fetch_geolife, kaist_instructions
 from edgeroam.datasets.geolife import read_geolife, read_geolife_labels
+from edgeroam.datasets.gpx import read_gpx
 from edgeroam.datasets.kaist import KAIST_SITES, read_kaist
 from edgeroam.datasets.load import (
     DATASET_KINDS,
@@ -30,7 +32,9 @@ from edgeroam.datasets.regions import (
 from edgeroam.datasets.resample import resample
 from edgeroam.datasets.split import SPLIT_PRESETS, apply_split, split_users
 from edgeroam.datasets.stats import PERDNN_MEAN_SPEED, dataset_info
+from edgeroam.datasets.sumo import read_fcd
 from edgeroam.datasets.synthetic import synthetic_traces
+from edgeroam.datasets.table import read_table
 from edgeroam.datasets.traces import TRACE_COLUMNS, make_traces, to_geodataframe, validate_traces
 
 __all__ = [
@@ -58,9 +62,12 @@ __all__ = [
     "make_traces",
     "plot_traces",
     "project",
+    "read_fcd",
     "read_geolife",
     "read_geolife_labels",
+    "read_gpx",
     "read_kaist",
+    "read_table",
     "region_mask",
     "resample",
     "split_users",
