@@ -240,12 +240,17 @@ def _read_one(
         bad.flag(np.abs(out["lat"]) > 90, mapping["lat"], "latitude outside -90…90", shower("lat"))
         bad.flag(np.abs(out["lon"]) > 180, mapping["lon"], "longitude outside -180…180", shower("lon"))
     if geometry is not None:
-        empty = np.asarray(geometry.isna() | geometry.is_empty)
-        points = np.asarray(geometry.geom_type == "Point") | empty
-        bad.flag(~points, "geometry", "not a point")
-        bad.flag(empty & points, "geometry", "empty or missing point")
-        gx = np.where(points & ~empty, geometry.x.where(~geometry.is_empty), np.nan)
-        gy = np.where(points & ~empty, geometry.y.where(~geometry.is_empty), np.nan)
+        import shapely
+
+        geoms = np.asarray(geometry.values, dtype=object)
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        points = (shapely.get_type_id(geoms) == shapely.GeometryType.POINT) | empty
+        bad.flag(~points, "geometry", "not a point", lambda i: geoms[i].geom_type)
+        bad.flag(empty, "geometry", "empty or missing point")
+        ok = points & ~empty
+        gx = np.full(n, np.nan)
+        gy = np.full(n, np.nan)
+        gx[ok], gy[ok] = shapely.get_x(geoms[ok]), shapely.get_y(geoms[ok])
         geographic = _is_geographic(crs)
         out["lon" if geographic else "x"] = gx.astype(np.float64)
         out["lat" if geographic else "y"] = gy.astype(np.float64)

@@ -103,6 +103,20 @@ def test_geoparquet_in_lonlat_fills_lat_lon(tmp_path):
     assert tr["lon"].tolist() == [116.4] and tr["lat"].tolist() == [39.9] and np.isnan(tr["x"]).all()
 
 
+def test_geoparquet_rows_that_are_not_points(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    gdf = gpd.GeoDataFrame({"u": ["a"] * 4, "t": [1.0, 2.0, 3.0, 4.0]},
+                           geometry=[Point(1, 2), LineString([(0, 0), (1, 1)]), None, Point()], crs="EPSG:32650")
+    p = tmp_path / "mixed.parquet"
+    gdf.to_parquet(p)
+    with pytest.raises(TraceFormatError, match=r"mixed.parquet, column geometry: row 2: not a point: 'LineString'"):
+        read_table(p, "user=u,t=t")
+    tr = read_table(p, "user=u,t=t", lenient=True)
+    assert tr["x"].tolist() == [1.0] and tr.attrs["read_report"]["bad_lines_skipped"] == 3
+
+
 def test_xy_without_crs_is_a_local_frame_and_gaps_split_trajectories(tmp_path):
     p = _csv(tmp_path, "u,t,e,n\na,0,0,0\na,10,1,1\na,100,2,2\na,105,3,3\n")
     tr = read_table(p, {"user": "u", "t": "t", "x": "e", "y": "n"}, max_gap_s=30)
