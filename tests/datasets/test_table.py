@@ -107,11 +107,11 @@ def test_geoparquet_rows_that_are_not_points(tmp_path):
     import geopandas as gpd
     from shapely.geometry import LineString, Point
 
-    gdf = gpd.GeoDataFrame({"u": ["a"] * 4, "t": [1.0, 2.0, 3.0, 4.0]},
-                           geometry=[Point(1, 2), LineString([(0, 0), (1, 1)]), None, Point()], crs="EPSG:32650")
+    shapes = [Point(1, 2), LineString([(0, 0), (1, 1)]), None, Point()]
+    gdf = gpd.GeoDataFrame({"u": ["a"] * 4, "t": [1.0, 2.0, 3.0, 4.0]}, geometry=shapes, crs="EPSG:32650")
     p = tmp_path / "mixed.parquet"
     gdf.to_parquet(p)
-    with pytest.raises(TraceFormatError, match=r"mixed.parquet, column geometry: row 2: not a point: 'LineString'"):
+    with pytest.raises(TraceFormatError, match=r"column geometry: row 2: not a point: 'LineString'"):
         read_table(p, "user=u,t=t")
     tr = read_table(p, "user=u,t=t", lenient=True)
     assert tr["x"].tolist() == [1.0] and tr.attrs["read_report"]["bad_lines_skipped"] == 3
