@@ -278,3 +278,12 @@ def test_geolife_as_one_csv_gives_the_same_traces(shared_traces, tmp_path, monke
     assert (a.train_users, a.test_users) == (b.train_users, b.test_users)
     assert a.traces.astype(plain).equals(b.traces.astype(plain))
     assert a.topology.servers.equals(b.topology.servers)
+
+
+def test_doctests_run():
+    import doctest
+
+    from edgeroam.datasets import table
+
+    result = doctest.testmod(table)
+    assert result.attempted >= 4 and result.failed == 0
