@@ -93,14 +93,14 @@ def execute_run(resolved: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     return {"status": "done", "run_dir": str(path), "error": None, "wall_s": time.perf_counter() - t0}
 
 
-def open_client(scheduler: str | None = None, workers: int = 2) -> Any:
+def open_client(scheduler: str | None = None, workers: int = 2, timeout_s: float = 20.0) -> Any:
     """A Dask client: on `scheduler` (an address such as ``tcp://host:8786``) or on a new `LocalCluster` of
-    `workers` single-threaded processes (closed with the client)."""
+    `workers` single-threaded processes (closed with the client); `timeout_s` to reach a scheduler."""
     from distributed import Client
 
     if scheduler:
         try:
-            return Client(scheduler, timeout="20s")
+            return Client(scheduler, timeout=f"{timeout_s}s")
         except (OSError, TimeoutError) as exc:
             raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
     if workers < 1:

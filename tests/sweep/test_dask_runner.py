@@ -18,6 +18,7 @@ from edgeroam.cli import main
 from edgeroam.emulator.rundir import open_run_dir
 from edgeroam.errors import RunError
 from edgeroam.sweep import load_sweep, run_sweep
+from edgeroam.sweep.dask_runner import open_client
 
 GRID = """scenario = "demo"
 seeds = [1, 2]
@@ -108,4 +109,6 @@ def test_an_unreachable_scheduler_is_one_clear_error(tmp_path):
     f = tmp_path / "g.toml"
     f.write_text('scenario = "demo"\n[grid]\n"policy.kind" = ["ionn"]\n')
     with pytest.raises(RunError, match="cannot reach the Dask scheduler"):
-        run_sweep(load_sweep(f), tmp_path / "o", scheduler="tcp://127.0.0.1:9", progress=False)
+        open_client("tcp://127.0.0.1:9", timeout_s=2)
+    with pytest.raises(RunError, match="--workers must be at least 1"):
+        run_sweep(load_sweep(f), tmp_path / "o", workers=0, progress=False)

@@ -1,0 +1,60 @@
+"""The generated tables of docs/reproductions/: each block is what its record renders, and a regeneration
+(cheap sections here; every quick section in test_reproduce) gives the recorded rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgeroam.sweep.docs import BLOCK, RECORD, check_docs, compare_rows, render_block, update_docs
+from edgeroam.sweep.reproduce import reproduce
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reproductions"
+
+
+def _results(rows, quick=True, commit="abc1234"):
+    return {"paper": "perdnn", "quick": quick, "commit": commit, "sections": {"s": {"tables": {
+        "t1": {"columns": ["model", "hits"], "rows": rows, "info": {}}}}}}
+
+
+def test_every_block_in_the_docs_is_its_recorded_table():
+    assert check_docs(DOCS) == []
+    record = json.loads((DOCS / RECORD).read_text())
+    names = {m["name"] for md in DOCS.glob("*.md") for m in BLOCK.finditer(md.read_text())}
+    assert {"table1", "table2-plan", "table2-whole", "table3-kaist", "fig9-hit", "beat-geolife"} <= names
+    assert names <= set(record)
+
+
+def test_a_hand_edit_of_a_block_is_caught(tmp_path):
+    (tmp_path / "a.md").write_text("intro\n<!-- reproduce:t1 begin -->\n<!-- reproduce:t1 end -->\nprose\n")
+    assert update_docs(_results([["x", 3], ["y", 4]]), tmp_path) == ["t1"]
+    text = (tmp_path / "a.md").read_text()
+    assert "| x | 3 |" in text and text.startswith("intro\n") and text.endswith("prose\n")
+    assert check_docs(tmp_path) == []
+    (tmp_path / "a.md").write_text(text.replace("| x | 3 |", "| x | 5 |"))
+    assert check_docs(tmp_path) == ["a.md: t1: differs from the recorded table (edited by hand?)"]
+    (tmp_path / "b.md").write_text("<!-- reproduce:t9 begin -->\n<!-- reproduce:t9 end -->\n")
+    assert any("t9: no recorded table" in b for b in check_docs(tmp_path))
+
+
+def test_a_quick_run_never_replaces_a_full_record(tmp_path):
+    (tmp_path / "a.md").write_text("<!-- reproduce:t1 begin -->\n<!-- reproduce:t1 end -->\n")
+    update_docs(_results([["x", 3], ["y", 4]], quick=False, commit="full000"), tmp_path)
+    assert update_docs(_results([["x", 3]], quick=True), tmp_path) == []
+    rec = json.loads((tmp_path / RECORD).read_text())["t1"]
+    assert rec["commit"] == "full000" and "full run" in render_block("t1", rec)
+    assert compare_rows({"columns": ["model", "hits"], "rows": [["x", 3]]}, rec) == []
+    assert compare_rows({"columns": ["model", "hits"], "rows": [["x", 4]]}, rec) == ["['x', 4]"]
+    assert compare_rows({"columns": ["model"], "rows": []}, rec)[0].startswith("columns differ")
+
+
+@pytest.mark.parametrize("section", ["table1", "table2"])
+def test_cheap_sections_regenerate_the_documented_numbers(section, tmp_path):
+    res = reproduce("perdnn", tmp_path, quick=True, only=[section], progress=False)
+    record = json.loads((DOCS / RECORD).read_text())
+    tables = res["sections"][section]["tables"]
+    assert tables
+    for name, t in tables.items():
+        assert compare_rows(t, record[name]) == [], name
