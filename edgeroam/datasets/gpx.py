@@ -62,10 +62,11 @@ def _parse(path: Path) -> Any:
 
 
 def _segment(seg: Any) -> tuple[list[Any], list[Any], list[Any]]:
-    """lat, lon and time (text or None) of every point of one segment."""
-    lat = seg.xpath(f"{_PT}/@lat")
-    lon = seg.xpath(f"{_PT}/@lon")
-    time = seg.xpath(f"{_PT}/{_el('time')}/text()")
+    """lat, lon and time (text or None) of every point of one segment (plain strings: lxml's "smart" ones
+    would each keep a reference to their element)."""
+    lat = seg.xpath(f"{_PT}/@lat", smart_strings=False)
+    lon = seg.xpath(f"{_PT}/@lon", smart_strings=False)
+    time = seg.xpath(f"{_PT}/{_el('time')}/text()", smart_strings=False)
     n = int(seg.xpath(f"count({_PT})"))
     if len(lat) == len(lon) == len(time) == n and int(seg.xpath(f"count({_PT}/{_el('time')})")) == n:
         return lat, lon, time

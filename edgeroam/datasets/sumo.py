@@ -135,10 +135,13 @@ def read_fcd(path: str | Path, *, coords: Coords = "auto", lenient: bool = False
     rows = 0
     from lxml import etree
 
+    # compiled once; plain strings (lxml's "smart" ones keep every element alive, and the memory with it)
+    attr_paths = [etree.XPath(f"vehicle/@{a}", smart_strings=False) for a in _ATTRS]
+    count = etree.XPath("count(vehicle)")
     try:
         for step in _steps(path):
-            values = [step.xpath(f"vehicle/@{a}") for a in _ATTRS]
-            n = int(step.xpath("count(vehicle)"))
+            values = [xp(step) for xp in attr_paths]
+            n = int(count(step))
             if any(len(v) != n for v in values):  # some vehicle lacks an attribute: read them one by one
                 vehicles = step.xpath("vehicle")
                 values = [[v.get(a) for v in vehicles] for a in _ATTRS]
