@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.emulator.dnn.devices import Device
+from edgeroam.emulator.planning.eosdnn import Environment, Workload
 from edgeroam.emulator.planning.partition import PlanProblem
 from edgeroam.errors import PlanningError
 
@@ -39,9 +40,11 @@ __all__ = [
     "largest_partition_ratio",
     "lmu_schedule",
     "model_upload_problem",
+    "placement_upload_problem",
     "sd_area",
     "sd_batch",
     "sd_timeline",
+    "server_groups",
     "ssd",
 ]
 
@@ -334,3 +337,35 @@ def model_upload_problem(
                        np.concatenate([[float(g.input_bytes)], out]), np.where(where, w * inv, 0.0),
                        np.array([[0.0, inv], [inv, 0.0]]), 0, w)
     return up, prob2
+
+
+def placement_upload_problem(env: Environment, wl: Workload, plan: np.ndarray, task: int) -> UploadProblem:
+    """The `UploadProblem` of one task of an EosDNN migration plan (S0 §V.A's second step).
+
+    Times are T1 = P / Q on the owner client and on each layer's planned node; boundary bytes are what each
+    layer reads (the last boundary is the output, returned to the client); uploads go from the client to
+    the layer's node at that pair's bandwidth.
+    """
+    pos = np.flatnonzero(wl.task == task)
+    if not len(pos):
+        raise PlanningError(f"task {task} is not in the workload (0..{wl.n_tasks - 1})")
+    pos = pos[np.argsort(wl.layer[pos])]
+    client = int(wl.owner[pos[0]])
+    node = np.asarray(plan, dtype=np.int64)[pos]
+    cyc = wl.cycles[pos]
+    inv = env.inv_bw.copy()
+    np.fill_diagonal(inv, 0.0)
+    from edgeroam.emulator.dnn.zoo import model_graph
+
+    out_last = float(model_graph(wl.models[task]).layers["out_bytes"].iat[-1])
+    w = wl.weight_bytes[pos]
+    return UploadProblem(cyc / env.hz[client], cyc / env.hz[node], node,
+                         np.concatenate([wl.in_bytes[pos], [out_last]]),
+                         np.where(node != client, w * inv[client, node], 0.0), inv, client, w)
+
+
+def server_groups(prob: UploadProblem) -> UploadSchedule:
+    """Direct uploading on several servers: each server's layers as one group, servers by first layer."""
+    off = np.flatnonzero(prob.offloaded)
+    nodes = list(dict.fromkeys(prob.node[off].tolist()))
+    return from_groups(prob, [off[prob.node[off] == s] for s in nodes], "direct")

@@ -79,3 +79,24 @@ def test_lmu_on_alexnet_beats_direct_and_matches_final_sd() -> None:
     assert ssd(up, lmu, h) < ssd(up, direct, h)
     assert sd_timeline(up, lmu)["sd"].iat[-1] == pytest.approx(float(sd_batch(up, up.offloaded)))
     assert 0 < largest_partition_ratio(up, lmu) < largest_partition_ratio(up, direct) == 1.0
+
+
+def test_placement_problem_of_a_migration_plan() -> None:
+    from edgeroam.emulator.planning import eosdnn as eos
+    from edgeroam.emulator.planning.lmu import placement_upload_problem, server_groups
+
+    env = eos.eosdnn_environment(2, 2, 1, seed=0)
+    wl = eos.make_workload(env, ["alexnet", "alexnet"])
+    plan = wl.owner.copy()
+    first = wl.task == 0
+    plan[first & (wl.layer >= 5) & (wl.layer < 12)] = 2  # task 0: layers 5..11 on edge 2, 12.. on edge 3
+    plan[first & (wl.layer >= 12)] = 3
+    up = placement_upload_problem(env, wl, plan, 0)
+    assert up.node.tolist() == [0] * 5 + [2] * 7 + [3] * 12
+    direct = server_groups(up)
+    assert [g.tolist() for g in direct.sent] == [list(range(5, 12)), list(range(12, 24))]
+    assert float(sd_batch(up, np.zeros(up.n, dtype=bool))) == pytest.approx(up.local_s.sum())
+    h = float(up.upload_s.sum())
+    assert ssd(up, lmu_schedule(up), h) <= ssd(up, direct, h)
+    with pytest.raises(PlanningError, match="task 5"):
+        placement_upload_problem(env, wl, plan, 5)
