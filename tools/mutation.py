@@ -6,7 +6,8 @@ happens to cross it). So every module gets a scratch copy of the project under `
 with its own ``[tool.mutmut]`` (that module, those tests), and mutmut runs there; the working tree is never
 touched. Results are read from mutmut's ``mutants/**.meta`` files.
 
-Kill rate = killed / (mutants - equivalent): a mutant no test reaches ("no tests") counts as surviving.
+Kill rate = killed / (mutants - equivalent): a mutant no test reaches ("no tests") counts as surviving, one
+that makes the tests run past mutmut's time limit ("timeout", e.g. an endless loop) as killed.
 `EQUIVALENT` lists the mutants that cannot change behaviour, each with why; mutmut names mutants by function
 and a running number, so an entry must be revisited when its function changes (a stale name is reported).
 
@@ -114,7 +115,7 @@ def _collect(module: str, tests: list[str]) -> dict | None:
     prefix = module.removesuffix(".py").replace("/", ".") + "."
     equivalent = sorted(n for n in status if n in EQUIVALENT)
     counted = {n: s for n, s in status.items() if n not in EQUIVALENT}
-    killed = sum(s == "killed" for s in counted.values())
+    killed = sum(s in ("killed", "timeout") for s in counted.values())
     seconds = root / "seconds"
     return {
         "module": module,
@@ -124,7 +125,7 @@ def _collect(module: str, tests: list[str]) -> dict | None:
         "equivalent": len(equivalent),
         "killed": killed,
         "not_checked": sorted(n for n, s in counted.items() if s == "not checked"),
-        "survived": sorted(n for n, s in counted.items() if s not in ("killed", "not checked")),
+        "survived": sorted(n for n, s in counted.items() if s not in ("killed", "timeout", "not checked")),
         "killed_equivalent": sorted(n for n in equivalent if status[n] == "killed"),
         "stale_equivalent": sorted(n for n in EQUIVALENT if n.startswith(prefix) and n not in status),
         "rate": killed / len(counted) if counted else 1.0,
