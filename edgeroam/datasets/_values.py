@@ -26,6 +26,7 @@ from edgeroam.errors import DatasetError, TraceFormatError
 __all__ = ["BadRows", "check_timezone", "count_backwards_by_user", "to_float", "to_seconds", "to_strings"]
 
 _OFFSET = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # an ISO 8601 time that carries its own UTC offset
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # epoch seconds written as a number
 
 
 def _shown(value: Any) -> str:
@@ -127,15 +128,21 @@ def to_seconds(values: Any, timezone: str | None = None) -> tuple[np.ndarray, np
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         numbers, missing, bad = to_float(arr)
         return numbers, missing, bad, "not a finite number of seconds"
-    numbers, missing, bad = to_float(arr)
-    if not bad.any():
-        return numbers, missing, bad, reason
-    text = pd.Series(pc.utf8_trim_whitespace(arr).to_numpy(zero_copy_only=False), dtype=object)
-    is_text = bad.copy()
-    aware = is_text & text.str.contains(_OFFSET, regex=True, na=False).to_numpy()
-    naive = is_text & ~aware
-    out = numbers.copy()
-    still_bad = np.zeros(len(arr), dtype=bool)
+    trimmed = pc.utf8_trim_whitespace(arr)
+    missing = arr.is_null().to_numpy(zero_copy_only=False) | pc.equal(trimmed, "").fill_null(True).to_numpy(
+        zero_copy_only=False)
+    number = pc.match_substring_regex(trimmed, _NUMBER).fill_null(False).to_numpy(zero_copy_only=False)
+    out = np.full(len(arr), np.nan)
+    if number.any():
+        out[number] = pc.cast(trimmed.filter(pa.array(number)), pa.float64()).to_numpy(zero_copy_only=False)
+    is_text = ~number & ~missing
+    if not is_text.any():
+        return out, missing, number & ~np.isfinite(out), "not a finite number of seconds"
+    has_offset = pc.match_substring_regex(trimmed, _OFFSET).fill_null(False).to_numpy(zero_copy_only=False)
+    text = pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
+    aware = is_text & has_offset
+    naive = is_text & ~has_offset
+    still_bad = number & ~np.isfinite(out)
     if aware.any():
         parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
         out[aware] = _epoch(parsed)

@@ -1,13 +1,13 @@
 """Read GPX tracks (a file or a folder of them) into a Traces table.
 
-Each ``<trk>`` is a list of ``<trkseg>`` of ``<trkpt lat lon><time/></trkpt>``; GPX 1.0 and 1.1 (any
-namespace) are read alike. One user per file (named by its path under the root, without ``.gpx``; every
-segment of every track one trajectory) or per track (``<file>/<k>``, k the track's 0-based index; every
-segment one trajectory). lxml parses each file in C and XPath hands over a segment's latitudes, longitudes
-and times as whole lists, so there is no Python loop per point (the slow path that finds a point without a
-time or position runs only when a segment's lists disagree). Entities are not resolved and nothing is
-fetched from the network. A bad point raises one `TraceFormatError` naming file, line and field, or is
-skipped and counted under ``lenient``. Projection and regions are left to ``load``.
+Each ``<trk>`` is a list of ``<trkseg>`` of ``<trkpt lat lon><time/></trkpt>``; GPX 1.0 and 1.1 (the root's
+namespace, or none) are read alike. One user per file (named by its path under the root, without ``.gpx``;
+every segment of every track one trajectory) or per track (``<file>/<k>``, k the track's 0-based index;
+every segment one trajectory). lxml parses each file in C and compiled XPath queries hand over a segment's
+latitudes, longitudes and times as whole lists, so there is no Python loop per point (the slow path that
+finds a point without a time or position runs only when a segment's lists disagree). Entities are not
+resolved and nothing is fetched from the network. A bad point raises one `TraceFormatError` naming file,
+line and field, or is skipped and counted under ``lenient``. Projection and regions are left to ``load``.
 """
 
 from __future__ import annotations
@@ -28,11 +28,26 @@ __all__ = ["gpx_files", "read_gpx"]
 UserPer = Literal["file", "track"]
 
 
-def _el(name: str) -> str:
-    return f"*[local-name()='{name}']"
+class _Paths:
+    """The compiled XPath queries of one file, in the namespace of its root (GPX 1.0, 1.1 or none); they
+    return plain strings (lxml's "smart" ones would each keep a reference to their element)."""
 
+    def __init__(self, root: Any) -> None:
+        from lxml import etree
 
-_TRK, _SEG, _PT = _el("trk"), _el("trkseg"), _el("trkpt")
+        tag = root.tag if isinstance(root.tag, str) else ""
+        ns = tag[1:].split("}")[0] if tag.startswith("{") else None
+        p = "g:" if ns else ""
+        options: dict[str, Any] = {"smart_strings": False, "namespaces": {"g": ns} if ns else {}}
+
+        def xp(expr: str) -> Any:
+            return etree.XPath(expr, **options)
+
+        self.trk, self.seg, self.pt = xp(f"{p}trk"), xp(f"{p}trkseg"), xp(f"{p}trkpt")
+        self.lat, self.lon = xp(f"{p}trkpt/@lat"), xp(f"{p}trkpt/@lon")
+        self.time = xp(f"{p}trkpt/{p}time/text()")
+        self.count, self.count_time = xp(f"count({p}trkpt)"), xp(f"count({p}trkpt/{p}time)")
+        self.time_of = xp(f"string({p}time)")
 
 
 def gpx_files(root: str | Path) -> list[Path]:
@@ -61,24 +76,22 @@ def _parse(path: Path) -> Any:
         raise DatasetError(f"{path}: cannot read ({exc.strerror or short_reason(exc)})") from None
 
 
-def _segment(seg: Any) -> tuple[list[Any], list[Any], list[Any]]:
-    """lat, lon and time (text or None) of every point of one segment (plain strings: lxml's "smart" ones
-    would each keep a reference to their element)."""
-    lat = seg.xpath(f"{_PT}/@lat", smart_strings=False)
-    lon = seg.xpath(f"{_PT}/@lon", smart_strings=False)
-    time = seg.xpath(f"{_PT}/{_el('time')}/text()", smart_strings=False)
-    n = int(seg.xpath(f"count({_PT})"))
-    if len(lat) == len(lon) == len(time) == n and int(seg.xpath(f"count({_PT}/{_el('time')})")) == n:
+def _segment(seg: Any, paths: _Paths) -> tuple[list[Any], list[Any], list[Any]]:
+    """lat, lon and time (text or None) of every point of one segment."""
+    lat, lon, time = paths.lat(seg), paths.lon(seg), paths.time(seg)
+    n = int(paths.count(seg))
+    if len(lat) == len(lon) == len(time) == n and int(paths.count_time(seg)) == n:
         return lat, lon, time
-    points = seg.xpath(_PT)  # slow path: some point lacks a field; read them one by one
+    points = paths.pt(seg)  # slow path: some point lacks a field; read them one by one
     return ([p.get("lat") for p in points], [p.get("lon") for p in points],
-            [(p.xpath(f"string({_el('time')})") or None) for p in points])
+            [(paths.time_of(p) or None) for p in points])
 
 
 class _Lines:
     """Row → line of its ``<trkpt>``, looked up only for the rows an error or warning names."""
 
-    def __init__(self) -> None:
+    def __init__(self, paths: _Paths) -> None:
+        self.paths = paths
         self.segments: list[Any] = []
         self.starts: list[int] = []
 
@@ -88,7 +101,7 @@ class _Lines:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(np.asarray(self.starts), rows, side="right") - 1
-        return np.asarray([self.segments[i].xpath(_PT)[r - self.starts[i]].sourceline or 0
+        return np.asarray([self.paths.pt(self.segments[i])[r - self.starts[i]].sourceline or 0
                            for i, r in zip(idx, rows, strict=True)], dtype=np.int64)
 
 
@@ -104,10 +117,11 @@ def _read_file(path: Path, name: str, user_per: UserPer, timezone: str | None, l
     users: list[str] = []
     trajs: list[int] = []
     sizes: list[int] = []
-    line_of = _Lines()
-    for k, trk in enumerate(root.xpath(_TRK)):
-        for seg in trk.xpath(_SEG):
-            la, lo, ti = _segment(seg)
+    paths = _Paths(root)
+    line_of = _Lines(paths)
+    for k, trk in enumerate(paths.trk(root)):
+        for seg in paths.seg(trk):
+            la, lo, ti = _segment(seg, paths)
             if not la:
                 continue
             line_of.add(seg, len(lat))
