@@ -31,6 +31,7 @@ _TOP_LEVEL: list[str] = [
     "edgeroam.commands.clean",
     "edgeroam.commands.sweep",
     "edgeroam.commands.reproduce",
+    "edgeroam.commands.planners",
 ]
 
 app = typer.Typer(
