@@ -41,6 +41,7 @@ __all__ = [
     "MATRICES",
     "PSO_GA_DEFAULTS",
     "TIERS",
+    "CostModel",
     "Environment",
     "MigrationResult",
     "Workload",
@@ -53,6 +54,7 @@ __all__ = [
     "make_workload",
     "migration_delay",
     "mutate",
+    "plan_costs",
     "pre_pso",
     "pso_ga",
     "random_swarm",
@@ -305,6 +307,40 @@ def delay_breakdown(env: Environment, wl: Workload, plan: np.ndarray) -> pd.Data
         "task": wl.task, "layer": wl.layer, "node": plan, "tier": np.asarray(TIERS)[env.tier[plan]],
         "exec_s": t1[0], "trans_s": t2[0], "wait_s": t3[0],
     })
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Energy and money of a plan, beside its delay (S0's open direction; the values are assumptions).
+
+    Energy = compute power of the tier x busy (execution) time + the client's radio power x the airtime of
+    every transfer that starts or ends at a client. Money = price per compute second of the tier + price
+    per GB moved between different nodes. Pass another instance to model other hardware or prices.
+    """
+
+    compute_w: tuple[float, float, float] = (5.0, 65.0, 250.0)  # client SoC, edge box, cloud server (W)
+    radio_w: float = 1.3  # Wi-Fi radio while sending or receiving (W)
+    price_per_s: tuple[float, float, float] = (0.0, 2e-5, 1e-4)  # per compute second (client is free)
+    price_per_gb: float = 0.09  # egress price per GB (10^9 B)
+
+
+def plan_costs(env: Environment, wl: Workload, plan: np.ndarray, model: CostModel | None = None) -> dict:
+    """Delay split (Eq. 11's terms), energy (J) and money of one plan under `model`."""
+    m = model or CostModel()
+    bd = delay_breakdown(env, wl, plan)
+    plan = np.asarray(plan, dtype=np.int64).ravel()
+    src = np.where(wl.prev >= 0, plan[np.maximum(wl.prev, 0)], wl.owner)
+    tier = env.tier[plan]
+    moved = src != plan
+    at_client = (env.tier[src] == 0) | (tier == 0)
+    compute_j = float((np.asarray(m.compute_w)[tier] * bd["exec_s"].to_numpy()).sum())
+    radio_j = float(m.radio_w * bd["trans_s"].to_numpy()[moved & at_client].sum())
+    money = float((np.asarray(m.price_per_s)[tier] * bd["exec_s"].to_numpy()).sum()
+                  + m.price_per_gb * wl.in_bytes[moved].sum() / 1e9)
+    return {"md_s": float(bd[["exec_s", "trans_s", "wait_s"]].to_numpy().sum()),
+            "exec_s": float(bd["exec_s"].sum()), "trans_s": float(bd["trans_s"].sum()),
+            "wait_s": float(bd["wait_s"].sum()), "energy_j": compute_j + radio_j, "compute_j": compute_j,
+            "radio_j": radio_j, "money": money, "gb_moved": float(wl.in_bytes[moved].sum() / 1e9)}
 
 
 # ---------------------------------------------------------------------------------------------- operators

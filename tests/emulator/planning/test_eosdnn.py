@@ -121,3 +121,17 @@ def test_greedy_and_prepso_give_valid_plans() -> None:
     bd = E.delay_breakdown(env, wl, g.plan)
     assert list(bd.columns) == ["task", "layer", "node", "tier", "exec_s", "trans_s", "wait_s"]
     assert bd[["exec_s", "trans_s", "wait_s"]].to_numpy().sum() == pytest.approx(g.md)
+
+
+def test_cost_model_energy_and_money() -> None:
+    env, wl = _setup(1)
+    local = wl.owner.copy()
+    c = E.plan_costs(env, wl, local)
+    assert c["radio_j"] == 0 and c["money"] == 0 and c["gb_moved"] == 0
+    assert c["energy_j"] == pytest.approx(5.0 * c["exec_s"])
+    edge = np.full(3, 2)
+    c2 = E.plan_costs(env, wl, edge, E.CostModel(radio_w=2.0, price_per_gb=1.0))
+    assert c2["gb_moved"] == pytest.approx(10**5 / 1e9)
+    assert c2["radio_j"] == pytest.approx(2.0 * c2["trans_s"])
+    assert c2["money"] == pytest.approx(2e-5 * c2["exec_s"] + 10**5 / 1e9)
+    assert c2["md_s"] == pytest.approx(E.migration_delay(env, wl, edge[None, :])[0])
