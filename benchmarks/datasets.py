@@ -7,9 +7,13 @@ RSS right before the call (libraries already imported). Rows:
 - edgeroam ``read_geolife`` straight from the zip, no cache (cold);
 - the same from the zip extracted under ``.cache/`` (the files trackintel reads);
 - ``load`` through the Parquet cache on a miss (read + write) and on a hit (warm);
+- ``load_dataset("geolife", region="perdnn-geolife", interval_s=20)`` cold (no cache) and warm (the final
+  table cached);
+- the whole ``edgeroam datasets info geolife --region perdnn-geolife`` process, ``--no-cache`` and warm;
 - trackintel's ``read_geolife`` on the extracted ``Data`` folder (the ``bench`` extra; once, bounded).
 
-Targets (issue 13): cold at least 5x faster than trackintel, warm under 2 s.
+Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel, cold CLI >= 8x trackintel,
+warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere.
 
 Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
 """
@@ -66,6 +70,8 @@ def measure(kind: str, zip_path: Path) -> dict:
     from edgeroam.datasets.geolife import read_geolife
 
     data = EXTRACTED / "Geolife Trajectories 1.3" / "Data"
+    if kind.startswith("cli"):
+        return _measure_cli(kind, zip_path)
     if kind == "trackintel":
         import trackintel as ti
 
@@ -79,6 +85,13 @@ def measure(kind: str, zip_path: Path) -> dict:
             load = lambda: read_geolife(zip_path)  # noqa: E731
         elif kind == "folder":
             load = lambda: read_geolife(EXTRACTED)  # noqa: E731
+        elif kind.startswith("load"):  # the scenario's table; load-warm finds it cached whole
+
+            def load():
+                from edgeroam.datasets.load import load_dataset
+
+                return load_dataset("geolife", zip_path, region="perdnn-geolife", interval_s=20, max_gap_s=60,
+                                    cache=kind == "load-warm")
         else:  # cache-miss / cache-hit: the same call; the driver empties the cache before the miss
 
             def load():
@@ -97,6 +110,8 @@ def measure(kind: str, zip_path: Path) -> dict:
         rows, users = len(df), int(df["user"].nunique())
         if kind.startswith("cache"):
             assert df.attrs["cache"]["hit"] is (kind == "cache-hit"), df.attrs["cache"]
+        if kind == "load-warm":
+            assert df.attrs["cache"]["hit"] is True, df.attrs["cache"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "seconds": seconds,
@@ -108,10 +123,26 @@ def measure(kind: str, zip_path: Path) -> dict:
     }
 
 
+def _measure_cli(kind: str, zip_path: Path) -> dict:
+    """The whole `edgeroam datasets info` process (interpreter start and imports included) as a child."""
+    exe = Path(sys.executable).with_name("edgeroam")
+    cmd = [str(exe), "datasets", "info", "geolife", "--root", str(zip_path), "--region", "perdnn-geolife"]
+    cmd += ["--json", *(["--no-cache"] if kind == "cli-cold" else [])]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - t0
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    info = json.loads(out.stdout)
+    peak = use.ru_maxrss / 1024
+    return {"seconds": seconds, "cpu_s": use.ru_utime + use.ru_stime, "peak_mb": peak, "delta_mb": peak,
+            "rows": info["points"], "users": info["users"]}
+
+
 def _run(kind: str, zip_path: Path, timeout: float) -> dict:
     cmd = [sys.executable, __file__, "--measure", kind, "--zip", str(zip_path)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                             env={**os.environ, "EDGEROAM_CACHE": str(BENCH_CACHE)})
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     if out.returncode != 0:
@@ -155,9 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         ("folder", "cold, no cache"),
         ("cache-miss", "cache miss"),
         ("cache-hit", "warm"),
+        ("load-cold", "cold, no cache"),
+        ("load-warm", "warm"),
+        ("cli-cold", "cold, no cache"),
+        ("cli-warm", "warm"),
     ]
     for kind, _ in plan:
         runs = []
+        if kind.endswith("-warm"):  # fill the cache once (not timed)
+            _run(kind, args.zip, 600)
         for i in range(args.repeat):
             if kind == "cache-miss":
                 shutil.rmtree(BENCH_CACHE, ignore_errors=True)
@@ -205,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         ("edgeroam read_geolife", "extracted .cache/", "folder", "cold (no cache)"),
         ("edgeroam cached_read", "zip", "cache-miss", "cache miss: parse + write Parquet"),
         ("edgeroam cached_read", "zip", "cache-hit", "warm (Parquet cache hit)"),
+        ("edgeroam load_dataset", "zip", "load-cold", "region + 20 s resampling, no cache"),
+        ("edgeroam load_dataset", "zip", "load-warm", "warm (the final table cached)"),
+        ("edgeroam datasets info", "zip", "cli-cold", "whole process, --no-cache"),
+        ("edgeroam datasets info", "zip", "cli-warm", "whole process, warm"),
         (
             "trackintel 1.x read_geolife",
             "extracted .cache/",
@@ -225,20 +266,29 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['delta_mb']:.0f}", f"{r['rows']:,}", str(r["users"]), speed, less_cpu,
         )  # fmt: skip
     console.print(table)
-    cold = results["zip"].get("seconds")
-    cold_folder = results["folder"].get("seconds")
-    warm = results["cache-hit"].get("seconds")
-    if cold and ti_s:
-        verdict = "met" if ti_s / cold >= 5 else "NOT met"
-        console.print(f"target cold >= 5x faster than trackintel: {ti_s / cold:.1f}x -> {verdict} (zip)")
-        if cold_folder:
-            same = ti_s / cold_folder
-            verdict = "met" if same >= 5 else "NOT met"
-            console.print(f"  on the same extracted files as trackintel: {same:.1f}x -> {verdict}")
-    else:
-        console.print("target cold >= 5x faster than trackintel: not measured (trackintel missing or failed)")
-    if warm:
-        console.print(f"target warm < 2 s: {warm:.2f} s -> {'met' if warm < 2 else 'NOT met'}")
+    goals = Table(title="issue 23 goals")
+    for col in ("measure", "ours", "goal", "verdict"):
+        goals.add_column(col)
+
+    def goal(measure: str, value: float | None, text: str, goal_text: str, ok: bool) -> None:
+        if value is None:
+            goals.add_row(measure, "not measured", goal_text, "")
+        else:
+            goals.add_row(measure, text, goal_text, "met" if ok else "NOT met")
+
+    for kind, label, want in (("zip", "cold read from the zip", 10.0), ("cli-cold", "CLI --no-cache", 8.0)):
+        sec = results[kind].get("seconds")
+        x = ti_s / sec if sec and ti_s else None
+        goal(f"{label} vs trackintel ({ti_s or 0:.1f} s)", x, f"{x or 0:.1f}x ({sec or 0:.2f} s)",
+             f">= {want:.0f}x", bool(x and x >= want))
+    for kind, label, limit in (("load-warm", "warm load_dataset", 0.1), ("cli-warm", "warm CLI", 1.0)):
+        sec = results[kind].get("seconds")
+        goal(label, sec, f"{sec or 0:.3f} s", f"< {limit} s", bool(sec is not None and sec < limit))
+    for kind in ("zip", "load-cold", "cli-cold", "load-warm", "cli-warm"):
+        peak = results[kind].get("peak_mb")
+        goal(f"peak memory, {kind}", peak, f"{(peak or 0) / 1024:.2f} GB", "< 0.4 GB",
+             bool(peak is not None and peak < 0.4 * 1024))
+    console.print(goals)
     load1, load5, _ = os.getloadavg()
     console.print(
         f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at the end"

@@ -9,7 +9,12 @@ pass time per user-step stays flat. Fig. 9 table (``--fig9``): hit ratio and exe
 r and policy, beside PerDNN's reported hit ratios. Each case runs in a fresh subprocess so that peak memory
 is its own. CPU time is printed beside wall time because other work on the machine inflates the wall clock.
 
-Run: ``python benchmarks/sim.py [--quick] [--fig9] [--json FILE]``.
+Goals table (``--goals``, issue 23): the full Geolife experiment (perdnn) under 15 s; the pass of perdnn
+beside ionn's (<= 1.5x) and of perdnn-prob / perdnn-rank beside perdnn's (<= 2x), all measured in this run;
+10,000 synthetic users x 10 min (``scenarios/demo.toml`` scaled up) under 10 s and 0.5 GB, beside
+PureEdgeSim's published 10,000 devices x 10 min in 72 s.
+
+Run: ``python benchmarks/sim.py [--quick] [--fig9] [--goals] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = {
     "kaist": ROOT / "scenarios" / "perdnn-kaist.toml",
     "geolife": ROOT / "scenarios" / "perdnn-geolife.toml",
+    "demo": ROOT / "scenarios" / "demo.toml",
 }
+#: The 10,000-user synthetic case of issue 23 (demo.toml scaled up).
+TEN_K = ("dataset.synthetic.users=12000", "dataset.split.test_users=10000",
+         "dataset.synthetic.duration_s=600", "dataset.synthetic.area_m=[10000,10000]")
 #: PerDNN Fig. 9 hit ratios (TARGETS.md): dataset -> r -> ratio
 PAPER_HIT = {"kaist": {50: 0.37, 100: 0.90}, "geolife": {50: 0.43, 100: 0.70}}
 
@@ -57,12 +66,15 @@ def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) ->
         tr.attrs = world.traces.attrs
         world = World(sc, tr, world.train_users, users, world.topology, world.region)
     prep = prepare(sc, world)
+    cpu1 = time.process_time()
     res = run_prepared(prep, policy)
+    pass_cpu = time.process_time() - cpu1
     s = res.summary
     return {
         "dataset": dataset, "policy": policy, "replicate": replicate, "radius_m": sc.policy.radius_m,
         "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
         "pass_s": res.timing["pass_s"] + res.timing.get("first_pass_s", 0.0),
+        "pass_cpu_s": pass_cpu,
         "user_steps": s["user_steps"], "user_steps_per_s": s["user_steps"] / res.timing["pass_s"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cold_starts": s["cold_starts"], "hit_ratio": s["hit_ratio"], "partial_hits": s["partial_hits"],
@@ -84,6 +96,7 @@ def main() -> None:
     ap.add_argument("--case", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="KAIST only, replication x1 and x2.")
     ap.add_argument("--fig9", action="store_true", help="Also the Fig. 9 table (r = 50, 100; all policies).")
+    ap.add_argument("--goals", action="store_true", help="Only the issue 23 goals table.")
     ap.add_argument("--json", type=Path, help="Write every row to this JSON file.")
     args = ap.parse_args()
     if args.case:
@@ -94,6 +107,11 @@ def main() -> None:
     from rich.table import Table
 
     console = Console(width=160)
+    if args.goals:
+        rows = goals(console)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        return
     datasets = ["kaist"] if args.quick else ["kaist", "geolife"]
     rows = []
     t = Table(title="sim backend: full PerDNN experiments (Inception, r = 100, perdnn)")
@@ -128,6 +146,50 @@ def main() -> None:
         console.print(f)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def goals(console) -> list[dict]:
+    """Run the issue 23 cases (each in its own process) and print them with their goals, met or not."""
+    import os
+
+    from rich.table import Table
+
+    rows = {}
+    for pol in ("perdnn", "ionn", "optimal", "perdnn-prob", "perdnn-rank"):
+        rows[pol] = spawn("geolife", pol)
+        r = rows[pol]
+        console.print(f"done geolife {pol}: wall {r['wall_s']:.1f} s, pass {r['pass_s']:.1f} s")
+    rows["10k"] = spawn("demo", "perdnn", 1, TEN_K)
+    console.print(f"done 10,000 users: wall {rows['10k']['wall_s']:.1f} s")
+    t = Table(title="issue 23 goals: sim (Geolife: Inception, r = 100, SVR; each case in a fresh process)")
+    for col in ("measure", "ours", "pass CPU s", "reference (same run)", "goal", "verdict"):
+        t.add_column(col)
+    p = rows["perdnn"]
+
+    def add(measure: str, ours: str, cpu: float, ref: str, goal: str, ok: bool) -> None:
+        t.add_row(measure, ours, f"{cpu:.1f}", ref, goal, "met" if ok else "NOT met")
+
+    add("full Geolife experiment (perdnn), wall", f"{p['wall_s']:.1f} s (CPU {p['cpu_s']:.1f} s)",
+        p["pass_cpu_s"], "", "< 15 s",
+        p["wall_s"] < 15)
+    ratio = p["pass_s"] / rows["ionn"]["pass_s"]
+    add("perdnn pass / ionn pass", f"{ratio:.2f}x ({p['pass_s']:.1f} s)", p["pass_cpu_s"],
+        f"ionn {rows['ionn']['pass_s']:.1f} s, optimal {rows['optimal']['pass_s']:.1f} s", "<= 1.5x",
+        ratio <= 1.5)
+    for pol in ("perdnn-prob", "perdnn-rank"):
+        r = rows[pol]["pass_s"] / p["pass_s"]
+        add(f"{pol} pass / perdnn pass", f"{r:.2f}x ({rows[pol]['pass_s']:.1f} s)", rows[pol]["pass_cpu_s"],
+            f"perdnn {p['pass_s']:.1f} s", "<= 2x", r <= 2)
+    k = rows["10k"]
+    add("10,000 synthetic users x 10 min", f"{k['wall_s']:.1f} s, {k['peak_rss_mb'] / 1024:.2f} GB, "
+        f"{k['user_steps_per_s'] / 1000:.1f} k user-steps/s", k["pass_cpu_s"],
+        "PureEdgeSim: 72 s (published)",
+        "< 10 s, < 0.5 GB", k["wall_s"] < 10 and k["peak_rss_mb"] < 512)
+    console.print(t)
+    load = os.getloadavg()[0]
+    console.print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} (1 min) at the end; wall times "
+                  "on a shared machine: compare the CPU column (the pass's CPU seconds) too")
+    return list(rows.values())
 
 
 if __name__ == "__main__":
