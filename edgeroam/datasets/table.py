@@ -103,13 +103,49 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _header(path: Path, delimiter: str) -> list[str]:
-    with open(path, "rb") as fh:
-        first = fh.readline()
-    text = first.decode("utf-8-sig", "replace").rstrip("\r\n")
+def _header(path: Path, data: bytes, delimiter: str) -> list[str]:
+    end = data.find(b"\n")
+    text = (data if end < 0 else data[:end]).decode("utf-8-sig", "replace").rstrip("\r\n")
     if not text.strip():
         raise TraceFormatError(path, "empty file or empty header line", line=1)
     return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def _utf8(path: Path, data: bytes, *, lenient: bool, report: dict[str, Any]) -> bytes:
+    """`data` if it is UTF-8; else the first bad line is an error, or (lenient) every such line is blanked
+    out and counted (a loop over lines, only on this path)."""
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError as exc:
+        if not lenient:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise TraceFormatError(path, f"not UTF-8 text (byte {data[exc.start]:#04x})", line=line) from None
+    lines = data.split(b"\n")
+    for i, text in enumerate(lines):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            lines[i] = b""
+            report["bad_lines_skipped"] += 1
+            report["lines"] += 1
+            warn(report, f"skipped {path}, line {i + 1}: not UTF-8 text")
+    return b"\n".join(lines)
+
+
+def _row_lines(data: bytes) -> np.ndarray:
+    """Line numbers (1-based) of the lines that are not blank: the CSV parser's rows (header first), which
+    is how it numbers the rows it rejects. Lines end at LF, CRLF or a lone CR, as for the parser."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    lone_cr = (arr == 13) & np.concatenate((arr[1:] != 10, [True]))
+    nl = np.flatnonzero((arr == 10) | lone_cr)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(arr)]))
+    length = ends - starts
+    last = np.maximum(ends - 1, 0)
+    cr = (length > 0) & (arr[last] == 13) if len(arr) else np.zeros(len(starts), dtype=bool)
+    blank = length - cr == 0
+    return np.flatnonzero(~blank) + 1
 
 
 def _missing_columns(path: Path, have: list[str], mapping: Mapping[str, str], where: str) -> None:
@@ -124,19 +160,27 @@ def _read_csv(path: Path, mapping: Mapping[str, str], *, lenient: bool, report: 
     """The mapped columns as text, and each row's line number (rows the CSV parser rejects are skipped
     under `lenient`)."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    header = _header(path, delimiter)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or short_reason(exc)})") from None
+    data = _utf8(path, data, lenient=lenient, report=report)
+    header = _header(path, data, delimiter)
     _missing_columns(path, header, mapping, "header")
     wanted = sorted(set(mapping.values()))
     rejected: list[tuple[int, str]] = []
 
+    row_lines = _row_lines(data)
+
     def on_invalid(row: Any) -> str:
-        number = int(row.number) if row.number is not None and row.number >= 0 else -1
-        rejected.append((number, f"expected {row.expected_columns} fields, got {row.actual_columns}"))
+        number = int(row.number) if row.number is not None and 0 < row.number <= len(row_lines) else 0
+        line = int(row_lines[number - 1]) if number else -1
+        rejected.append((line, f"expected {row.expected_columns} fields, got {row.actual_columns}"))
         return "skip" if lenient else "error"
 
     try:
         table = pacsv.read_csv(
-            path,
+            pa.BufferReader(data),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                              newlines_in_values=False),
@@ -145,7 +189,7 @@ def _read_csv(path: Path, mapping: Mapping[str, str], *, lenient: bool, report: 
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if rejected and not lenient:
             line, text = rejected[0]
             raise TraceFormatError(path, text, line=line if line > 0 else None) from None
@@ -154,12 +198,13 @@ def _read_csv(path: Path, mapping: Mapping[str, str], *, lenient: bool, report: 
     report["bad_lines_skipped"] += len(rejected)
     for ln, text in rejected[:10]:
         warn(report, f"skipped {path}, line {ln}: {text}")
-    # line of each kept row: data lines start at 2; the rejected lines are not rows
-    total = table.num_rows + len(rejected)
-    lines = np.arange(2, total + 2, dtype=np.int64)
+    # line of each kept row: the non-blank lines after the header, less the rejected ones
+    lines = row_lines[1:]
     if good:
-        lines = np.setdiff1d(lines, np.asarray(good, dtype=np.int64), assume_unique=True)[: table.num_rows]
-    report["lines"] += total
+        lines = np.setdiff1d(lines, np.asarray(good, dtype=np.int64), assume_unique=True)
+    if len(lines) != table.num_rows:  # a layout the line map does not follow: name rows by their order
+        lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    report["lines"] += table.num_rows + len(rejected)
     return table, lines
 
 

@@ -169,6 +169,24 @@ def test_lenient_counts_every_bad_row_and_keeps_line_numbers(tmp_path):
     assert sorted(lines) == [2, 3, 5, 6]
 
 
+def test_line_numbers_count_blank_lines_and_stray_carriage_returns(tmp_path):
+    p = tmp_path / "gaps.csv"
+    p.write_bytes(b"user,t,lat,lon\r\n\r\na,1,1,1\rb,x,1,1\r\n\r\n\r\nc,1,1\n\n")
+    with pytest.raises(TraceFormatError, match=r"gaps.csv, line 7: expected 4 fields, got 3"):
+        read_table(p)
+    warnings = read_table(p, lenient=True).attrs["read_report"]["warnings"]
+    assert sorted(w.split(", line ")[1][0] for w in warnings) == ["4", "7"]
+
+
+def test_text_that_is_not_utf8_is_a_bad_line(tmp_path):
+    p = tmp_path / "latin1.csv"
+    p.write_bytes(b"user,t,lat,lon\na,1,1,1\nJos\xe9,2,1,1\n")
+    with pytest.raises(TraceFormatError, match=r"latin1.csv, line 3: not UTF-8 text \(byte 0xe9\)"):
+        read_table(p)
+    tr = read_table(p, lenient=True)
+    assert tr["user"].tolist() == ["a"] and tr.attrs["read_report"]["bad_lines_skipped"] == 1
+
+
 def test_a_local_time_lost_to_daylight_saving_is_a_bad_row(tmp_path):
     p = _csv(tmp_path, "user,t,lat,lon\na,2021-03-28 01:59:00,1,1\na,2021-03-28 02:30:00,1,1\n")
     with pytest.raises(TraceFormatError, match=r"line 3, column t: .*does not exist or is ambiguous in "
