@@ -302,7 +302,7 @@ def section_largest(ks: list[int]) -> None:
             net.stop()
             stop = time.perf_counter() - t0
             clean(PREFIX)
-        t.add_row(str(k), kind, result, f"{build:.1f}", f"{stop:.1f}", f"{mem:.2f}", ping)
+        t.add_row(str(k), kind, result, f"{build:.1f}", f"{stop:.1f}", f"{mem / 1e6:.2f}", ping)
     con.print(t)
 
 
@@ -311,6 +311,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="K = 25, 50 only; 2 s iperf3; no plain Mininet.")
     ap.add_argument("--sections", default="build,goodput,fair,handover,largest")
     ap.add_argument("--no-plain", action="store_true", help="Skip the plain Mininet recipe (about a minute).")
+    ap.add_argument("--ks", default=None, help="Cell counts of the build section (default 25,50,100,150).")
     args = ap.parse_args()
     if os.geteuid() != 0:
         con.print("[red]benchmarks/net.py needs root (network namespaces, veth, tc)[/]")
@@ -320,7 +321,9 @@ def main() -> int:
     dur = 2.0 if args.quick else 4.0
     con.print(f"machine: {os.cpu_count()} CPUs, load {load()}")
     if "build" in secs:
-        section_build([25, 50] if args.quick else [25, 50, 100, 150], plain=not (args.quick or args.no_plain))
+        default = [25, 50] if args.quick else [25, 50, 100, 150]
+        ks = [int(k) for k in args.ks.split(",")] if args.ks else default
+        section_build(ks, plain=not (args.quick or args.no_plain))
     if "goodput" in secs:
         section_goodput([35, 100, 1000], dur)
     if "fair" in secs:
