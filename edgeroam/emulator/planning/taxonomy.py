@@ -46,19 +46,21 @@ def _c(dep: str, gran: str, cons: str, obj: str, alg: str, paper: str, perf: int
     return Classification(dep, gran, cons, obj, alg, paper, perf, adaptive, general, scalable, module)
 
 
-#: planner name -> classification (S2 Table 3 vocabulary: Edges-Ends, Cloud-Edges-Ends, Layers, ...)
+#: planner name -> classification (S2 Table 3 vocabulary: Edges-Ends, Cloud-Edges-Ends, Layers, ...); the
+#: performances / adaptive / general / scalable of PerDNN, DADS, Neurosurgeon, IONN and EPDNN are S2 Table 4's
+#: rows for those papers, the others are ours by the same definitions
 PLANNERS: dict[str, Classification] = {
     "shortest-path": _c("Edges-Ends", "Layers", "Computation resource", "Latency", "Shortest Path",
-                        "PerDNN / IONN", 1, True, True, False, "planning.partition"),
+                        "PerDNN / IONN", 2, True, True, True, "planning.partition"),
     "mincut": _c("Edges-Ends", "Layers", "Computation resource", "Latency", "Min cut (max flow)",
-                 "DADS / S0 [3]", 1, True, True, False, "planning.partition"),
+                 "DADS / S0 [3]", 2, True, True, True, "planning.partition"),
     "neurosurgeon": _c("Edges-Ends", "Layers", "Computation resource", "Latency",
-                       "Benchmarking (enumeration)", "Neurosurgeon", 1, True, False, False,
+                       "Benchmarking (enumeration)", "Neurosurgeon", 3, True, True, False,
                        "planning.partition"),
     "efficiency-order": _c("Edges-Ends", "Layers", "Network bandwidth", "Latency", "Greedy",
                            "PerDNN / Shin et al.", 1, True, True, False, "planning.upload"),
     "ionn-order": _c("Edges-Ends", "Layers", "Network bandwidth", "Latency", "Shortest Path",
-                     "IONN", 1, True, True, False, "planning.upload"),
+                     "IONN", 3, True, True, False, "planning.upload"),
     "recursive-order": _c("Edges-Ends", "Layers", "Network bandwidth", "Latency", "Greedy",
                           "Shin et al. (S0 [15])", 1, True, True, False, "planning.upload"),
     "pso-ga": _c("Cloud-Edges-Ends", "Layers", "Computation resource, device quantity", "Latency",

@@ -33,3 +33,13 @@ def test_measure_rejects_unknown_and_bad_sizes() -> None:
         measure("simulated-annealing")
     with pytest.raises(PlanningError, match="users"):
         measure("greedy", users=0)
+
+
+def test_rows_that_s2_table4_rates_match_it() -> None:
+    # S2 Table 4: (# performances, generalizability, scalability, self-adaptability)
+    table4 = {"shortest-path": (2, True, True, True), "mincut": (2, True, True, True),
+              "neurosurgeon": (3, True, False, True), "ionn-order": (3, True, False, True)}
+    for name, (perf, general, scalable, adaptive) in table4.items():
+        c = PLANNERS[name]
+        got = (c.performances, c.general, c.scalable, c.adaptive)
+        assert got == (perf, general, scalable, adaptive), name
