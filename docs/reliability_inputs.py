@@ -34,6 +34,15 @@ PLT = PLT_HEADER + b"".join(
 LABELS = (b"Start Time\tEnd Time\tTransportation Mode\r\n2008/10/23 02:53:00\t2008/10/23 02:53:10\twalk\r\n"
           b"2008/10/23 02:53:11\t2008/10/23 02:59:00\tbus\r\n")
 KAIST = b"".join(f"{30 * k:.13e}\t{-384.0 + k:.13e}\t{112.5 - k:.13e}\t\r\n".encode() for k in range(20))
+# your own data (issue 27): a CSV table with local ISO times, a GPX file, SUMO FCD output
+TABLE_CSV = b"id,time,lat,lon\r\n" + b"".join(
+    f"{k % 3},2008-10-23 10:53:{k:02d},39.9{k:02d},116.4{k:02d}\r\n".encode() for k in range(20))
+GPX = (b'<?xml version="1.0"?>\n<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>\n'
+       + b"".join(f'<trkpt lat="39.9{k:02d}" lon="116.4{k:02d}"><time>2020-01-01T00:00:{k:02d}Z</time>'
+                  "</trkpt>\n".encode() for k in range(20)) + b"</trkseg></trk></gpx>\n")
+FCD = (b"<fcd-export>\n" + b"".join(
+    f'<timestep time="{k}.00">\n<vehicle id="v{k % 3}" x="{k}.5" y="{2 * k}.25" speed="1.0"/>\n</timestep>\n'
+    .encode() for k in range(20)) + b"</fcd-export>\n")
 TOKENS = [b"nan", b"inf", b"1e999", b"-91", b"2008-02-30", b"25:00:00", b"\r", b"\x00", b"\xff\xfe", b",",
           b"\t", b" ", b'"', b"=", b"[", b"]", b"{", b"-", b"0", b"walk", b"\n"]
 
@@ -102,13 +111,17 @@ def _traces(read: Callable[[bool], object]) -> str:
 def run(n: int, seed: int) -> dict[str, Counter]:
     """Outcome counts per parser; defects are printed to stderr as they happen."""
     from edgeroam.datasets.geolife import read_geolife
+    from edgeroam.datasets.gpx import read_gpx
     from edgeroam.datasets.kaist import read_kaist
     from edgeroam.datasets.regions import get_region
+    from edgeroam.datasets.sumo import read_fcd
+    from edgeroam.datasets.table import read_table
     from edgeroam.emulator.run import run_scenario
     from edgeroam.emulator.rundir import RunDir
     from edgeroam.scenario import load_scenario, scenario_from_dict
 
     rng = np.random.default_rng(seed)
+    own_rng = np.random.default_rng([seed, 27])  # its own stream: the older parsers' inputs stay the same
     tmp = Path(tempfile.mkdtemp(prefix="edgeroam-reliability-"))
     demo_toml = (REPO / "scenarios" / "demo.toml").read_bytes()
     run_dir = run_scenario(REPO / "scenarios" / "demo.toml", tmp / "runs", progress=False,
@@ -177,9 +190,26 @@ def run(n: int, seed: int) -> dict[str, Counter]:
             RunDir(d)
             return "read"
 
+        def table():
+            p = base / "t.csv"
+            p.write_bytes(mutate(TABLE_CSV, own_rng))
+            return _traces(lambda lenient: read_table(p, "user=id,t=time,lat=lat,lon=lon",
+                                                      timezone="Asia/Shanghai", lenient=lenient))
+
+        def gpx():
+            p = base / "t.gpx"
+            p.write_bytes(mutate(GPX, own_rng))
+            return _traces(lambda lenient: read_gpx(p, lenient=lenient))
+
+        def fcd():
+            p = base / "fcd.xml"
+            p.write_bytes(mutate(FCD, own_rng))
+            return _traces(lambda lenient: read_fcd(p, lenient=lenient))
+
         return {".plt (Geolife)": plt, "labels.txt (Geolife)": labels, "Geolife zip": geolife_zip,
                 "KAIST .txt": kaist, "scenario TOML": scenario_file, "--set key=value": set_option,
-                "--region spec": region, "run directory (RunDir)": run_directory}
+                "--region spec": region, "run directory (RunDir)": run_directory,
+                "table CSV (your own data)": table, "GPX": gpx, "SUMO FCD": fcd}
 
     out: dict[str, Counter] = {}
     try:

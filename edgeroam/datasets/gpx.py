@@ -66,14 +66,19 @@ def gpx_files(root: str | Path) -> list[Path]:
 def _parse(path: Path) -> Any:
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
     try:
-        return etree.parse(str(path), parser).getroot()
-    except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno and exc.lineno > 0 else None
-        raise TraceFormatError(path, f"not well-formed XML ({short_reason(exc)})", line=line) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror or short_reason(exc)})") from None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:  # also bytes that are not in the declared encoding
+        line = exc.lineno if exc.lineno and exc.lineno > 0 else None
+        raise TraceFormatError(path, f"not well-formed XML ({short_reason(exc)})", line=line) from None
+    if root is None:
+        raise TraceFormatError(path, "empty file", line=1)
+    return root
 
 
 def _segment(seg: Any, paths: _Paths) -> tuple[list[Any], list[Any], list[Any]]:

@@ -156,3 +156,11 @@ def test_arbitrary_gpx_never_ends_in_a_traceback(parts):
             except (TraceFormatError, DatasetError):
                 continue
             validate_traces(tr)
+
+
+def test_bytes_outside_the_declared_encoding_are_a_trace_error(tmp_path):
+    p = tmp_path / "enc.gpx"
+    p.write_bytes(b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx>\xff\xfe</gpx>')
+    with pytest.raises(TraceFormatError, match=r"enc.gpx, line 2: not well-formed XML"):
+        read_gpx(p)
+    assert read_gpx(p, lenient=True).attrs["read_report"]["files_skipped"] == 1
