@@ -218,7 +218,10 @@ def _read_parquet(path: Path, mapping: Mapping[str, str]) -> tuple[pa.Table, pa.
     names = list(meta.names)
     if geo is None:
         _missing_columns(path, names, mapping, "Parquet schema")
-        return pq.read_table(path, columns=sorted(set(mapping.values()))), None, None
+        try:
+            return pq.read_table(path, columns=sorted(set(mapping.values()))), None, None
+        except (pa.ArrowException, OSError) as exc:
+            raise TraceFormatError(path, f"not a readable Parquet file ({short_reason(exc)})") from None
     import geopandas as gpd
 
     try:
@@ -229,6 +232,19 @@ def _read_parquet(path: Path, mapping: Mapping[str, str]) -> tuple[pa.Table, pa.
     columns = {c: pa.array(gdf[c], from_pandas=True) for c in sorted(set(mapping.values()))}
     crs = gdf.crs.to_string() if gdf.crs is not None else None
     return pa.table(columns), gdf.geometry, crs
+
+
+def _check_types(path: Path, table: pa.Table, mapping: Mapping[str, str]) -> None:
+    """Each mapped column must have a type that can hold its role (text, numbers, times)."""
+    for role, col in mapping.items():
+        kind = table.schema.field(col).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        fits = (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind)
+                or pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind)
+                or (role == "t" and (pa.types.is_timestamp(kind) or pa.types.is_date(kind))))
+        if not fits:
+            raise TraceFormatError(path, f"a {kind} column cannot hold {role}", column=col)
 
 
 def assign_trajectories(user_codes: np.ndarray, t: np.ndarray, max_gap_s: float | None) -> np.ndarray:
@@ -261,6 +277,7 @@ def _read_one(
         if geometry is not None:
             crs = geo_crs
     report["files"] += 1
+    _check_types(path, table, mapping)
     n = table.num_rows
     bad = BadRows(str(path), line_of)
     raw = {role: table.column(col) for role, col in mapping.items()}
@@ -297,9 +314,11 @@ def _read_one(
         gy = np.full(n, np.nan)
         gx[ok], gy[ok] = shapely.get_x(geoms[ok]), shapely.get_y(geoms[ok])
         geographic = _is_geographic(crs)
-        out["lon" if geographic else "x"] = gx.astype(np.float64)
-        out["lat" if geographic else "y"] = gy.astype(np.float64)
+        out["lon" if geographic else "x"] = gx
+        out["lat" if geographic else "y"] = gy
         if geographic:
+            bad.flag((np.abs(gy) > 90) | (np.abs(gx) > 180), "geometry", "not a lon/lat point",
+                     lambda i: geoms[i].wkt[:40])
             crs = None
     if "traj" in mapping:
         traj, missing, wrong = to_float(raw["traj"])
@@ -313,8 +332,8 @@ def _read_one(
     keep = bad.resolve(n, lenient=lenient, report=report)
     frame = pd.DataFrame({k: v[keep] for k, v in out.items()}, copy=False)
     frame["user"] = user[keep]
-    count_backwards_by_user(str(path), frame["user"].to_numpy(), frame["t"].to_numpy(),
-                     lines[keep] if lines is not None else None, report)
+    kept_lines = lines[keep] if lines is not None else None
+    count_backwards_by_user(str(path), frame["user"].to_numpy(), frame["t"].to_numpy(), kept_lines, report)
     return frame, crs
 
 

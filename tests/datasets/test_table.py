@@ -202,6 +202,17 @@ def test_parquet_errors_name_the_row(tmp_path):
         read_table(p)
 
 
+def test_parquet_with_a_column_of_the_wrong_type_or_damaged(tmp_path):
+    p = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"user": [[1], [2]], "t": [1.0, 2.0], "lat": [1.0, 2.0], "lon": [1.0, 2.0]}), p)
+    with pytest.raises(TraceFormatError, match=r"nested.parquet, column user: a list<element: int64> column"):
+        read_table(p)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(p.read_bytes()[:60] + b"PAR1")
+    with pytest.raises(TraceFormatError, match="not a readable Parquet file"):
+        read_table(cut)
+
+
 def test_mapping_and_file_errors(tmp_path):
     p = _csv(tmp_path, "id,time,lat,lon\na,1,1,1\n")
     with pytest.raises(TraceFormatError, match=r"line 1, column user: no column for user = 'taxi'"):
