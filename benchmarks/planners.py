@@ -114,6 +114,22 @@ def scaling(seed: int) -> None:
         print(f"{model:10} {up.n:6d} " + " ".join(f"{c:>16}" for c in cells))
 
 
+def scheduling_scaling() -> None:
+    """S3's scheduler: time of one 150-task run per method as the model grows (layers)."""
+    from edgeroam.emulator.planning.scheduling import METHODS, model_cut_table, simulate
+
+    print("\nS3 scheduling, 5 edges x 30 frames, 4G (wall s / peak MiB; cut table built outside)")
+    print(f"{'model':10} {'layers':>6} " + " ".join(f"{m:>16}" for m in METHODS))
+    for model in ("alexnet", "darknet19", "resnet18", "googlenet"):
+        t = model_cut_table(model, 5.85e6)
+        cells = []
+        for m in METHODS:
+            _, wall, _, peak = _timed(lambda t=t, m=m: simulate(t, m))
+            cells.append(f"{wall:7.3f} /{peak / 2**20:6.1f}")
+        print(f"{model:10} {t.n:6d} " + " ".join(f"{c:>16}" for c in cells))
+    print("\nEvery planner with its S2 classification and cost: edgeroam planners --measure")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scaling", action="store_true", help="also the scaling tables of every planner")
@@ -123,6 +139,7 @@ def main() -> None:
     headline(a.model, a.seed, a.scaling)
     if a.scaling:
         scaling(a.seed)
+        scheduling_scaling()
 
 
 if __name__ == "__main__":
