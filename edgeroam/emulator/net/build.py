@@ -363,7 +363,10 @@ class Network:
 
             ovs_delete_bridges(self.plan.switches)
         if self._root_ifs or self._bridges:
-            dels = [f"link del {n}" for n in (*self._root_ifs, *self._bridges)]
+            root = set(self._root_ifs)
+            ends = [x.a_if if x.a_if in root else x.b_if for x in self.plan.links  # one end takes its peer
+                    if x.a_if in root or x.b_if in root]
+            dels = [f"link del {n}" for n in (*ends, *self._bridges)]
             subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(dels) + "\n", text=True,
                            capture_output=True, timeout=120, check=False)
         self._root_ifs, self._bridges = [], []

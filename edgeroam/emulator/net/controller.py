@@ -22,33 +22,13 @@ from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev
 from os_ken.lib import hub
 from os_ken.ofproto import ofproto_v1_3
 
+from edgeroam.emulator.net.switches import shortest_ports
+
 __all__ = ["EdgeroamPaths", "main"]
 
 _CONFIG: dict = {}
 _PRIORITY = 10
 _WAIT_S = 5.0
-
-
-def shortest_ports(config: dict) -> dict[int, dict[str, int]]:
-    """dpid -> {host MAC -> out port}: the shortest path (hops) from every switch to every host's switch."""
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(int(d) for d in config["switches"])
-    port_of: dict[tuple[int, int], int] = {}
-    for a, pa, b, pb in config["links"]:
-        g.add_edge(a, b)
-        port_of[(a, b)], port_of[(b, a)] = pa, pb
-    table: dict[int, dict[str, int]] = {int(d): {} for d in config["switches"]}
-    paths_from: dict[int, dict] = {}
-    for mac, dpid, port in config["hosts"]:
-        if dpid not in paths_from:
-            paths_from[dpid] = nx.single_source_shortest_path(g, dpid)
-        for w, path in paths_from[dpid].items():
-            if len(path) > 1:
-                table[w][mac] = port_of[(w, path[-2])]
-        table[dpid][mac] = port
-    return table
 
 
 class EdgeroamPaths(app_manager.OSKenApp):

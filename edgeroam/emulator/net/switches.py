@@ -20,9 +20,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import networkx as nx
+
 from edgeroam.errors import RunError
 
-__all__ = ["OVS_CTL", "Controller", "ovs_daemons", "ovs_delete_bridges", "ovs_running", "start_ovs"]
+__all__ = ["OVS_CTL", "Controller", "ovs_daemons", "ovs_delete_bridges", "ovs_running", "shortest_ports",
+           "start_ovs"]
 
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 
@@ -228,6 +231,26 @@ def start_ovs(net, stack: contextlib.ExitStack) -> Controller:
         raise RunError(f"net: ovs-vsctl could not create the switches: {p.stderr.strip()[-400:]}")
     ctl.wait_ready(plan.switches, timeout=60 + 0.5 * len(plan.switches))
     return ctl
+
+
+def shortest_ports(config: dict) -> dict[int, dict[str, int]]:
+    """dpid -> {host MAC -> out port}: the shortest path (hops) from every switch to every host's switch."""
+    g = nx.Graph()
+    g.add_nodes_from(int(d) for d in config["switches"])
+    port_of: dict[tuple[int, int], int] = {}
+    for a, pa, b, pb in config["links"]:
+        g.add_edge(a, b)
+        port_of[(a, b)], port_of[(b, a)] = pa, pb
+    table: dict[int, dict[str, int]] = {int(d): {} for d in config["switches"]}
+    paths_from: dict[int, dict] = {}
+    for mac, dpid, port in config["hosts"]:
+        if dpid not in paths_from:
+            paths_from[dpid] = nx.single_source_shortest_path(g, dpid)
+        for w, path in paths_from[dpid].items():
+            if len(path) > 1:
+                table[w][mac] = port_of[(w, path[-2])]
+        table[dpid][mac] = port
+    return table
 
 
 def ovs_delete_bridges(names: list[str]) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from edgeroam.emulator.net.build import NetParams, Network, candidate_cells, plan_network
 from edgeroam.emulator.net.clean import leftovers
-from edgeroam.emulator.net.controller import shortest_ports
-from edgeroam.emulator.net.switches import _dpid, _port_no
+from edgeroam.emulator.net.switches import _dpid, _port_no, shortest_ports
 
 from .conftest import hex_graph
 
