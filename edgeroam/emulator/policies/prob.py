@@ -162,13 +162,29 @@ class ProbRule:
                       conditional: bool) -> tuple[np.ndarray, np.ndarray]:
         """Candidates (`near` without the current server `src`) and P(next = each); `conditional`: given
         the user leaves `src` (the `q` rule)."""
+        return self._counted(src, near, self._sample_servers(np.asarray(point)[None, :], [samples])[0],
+                             conditional=conditional)
+
+    def _sample_servers(self, points: np.ndarray, samples: list[np.ndarray]) -> list[np.ndarray]:
+        """The server of the cell each ``points[j] + samples[j]`` lands in (-1: none), one array per user
+        (empty where the point is not finite); one cell lookup for all users."""
         from edgeroam.topology.servers import server_of_cell
 
-        cand = np.array([s for s in near.tolist() if s != src], np.int64)
-        if len(cand) == 0 or len(samples) == 0 or not np.isfinite(point).all():
-            return cand, np.zeros(len(cand))
-        pts = point + samples
+        ok = np.isfinite(points).all(axis=1)
+        lens = np.array([len(e) if ok[j] else 0 for j, e in enumerate(samples)], np.int64)
+        if not lens.any():
+            return [np.zeros(0, np.int64) for _ in samples]
+        pts = np.concatenate([points[j] + samples[j] for j in np.flatnonzero(lens)])
         srv = server_of_cell(self.servers, self.grid.cell_ids_of(pts[:, 0], pts[:, 1]))
+        return np.split(srv, np.cumsum(lens)[:-1])
+
+    @staticmethod
+    def _counted(src: int, near: np.ndarray, srv: np.ndarray, *, conditional: bool) -> tuple[np.ndarray,
+                                                                                              np.ndarray]:
+        """Candidates (`near` without `src`) and the share of the landed servers `srv` on each."""
+        cand = np.array([s for s in near.tolist() if s != src], np.int64)
+        if len(cand) == 0 or len(srv) == 0:
+            return cand, np.zeros(len(cand))
         away = np.count_nonzero((srv >= 0) & (srv != src)) if conditional else len(srv)
         if away == 0:
             return cand, np.zeros(len(cand))
@@ -185,10 +201,11 @@ class ProbRule:
         step = h[:, -1] - h[:, -2] if h.shape[1] >= 2 else np.zeros((len(users), 2))
         step = np.where((np.asarray(tick.history_len)[users] >= 2)[:, None], step, 0.0)
         samples = self.model.samples(h[:, -1], step)
+        landed = self._sample_servers(points[users], samples)
         b, out = view.first_row, []
         for j, i in enumerate(users.tolist()):
-            cand, prob = self.probabilities(int(tick.server[i]), srv[off[b + i]: off[b + i + 1]], points[i],
-                                            samples[j], conditional=params.tau is None)
+            cand, prob = self._counted(int(tick.server[i]), srv[off[b + i]: off[b + i + 1]], landed[j],
+                                       conditional=params.tau is None)
             if not len(cand):
                 out.append([])
                 continue

@@ -88,3 +88,31 @@ def test_probability_targets_pick_the_heading_neighbour_with_fewer_bytes_than_to
         # one target a tick (the east neighbour) against two (of six equally near) under top-3
         assert prob.summary["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
         assert top3.summary["backhaul"]["migrated_bytes"] > prob.summary["backhaul"]["migrated_bytes"]
+
+
+def test_one_cell_lookup_for_all_users_gives_each_users_probabilities():
+    from edgeroam.emulator.policies.prob import ProbRule
+    from edgeroam.topology.hexgrid import HexGrid
+    from edgeroam.topology.servers import server_of_cell
+
+    grid = HexGrid(radius=50.0)
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(-300, 300, 40), rng.uniform(-300, 300, 40)
+    cells = np.unique(grid.cell_ids_of(xs, ys))
+    servers = pd.DataFrame({"server": np.arange(len(cells)), "cell": cells, "tier": "edge"})
+    rule = ProbRule(None, grid, servers)
+    points = rng.uniform(-200, 200, (6, 2))
+    points[2] = np.nan  # not finite: no samples land
+    samples = [rng.normal(0, 60, (n, 2)) for n in (50, 7, 30, 0, 1, 80)]
+    landed = rule._sample_servers(points, samples)
+    assert [len(s) for s in landed] == [50, 7, 0, 0, 1, 80]
+    for j in (0, 1, 4, 5):  # the servers one lookup per user finds (the per-user loop this replaced)
+        pts = points[j] + samples[j]
+        assert landed[j].tolist() == server_of_cell(servers, grid.cell_ids_of(pts[:, 0], pts[:, 1])).tolist()
+    near = np.arange(len(cells))
+    for j in range(6):
+        for conditional in (True, False):
+            one = rule.probabilities(3, near, points[j], samples[j], conditional=conditional)
+            batch = rule._counted(3, near, landed[j], conditional=conditional)
+            assert one[0].tolist() == batch[0].tolist() and one[1].tolist() == batch[1].tolist()
+    assert rule.probabilities(3, near, points[0], samples[0], conditional=False)[1].sum() > 0
