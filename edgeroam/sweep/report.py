@@ -64,7 +64,8 @@ HEADERS: dict[str, str] = {
     "peak_per_server": "peak plans per server",
     "evictions": "LRU evictions",
     "executed_queries": "executed queries", "crowded": "crowded servers", "budget_mb": "budget MB",
-    "hit_fraction_pct": "hit ratio % (fractional)",
+    "hit_fraction_pct": "hit ratio % (fractional)", "mean_us": "mean time (µs)",
+    "mean_seconds": "mean time (µs)",
 }
 
 

@@ -534,7 +534,7 @@ def fig4(ctx: Context) -> Section:
     load0 = os.getloadavg()[0]
     samples = generate_load_dataset("resnet18", max_clients=6, reps=12, cache=False)
     cmp = compare_estimators(samples)
-    mae = (cmp.mae * 1e6).round(0).astype(int).reset_index()
+    mae = (cmp.mae * 1e6).round(0).astype(int).rename(columns={"mean_seconds": "mean_us"}).reset_index()
     mae.columns = [str(c) for c in mae.columns]
     mae.attrs["info"] = {"loadavg_at_start": round(load0, 2), "train": cmp.n_train, "test": cmp.n_test}
     sec.tables["fig4"] = mae
