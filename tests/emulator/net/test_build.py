@@ -79,7 +79,7 @@ def test_grid_builds_reaches_every_pair_and_leaves_nothing(net_ok, rings):
     plan = plan_network(g, [candidate_cells(g, "s0"), candidate_cells(g, "s3")], NetParams(prefix=net_ok))
     with Network(plan) as net:
         assert not leftovers(net_ok).empty
-        up, sent = net.ping_all()
+        up, sent = net.ping_all(timeout_s=5)
         assert (up, sent) == (sent, len(plan.hosts) * (len(plan.hosts) - 1))
     left = leftovers(net_ok)
     assert left.empty, left

@@ -54,13 +54,15 @@ def test_goodput_over_three_hops(net_ok, switch, mbps):
             tries.append(goodput(net, a, b, seconds=4) / (mbps * 1e6))
         idle1, total1 = cpu_times()
     assert max(tries) <= 0.97, tries  # never above the shaped rate: the links are really shaped
+    idle = (idle1 - idle0) / max(1, total1 - total0)
     if switch == "bridge":
-        assert max(tries) >= 0.9, tries
+        if max(tries) < 0.9 and idle < 0.05:
+            pytest.skip(f"the CPUs had no room (idle {idle:.0%}): goodput {tries} not judged")
+        assert max(tries) >= 0.9, (tries, idle)
     else:
         # OVS forwards in one userspace thread: DESIGN §9 measured 0.74-0.92 over 3 hops on an idle machine,
         # and it collapses when other work takes the CPUs. Ask 0.7 when the CPUs had room, else only that
         # traffic flows (the fidelity monitor is what flags such a run)
-        idle = (idle1 - idle0) / max(1, total1 - total0)
         assert max(tries) >= (0.7 if idle >= 0.25 else 0.05), (tries, idle)
 
 

@@ -53,7 +53,7 @@ def test_ovs_with_os_ken_reaches_every_pair_without_packet_ins(net_ok):
     with Network(plan) as net:
         status = net.controller.status()
         assert status["connected"] == status["done"] == sorted(range(1, 20))
-        up, sent = net.ping_all()
+        up, sent = net.ping_all(timeout_s=5)
         assert up == sent == 20 * 19
         assert net.controller.status()["packet_in"] == 0
     left = leftovers(net_ok)
