@@ -35,13 +35,26 @@ def _as_int(value: Any, what: str, action: str) -> int:
     return out
 
 
+#: Layer tuples already checked (a policy sends the same few plans hundreds of thousands of times; hashing a
+#: tuple of strings is much cheaper than checking each name again). Bounded; only valid tuples enter.
+_CHECKED: dict[tuple[str, ...], None] = {}
+_CHECKED_MAX = 4096
+
+
 def _as_layers(value: Any, label: str) -> tuple[str, ...]:
     layers = (value,) if isinstance(value, str) else tuple(value)
+    try:
+        if layers in _CHECKED:
+            return layers
+    except TypeError:  # an unhashable item: not a name; the check below says so
+        pass
     if not all(isinstance(name, str) and name for name in layers):
         raise PlanningError(f"{label}: layers must be non-empty layer names, got {layers!r}")
     if len(set(layers)) != len(layers):
         dup = sorted({n for n in layers if layers.count(n) > 1})
         raise PlanningError(f"{label}: layer(s) listed twice: {', '.join(dup)}")
+    if len(_CHECKED) < _CHECKED_MAX:
+        _CHECKED[layers] = None
     return layers
 
 
