@@ -46,8 +46,18 @@ MODULES: dict[str, list[str]] = {
     "edgeroam/predictors/markov.py": ["tests/predictors"],
 }
 
+_ANY_GROUPING = ("max_min_rates only needs the flows grouped by link (each group is reduced with a minimum "
+                 "and filtered), so a stable or unstable argsort gives the same rates")
+_SAME_LENGTH = ("zip over two arrays the class keeps the same length at all times, so strict=True, False or "
+                "None give the same pairs")
+_FLUID = "edgeroam.emulator.sim.fluid."
 #: mutmut mutant name -> why it cannot change behaviour (excluded from the rate)
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    **{f"{_FLUID}x_max_min_rates__mutmut_{i}": _ANY_GROUPING for i in (32, 34, 36)},
+    **{f"{_FLUID}xǁFluidNetworkǁrates_bps__mutmut_{i}": _SAME_LENGTH for i in (7, 10, 11)},
+    **{f"{_FLUID}xǁFluidNetworkǁlink_bytes__mutmut_{i}": _SAME_LENGTH for i in (4, 7, 8)},
+    **{f"{_FLUID}xǁFluidNetworkǁlink_load_bps__mutmut_{i}": _SAME_LENGTH for i in (6, 9, 10)},
+}
 
 _STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
            36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 37: "killed"}
