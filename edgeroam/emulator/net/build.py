@@ -58,12 +58,19 @@ class NetParams:
     weight: str | None = None
     shape: bool = True
     delay_klasses: tuple[str, ...] = ()
+    delay: Literal["line", "netem"] = "line"
+    datapath: Literal["user", "kernel"] = "user"
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):
             raise TopologyError(f"net prefix {self.prefix!r} must be 'er' plus at most two of [a-z0-9]")
         if self.switch not in ("bridge", "ovs"):
             raise TopologyError(f"run.switch must be 'bridge' or 'ovs', got {self.switch!r}")
+        if self.delay not in ("line", "netem"):
+            raise TopologyError(f"net delay must be 'line' (user-space delay line) or 'netem', "
+                                f"got {self.delay!r}")
+        if self.datapath not in ("user", "kernel"):
+            raise TopologyError(f"OVS datapath must be 'user' or 'kernel', got {self.datapath!r}")
 
 
 @dataclass(frozen=True)
@@ -115,13 +122,23 @@ class NetPlan:
         return list(self.switch_of.values())
 
     def delay_table(self) -> pd.DataFrame:
-        """Every link's delay and whether it is emulated (a delay line) or not (no netem here): a, b, klass,
-        kind, delay_s, emulated, how. Zero-delay links count as emulated."""
+        """Every link's delay and how it is emulated: netem where the kernel has it (every link), else a
+        delay line on the chosen classes, else not at all: a, b, klass, kind, delay_s, emulated, how.
+        Zero-delay links count as emulated."""
+        def how(x: LinkSpec) -> str:
+            if x.delay_s == 0:
+                return "none needed"
+            if self.params.delay == "netem":
+                return "netem"
+            return "delay line" if x.delay_node else "not emulated"
+
         rows = [{"a": x.a, "b": x.b, "klass": x.klass, "kind": x.kind, "delay_s": x.delay_s,
-                 "emulated": x.delay_node is not None or x.delay_s == 0,
-                 "how": "delay line" if x.delay_node else "none needed" if x.delay_s == 0 else "not emulated"}
-                for x in self.links]
+                 "emulated": how(x) != "not emulated", "how": how(x)} for x in self.links]
         return pd.DataFrame(rows)
+
+    def netem_delay_s(self, link: LinkSpec) -> float:
+        """One-way delay netem adds at each end of `link` (0 unless the plan uses netem)."""
+        return link.delay_s if self.params.delay == "netem" else 0.0
 
     def link_table(self) -> pd.DataFrame:
         """The links as a table (one row per veth pair)."""
@@ -186,7 +203,7 @@ def plan_network(
     middles: list[str] = []
 
     def middle(klass: str, delay_s: float) -> str | None:
-        if klass not in params.delay_klasses or delay_s <= 0:
+        if params.delay == "netem" or klass not in params.delay_klasses or delay_s <= 0:
             return None
         middles.append(f"{p}d{len(middles)}")
         return middles[-1]
@@ -261,12 +278,17 @@ def run_root(args: list[str], stdin: str | None = None, timeout: float = 120.0) 
     return p.stdout
 
 
-def _tc_lines(dev: str, rate_bps: float | None) -> list[str]:
-    """htb root plus one rate class, as TCLink(bw=…) makes it."""
+def _tc_lines(dev: str, rate_bps: float | None, delay_s: float = 0.0) -> list[str]:
+    """htb root plus one rate class, as TCLink(bw=…) makes it; with a delay, netem under it (or at the root
+    of an unshaped link), as TCLink(delay=…) makes it where the kernel has netem."""
+    netem = f"netem delay {delay_s * 1e3:g}ms limit 10000"
     if rate_bps is None:
-        return []
-    return [f"qdisc add dev {dev} root handle 5: htb default 1",
-            f"class add dev {dev} parent 5: classid 5:1 htb rate {int(rate_bps)}bit burst 15k"]
+        return [f"qdisc add dev {dev} root handle 10: {netem}"] if delay_s > 0 else []
+    lines = [f"qdisc add dev {dev} root handle 5: htb default 1",
+             f"class add dev {dev} parent 5: classid 5:1 htb rate {int(rate_bps)}bit burst 15k"]
+    if delay_s > 0:
+        lines.append(f"qdisc add dev {dev} parent 5:1 handle 10: {netem}")
+    return lines
 
 
 class Network:
@@ -437,9 +459,9 @@ class Network:
         tc: list[str] = []
         for link in self.plan.links:
             if link.a not in self.hosts:
-                tc += _tc_lines(link.a_if, link.rate_ab_bps)
+                tc += _tc_lines(link.a_if, link.rate_ab_bps, self.plan.netem_delay_s(link))
             if link.b not in self.hosts:
-                tc += _tc_lines(link.b_if, link.rate_ba_bps)
+                tc += _tc_lines(link.b_if, link.rate_ba_bps, self.plan.netem_delay_s(link))
         if tc:
             run_root(["tc", "-batch", "-"], "\n".join(tc) + "\n")
 
@@ -450,6 +472,8 @@ class Network:
         all_hosts = list(self.plan.hosts.values())
         rates = {link.a_if: link.rate_ab_bps for link in self.plan.links if link.a in self.hosts}
         rates |= {link.b_if: link.rate_ba_bps for link in self.plan.links if link.b in self.hosts}
+        delays = {i: self.plan.netem_delay_s(link) for link in self.plan.links
+                  for i in (link.a_if, link.b_if)}
         for h in all_hosts:
             ip_lines = ["link set dev lo up"]
             tc_lines: list[str] = []
@@ -458,7 +482,7 @@ class Network:
                              f"addr add {h.ip}/8 dev {dev} noprefixroute"]
                 ip_lines += [f"neigh replace {o.ip} lladdr {o.mac} dev {dev} nud permanent"
                              for o in all_hosts if o.name != h.name]
-                tc_lines += _tc_lines(dev, rates.get(dev))
+                tc_lines += _tc_lines(dev, rates.get(dev), delays.get(dev, 0.0))
             ip_lines.append(f"route replace 10.0.0.0/8 dev {h.ifaces[0]} src {h.ip}{rto}")
             (self._workdir / f"{h.name}.ip").write_text("\n".join(ip_lines) + "\n")
             script = ["sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",

@@ -14,7 +14,9 @@ import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Feature", "Report", "diagnose"]
+from edgeroam.emulator.net.build import NetParams
+
+__all__ = ["Feature", "Report", "choose_params", "diagnose"]
 
 _TIMEOUT_S = 10.0
 
@@ -150,8 +152,8 @@ def diagnose(*, ovs: bool = True) -> Report:
     add("fq_codel", links["fq_codel"], "fair queueing per link available",
         "one drop-tail queue per link (flows share it unfairly)")
     kernel, user = _probe_ovs(root) if ovs else ((False, "not probed"), (False, "not probed (--no-ovs)"))
-    add("ovs-kernel", kernel, "OVS kernel datapath (still unused: userspace is the tested path)",
-        "OVS kernel datapath never used (it would drop every packet silently)")
+    add("ovs-kernel", kernel, "switch kind `ovs` uses the OVS kernel datapath",
+        "OVS kernel datapath never used (it would drop every packet silently): `ovs` runs in userspace")
     add("ovs-user", user, "switch kind `ovs` (userspace datapath, OpenFlow 1.3)", "no switch kind `ovs`")
     add("os-ken", _module("os_ken", "os-ken"), "OpenFlow controller for the `ovs` kind",
         "no OpenFlow controller: no switch kind `ovs`")
@@ -177,11 +179,11 @@ def _summarise(feats: list[Feature]) -> Report:
          "nothing: the net backend cannot build a network here (see the failed probes)"),
         (base and ok.get("bridge", False),
          "switch kind `bridge`: Linux bridges, static forwarding, static ARP", "switch kind `bridge`"),
-        (base and ok.get("ovs-user", False) and ok.get("os-ken", False),
-         "switch kind `ovs`: OVS userspace datapath driven by the os-ken app (OpenFlow 1.3)",
-         "switch kind `ovs`"),
+        (base and (ok.get("ovs-kernel", False) or ok.get("ovs-user", False)) and ok.get("os-ken", False),
+         f"switch kind `ovs`: OVS {'kernel' if ok.get('ovs-kernel', False) else 'userspace'} datapath driven "
+         "by the os-ken app (OpenFlow 1.3)", "switch kind `ovs`"),
         (base, "link capacities (htb) per direction: backhaul, Wi-Fi access 50/35 Mbit/s", "link capacities"),
-        (base and ok.get("netem", False), "link delay and loss (netem)",
+        (base and ok.get("netem", False), "link delay and loss on every link (netem)",
          "kernel link delay and loss (no netem): delay only by the user-space delay line on chosen links"),
         (False, "", "Wi-Fi radio (no mac80211_hwsim): access is a shaped wired link"),
         (base, "handover by pre-made links (same MAC and IP), byte counters per link",
@@ -191,3 +193,21 @@ def _summarise(feats: list[Feature]) -> Report:
         (emulated if cond else not_emulated).append(yes if cond else no)
     return Report(features=feats, emulated=emulated, not_emulated=not_emulated)
 
+
+
+def choose_params(report: Report, **overrides) -> NetParams:
+    """The `NetParams` this machine supports best: netem delay on every link where the kernel has netem (else
+    the user-space delay line on the classes asked for), the OVS kernel datapath where it exists (else
+    userspace). `overrides` are any other `NetParams` fields.
+
+    Examples
+    --------
+    >>> full_vm = Report([Feature("netem", True, "", ""), Feature("ovs-kernel", True, "", "")])
+    >>> p = choose_params(full_vm, switch="ovs")
+    >>> (p.delay, p.datapath)
+    ('netem', 'kernel')
+    >>> choose_params(Report([])).delay
+    'line'
+    """
+    return NetParams(**{"delay": "netem" if report.ok("netem") else "line",
+                        "datapath": "kernel" if report.ok("ovs-kernel") else "user", **overrides})

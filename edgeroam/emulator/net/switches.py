@@ -2,9 +2,9 @@
 
 `bridge`: a Linux bridge per switch with learning and every kind of flooding off on each port, forwarding only
 by static fdb entries (a looped mesh is then safe). `ovs`: an Open vSwitch bridge with the userspace datapath
-(``datapath_type=netdev``; the kernel datapath is absent here), OpenFlow 1.3, fail mode secure, driven by the
-os-ken app in `controller`. This module turns a switch's ports and forwarding entries into batched commands;
-`build` decides which entries there are and runs the batches."""
+(``datapath_type=netdev``; the kernel's, ``system``, where `doctor` finds it), OpenFlow 1.3, fail mode secure,
+driven by the os-ken app in `controller`. This module turns a switch's ports and forwarding entries into
+batched commands; `build` decides which entries there are and runs the batches."""
 
 from __future__ import annotations
 
@@ -195,9 +195,11 @@ class Controller:
 
 
 def start_ovs(net, stack: contextlib.ExitStack) -> Controller:
-    """OVS daemons (if down), the os-ken controller, and every switch as a userspace bridge in one ovs-vsctl
-    call; returns when every switch has its rules. Cleanup goes on `stack` and `net`'s recorded PIDs."""
+    """OVS daemons (if down), the os-ken controller, and every switch as a bridge in one ovs-vsctl call (the
+    userspace datapath, or the kernel's where `NetParams.datapath` says so); returns when every switch has its
+    rules. Cleanup goes on `stack` and `net`'s recorded PIDs."""
     plan = net.plan
+    datapath_type = "system" if plan.params.datapath == "kernel" else "netdev"
     stack.enter_context(ovs_daemons())
     of_port, ctl_port = _free_port(), _free_port()
     owner = {port: (sw, peer) for (sw, peer), port in plan.port_to.items()}
@@ -220,7 +222,7 @@ def start_ovs(net, stack: contextlib.ExitStack) -> Controller:
     stack.callback(ctl.close)
     args = ["ovs-vsctl", "--timeout=120"]
     for sw in plan.switches:
-        args += ["--", "add-br", sw, "--", "set", "bridge", sw, "datapath_type=netdev",
+        args += ["--", "add-br", sw, "--", "set", "bridge", sw, f"datapath_type={datapath_type}",
                  "protocols=OpenFlow13", "fail_mode=secure", f"other-config:datapath-id={_dpid(sw):016x}",
                  "other-config:disable-in-band=true", "--", "set-controller", sw, f"tcp:127.0.0.1:{of_port}"]
     for port, (sw, _peer) in sorted(owner.items()):
