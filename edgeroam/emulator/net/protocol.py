@@ -34,7 +34,7 @@ import os
 import struct
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -473,10 +473,14 @@ class Channel:
         self._eof = False
         self._lock = asyncio.Lock()
 
-    async def send(self, type: str, dst: str, **fields: Any) -> int:
-        """Encode and write a frame (waits for the write buffer to drain); its seq."""
+    async def send(self, type: str, dst: str, *, on_seq: Callable[[int], None] | None = None,
+                   **fields: Any) -> int:
+        """Encode and write a frame (waits for the write buffer to drain); its seq. `on_seq(seq)` runs before
+        the bytes are written (so an answer can never arrive before the sender knows what it answers)."""
         async with self._lock:  # numbered in the order written: a receiver never sees a lower seq later
             seq, data = self.encoder.encode(type, dst, **fields)
+            if on_seq is not None:
+                on_seq(seq)
             try:
                 self.writer.write(data)
                 await self.writer.drain()

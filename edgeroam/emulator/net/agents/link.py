@@ -160,10 +160,16 @@ class Link:
             await self._send(chan, req)
 
     async def _send(self, chan: Channel, req: _Request) -> None:
-        seq = await chan.send(req.type, self.peer, **req.fields)
-        req.seq = seq
-        req.sends += 1
-        self._pending[seq] = req
+        def register(seq: int) -> None:  # before the bytes leave: the answer may come back at once
+            req.seq = seq
+            req.sends += 1
+            self._pending[seq] = req
+
+        try:
+            await chan.send(req.type, self.peer, on_seq=register, **req.fields)
+        except NetError:
+            self._pending.pop(req.seq, None)
+            raise
         self.bytes_out = chan.bytes_out
 
     async def request(self, type: str, timeout: float | None = None, **fields: Any) -> Frame:
@@ -290,11 +296,18 @@ class Server:
             await chan.close()
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
-        """Run `coro` in the background, kept until done (cancelled by `close`)."""
+        """Run `coro` in the background, kept until done (cancelled by `close`; a failure is counted)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        """A background task ended: a failure is logged and counted (``task_error``), never lost."""
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background task failed: %r", self.name, task.exception())
+            self.tally.dropped["task_error"] += 1
 
     async def close(self) -> None:
         """Stop listening, end background work and close every connection."""

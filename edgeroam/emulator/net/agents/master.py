@@ -4,11 +4,12 @@ servers hold.
 `MasterAgent.apply(actions)` numbers the batch and sends each action (in `sort_actions` order) where it takes
 effect: ``SetPlan`` to the client (which uploads) and to its server, ``Migrate`` to the sending server,
 ``Drop`` to the server; it returns when every order is acknowledged. `attach(client, server)` tells a client
-where it is now (a handover), `queries(client, on)` starts or stops its queries, `held()` asks every edge
-server for its report. As a process it listens (a Unix socket reaches it from the root namespace) and relays:
-an ``order`` with ``meta.action``/``meta.attach``/``meta.queries`` from the driver goes to the agent it
-concerns and is acked once that agent acked it; a ``report`` request is answered with every server's holdings
-(``meta.pairs`` [[server, client], ...] and the uint8 mask ``held`` [pairs, layers] in the body).
+where it is now (a handover), `queries(client, on)` starts or stops its queries, `reports` asks every edge
+server what it holds. As a process it listens (a Unix socket reaches it from the root namespace) and relays:
+an ``order`` with ``meta.actions`` (one batch), ``meta.action``, ``meta.attach`` or ``meta.queries`` from
+the driver goes to the agents it concerns and is acked once they acked it; a ``report`` request is answered
+with every server's holdings (``meta.pairs`` [[server, client], ...] and the uint8 mask ``held`` [pairs,
+layers] in the body).
 
 What it leaves to others: deciding (``emulator.master`` and the policies), executing (edge, client).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,6 +54,15 @@ class MasterAgent(Agent):
         self.order_timeout_s = float(order_timeout_s)
         self.batch = 0
         self.orders = 0
+
+    async def start(self) -> str:
+        """Warm torch and safetensors up (their first use costs seconds), then listen."""
+        import torch
+
+        from edgeroam.emulator.net.protocol import decode_tensors, encode_tensors
+
+        decode_tensors(encode_tensors({"held": torch.cat([torch.zeros((1, 2), dtype=torch.uint8)] * 2)}))
+        return await super().start()
 
     def edges(self) -> list[str]:
         """Edge agent names in the address book, sorted by server id."""
@@ -92,8 +103,17 @@ class MasterAgent(Agent):
 
     async def reports(self) -> list[Frame]:
         """Every edge server's report frame (see `edge.held_layers`)."""
-        return list(await asyncio.gather(*(asyncio.ensure_future(self.link(e).request(
-            "report", timeout=self.order_timeout_s)) for e in self.edges())))
+        t0 = time.time()
+
+        async def one(e: str) -> Frame:
+            f = await self.link(e).request("report", timeout=self.order_timeout_s)
+            took[e] = round(time.time() - t0, 4)
+            return f
+
+        took: dict[str, float] = {}
+        out = list(await asyncio.gather(*(one(e) for e in self.edges())))
+        self.record("reports", took=took)
+        return out
 
     async def stats_of(self, peers: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The ``stats`` of each agent in `peers`."""
@@ -105,7 +125,9 @@ class MasterAgent(Agent):
     async def handle(self, frame: Frame, chan: Channel) -> None:
         if frame.type == "order":
             meta = frame.meta
-            if "action" in meta:
+            if "actions" in meta:  # one batch
+                await self.apply([action_from_dict(d) for d in meta["actions"]])
+            elif "action" in meta:
                 await self.apply([action_from_dict(meta["action"])])
             if "attach" in meta or "queries" in meta:
                 if frame.client is None:
@@ -117,6 +139,7 @@ class MasterAgent(Agent):
             await chan.send("ack", frame.src, ref=frame.seq, client=frame.client)
         elif frame.type == "report":
             import torch
+
 
             pairs, masks = [], []
             for r in await self.reports():

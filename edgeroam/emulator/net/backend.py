@@ -1,0 +1,483 @@
+"""`Net`: the ``net`` backend behind the Backend contract: a real network, agents in its hosts, real tensors.
+
+`start` builds the Mininet network of the topology (`build`, one host per edge server, one per client with a
+pre-made access link to every cell it visits), writes the run secret (mode 0600) and an address book into the
+network's scratch folder, and starts, in their hosts, an edge agent per server, a client agent per client and
+the master agent (in the master's host, or the gateway server's host when the backhaul has no master node);
+each is a process recorded by PID and ended by PID. The driver (this object, in the root namespace) reaches
+the master agent over a Unix socket and the master reaches every other agent over the emulated network.
+
+Time is the wall clock with speed factor k (DESIGN §6): virtual time `until` is wall time ``t0 + until / k``,
+and the agents cut every layer's bytes and every profiled execution time by k instead of speeding links up.
+`advance` sleeps to that wall time, then carries out the users' moves: a handover moves the client's host to
+its pre-made link (`handover`) and the master tells the client; the layers the new server holds at that moment
+(its report) make the arrival's hit, partial hit or miss. Clients raise queries while attached; the queries
+of the interval after each arrival are that arrival's (as in ``sim``). `close` stops the agents, reads their
+event logs (uploads, migrations, queries) and the switch-port byte counters (``backhaul`` with ``source =
+"measured"``, bytes times k), and tears everything down in ``finally``.
+
+Needs root, Linux namespaces and Mininet (`edgeroam doctor`); what it does not emulate (netem delay, Wi-Fi) is
+listed by `emulated`.
+
+What it leaves to others: the network (build, handover, counters), the agents (agents/), deciding (master,
+policies), metrics (metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from edgeroam.emulator.actions import action_to_dict, sort_actions
+from edgeroam.emulator.backend import Closing, Events, Moves, Setup
+from edgeroam.errors import NetError, RunError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.emulator.actions import Action
+
+__all__ = ["Net"]
+
+_EDGE_PORT = 7100
+_CLIENT_PORT = 7101
+TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
+
+
+@dataclass(eq=False)
+class _Window:
+    row: int
+    client: int
+    server: int
+    t0: float
+    t1: float
+
+
+class Net:
+    """The ``net`` backend (contract: `edgeroam.emulator.backend.Backend`).
+
+    Parameters
+    ----------
+    visits : mapping client -> servers, optional
+        The servers each client will visit (its host gets a pre-made link to each one's cell); default:
+        ``Setup.visits``.
+    speed : float
+        Speed factor k.
+    execution : {"profile", "torch"}
+        Agents sleep the profiled layer times / k, or run the layers with torch (k = 1 only).
+    switch : {"bridge", "ovs"}
+        Switch kind (`build.NetParams`).
+    prefix : str
+        Name prefix of everything created (``er`` plus at most two characters).
+    ready_s : float
+        Seconds to wait for the agents to listen.
+    keep_logs : path, optional
+        Copy the agents' event logs and error output there before teardown.
+    """
+
+    name = "net"
+
+    def __init__(self, visits: Mapping[int, Sequence[int]] | None = None, *, speed: float = 10.0,
+                 execution: str = "profile", switch: str = "bridge", prefix: str = "er",
+                 ready_s: float = 120.0, keep_logs: str | Path | None = None) -> None:
+        if execution not in ("profile", "torch"):
+            raise RunError(f"net: execution must be 'profile' or 'torch', got {execution!r}")
+        if execution == "torch" and speed != 1:
+            raise RunError("net: execution 'torch' runs real layers and needs speed 1")
+        if speed <= 0:
+            raise RunError(f"net: speed must be positive, got {speed}")
+        self.visits = None if visits is None else {int(c): [int(s) for s in v] for c, v in visits.items()}
+        self.speed = float(speed)
+        self.execution = execution
+        self.switch = switch
+        self.prefix = prefix
+        self.ready_s = float(ready_s)
+        self.keep_logs = None if keep_logs is None else Path(keep_logs)
+        self.net: Any = None
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._driver: Any = None
+        self._sampler: Any = None
+        self._t0: float | None = None
+        self._windows: list[_Window] = []
+        self._held: dict[tuple[int, int], np.ndarray] = {}
+        self._leaving: list[tuple[float, int]] = []
+        self._attached: dict[int, int] = {}
+        self._logs: dict[str, list[dict]] = {}
+        self.emulated: dict[str, Any] = {}
+
+    # -- life ----------------------------------------------------------------------------------------------
+    def start(self, setup: Setup) -> None:
+        """Build the network and start the agents (everything is torn down again if any step fails)."""
+        self.setup = setup
+        visits = self.visits if self.visits is not None else getattr(setup, "visits", None)
+        if not visits:
+            raise RunError("net: the net backend needs the servers each client visits (Net(visits=...) or "
+                           "Setup.visits) to pre-make its access links")
+        try:
+            self._start(setup, visits)
+        except BaseException:
+            self._teardown()
+            raise
+
+    def _start(self, setup: Setup, visits: Mapping[int, Sequence[int]]) -> None:
+        from edgeroam.emulator.net.build import NetParams, Network, plan_network
+        from edgeroam.emulator.net.counters import CounterSampler
+
+        g = setup.topology.backhaul
+        self._node_of = {int(d["server"]): n for n, d in g.nodes(data=True)
+                         if d.get("kind", "server") == "server" and "server" in d}
+        self.clients = sorted(visits)
+        cands = []
+        for c in self.clients:
+            nodes = []
+            for s in visits[c]:
+                if s not in self._node_of:
+                    raise RunError(f"net: client {c} visits server {s}, which is not in the backhaul")
+                if self._node_of[s] not in nodes:
+                    nodes.append(self._node_of[s])
+            cands.append(nodes)
+        plan = plan_network(g, cands, NetParams(switch=self.switch, prefix=self.prefix))  # type: ignore[arg-type]
+        self.net = Network(plan)
+        self.net.start()
+        hosts = plan.hosts
+        self._host_of_client = {c: f"{self.prefix}c{j}" for j, c in enumerate(self.clients)}
+        self._host_of_server = {int(g.nodes[h.node]["server"]): name for name, h in hosts.items()
+                                if h.role == "server"}
+        master_host = next((n for n, h in hosts.items() if h.role == "master"), None)
+        if master_host is None:
+            gw = g.graph.get("gateway")
+            gw_server = int(g.nodes[gw]["server"]) if gw in g.nodes and "server" in g.nodes[gw] else min(
+                self._host_of_server)
+            master_host = self._host_of_server[gw_server]
+        self._master_host = master_host
+        work = self.net.workdir
+        secret = os.urandom(32)
+        (work / "secret").write_text(secret.hex())
+        os.chmod(work / "secret", 0o600)
+        book = {f"e{s}": f"{self.net.ip(h)}:{_EDGE_PORT}" for s, h in self._host_of_server.items()}
+        book |= {f"c{c}": f"{self.net.ip(h)}:{_CLIENT_PORT}" for c, h in self._host_of_client.items()}
+        (work / "book.json").write_text(json.dumps(book))
+        pl = setup.planner
+        (work / "server_s.json").write_text(json.dumps([float(x) for x in pl.base.exec_s]))
+        (work / "client_s.json").write_text(json.dumps([float(x) for x in pl.base.exec_c]))
+        self.run_id = f"{self.prefix}-{os.getpid()}-{int(time.time())}"
+        common = ["--run", self.run_id, "--secret-file", str(work / "secret"), "--book",
+                  str(work / "book.json"), "--model", pl.graph.name, "--execution", self.execution,
+                  "--speed", repr(self.speed)]
+        ttl_s = setup.ttl_intervals * setup.interval_s / self.speed if setup.ttl_intervals > 0 else 0.0
+        for s, h in sorted(self._host_of_server.items()):
+            args = ["edgeroam.emulator.net.agents.edge", "--name", f"e{s}", "--listen",
+                    f"0.0.0.0:{_EDGE_PORT}", "--server", str(s), "--seconds", str(work / "server_s.json"),
+                    "--ttl-s", repr(ttl_s), "--log", str(work / f"e{s}.jsonl"), *common]
+            if setup.server_plans is not None:
+                args += ["--max-plans", str(setup.server_plans)]
+            self._spawn(f"e{s}", h, args)
+        for c, h in sorted(self._host_of_client.items()):
+            self._spawn(f"c{c}", h, ["edgeroam.emulator.net.agents.client", "--name", f"c{c}", "--listen",
+                                     f"0.0.0.0:{_CLIENT_PORT}", "--client", str(c), "--seconds",
+                                     str(work / "client_s.json"), "--query-gap-s", repr(setup.query_gap_s),
+                                     "--log", str(work / f"c{c}.jsonl"), *common])
+        self._spawn("master", master_host, ["edgeroam.emulator.net.agents.master", "--name", "master",
+                                            "--listen", f"unix:{work / 'master.sock'}", "--log",
+                                            str(work / "master.jsonl"),
+                                            *common[:6]])  # run, secret, book
+        self._wait_ready()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="er-net-driver", daemon=True)
+        self._thread.start()
+        from edgeroam.emulator.net.agents.link import Link
+        from edgeroam.emulator.net.protocol import Encoder, Tally
+
+        self._driver = Link("master", f"unix:{work / 'master.sock'}", Encoder(secret, self.run_id, "driver"),
+                            secret, Tally())
+        self._call(self._driver.connect())
+        # warm up before the clock starts: torch and safetensors imported here (seconds, the first time), the
+        # master connected to every edge (a report) and every client
+        import torch
+
+        from edgeroam.emulator.net.protocol import decode_tensors, encode_tensors
+
+        decode_tensors(encode_tensors({"held": torch.zeros((1, 2), dtype=torch.uint8)}))
+        self._refresh()
+        self._call(self._each_client({"queries": False}, self.clients))
+        self._sampler = CounterSampler(self.net, interval_s=max(setup.interval_s / self.speed, 0.05)).start()
+        self.emulated = {
+            "backend": "net", "switch": self.switch, "speed": self.speed, "execution": self.execution,
+            "cells": len(plan.switches), "servers": len(self._host_of_server), "clients": len(self.clients),
+            "master_host": master_host, "build_s": self.net.build_s,
+            "not_emulated": ["link delay (no netem in this kernel) unless delay lines are planned",
+                             "Wi-Fi: access links are shaped wired links (50/35 Mbit/s)",
+                             "bytes and execution times are cut by the speed factor"],
+        }
+
+    def _spawn(self, agent: str, host: str, args: list[str]) -> None:
+        log = (self.net.workdir / f"{agent}.err").open("w")
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        self._procs[agent] = self.net.popen(host, [sys.executable, "-m", *args], stdout=subprocess.PIPE,
+                                            stderr=log, text=True, env=env)
+        log.close()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_s
+        waiting = dict(self._procs)
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NetError(f"net: agents {', '.join(sorted(waiting))} not ready in {self.ready_s:g} s")
+            ready, _, _ = select.select([p.stdout for p in waiting.values()], [], [], min(left, 1.0))
+            for agent, p in list(waiting.items()):
+                if p.stdout in ready:
+                    line = p.stdout.readline()
+                    if line.startswith("READY"):
+                        del waiting[agent]
+                    else:
+                        err = (self.net.workdir / f"{agent}.err").read_text()[-400:]
+                        raise NetError(f"net: agent {agent} did not start: {line.strip()} {err.strip()}")
+                elif p.poll() is not None:
+                    err = (self.net.workdir / f"{agent}.err").read_text()[-400:]
+                    raise NetError(f"net: agent {agent} exited with {p.returncode}: {err.strip()}")
+
+    def _call(self, coro: Any, timeout: float = 120.0) -> Any:
+        assert self._loop is not None
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            fut.cancel()
+            raise NetError(f"net: the master agent did not answer in {timeout:g} s") from None
+
+    async def _each_client(self, meta: dict[str, Any], clients: Sequence[int]) -> None:
+        await asyncio.gather(*(self._order(meta, c) for c in clients))
+
+    async def _order(self, meta: dict[str, Any], client: int | None = None) -> Any:
+        return await self._driver.request("order", timeout=60.0, client=client, meta=meta)
+
+    # -- the contract --------------------------------------------------------------------------------------
+    def _sleep_to(self, until: float) -> None:
+        """Sleep to the wall time of `until`; a tick reached late is counted (`emulated['late_ticks']`)."""
+        if self._t0 is None:
+            self._t0 = time.time() - until / self.speed
+        wait = self._t0 + until / self.speed - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        elif -wait > 0.1 * self.setup.interval_s / self.speed:
+            self.emulated["late_ticks"] = self.emulated.get("late_ticks", 0) + 1
+            self.emulated["max_lag_s"] = max(self.emulated.get("max_lag_s", 0.0), -wait * self.speed)
+
+    def advance(self, until: float, moves: Moves | None = None) -> Events:
+        """Sleep to `until` (/ k), then carry out `moves` (handovers, joins, departures); the arrivals."""
+        self._sleep_to(until)
+        t_wall = time.perf_counter()
+        try:
+            return self._advance(until, moves)
+        finally:
+            self._took("advance", time.perf_counter() - t_wall)
+
+    def _took(self, what: str, secs: float) -> None:
+        """Keep the longest wall time of each step (`emulated['max_step_s']`)."""
+        steps = self.emulated.setdefault("max_step_s", {})
+        steps[what] = max(steps.get(what, 0.0), round(secs, 4))
+        if secs > 0.25 * self.setup.interval_s / self.speed:
+            at = round(self._virtual(time.time()), 3)
+            self.emulated.setdefault("slow_steps", []).append([what, round(secs, 3), at])
+
+    def _advance(self, until: float, moves: Moves | None) -> Events:
+        from edgeroam.emulator.net.handover import handover
+
+        out = Events()
+        for t, c in [x for x in self._leaving if x[0] <= until + 1e-9]:
+            self._leaving.remove((t, c))
+            if c not in (moves.attached if moves else {}):
+                self._call(self._order({"attach": None, "queries": False}, c))
+                self._attached.pop(c, None)
+        if moves is None:
+            return out
+        interval = self.setup.interval_s
+        for c in moves.leaving:
+            self._leaving.append((until + interval, c))
+        arrived = []
+        for a in moves.arrivals:
+            host = self._host_of_client.get(a.client)
+            if host is None:
+                raise RunError(f"net: client {a.client} arrives at server {a.server} but has no host (not in "
+                               "the visits)")
+            t_wall = time.perf_counter()
+            handover(self.net, host, self._node_of[a.server])
+            self._took("handover", time.perf_counter() - t_wall)
+            self._attached[a.client] = a.server
+            arrived.append(a)
+        if arrived:
+            async def tell() -> None:
+                await asyncio.gather(*(self._order({"attach": a.server, "queries": True}, a.client)
+                                       for a in arrived))
+            t_wall = time.perf_counter()
+            self._call(tell())
+            self._took("attach", time.perf_counter() - t_wall)
+        t_wall = time.perf_counter()
+        self._refresh()
+        self._took("report", time.perf_counter() - t_wall)
+        load = Counter(moves.attached.values())
+        n = self.setup.planner.n_layers
+        for a in arrived:
+            held = self._held.get((a.client, a.server))
+            held = np.zeros(n, bool) if held is None else held.copy()
+            out.arrivals.append((a.row, a.client, a.prev, a.server, until, int(load.get(a.server, 1)),
+                                 a.handover, held))
+            self._windows.append(_Window(a.row, a.client, a.server, until, until + interval))
+        return out
+
+    def _refresh(self) -> None:
+        """Ask the master for every server's holdings."""
+        rep = self._call(self._driver.request("report", timeout=60.0))
+        pairs = rep.meta.get("pairs", [])
+        held = rep.tensors().get("held")
+        self._held = {}
+        if held is not None and pairs:
+            masks = held.numpy().astype(bool)
+            for (s, c), m in zip(pairs, masks, strict=True):
+                if m.any():
+                    self._held[(int(c), int(s))] = m
+
+    def apply(self, actions: list[Action]) -> None:
+        """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
+        acts = [action_to_dict(a) for a in sort_actions(actions)]
+        t_wall = time.perf_counter()
+        self._call(self._order({"actions": acts}))
+        self._took("apply", time.perf_counter() - t_wall)
+
+    def holds(self, client: int, server: int) -> np.ndarray | None:
+        """Layers `server` held for `client` at the last report (None: nothing)."""
+        return self._held.get((int(client), int(server)))
+
+    def held_by(self, client: int) -> frozenset[int]:
+        """Servers holding any layer of `client` at the last report."""
+        return frozenset(s for (c, s) in self._held if c == client)
+
+    def close(self) -> Closing:
+        """Run to the end of the last query window, stop the agents, read logs and counters; tear down."""
+        try:
+            end = max([w.t1 for w in self._windows], default=0.0)
+            self._sleep_to(end)
+            if self._driver is not None:
+                self._call(self._each_client({"queries": False}, sorted(self._attached)))
+            if self._sampler is not None:
+                self._sampler.stop()
+            for agent in sorted(self._procs):  # SIGTERM by PID: each writes its final stats line
+                self.net.end(self._procs[agent])
+            self._logs = {a: _read_log(self.net.workdir / f"{a}.jsonl") for a in self._procs}
+            return Closing(self._queries(), self._transfers(), self._backhaul(), None)
+        finally:
+            self._teardown()
+
+    # -- tables --------------------------------------------------------------------------------------------
+    def _virtual(self, t: float) -> float:
+        return (t - (self._t0 or 0.0)) * self.speed
+
+    def _queries(self) -> Events:
+        out = Events()
+        by_client: dict[int, list[_Window]] = {}
+        for w in self._windows:
+            by_client.setdefault(w.client, []).append(w)
+        for agent, recs in sorted(self._logs.items()):
+            if not agent.startswith("c"):
+                continue
+            for r in recs:
+                if r.get("event") != "query":
+                    continue
+                s = self._virtual(r["start"])
+                for w in by_client.get(int(r["client"]), []):
+                    if w.t0 <= s < w.t1 and w.server == int(r["server"]):
+                        out.queries.append((w.row, w.client, w.server, s, r["latency_s"] * self.speed, 1))
+                        break
+        return out
+
+    def stats(self) -> dict[str, dict]:
+        """Each agent's final counters (after `close`)."""
+        return {a: next((r for r in reversed(recs) if r.get("event") == "stats"), {})
+                for a, recs in self._logs.items()}
+
+    def _transfers(self) -> pd.DataFrame:
+        import networkx as nx
+
+        rows = []
+        g = self.setup.topology.backhaul
+        for _agent, recs in sorted(self._logs.items()):
+            for r in recs:
+                if r.get("event") == "transfer":
+                    hops = nx.shortest_path_length(g, self._node_of[r["src"]], self._node_of[r["dst"]])
+                    rows.append(("migrate", r["client"], r["src"], r["dst"], self._virtual(r["start"]),
+                                 self._virtual(r["end"]), r["bytes"] * self.speed, len(r["layers"]), hops,
+                                 r["acked"] == r["layers"]))
+                elif r.get("event") == "upload":
+                    rows.append(("upload", r["client"], -1, r["server"], self._virtual(r["start"]),
+                                 self._virtual(r["end"]), r["bytes"] * self.speed, len(r["layers"]), 0,
+                                 r["acked"] == r["layers"]))
+        df = pd.DataFrame(rows, columns=TRANSFER_COLUMNS)
+        return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
+                          "layers": np.int64, "hops": np.int64, "complete": bool})
+
+    def _backhaul(self) -> pd.DataFrame:
+        from edgeroam.emulator.net.counters import backhaul_table, link_bytes
+
+        links = link_bytes(self._sampler, self._t0)
+        cols = ["interval", "start", "server", "up_bytes", "down_bytes", "source"]
+        if not len(links):
+            return pd.DataFrame(columns=cols)
+        bh = backhaul_table(links, self.net)
+        bh["start"] = bh["start"] * self.speed
+        bh["interval"] = np.floor(bh["start"] / self.setup.interval_s + 1e-9).astype(np.int64)
+        bh[["up_bytes", "down_bytes"]] *= self.speed
+        return bh.groupby(["interval", "server", "source"], as_index=False).agg(
+            start=("start", "min"), up_bytes=("up_bytes", "sum"), down_bytes=("down_bytes", "sum"))[cols]
+
+    def _teardown(self) -> None:
+        """Stop the driver loop and the network (which ends every recorded PID); idempotent."""
+        if self._sampler is not None:
+            with contextlib.suppress(Exception):
+                self._sampler.stop()
+        if self._loop is not None:
+            if self._driver is not None:
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self._driver.close(), self._loop).result(5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(5)
+            self._loop = None
+        if self.net is not None and self.keep_logs is not None:
+            import shutil
+
+            with contextlib.suppress(OSError, RunError):
+                self.keep_logs.mkdir(parents=True, exist_ok=True)
+                for f in sorted(self.net.workdir.glob("*.jsonl")) + sorted(self.net.workdir.glob("*.err")):
+                    shutil.copy(f, self.keep_logs / f.name)
+        if self.net is not None:
+            for p in self._procs.values():
+                if p.stdout is not None:
+                    p.stdout.close()
+            self.net.stop()
+
+
+def _read_log(path: Path) -> list[dict]:
+    """The events of an agent's log (a torn last line is skipped)."""
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
