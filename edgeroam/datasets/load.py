@@ -259,6 +259,11 @@ def _region_key(region: Region | str | None) -> Any:
     return region
 
 
+def _num(value: float | None) -> float | None:
+    """A number as a float in a cache key (20 and 20.0 give the same table, so the same entry)."""
+    return None if value is None else float(value)
+
+
 def load_dataset(
     kind: Kind | str,
     root: Path | str | None = None,
@@ -310,7 +315,7 @@ def load_dataset(
 
     src, files = dataset_sources(kind, root, site=site)
     options = {"source": str(src), "lenient": lenient, "site": site, "reader": reader or {},
-               "region": _region_key(region), "interval_s": interval_s, "max_gap_s": max_gap_s}
+               "region": _region_key(region), "interval_s": _num(interval_s), "max_gap_s": _num(max_gap_s)}
     return cached_read(f"{kind}-loaded", files, options, lambda: build(True), cache_dir=cache_dir())
 
 

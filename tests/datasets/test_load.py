@@ -99,6 +99,8 @@ def test_the_loaded_table_is_cached_whole_and_identical(shared_traces, tmp_path,
         assert {k: v for k, v in df.attrs.items() if k != "cache"} == {
             k: v for k, v in ref.attrs.items() if k != "cache"
         }
+    same = load_dataset("kaist", shared_traces, region="perdnn-kaist", interval_s=30.0, max_gap_s=90.0)
+    assert same.attrs["cache"]["hit"] is True  # 30 and 30.0 give one table, so one entry
     # every option that shapes the table keys it: another gap, or a Region object, is a new entry
     other = load_dataset("kaist", shared_traces, **{**opts, "max_gap_s": 60})
     assert other.attrs["cache"]["hit"] is False
