@@ -348,7 +348,9 @@ L-E-C gives the lowest (or equal lowest) MD for {lec} of 4 models (E-H4); it equ
 the L-E-C plans put {cloud_share} of the subtasks on a cloud. A cloud is 0.5 MB/s away from clients and edges,
 so sending a layer's input there (AlexNet's 0.6 MB image: 1.2 s) costs more than the edge's execution; the
 paper's cloud gain needs a faster edge-cloud link (the literal matrix has 5 MB/s). L-C pays transmission and
-waiting for the slow links, L-E pays waiting (2 slots per edge, 5 edges, 12 tasks).
+waiting for the slow links, L-E pays waiting (2 slots per edge, 5 edges, 12 tasks). Where L-E comes out
+lower, the L-E-C plan uses no cloud either: the same budget searched a larger space (the clouds added) and
+stopped at a slightly worse plan of the edges alone.
 
 ## Fig. 16: MD of the four planners, 12 tasks per model (E-F16, E-H3)
 
