@@ -276,7 +276,6 @@ def _read_one(
         report["lines"] += table.num_rows
         if geometry is not None:
             crs = geo_crs
-    report["files"] += 1
     _check_types(path, table, mapping)
     n = table.num_rows
     bad = BadRows(str(path), line_of)
@@ -373,7 +372,8 @@ def read_table(
     max_gap_s
         Without a ``traj`` column: a gap longer than this starts a new trajectory (None: never).
     lenient
-        Skip bad rows (and CSV lines with the wrong number of fields) and count them in
+        Skip bad rows (and CSV lines with the wrong number of fields or not UTF-8), and in a folder the
+        files that cannot be read as a table (no header, a mapped column missing), counting them in
         ``attrs["read_report"]``, instead of raising.
 
     Returns
@@ -410,13 +410,25 @@ def read_table(
     frames = []
     crs_seen: set[str | None] = set()
     for path in files:
-        frame, file_crs = _read_one(path, mapping, crs=crs, timezone=timezone, lenient=lenient,
-                                    report=report)
+        report["files"] += 1
+        try:
+            frame, file_crs = _read_one(path, mapping, crs=crs, timezone=timezone, lenient=lenient,
+                                        report=report)
+        except TraceFormatError as exc:  # under lenient only a file-wide problem gets here: skip the file
+            if not lenient or len(files) == 1:
+                raise
+            report["files_skipped"] += 1
+            reason = str(exc)[len(exc.path):].lstrip(", ")
+            report["skipped_files"].append({"file": str(path), "reason": reason})
+            warn(report, f"skipped {exc}")
+            continue
         frames.append(frame)
         crs_seen.add(file_crs)
     if len(crs_seen) > 1:
         raise DatasetError(f"{root}: the files have different CRSs ({', '.join(sorted(map(str, crs_seen)))})")
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        raise DatasetError(f"{root}: no readable table among {len(files)} file(s) (see the read report)")
+    df = pd.concat(frames, ignore_index=True)
     out_crs = crs_seen.pop() if crs_seen else crs
     users = pd.Categorical(df["user"].to_numpy(dtype=object)) if len(df) else pd.Categorical([])
     df["user"] = users

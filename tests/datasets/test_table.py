@@ -138,6 +138,19 @@ def test_a_folder_reads_every_table(tmp_path):
     assert tr["user"].astype(str).tolist() == ["a", "b"] and tr.attrs["read_report"]["files"] == 2
 
 
+def test_lenient_skips_a_file_of_a_folder_that_is_not_a_table(tmp_path):
+    _csv(tmp_path, "user,t,lat,lon\na,1,1,1\n", "a.csv")
+    _csv(tmp_path, "who,when\nb,2\n", "b.csv")
+    _csv(tmp_path, "", "c.csv")
+    with pytest.raises(TraceFormatError, match="b.csv, line 1, column user: no column for user"):
+        read_table(tmp_path)
+    tr = read_table(tmp_path, lenient=True)
+    rep = tr.attrs["read_report"]
+    assert tr["user"].tolist() == ["a"] and rep["files"] == 3 and rep["files_skipped"] == 2
+    assert [f["file"] for f in rep["skipped_files"]] == [str(tmp_path / "b.csv"), str(tmp_path / "c.csv")]
+    assert rep["skipped_files"][1]["reason"] == "line 1: empty file or empty header line"
+
+
 @pytest.mark.parametrize(
     ("body", "line", "column", "words"),
     [
