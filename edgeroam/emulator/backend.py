@@ -61,6 +61,9 @@ class Setup:
         Per-server cap on held client plans, the least recently used evicted first (None: no cap).
     everywhere : bool
         Every server holds every layer of every client (the optimal bound): nothing moves.
+    visits : dict[int, tuple[int, ...]] or None
+        The servers each client will attach to, in first-visit order (``net`` pre-makes a link to each one's
+        cell); None: not given.
     """
 
     topology: Topology
@@ -71,6 +74,7 @@ class Setup:
     ttl_intervals: int = 5
     server_plans: int | None = None
     everywhere: bool = False
+    visits: dict[int, tuple[int, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ class Backend(Protocol):
 
 
 #: backend name (scenario ``run.backend``) -> ``module:Class``; None: known but not built yet
-BACKENDS: dict[str, str | None] = {"sim": "edgeroam.emulator.sim.driver:Sim", "net": None}
+BACKENDS: dict[str, str | None] = {"sim": "edgeroam.emulator.sim.driver:Sim",
+                                   "net": "edgeroam.emulator.net.backend:Net"}
 
 
 def make_backend(name: str, **options: Any) -> Backend:

@@ -72,8 +72,20 @@ class Master:
             topology=prep.world.topology, planner=prep.planner, interval_s=self.interval,
             query_gap_s=sc.dnn.query_gap_s, up_bps=sc.topology.access.up_mbps * 1e6,
             ttl_intervals=policy.ttl_intervals, server_plans=policy.server_plans,
-            everywhere=bool(policy.everywhere),
+            everywhere=bool(policy.everywhere), visits=self.visits(),
         )
+
+    def visits(self) -> dict[int, tuple[int, ...]]:
+        """The servers each client attaches to over the replay, in first-visit order."""
+        codes = np.concatenate([tk.user_code for tk in self.prep.ticks]) if self.prep.ticks else np.zeros(0)
+        servers = np.concatenate([tk.server for tk in self.prep.ticks]) if self.prep.ticks else np.zeros(0)
+        keep = servers >= 0
+        key = codes[keep].astype(np.int64) * (1 << 32) + servers[keep].astype(np.int64)
+        pairs = pd.unique(pd.Series(key))
+        out: dict[int, list[int]] = {}
+        for p in pairs.tolist():
+            out.setdefault(p >> 32, []).append(p & 0xFFFFFFFF)
+        return {c: tuple(s) for c, s in sorted(out.items())}
 
     def run(self, callback: Callable[[int, int], None] | None = None) -> PassResult:
         """Step every tick; `callback(done, total)` reports progress."""

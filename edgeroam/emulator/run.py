@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 PERDNN_FRACTION = 43.0 / 128.0
 
 
+def backend_options(sc: Scenario) -> dict[str, Any]:
+    """Constructor options of the scenario's backend (``net``: the speed factor ``run.speed``)."""
+    return {"speed": sc.run.speed} if sc.run.backend == "net" else {}
+
+
 def crowded_servers(backhaul: pd.DataFrame, n_servers: int, share: float) -> list[int]:
     """The top `share` of `n_servers` edge servers by peak backhaul uplink (ties: lower id first).
 
@@ -74,19 +79,19 @@ def run_prepared(
 
     if pol.fractional:
         whole = make_policy(kind, **pol.get_params()).set_params(fractional=False)
-        first = run_pass(prep, whole, backend=make_backend(sc.run.backend),
+        first = run_pass(prep, whole, backend=make_backend(sc.run.backend, **backend_options(sc)),
                          callback=cb("first pass (perdnn)"))
         n_edge = int((prep.world.topology.servers["tier"] == "edge").sum())
         crowded = crowded_servers(first.tables["backhaul"], n_edge, pol.crowded_fraction)
         budget = (pol.fraction_mb * 1e6 if pol.fraction_mb is not None
                   else PERDNN_FRACTION * prep.planner.entry(1).bytes)
-        out = run_pass(prep, pol, backend=make_backend(sc.run.backend), crowded=crowded,
-                       fraction_bytes=budget, callback=cb(kind))
+        out = run_pass(prep, pol, backend=make_backend(sc.run.backend, **backend_options(sc)),
+                       crowded=crowded, fraction_bytes=budget, callback=cb(kind))
         out.timing["first_pass_s"] = first.timing["pass_s"]
         out.summary["fractional"]["perdnn_peak_up_mbps"] = first.summary["backhaul"]["peak_up_mbps"]
         out.summary["fractional"]["perdnn_executed_queries"] = first.summary["executed_queries"]
         return out
-    return run_pass(prep, pol, backend=make_backend(sc.run.backend), callback=cb(kind))
+    return run_pass(prep, pol, backend=make_backend(sc.run.backend, **backend_options(sc)), callback=cb(kind))
 
 
 def _resolve(scenario: Scenario | str | Path, overrides: list[str] | tuple[str, ...]) -> Scenario:
@@ -135,7 +140,7 @@ def run_scenario(
     """
     sc = _resolve(scenario, overrides)
     try:
-        make_backend(sc.run.backend)  # an unknown or unbuilt backend fails here, before any work
+        make_backend(sc.run.backend, **backend_options(sc))  # unknown or unbuilt: fails before any work
     except RunError as exc:
         raise ScenarioError(None, "run.backend", str(exc)) from None
     policy = policy_from_scenario(sc)  # so does an unknown policy or parameter

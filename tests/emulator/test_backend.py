@@ -96,15 +96,15 @@ def test_the_master_never_imports_sim():
 
 
 def test_backends_are_found_by_name():
-    assert make_backend("sim").name == "sim" and set(BACKENDS) >= {"sim", "net"}
-    with pytest.raises(RunError, match="'net' backend is not built yet"):
-        make_backend("net")
+    assert make_backend("sim").name == "sim" and make_backend("net").name == "net"
     with pytest.raises(RunError, match="unknown backend 'warp'"):
         make_backend("warp")
 
 
-def test_a_run_on_an_unbuilt_backend_fails_before_any_work(tmp_path):
+def test_a_run_on_an_unbuilt_backend_fails_before_any_work(tmp_path, monkeypatch):
     from edgeroam.emulator.run import run_scenario
+
+    monkeypatch.setitem(BACKENDS, "net", None)  # as before net/ was built
     from edgeroam.errors import ScenarioError
     from edgeroam.scenario import scenario_from_dict
 
