@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench mutation clean
+.PHONY: venv demo test lint bench mutation emulate clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,17 @@ mutation: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[mutation]'
 	$(BIN)/ruff check tools
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
+# a small real-trace window (KAIST) on the net backend (real Mininet network, agents moving tensors), then its
+# report; needs root. EMULATE_SET adds --set overrides (e.g. EMULATE_SET="--set run.speed=5").
+EMULATE_SET ?= --set run.speed=10 --set run.duration_s=600 --set dataset.split.test_users=5
+emulate: $(STAMP)
+	@if [ "$$(id -u)" != "0" ]; then \
+		echo "make emulate: the net backend needs root (network namespaces, veth links, tc); run it as root" \
+		     "(sudo make emulate). Nothing was started."; exit 1; fi
+	$(BIN)/edgeroam doctor
+	$(BIN)/edgeroam run scenarios/perdnn-kaist.toml --set run.backend=net --set run.out=runs/emulate $(EMULATE_SET)
+	$(BIN)/edgeroam report "$$(ls -td runs/emulate/*/ | head -1)"
 
 clean:
 	rm -rf runs .cache .pytest_cache
