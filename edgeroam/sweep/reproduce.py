@@ -459,6 +459,7 @@ def confidence(ctx: Context) -> Section:
     ax.set_ylabel("hit ratio (%)")
     ax.set_title(f"{scenario}: perdnn hit ratio, mean and 95 % interval")
     ax.legend()
+    fig.tight_layout()
     path = ctx.out / "figures" / "confidence.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path)
