@@ -130,13 +130,15 @@ class Events:
 
 @dataclass
 class Closing:
-    """What `Backend.close` returns: the last events, the ``transfers`` and ``backhaul`` tables and the
-    server memory figures (None for the optimal bound)."""
+    """What `Backend.close` returns: the last events, the ``transfers`` and ``backhaul`` tables, the
+    server memory figures (None for the optimal bound) and, for an emulating backend, what it emulated and
+    how (``emulated.json`` of the run directory; None for ``sim``)."""
 
     events: Events
     transfers: pd.DataFrame
     backhaul: pd.DataFrame
     memory: dict[str, float] | None
+    emulated: dict[str, Any] | None = None
 
 
 @runtime_checkable

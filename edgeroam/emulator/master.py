@@ -40,6 +40,7 @@ class PassResult:
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame]
     timing: dict[str, float]
+    emulated: dict[str, Any] | None = None
 
 
 class Master:
@@ -121,7 +122,7 @@ class Master:
         summary["memory"] = closing.memory
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
-        return PassResult(summary, tables, timing)
+        return PassResult(summary, tables, timing, closing.emulated)
 
     def moves(self, tk: Any, base: int) -> Moves:
         """The users' moves at tick `tk` (rows from `base`): who is where, who arrived, who leaves."""

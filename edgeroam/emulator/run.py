@@ -11,6 +11,7 @@ What it leaves to others: the loop (master), the metrics (metrics), figures and 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -171,6 +172,9 @@ def run_scenario(
         w.log("end", cold_starts=summary["cold_starts"], hit_ratio=summary["hit_ratio"],
               executed_queries=summary["executed_queries"])
         w.write_summary(summary, timing=timing)
+        if result.emulated is not None:  # net: switch, speed factor, execution, what was not emulated
+            w.write_bytes("emulated.json", (json.dumps(result.emulated, indent=2, sort_keys=True, default=str)
+                                            + "\n").encode())
     if writer.replaced:
         kept = f"; kept {len(writer.kept)} file(s) edgeroam did not write: {', '.join(writer.kept)}" \
             if writer.kept else ""

@@ -380,7 +380,7 @@ class Net:
             for agent in sorted(self._procs):  # SIGTERM by PID: each writes its final stats line
                 self.net.end(self._procs[agent])
             self._logs = {a: _read_log(self.net.workdir / f"{a}.jsonl") for a in self._procs}
-            return Closing(self._queries(), self._transfers(), self._backhaul(), None)
+            return Closing(self._queries(), self._transfers(), self._backhaul(), None, self.emulated)
         finally:
             self._teardown()
 
