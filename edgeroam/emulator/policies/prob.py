@@ -139,6 +139,11 @@ class ProbRule:
 
     def __init__(self, model: ErrorModel, grid: Any, servers: Any) -> None:
         self.model, self.grid, self.servers = model, grid, servers
+        # `server_of_cell`'s sorted edge cells, found once instead of every tick
+        edge = servers[servers["tier"] == "edge"]
+        cells = edge["cell"].to_numpy(np.int64)
+        order = np.argsort(cells, kind="stable")
+        self._cells, self._ids = cells[order], edge["server"].to_numpy(np.int64)[order]
 
     @classmethod
     def fit(cls, prep: Prepared, *, n_bins: int, n_samples: int, moving_only: bool, seed: int) -> ProbRule:
@@ -168,14 +173,17 @@ class ProbRule:
     def _sample_servers(self, points: np.ndarray, samples: list[np.ndarray]) -> list[np.ndarray]:
         """The server of the cell each ``points[j] + samples[j]`` lands in (-1: none), one array per user
         (empty where the point is not finite); one cell lookup for all users."""
-        from edgeroam.topology.servers import server_of_cell
-
         ok = np.isfinite(points).all(axis=1)
         lens = np.array([len(e) if ok[j] else 0 for j, e in enumerate(samples)], np.int64)
         if not lens.any():
             return [np.zeros(0, np.int64) for _ in samples]
         pts = np.concatenate([points[j] + samples[j] for j in np.flatnonzero(lens)])
-        srv = server_of_cell(self.servers, self.grid.cell_ids_of(pts[:, 0], pts[:, 1]))
+        cells = np.asarray(self.grid.cell_ids_of(pts[:, 0], pts[:, 1]), dtype=np.int64)
+        if len(self._cells) == 0:
+            srv = np.full(cells.shape, -1, dtype=np.int64)
+        else:  # as server_of_cell
+            pos = np.clip(np.searchsorted(self._cells, cells), 0, len(self._cells) - 1)
+            srv = np.where(self._cells[pos] == cells, self._ids[pos], -1)
         return np.split(srv, np.cumsum(lens)[:-1])
 
     @staticmethod

@@ -100,6 +100,8 @@ def test_one_cell_lookup_for_all_users_gives_each_users_probabilities():
     xs, ys = rng.uniform(-300, 300, 40), rng.uniform(-300, 300, 40)
     cells = np.unique(grid.cell_ids_of(xs, ys))
     servers = pd.DataFrame({"server": np.arange(len(cells)), "cell": cells, "tier": "edge"})
+    cloud = pd.DataFrame({"server": [999], "cell": [cells[0]], "tier": ["cloud"]})  # never a landing server
+    servers = pd.concat([cloud, servers], ignore_index=True)
     rule = ProbRule(None, grid, servers)
     points = rng.uniform(-200, 200, (6, 2))
     points[2] = np.nan  # not finite: no samples land
