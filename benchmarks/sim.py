@@ -149,7 +149,8 @@ def main() -> None:
 
 
 def goals(console) -> list[dict]:
-    """Run the issue 23 cases (each in its own process) and print them with their goals, met or not."""
+    """Run the issue 23 cases (each in its own process) and print them with their goals, met or not (a ratio
+    is met when it holds by wall time and by CPU time both: other work on the machine skews wall clocks)."""
     import os
 
     from rich.table import Table
@@ -177,13 +178,13 @@ def goals(console) -> list[dict]:
     add("perdnn pass / ionn pass", f"{ratio:.2f}x ({p['pass_s']:.1f} s); by CPU {by_cpu:.2f}x",
         p["pass_cpu_s"],
         f"ionn {rows['ionn']['pass_s']:.1f} s, optimal {rows['optimal']['pass_s']:.1f} s", "<= 1.5x",
-        ratio <= 1.5)
+        ratio <= 1.5 and by_cpu <= 1.5)
     for pol in ("perdnn-prob", "perdnn-rank"):
         r = rows[pol]["pass_s"] / p["pass_s"]
         r_cpu = rows[pol]["pass_cpu_s"] / p["pass_cpu_s"]
         add(f"{pol} pass / perdnn pass", f"{r:.2f}x ({rows[pol]['pass_s']:.1f} s); by CPU {r_cpu:.2f}x",
             rows[pol]["pass_cpu_s"],
-            f"perdnn {p['pass_s']:.1f} s", "<= 2x", r <= 2)
+            f"perdnn {p['pass_s']:.1f} s", "<= 2x", r <= 2 and r_cpu <= 2)
     k = rows["10k"]
     add("10,000 synthetic users x 10 min", f"{k['wall_s']:.1f} s, {k['peak_rss_mb'] / 1024:.2f} GB, "
         f"{k['user_steps_per_s'] / 1000:.1f} k user-steps/s", k["pass_cpu_s"],
