@@ -12,7 +12,7 @@ Requests it answers (each with a frame whose ``ref`` is the request's seq):
 - ``query``: runs the longest prefix of ``meta.layers`` it holds on the input tensor (torch, or the profiled
   time / k) and answers ``result`` with the output and ``meta.ran``, ``meta.exec_s``.
 - ``report``: ``meta.clients`` and a uint8 mask ``held`` [clients, layers] in the body (of ``client`` only
-  when the request names one); `held_layers` reads it back.
+  when the request names one; ``meta.touch`` refreshes that client's hold); `held_layers` reads it back.
 - ``stats``: counters.
 
 Holding rule: a client's layers expire `ttl_s` seconds after their last use (0: never) and, with `max_plans`,
@@ -88,6 +88,7 @@ class EdgeAgent(Agent):
         self.relays: dict[tuple[int, str], set[int]] = {}
         self.batch = -1
         self.bytes_in = 0
+        self.inflight: set[tuple[int, int, str]] = set()  # (client, dst, layer) sent, not yet acked
         self._expiry: asyncio.Task | None = None
 
     async def start(self) -> str:
@@ -165,6 +166,8 @@ class EdgeAgent(Agent):
         elif frame.type == "query":
             await self._query(frame, chan)
         elif frame.type == "report":
+            if frame.meta.get("touch") and frame.client in self.held:
+                self._touch(frame.client)
             clients = [frame.client] if frame.client is not None else sorted(self.held)
             await chan.send("report", frame.src, ref=frame.seq, tensors={"held": self.masks(clients)},
                             meta={"clients": clients, "server": self.server_id})
@@ -186,8 +189,8 @@ class EdgeAgent(Agent):
                     self.relays.setdefault((action.client, layer), set()).add(action.dst)
             held = set(self.holds(action.client))
             now = [n for n in action.layers if n in held]
-            if now:
-                self.listener.spawn(self._migrate(action.client, action.dst, now))
+            # even with nothing to send, the destination's hold is refreshed (as in sim)
+            self.listener.spawn(self._migrate(action.client, action.dst, now))
             return
         if isinstance(action, Drop):
             self._forget(action.client, "drop")
@@ -207,15 +210,22 @@ class EdgeAgent(Agent):
         """Send `layers` of `client` that server `dst` lacks, in order, pipelined; log the transfer."""
         link = self.link(f"e{dst}")
         t0 = time.time()
-        report = await link.request("report", client=client)
+        # the report also refreshes the destination's hold on what it has (as a Migrate does in sim)
+        report = await link.request("report", client=client, meta={"touch": True})
         have = set(held_layers(report, self.runner.names).get(client, []))
-        todo = [n for n in layers if n not in have and n in self.held.get(client, {})]
+        todo = [n for n in layers if n not in have and n in self.held.get(client, {})
+                and (client, dst, n) not in self.inflight]  # a layer on its way is not sent twice
         if not todo:
             return
         mine = self.held[client]
         self._touch(client)
-        sends = [link.request("layers", client=client, layers=[n], tensors=mine[n]) for n in todo]
-        acks = await asyncio.gather(*(asyncio.ensure_future(s) for s in sends))
+        keys = {(client, dst, n) for n in todo}
+        self.inflight |= keys
+        try:
+            sends = [link.request("layers", client=client, layers=[n], tensors=mine[n]) for n in todo]
+            acks = await asyncio.gather(*(asyncio.ensure_future(s) for s in sends))
+        finally:
+            self.inflight -= keys
         nbytes = sum(sum(t.numel() * t.element_size() for t in mine.get(n, {}).values()) for n in todo)
         self.record("transfer", client=client, src=self.server_id, dst=dst, layers=todo, start=t0,
                     end=time.time(), bytes=nbytes, acked=[n for a in acks for n in a.layers])
