@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -496,12 +497,12 @@ class Network:
         self._parallel_cmd({h.name: f"sh {self._workdir / f'{h.name}.sh'} 2>&1" for h in all_hosts},
                            expect="er-ok")
         self.attach = dict.fromkeys(self.plan.hosts, 0)
-        for link in self.plan.links:
-            if link.delay_node:
-                self._start_delay_line(link)
+        lines = {link.delay_node: self._start_delay_line(link) for link in self.plan.links if link.delay_node}
+        _await_ready(lines, timeout_s=60.0)
 
-    def _start_delay_line(self, link: LinkSpec) -> None:
-        """Bring the middle node's two interfaces up (no address) and start its delay line process."""
+    def _start_delay_line(self, link: LinkSpec) -> subprocess.Popen:
+        """Bring the middle node's two interfaces up (no address) and start its delay line process (not yet
+        forwarding: `_await_ready` waits for it)."""
         node = self._middles[link.delay_node]
         ifs = [f"{link.delay_node}-eth0", f"{link.delay_node}-eth1"]
         off = "".join(f"ethtool -K {i} tx off rx off >/dev/null 2>&1; " for i in ifs)
@@ -510,8 +511,10 @@ class Network:
         if "er-ok" not in out:
             raise RunError(f"net: delay node {link.delay_node} could not be configured: {out.strip()[-200:]}")
         proc = subprocess.Popen(["mnexec", "-a", str(node.pid), sys.executable, "-m",
-                                 "edgeroam.emulator.net.delay", *ifs, f"{link.delay_s * 1e3:g}"])
+                                 "edgeroam.emulator.net.delay", *ifs, f"{link.delay_s * 1e3:g}"],
+                                stdout=subprocess.PIPE, text=True)
         self.track(proc)
+        return proc
 
     def _configure_switches(self) -> None:
         if self.params.switch == "bridge":
@@ -617,6 +620,20 @@ def proc_start_time(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _await_ready(procs: dict[str, subprocess.Popen], timeout_s: float) -> None:
+    """Wait until every delay line printed ``ready`` (a Python start can take seconds on a busy machine, and
+    frames sent before then would be lost); a line that exits or stays silent is a RunError naming its
+    node."""
+    deadline = time.monotonic() + timeout_s
+    for node, proc in procs.items():
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = proc.stdout.readline().strip() if ready else ""
+        if line != "ready":
+            why = f"exited with {proc.poll()}" if proc.poll() is not None else f"silent for {timeout_s:g} s"
+            raise RunError(f"net: the delay line of {node} did not start ({why})")
 
 
 def _main_thread() -> bool:

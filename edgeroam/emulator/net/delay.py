@@ -17,6 +17,7 @@ import select
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 __all__ = ["main", "run"]
 
@@ -39,10 +40,13 @@ def _open(ifname: str) -> socket.socket:
     return s
 
 
-def run(if0: str, if1: str, delay_s: float, stop_after_s: float | None = None) -> dict:
+def run(if0: str, if1: str, delay_s: float, stop_after_s: float | None = None,
+        on_ready: Callable[[], None] | None = None) -> dict:
     """Forward frames both ways between `if0` and `if1`, each held `delay_s`; runs until killed (or
-    `stop_after_s`), returns frames forwarded per direction."""
+    `stop_after_s`), returns frames forwarded per direction. `on_ready` is called once both sockets listen."""
     socks = [_open(if0), _open(if1)]
+    if on_ready is not None:
+        on_ready()
     queues: list[collections.deque] = [collections.deque(), collections.deque()]  # frames read on side i
     counts = [0, 0]
     t_end = None if stop_after_s is None else time.monotonic() + stop_after_s
@@ -76,9 +80,9 @@ def run(if0: str, if1: str, delay_s: float, stop_after_s: float | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``IF0 IF1 DELAY_MS``: run the delay line until killed."""
+    """``IF0 IF1 DELAY_MS``: run the delay line until killed; prints ``ready`` once it forwards."""
     args = sys.argv[1:] if argv is None else argv
-    run(args[0], args[1], float(args[2]) / 1e3)
+    run(args[0], args[1], float(args[2]) / 1e3, on_ready=lambda: print("ready", flush=True))
     return 0
 
 

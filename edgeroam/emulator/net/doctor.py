@@ -13,8 +13,10 @@ import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from edgeroam.emulator.net.build import NetParams
+if TYPE_CHECKING:
+    from edgeroam.emulator.net.build import NetParams
 
 __all__ = ["Feature", "Report", "choose_params", "diagnose"]
 
@@ -209,5 +211,9 @@ def choose_params(report: Report, **overrides) -> NetParams:
     >>> choose_params(Report([])).delay
     'line'
     """
+    # imported here: `build` loads pandas and networkx, and every process under `edgeroam.emulator.net` (the
+    # delay line, the agents) imports this module through the package
+    from edgeroam.emulator.net.build import NetParams
+
     return NetParams(**{"delay": "netem" if report.ok("netem") else "line",
                         "datapath": "kernel" if report.ok("ovs-kernel") else "user", **overrides})
