@@ -185,3 +185,13 @@ def test_a_shorter_context_is_used_when_the_longest_is_unseen():
     p = MarkovPredictor(grid=GRID).fit(w, y)
     hist = np.array([[GRID.center(*c), GRID.center(*b)]])
     assert p.predict_cells(hist, k=1)[0].tolist() == [[cell_id(*c)]]
+
+
+def test_an_empty_tree_saves_and_loads(tmp_path):
+    from edgeroam.predictors import load_predictor
+
+    w, y = _path([(0, 0), (1, 0), (2, 0), (3, 0)], n=2)
+    p = MarkovPredictor(grid=GRID, min_count=5).fit(w, y)  # every context is rarer than 5: nothing kept
+    q = load_predictor(p.save(tmp_path / "empty.npz"))
+    assert p.tree_ == {} and q.tree_ == {} and q.depth_ == 2
+    assert q.predict_cells(w, k=1)[0][:, 0].tolist() == GRID.cell_ids_of(w[:, -1, 0], w[:, -1, 1]).tolist()
