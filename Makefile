@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 # torch is pinned and installed first so that no other package can pull a different (CUDA) build.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,emulation]'
+	$(BIN)/python -m pip install -q -e '.[test,emulation,sumo]'
 	touch $(STAMP)
 
 demo: $(STAMP)
