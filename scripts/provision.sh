@@ -91,7 +91,7 @@ fi
 if [ "$SYSTEM_ONLY" = 0 ]; then
     # 4. The virtualenv: torch pinned first (a CPU build), then edgeroam with its emulation extra.
     cd "$REPO"
-    if [ -f .venv/.installed ] && [ .venv/.installed -nt pyproject.toml ] \
+    if [ -f .venv/.installed ] && [ .venv/.installed -nt pyproject.toml ] && [ .venv/.installed -nt Makefile ] \
             && .venv/bin/python -c 'import torch, edgeroam, os_ken, mininet' 2>/dev/null; then
         log "virtualenv: up to date"
     else
