@@ -51,12 +51,37 @@ _ANY_GROUPING = ("max_min_rates only needs the flows grouped by link (each group
 _SAME_LENGTH = ("zip over two arrays the class keeps the same length at all times, so strict=True, False or "
                 "None give the same pairs")
 _FLUID = "edgeroam.emulator.sim.fluid."
+_MARKOV = "edgeroam.predictors.markov.xǁMarkovPredictorǁ"
+_MARKOV_WHY = {
+    "_cells__mutmut_1": "cell_ids_of already returns the shape w.shape[:-1]; reshape(None) keeps it",
+    "fit__mutmut_76": "zip over starts[:-1] and starts[1:], equal lengths by construction",
+    "fit__mutmut_79": "zip over starts[:-1] and starts[1:], equal lengths by construction",
+    "fit__mutmut_83": "zip over starts[:-1] and starts[1:], equal lengths by construction",
+    "predict__mutmut_5": "predict reads only column 0 of predict_cells, the same for k = 1 and the default 2",
+    "predict__mutmut_6": "predict reads only column 0 of predict_cells, the same for k = 1 and k = 2",
+    "predict__mutmut_20": "HexGrid.center returns float64 arrays: asarray(dtype=float64) changes nothing",
+    "predict__mutmut_22": "HexGrid.center returns float64 arrays: asarray(dtype=float64) changes nothing",
+    "predict__mutmut_24": "HexGrid.center returns float64 arrays: asarray(dtype=float64) changes nothing",
+    "predict__mutmut_26": "HexGrid.center returns float64 arrays: asarray(dtype=float64) changes nothing",
+    "predict_cells__mutmut_12": "np.full with the Python int NO_CELL is int64 without the dtype",
+    "predict_cells__mutmut_15": "np.full with the Python int NO_CELL is int64 without the dtype",
+    "_state__mutmut_3": "the order the contexts are stored in is lost on load (they become dict keys)",
+    "_state__mutmut_5": "the order the contexts are stored in is lost on load (they become dict keys)",
+    "_state__mutmut_16": "a wider ctx array only adds zero padding; load reads ctx[i, :len] only",
+    "_state__mutmut_19": "lengths from Python ints are int64 without the dtype",
+    "_state__mutmut_21": "lengths from Python ints are int64 without the dtype",
+    "_state__mutmut_46": "the dtype or an extra element of the arrays of an empty tree is never read on load",
+    "_state__mutmut_48": "the dtype or an extra element of the arrays of an empty tree is never read on load",
+    "_state__mutmut_49": "the dtype or an extra element of the arrays of an empty tree is never read on load",
+    "_state__mutmut_56": "the dtype or an extra element of the arrays of an empty tree is never read on load",
+}
 #: mutmut mutant name -> why it cannot change behaviour (excluded from the rate)
 EQUIVALENT: dict[str, str] = {
     **{f"{_FLUID}x_max_min_rates__mutmut_{i}": _ANY_GROUPING for i in (32, 34, 36)},
     **{f"{_FLUID}xǁFluidNetworkǁrates_bps__mutmut_{i}": _SAME_LENGTH for i in (7, 10, 11)},
     **{f"{_FLUID}xǁFluidNetworkǁlink_bytes__mutmut_{i}": _SAME_LENGTH for i in (4, 7, 8)},
     **{f"{_FLUID}xǁFluidNetworkǁlink_load_bps__mutmut_{i}": _SAME_LENGTH for i in (6, 9, 10)},
+    **{_MARKOV + name: why for name, why in _MARKOV_WHY.items()},
 }
 
 _STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
