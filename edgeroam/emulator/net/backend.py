@@ -86,13 +86,16 @@ class Net:
         Seconds to wait for the agents to listen.
     keep_logs : path, optional
         Copy the agents' event logs and error output there before teardown.
+    max_agents : int
+        Most agent processes (servers + clients + master) this machine is asked to run; a bigger window is a
+        RunError before anything is built (on 2 cores, a few hundred Python agents starve the machine).
     """
 
     name = "net"
 
     def __init__(self, visits: Mapping[int, Sequence[int]] | None = None, *, speed: float = 10.0,
                  execution: str = "profile", switch: str = "bridge", prefix: str = "er",
-                 ready_s: float = 120.0, keep_logs: str | Path | None = None) -> None:
+                 ready_s: float = 120.0, keep_logs: str | Path | None = None, max_agents: int = 64) -> None:
         if execution not in ("profile", "torch"):
             raise RunError(f"net: execution must be 'profile' or 'torch', got {execution!r}")
         if execution == "torch" and speed != 1:
@@ -105,6 +108,7 @@ class Net:
         self.switch = switch
         self.prefix = prefix
         self.ready_s = float(ready_s)
+        self.max_agents = int(max_agents)
         self.keep_logs = None if keep_logs is None else Path(keep_logs)
         self.net: Any = None
         self._procs: dict[str, subprocess.Popen] = {}
@@ -142,6 +146,11 @@ class Net:
         self._node_of = {int(d["server"]): n for n, d in g.nodes(data=True)
                          if d.get("kind", "server") == "server" and "server" in d}
         self.clients = sorted(visits)
+        agents = len(self._node_of) + len(self.clients) + 1
+        if agents > self.max_agents:
+            raise RunError(f"net: {len(self._node_of)} servers and {len(self.clients)} clients need {agents} "
+                           f"agent processes, over max_agents={self.max_agents}; pick a smaller window (fewer"
+                           " cells or users) for the net backend")
         cands = []
         for c in self.clients:
             nodes = []
