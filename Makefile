@@ -40,14 +40,17 @@ mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 # a small real-trace window (KAIST) on the net backend (real Mininet network, agents moving tensors), then its
-# report; needs root. EMULATE_SET adds --set overrides (e.g. EMULATE_SET="--set run.speed=5").
-EMULATE_SET ?= --set run.speed=10 --set run.duration_s=600 --set dataset.split.test_users=5
+# report; needs root. The window: the 400 m x 400 m box of the KAIST rectangle with the most distinct users in
+# the first 600 s (61 of 92), about 25 edge servers, 5 test users, 600 s of trace at speed 10 (about 2 minutes).
+# EMULATE_SET replaces these --set overrides (e.g. add "--set run.switch=ovs" or change run.speed).
+EMULATE_SET ?= --set dataset.region=metric:-650,750,-250,1150 --set dataset.split.test_users=5 \
+	--set run.duration_s=600 --set run.speed=10
 emulate: $(STAMP)
 	@if [ "$$(id -u)" != "0" ]; then \
 		echo "make emulate: the net backend needs root (network namespaces, veth links, tc); run it as root" \
 		     "(sudo make emulate). Nothing was started."; exit 1; fi
 	$(BIN)/edgeroam doctor
-	$(BIN)/edgeroam run scenarios/perdnn-kaist.toml --set run.backend=net --set run.out=runs/emulate $(EMULATE_SET)
+	$(BIN)/edgeroam run scenarios/perdnn-kaist.toml --set run.backend=net --set run.out=runs/emulate --force $(EMULATE_SET)
 	$(BIN)/edgeroam report "$$(ls -td runs/emulate/*/ | head -1)"
 
 clean:
