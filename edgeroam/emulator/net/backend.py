@@ -89,13 +89,17 @@ class Net:
     max_agents : int
         Most agent processes (servers + clients + master) this machine is asked to run; a bigger window is a
         RunError before anything is built (on 2 cores, a few hundred Python agents starve the machine).
+    capabilities : doctor.Report, optional
+        What this machine can emulate; default: probed by `doctor.diagnose` at start. netem (link delays) and
+        the OVS kernel datapath are used where it finds them (`doctor.choose_params`).
     """
 
     name = "net"
 
     def __init__(self, visits: Mapping[int, Sequence[int]] | None = None, *, speed: float = 10.0,
                  execution: str = "profile", switch: str = "bridge", prefix: str = "er",
-                 ready_s: float = 120.0, keep_logs: str | Path | None = None, max_agents: int = 64) -> None:
+                 ready_s: float = 120.0, keep_logs: str | Path | None = None, max_agents: int = 64,
+                 capabilities: Any = None) -> None:
         if execution not in ("profile", "torch"):
             raise RunError(f"net: execution must be 'profile' or 'torch', got {execution!r}")
         if execution == "torch" and speed != 1:
@@ -110,6 +114,7 @@ class Net:
         self.ready_s = float(ready_s)
         self.max_agents = int(max_agents)
         self.keep_logs = None if keep_logs is None else Path(keep_logs)
+        self.capabilities = capabilities
         self.net: Any = None
         self._procs: dict[str, subprocess.Popen] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -139,8 +144,9 @@ class Net:
             raise
 
     def _start(self, setup: Setup, visits: Mapping[int, Sequence[int]]) -> None:
-        from edgeroam.emulator.net.build import NetParams, Network, plan_network
+        from edgeroam.emulator.net.build import Network, plan_network
         from edgeroam.emulator.net.counters import CounterSampler
+        from edgeroam.emulator.net.doctor import choose_params, diagnose
 
         g = setup.topology.backhaul
         self._node_of = {int(d["server"]): n for n, d in g.nodes(data=True)
@@ -160,7 +166,9 @@ class Net:
                 if self._node_of[s] not in nodes:
                     nodes.append(self._node_of[s])
             cands.append(nodes)
-        plan = plan_network(g, cands, NetParams(switch=self.switch, prefix=self.prefix))  # type: ignore[arg-type]
+        caps = self.capabilities if self.capabilities is not None else diagnose(ovs=self.switch == "ovs")
+        params = choose_params(caps, switch=self.switch, prefix=self.prefix)
+        plan = plan_network(g, cands, params)
         self.net = Network(plan)
         self.net.start()
         hosts = plan.hosts
@@ -229,9 +237,12 @@ class Net:
             "backend": "net", "switch": self.switch, "speed": self.speed, "execution": self.execution,
             "cells": len(plan.switches), "servers": len(self._host_of_server), "clients": len(self.clients),
             "master_host": master_host, "build_s": self.net.build_s,
-            "not_emulated": ["link delay (no netem in this kernel) unless delay lines are planned",
-                             "Wi-Fi: access links are shaped wired links (50/35 Mbit/s)",
-                             "bytes and execution times are cut by the speed factor"],
+            "link_delay": ("netem (wall-clock delays, not cut by the speed factor)" if params.delay == "netem"
+                           else "not emulated (no netem in this kernel)"),
+            "ovs_datapath": params.datapath if self.switch == "ovs" else None,
+            "not_emulated": (["link delay (no netem in this kernel)"] if params.delay != "netem" else [])
+            + ["Wi-Fi: access links are shaped wired links (50/35 Mbit/s)",
+               "bytes and execution times are cut by the speed factor"],
         }
 
     def _spawn(self, agent: str, host: str, args: list[str]) -> None:

@@ -53,6 +53,13 @@ def test_net_hits_and_misses_equal_sim_on_a_scripted_path(scripted, net_ok, tmp_
     # the measured backhaul carried at least the migrated layer bytes
     assert bh["up_bytes"].sum() >= 0.98 * tr.loc[tr["kind"] == "migrate", "bytes"].sum()
     assert net_backend.emulated["speed"] == 15.0 and net_backend.emulated["clients"] == 2
+    # link delays as this machine allows them (doctor's probe): netem where the kernel has it, else recorded
+    # as not emulated
+    from edgeroam.emulator.net.doctor import diagnose
+
+    netem = diagnose(ovs=False).ok("netem")
+    assert net_backend.emulated["link_delay"].startswith("netem" if netem else "not emulated")
+    assert any("link delay" in x for x in net_backend.emulated["not_emulated"]) != netem
     assert net_backend.emulated.get("late_ticks", 0) == 0, net_backend.emulated
     left = leftovers(net_ok)
     assert not left.interfaces and not left.processes
