@@ -42,7 +42,7 @@ mutation: $(STAMP)
 # a small real-trace window (KAIST) on the net backend (real Mininet network, agents moving tensors), then its
 # report; needs root. The window: the 400 m x 400 m box of the KAIST rectangle with the most distinct users in
 # the first 600 s (61 of 92), about 25 edge servers, 5 test users, 600 s of trace at speed 10 (about 2 minutes).
-# EMULATE_SET replaces these --set overrides (e.g. add "--set run.switch=ovs" or change run.speed).
+# EMULATE_SET replaces these --set overrides (e.g. another run.speed or run.duration_s).
 EMULATE_SET ?= --set dataset.region=metric:-650,750,-250,1150 --set dataset.split.test_users=5 \
 	--set run.duration_s=600 --set run.speed=10
 emulate: $(STAMP)

@@ -246,14 +246,21 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
 def check_manifest(folder: str | os.PathLike[str], *, hashes: bool = True) -> None:
     """Check that every file `folder`'s manifest lists is there with its size (and SHA-256).
 
-    Files the manifest does not list (a user's notes) are allowed. Raises RunError naming the first file
-    that is missing, of another size or of other content, or when the manifest is missing or damaged.
+    Files the manifest does not list (a user's notes) are allowed, but not the run's own: its summary,
+    scenario and ``*.parquet`` tables, where present, must be listed. Raises RunError naming the first file
+    that is missing, unlisted, of another size or of other content, or when the manifest is missing or
+    damaged.
     """
     root = Path(folder)
     files = _read_manifest(root)
     if files is None:
         raise RunError(f"{root}: no {MANIFEST} (written by an edgeroam older than the manifest, or damaged); "
                        "run it again")
+    own = {p.name for p in (root / "summary.json", root / "scenario.toml", *root.glob("*.parquet"))
+           if p.is_file()}
+    for rel in sorted(own - set(files)):
+        raise RunError(f"{root / rel}: not listed in {MANIFEST} (the manifest was changed or the file added "
+                       "after the run); the run directory is damaged, run it again")
     for rel, entry in sorted(files.items()):
         p = root / rel
         if not p.is_file():

@@ -335,7 +335,6 @@ def test_any_damage_is_one_run_error(tmp_path_factory, manifest, cut):
     with pytest.raises(RunError, match="queries.parquet"):
         RunDir(path)
     (path / "manifest.json").write_bytes(manifest)
-    try:
+    with pytest.raises(RunError) as exc:  # a damaged manifest can never vouch for the truncated table
         RunDir(path)
-    except RunError as exc:
-        assert "manifest.json" in str(exc) or "queries.parquet" in str(exc) or "missing" in str(exc)
+    assert "manifest.json" in str(exc.value) or "queries.parquet" in str(exc.value)

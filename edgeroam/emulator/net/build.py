@@ -381,7 +381,7 @@ class Network:
             with contextlib.suppress(Exception):
                 _end_shell(host)
         self.hosts, self._middles = {}, {}
-        if self.params.switch == "ovs":
+        if self.params.switch == "ovs" and self._ovs is not None:  # only bridges this network went on to make
             from edgeroam.emulator.net.switches import ovs_delete_bridges
 
             ovs_delete_bridges(self.plan.switches)

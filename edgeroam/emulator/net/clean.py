@@ -107,8 +107,9 @@ def leftovers(prefix: str = "er") -> Leftovers:
                 left.processes.append((pid, " ".join(_cmdline(pid))[:80] or "?"))
     for path, rec in _records(prefix):
         left.records.append(str(path))
-        if _alive(int(rec.get("owner", -1))):
-            left.live.append(int(rec["owner"]))
+        owner = int(rec.get("owner", 0))
+        if owner > 0 and _alive(owner):  # os.kill(-1, 0) would "find" every process
+            left.live.append(owner)
         for pid, start in rec.get("pids", []):
             if proc_start_time(pid) == start and all(pid != p for p, _ in left.processes):
                 left.processes.append((pid, " ".join(_cmdline(pid))[:80]))

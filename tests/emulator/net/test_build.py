@@ -99,10 +99,18 @@ def test_exception_inside_tears_down(net_ok):
 
 @pytest.mark.net
 @pytest.mark.timeout(240)
-def test_refuses_to_build_over_leftovers(net_ok):
-    plan = plan_network(hex_graph(1), params=NetParams(prefix=net_ok))
-    with Network(plan), pytest.raises(RunError, match="exist already"), Network(plan):
-        pass
+@pytest.mark.parametrize("switch", ["bridge", "ovs"])
+def test_refuses_to_build_over_leftovers(net_ok, switch):
+    """A refused build touches nothing of the network already there (an ovs one keeps its bridges)."""
+    plan = plan_network(hex_graph(1), params=NetParams(prefix=net_ok, switch=switch))
+    with Network(plan) as first:
+        with pytest.raises(RunError, match="exist already"), Network(plan):
+            pass
+        answered, sent = first.ping_all()
+        assert answered == sent > 0
+        if switch == "ovs":
+            for sw in plan.switches:
+                assert subprocess.run(["ovs-vsctl", "br-exists", sw], check=False).returncode == 0, sw
     assert leftovers(net_ok).empty
 
 
