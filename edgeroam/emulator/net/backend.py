@@ -133,7 +133,7 @@ class Net:
     def start(self, setup: Setup) -> None:
         """Build the network and start the agents (everything is torn down again if any step fails)."""
         self.setup = setup
-        visits = self.visits if self.visits is not None else getattr(setup, "visits", None)
+        visits = self.visits if self.visits is not None else setup.visits
         if not visits:
             raise RunError("net: the net backend needs the servers each client visits (Net(visits=...) or "
                            "Setup.visits) to pre-make its access links")
@@ -477,6 +477,8 @@ class Net:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
                 self._thread.join(5)
+            if self._thread is None or not self._thread.is_alive():
+                self._loop.close()
             self._loop = None
         if self.net is not None and self.keep_logs is not None:
             import shutil
