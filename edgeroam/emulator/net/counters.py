@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.emulator.net.build import Network
+from edgeroam.errors import RunError
 
 __all__ = ["CounterSampler", "backhaul_table", "directions", "link_bytes", "read_counters"]
 
@@ -73,6 +74,7 @@ class CounterSampler:
         self._pkts: list[np.ndarray] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
 
     def sample(self) -> None:
         """Take one sample now."""
@@ -81,7 +83,10 @@ class CounterSampler:
         else:
             c = read_counters()
         now = time.time()
-        vals = np.array([c.get(i, (0, 0, 0, 0)) for i in self.dirs["iface"]], dtype=np.int64).reshape(-1, 4)
+        missing = [i for i in self.dirs["iface"] if i not in c]
+        if missing:  # a zero would read as a counter reset: huge or negative differences
+            raise RunError(f"net: no byte counters for {', '.join(missing[:5])} (interface gone?)")
+        vals = np.array([c[i] for i in self.dirs["iface"]], dtype=np.int64).reshape(-1, 4)
         tx = (self.dirs["field"] == "tx").to_numpy()
         self._bytes.append(np.where(tx, vals[:, 2], vals[:, 0]))
         self._pkts.append(np.where(tx, vals[:, 3], vals[:, 1]))
@@ -90,8 +95,11 @@ class CounterSampler:
             self.on_sample(now)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
+        try:
+            while not self._stop.wait(self.interval_s):
+                self.sample()
+        except Exception as exc:  # noqa: BLE001 - kept and raised by stop() in the caller's thread
+            self._error = exc
 
     def start(self) -> CounterSampler:
         """Take the first sample and start sampling in the background."""
@@ -101,11 +109,13 @@ class CounterSampler:
         return self
 
     def stop(self) -> None:
-        """Stop the thread and take a last sample."""
+        """Stop the thread and take a last sample; a sampling error of the thread is raised here."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+            if self._error is not None:
+                raise RunError(f"net: counter sampling stopped: {self._error}") from self._error
             self.sample()
 
     def __enter__(self) -> CounterSampler:

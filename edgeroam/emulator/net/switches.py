@@ -177,6 +177,8 @@ class Controller:
     def port_counters(self, switches: list[str]) -> dict[str, tuple[int, int, int, int]]:
         """Port name -> (rx_bytes, rx_packets, tx_bytes, tx_packets) from OpenFlow port stats, as of now."""
         reply = self.request({"op": "stats"})
+        if not reply.get("ok", False):  # a switch did not answer in time: its counters would be stale
+            raise RunError("net: a switch did not answer the controller's port-stats request in time")
         names = {_dpid(s): s for s in switches}
         out = {}
         for dpid, ports in reply["stats"].items():
