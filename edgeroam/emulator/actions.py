@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 from edgeroam.errors import PlanningError
@@ -35,26 +36,26 @@ def _as_int(value: Any, what: str, action: str) -> int:
     return out
 
 
-#: Layer tuples already checked (a policy sends the same few plans hundreds of thousands of times; hashing a
-#: tuple of strings is much cheaper than checking each name again). Bounded; only valid tuples enter.
-_CHECKED: dict[tuple[str, ...], None] = {}
-_CHECKED_MAX = 4096
+@lru_cache(maxsize=4096)
+def _layers_problem(layers: tuple[Any, ...]) -> str | None:
+    """What is wrong with a layer tuple, or None. Cached: a policy sends the same few plans hundreds of
+    thousands of times, and hashing a tuple of names is much cheaper than checking each name again."""
+    if not all(isinstance(name, str) and name for name in layers):
+        return f"layers must be non-empty layer names, got {layers!r}"
+    if len(set(layers)) != len(layers):
+        dup = sorted({n for n in layers if layers.count(n) > 1})
+        return f"layer(s) listed twice: {', '.join(dup)}"
+    return None
 
 
 def _as_layers(value: Any, label: str) -> tuple[str, ...]:
     layers = (value,) if isinstance(value, str) else tuple(value)
     try:
-        if layers in _CHECKED:
-            return layers
-    except TypeError:  # an unhashable item: not a name; the check below says so
-        pass
-    if not all(isinstance(name, str) and name for name in layers):
-        raise PlanningError(f"{label}: layers must be non-empty layer names, got {layers!r}")
-    if len(set(layers)) != len(layers):
-        dup = sorted({n for n in layers if layers.count(n) > 1})
-        raise PlanningError(f"{label}: layer(s) listed twice: {', '.join(dup)}")
-    if len(_CHECKED) < _CHECKED_MAX:
-        _CHECKED[layers] = None
+        problem = _layers_problem(layers)
+    except TypeError:  # an unhashable item: not a name, and the uncached check says so
+        problem = _layers_problem.__wrapped__(layers)
+    if problem is not None:
+        raise PlanningError(f"{label}: {problem}")
     return layers
 
 

@@ -63,3 +63,11 @@ def test_sort_actions_is_deterministic():
     assert out == [acts[4], acts[3], acts[1], acts[2], acts[0]]
     with pytest.raises(PlanningError, match="not an action"):
         sort_actions([object()])
+
+
+@pytest.mark.parametrize("bad", [[""], [["conv1"]], [None]])
+def test_a_layer_that_is_not_a_name_is_refused_every_time(bad: list) -> None:
+    # twice: the second call must not be answered from the validation cache
+    for _ in range(2):
+        with pytest.raises(PlanningError, match="non-empty layer names"):
+            SetPlan(1, 2, bad)
