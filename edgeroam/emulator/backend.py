@@ -172,8 +172,8 @@ class Backend(Protocol):
         ...
 
 
-#: backend name (scenario ``run.backend``) -> ``module:Class``; None: known but not built yet
-BACKENDS: dict[str, str | None] = {"sim": "edgeroam.emulator.sim.driver:Sim",
+#: backend name (scenario ``run.backend``) -> ``module:Class``
+BACKENDS: dict[str, str] = {"sim": "edgeroam.emulator.sim.driver:Sim",
                                    "net": "edgeroam.emulator.net.backend:Net"}
 
 
@@ -188,7 +188,9 @@ def make_backend(name: str, **options: Any) -> Backend:
     if name not in BACKENDS:
         raise RunError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
     target = BACKENDS[name]
-    if target is None:
-        raise RunError(f"the {name!r} backend is not built yet (edgeroam/emulator/{name}/); use 'sim'")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+    try:
+        factory = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:  # a missing optional dependency, or a broken install
+        raise RunError(f"the {name!r} backend ({target}) cannot be loaded: {exc}") from None
+    return factory(**options)

@@ -101,13 +101,13 @@ def test_backends_are_found_by_name():
         make_backend("warp")
 
 
-def test_a_run_on_an_unbuilt_backend_fails_before_any_work(tmp_path, monkeypatch):
+def test_a_run_on_a_backend_that_cannot_load_fails_before_any_work(tmp_path, monkeypatch):
     from edgeroam.emulator.run import run_scenario
 
-    monkeypatch.setitem(BACKENDS, "net", None)  # as before net/ was built
+    monkeypatch.setitem(BACKENDS, "net", "edgeroam.emulator.nowhere:Net")  # e.g. a missing dependency
     from edgeroam.errors import ScenarioError
     from edgeroam.scenario import scenario_from_dict
 
-    with pytest.raises(ScenarioError, match="run.backend: the 'net' backend is not built yet"):
+    with pytest.raises(ScenarioError, match="run.backend: the 'net' backend .* cannot be loaded"):
         run_scenario(scenario_from_dict({"name": "n", "run": {"backend": "net"}}), tmp_path)
     assert not any(tmp_path.iterdir())
