@@ -26,7 +26,6 @@ from edgeroam.emulator.net.switches import shortest_ports
 
 __all__ = ["EdgeroamPaths", "main"]
 
-_CONFIG: dict = {}
 _PRIORITY = 10
 _WAIT_S = 5.0
 
@@ -38,7 +37,12 @@ class EdgeroamPaths(app_manager.OSKenApp):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.table = shortest_ports(_CONFIG)
+        from os_ken import cfg
+
+        # os-ken builds its apps itself; the launcher hands the run's CONFIG over by os-ken's own options
+        with open(cfg.CONF.edgeroam_config) as f:
+            self.config = json.load(f)
+        self.table = shortest_ports(self.config)
         self.datapaths: dict[int, object] = {}
         self.done: set[int] = set()
         self.packet_in = 0
@@ -103,7 +107,7 @@ class EdgeroamPaths(app_manager.OSKenApp):
     # control socket ----------------------------------------------------------------------------------------
 
     def _serve(self) -> None:
-        hub.StreamServer(("127.0.0.1", _CONFIG["control_port"]), self._handle).serve_forever()
+        hub.StreamServer(("127.0.0.1", self.config["control_port"]), self._handle).serve_forever()
 
     def _handle(self, sock, _addr) -> None:
         f = sock.makefile("rw")
@@ -146,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     with open(args[0]) as f:
-        _CONFIG.update(json.load(f))
-    cfg.CONF(args=["--ofp-tcp-listen-port", str(_CONFIG["of_port"]), "--ofp-listen-host", "127.0.0.1"],
+        of_port = json.load(f)["of_port"]
+    cfg.CONF.register_cli_opt(cfg.StrOpt("edgeroam-config", help="the run's controller CONFIG.json"))
+    cfg.CONF(args=["--ofp-tcp-listen-port", str(of_port), "--ofp-listen-host", "127.0.0.1",
+                   "--edgeroam-config", args[0]],
              project="os_ken")
     app_manager.AppManager.run_apps(["os_ken.controller.ofp_handler", __name__])
     return 0
