@@ -37,12 +37,12 @@ from typing import Literal
 import networkx as nx
 import pandas as pd
 
+from edgeroam.emulator.net.procs import RECORD_DIR, proc_start_time
 from edgeroam.errors import RunError, TopologyError
 
-__all__ = ["RECORD_DIR", "HostSpec", "LinkSpec", "NetParams", "NetPlan", "Network", "candidate_cells",
-           "plan_network", "proc_start_time", "run_root"]
+__all__ = ["HostSpec", "LinkSpec", "NetParams", "NetPlan", "Network", "candidate_cells",
+           "plan_network", "run_root"]
 
-RECORD_DIR = Path("/run/edgeroam")
 _IFNAME_MAX = 15
 _HOST_KINDS = ("server", "cloud", "master")
 _PREFIX_RE = re.compile(r"^er[a-z0-9]{0,2}$")
@@ -611,15 +611,6 @@ class Network:
     def root_interfaces(self) -> list[str]:
         """Names of this network's interfaces in the root namespace (switch ports)."""
         return list(self._root_ifs)
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Start time of a process in clock ticks since boot (tells a recorded PID from a reused one)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def _await_ready(procs: dict[str, subprocess.Popen], timeout_s: float) -> None:

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeroam.emulator.net.build import RECORD_DIR, proc_start_time
+from edgeroam.emulator.net.procs import RECORD_DIR, alive, proc_start_time
 
 __all__ = ["Leftovers", "clean", "leftovers"]
 
@@ -65,16 +65,6 @@ def _netns(pid: int) -> str | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
@@ -108,7 +98,7 @@ def leftovers(prefix: str = "er") -> Leftovers:
     for path, rec in _records(prefix):
         left.records.append(str(path))
         owner = int(rec.get("owner", 0))
-        if owner > 0 and _alive(owner):  # os.kill(-1, 0) would "find" every process
+        if owner > 0 and alive(owner):  # os.kill(-1, 0) would "find" every process
             left.live.append(owner)
         for pid, start in rec.get("pids", []):
             if proc_start_time(pid) == start and all(pid != p for p, _ in left.processes):
@@ -139,7 +129,7 @@ def clean(prefix: str = "er", *, force: bool = False) -> Leftovers:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p, _ in left.processes):
+    while time.monotonic() < deadline and any(alive(p) for p, _ in left.processes):
         time.sleep(0.05)
     if left.ovs_bridges:
         args = ["ovs-vsctl", "--timeout=10"]

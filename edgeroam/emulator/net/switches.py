@@ -22,6 +22,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from edgeroam.emulator.net.procs import alive
 from edgeroam.errors import RunError
 
 __all__ = ["OVS_CTL", "Controller", "ovs_daemons", "ovs_delete_bridges", "ovs_running", "shortest_ports",
@@ -52,19 +53,9 @@ def _users_lock() -> Iterator[dict]:
             rec = json.loads(_USERS.read_text()) if _USERS.exists() else {}
         except ValueError:
             rec = {}
-        rec["users"] = [p for p in rec.get("users", []) if _alive(p)]
+        rec["users"] = [p for p in rec.get("users", []) if alive(p)]
         yield rec
         _USERS.write_text(json.dumps(rec))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager
