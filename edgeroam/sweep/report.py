@@ -66,6 +66,9 @@ HEADERS: dict[str, str] = {
     "executed_queries": "executed queries", "crowded": "crowded servers", "budget_mb": "budget MB",
     "hit_fraction_pct": "hit ratio % (fractional)", "mean_us": "mean time (µs)",
     "mean_seconds": "mean time (µs)",
+    "case": "case", "migrated_mb": "migrated MB", "peak_after_change_s": "peak after change (s)",
+    "ionn_peak_over_peak": "IONN peak / peak", "paper_change_s": "paper change s",
+    "change_s": "ours change s",
 }
 
 
