@@ -74,7 +74,8 @@ class Context:
     client: Any = None
 
     def sweep(self, name: str, data: dict[str, Any]) -> pd.DataFrame:
-        """Run a sweep (dict as in a sweep file) under ``<out>/sweeps/<name>``; every run must succeed."""
+        """Run a sweep (dict as in a sweep file) under ``<out>/sweeps/<name>``, its runs in ``<out>/store``
+        (shared by every section); every run must succeed."""
         from edgeroam.errors import RunError
         from edgeroam.sweep.dask_runner import open_client
 
@@ -88,6 +89,7 @@ class Context:
             workers=self.workers,
             client=self.client,
             progress=self.progress,
+            store=self.out / "store",  # a run shared by two sections (same scenario) runs once
         )
         if res.failed:
             err = res.table.loc[res.table["status"] == "failed", "error"].iat[0]

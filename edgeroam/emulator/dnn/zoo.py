@@ -11,6 +11,8 @@ JSON under ``.cache/dnn/`` (or ``$EDGEROAM_CACHE_DIR/dnn``). Classifiers end wit
 |               |                    |         | Inception-21k (21841 classes)                           |
 | resnet50      | PerDNN "ResNet"    | 224     | He et al. 2016, bottleneck v1 (stride on the 3x3)       |
 | alexnet       | EosDNN, S3         | 227     | caffe AlexNet, ungrouped, LRN (EosDNN Table V)          |
+| alexnet_      | S3 "AlexNet-       | 227     | Krizhevsky et al.'s two-tower AlexNet (a reading: S3    |
+| parallel      | Parallel"          |         | does not define it): towers joined at conv3 and the fcs |
 | vgg19         | EosDNN "VGG"       | 224     | VGG-19 (EosDNN Table VI)                                |
 | googlenet     | EosDNN, S3         | 224     | caffe bvlc_googlenet, LRN, no auxiliary heads           |
 | resnet18/101  | S3 / EosDNN        | 224     | basic / bottleneck blocks                               |
@@ -54,6 +56,7 @@ INPUT_SHAPES: dict[str, tuple[int, int, int]] = {
     "inception_21k": (3, 224, 224),
     "resnet50": (3, 224, 224),
     "alexnet": (3, 227, 227),
+    "alexnet_parallel": (3, 227, 227),
     "vgg19": (3, 224, 224),
     "googlenet": (3, 224, 224),
     "resnet18": (3, 224, 224),
@@ -75,6 +78,7 @@ ALIASES: dict[str, str] = {
     "vgg": "vgg19",
     "tiny-yolo": "tiny_yolo",
     "tinyyolo": "tiny_yolo",
+    "alexnet-parallel": "alexnet_parallel",
 }
 
 
@@ -262,6 +266,34 @@ def _alexnet(classes: int = 1000):
     )
 
 
+def _alexnet_parallel(classes: int = 1000):
+    """Krizhevsky et al. (2012)'s AlexNet on two GPUs as a DAG: each tower reads the image; conv2, conv4 and
+    conv5 see only their own tower, conv3 and the fully connected layers both (60,965,224 weights)."""
+    from torch import nn
+
+    Branches = _concat_module()
+    lrn = (5, 1e-4, 0.75)
+
+    def front():  # noqa: ANN202
+        return nn.Sequential(
+            _cr(3, 48, 11, 4), nn.LocalResponseNorm(*lrn), nn.MaxPool2d(3, 2, ceil_mode=True),
+            _cr(48, 128, 5, 1, 2), nn.LocalResponseNorm(*lrn), nn.MaxPool2d(3, 2, ceil_mode=True),
+        )
+
+    def back():  # noqa: ANN202
+        return nn.Sequential(_cr(256, 192, 3, 1, 1), _cr(192, 192, 3, 1, 1), _cr(192, 128, 3, 1, 1),
+                             nn.MaxPool2d(3, 2, ceil_mode=True))
+
+    def fc(cin: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(cin, 2048), nn.ReLU(inplace=True), nn.Dropout(0.5))
+
+    return nn.Sequential(
+        Branches(front(), front()), Branches(back(), back()), nn.Flatten(),
+        Branches(fc(256 * 6 * 6), fc(256 * 6 * 6)), Branches(fc(4096), fc(4096)),
+        nn.Linear(4096, classes), nn.Softmax(dim=1),
+    )
+
+
 def _vgg19(classes: int = 1000):
     from torch import nn
 
@@ -368,6 +400,7 @@ _BUILDERS: dict[str, Callable[[], nn.Module]] = {
     "inception_21k": _bn_inception,
     "resnet50": lambda: _resnet("bottleneck", [3, 4, 6, 3]),
     "alexnet": _alexnet,
+    "alexnet_parallel": _alexnet_parallel,
     "vgg19": _vgg19,
     "googlenet": _googlenet,
     "resnet18": lambda: _resnet("basic", [2, 2, 2, 2]),

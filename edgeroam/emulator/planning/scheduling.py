@@ -16,7 +16,8 @@ Zhang et al. (2022), DIGEST §4. Every edge runs a stream of frames (tasks); a t
 - Results: makespan (the paper's "total inference delay of the system"), per-task T_e, T_t, T_c, T_w, and
   `speedup` κ = makespan(E-O) / makespan(method) (Eq. 4).
 
-Frames of edge e arrive at k / fps (k = 0..frames-1). The edges pick the next task by earliest possible start,
+Frames of edge e arrive at k / fps (k = 0..frames-1; `fps` is one rate or one per edge: S3's edges sample
+5-15 fps). The edges pick the next task by earliest possible start,
 as Algorithm 1 polls the edge with the smallest edgetime.
 """
 
@@ -123,7 +124,8 @@ class ScheduleResult:
 
 
 def simulate(
-    table: CutTable, method: str, *, edges: int = 5, frames: int = 30, fps: float = 10.0, capacity: int = 20
+    table: CutTable, method: str, *, edges: int = 5, frames: int = 30, fps: float | np.ndarray = 10.0,
+    capacity: int = 20,
 ) -> ScheduleResult:
     """Run `frames` tasks on each of `edges` edges with one cloud (queue `capacity`) by `method`.
 
@@ -138,8 +140,10 @@ def simulate(
     for what, v in (("edges", edges), ("frames", frames), ("capacity", capacity)):
         if int(v) < 1:
             raise PlanningError(f"{what} must be >= 1, got {v}")
-    if not fps > 0:
-        raise PlanningError(f"fps must be > 0, got {fps}")
+    rate = np.broadcast_to(np.asarray(fps, dtype=np.float64), (edges,)) if np.ndim(fps) == 0 or \
+        np.shape(fps) == (edges,) else None
+    if rate is None or not (rate > 0).all():
+        raise PlanningError(f"fps must be > 0, one rate or one per edge ({edges}), got {fps}")
     n = table.n
     fixed = {"edge": n, "cloud": 0, "single": table.best, "queue": table.best}[method]
     edge_free = np.zeros(edges)
@@ -149,7 +153,7 @@ def simulate(
     starts: list[float] = []  # cloud start times of committed tasks (a min-heap of those not started yet)
     rows = []
     for _ in range(edges * frames):
-        arrive = nxt / fps
+        arrive = nxt / rate
         ready = np.where(nxt < frames, np.maximum(edge_free, arrive), np.inf)
         e = int(np.argmin(ready))
         k = int(nxt[e])

@@ -20,7 +20,10 @@ PARAMS = {
     "alexnet": 62_378_344,  # EosDNN Table V summed (ungrouped caffe AlexNet)
     "vgg19": 143_667_240,  # EosDNN Table VI summed, torchvision vgg19
     "googlenet": 6_998_552,  # bvlc_googlenet without the auxiliary heads
+    "alexnet_parallel": 60_965_224,  # Krizhevsky et al. 2012, two towers
 }
+#: layers that read the image (two-tower AlexNet: one first conv per tower)
+SOURCES = {"alexnet_parallel": 2}
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +43,12 @@ def test_graph_is_a_dag_matching_the_model(name):
     assert g.total_weight_bytes == 4 * (n_params + n_buffers)
     if name in PARAMS:
         assert n_params == PARAMS[name]
-    # one source (the first conv) and one sink (the output)
+    # one source (the first conv; one per tower) and one sink (the output)
     has_pred = np.zeros(g.n_layers, bool)
     has_pred[g.edges[:, 1]] = True
     has_succ = np.zeros(g.n_layers, bool)
     has_succ[g.edges[:, 0]] = True
-    assert (~has_pred).sum() == 1 and (~has_succ).sum() == 1 and not has_pred[0]
+    assert (~has_pred).sum() == SOURCES.get(name, 1) and (~has_succ).sum() == 1 and not has_pred[0]
     assert (g.layers["flops"] >= 0).all() and (g.layers["out_bytes"] > 0).all()
 
 
