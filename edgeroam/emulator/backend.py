@@ -132,13 +132,16 @@ class Events:
 class Closing:
     """What `Backend.close` returns: the last events, the ``transfers`` and ``backhaul`` tables, the
     server memory figures (None for the optimal bound) and, for an emulating backend, what it emulated and
-    how (``emulated.json`` of the run directory; None for ``sim``)."""
+    how (``emulated.json`` of the run directory; None for ``sim``). ``holdings`` is the log of what the
+    servers hold over time (`SimBackend.holdings` columns), from which the master computes the storage held
+    (`edgeroam.emulator.metrics.storage_summary`); None where a backend does not record it."""
 
     events: Events
     transfers: pd.DataFrame
     backhaul: pd.DataFrame
     memory: dict[str, float] | None
     emulated: dict[str, Any] | None = None
+    holdings: pd.DataFrame | None = None
 
 
 @runtime_checkable

@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.emulator.backend import Arrival, Events, Moves, Setup, make_backend
-from edgeroam.emulator.metrics import arrival_table, prediction_table, query_table, summarize
+from edgeroam.emulator.metrics import (
+    arrival_table,
+    everywhere_holdings,
+    prediction_table,
+    query_table,
+    storage_summary,
+    summarize,
+)
 from edgeroam.emulator.policies.base import MasterView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,9 +127,21 @@ class Master:
         summary = summarize(prep, self.policy.name, tables, interval_s=self.interval,
                             crowded=sorted(self.crowded), fraction_bytes=self.fraction_bytes)
         summary["memory"] = closing.memory
+        summary["storage"] = self.storage(closing.holdings)
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
         return PassResult(summary, tables, timing, closing.emulated)
+
+    def storage(self, holdings: pd.DataFrame | None) -> dict[str, float] | None:
+        """Storage held across all servers over the replay (one interval per tick) from the backend's
+        holdings log; the optimal bound holds every active client's model everywhere; None where the
+        backend keeps no log."""
+        if holdings is None and self.policy.everywhere:
+            n_edge = int((self.prep.world.topology.servers["tier"] == "edge").sum())
+            holdings = everywhere_holdings(self.prep, n_edge)
+        if holdings is None:
+            return None
+        return storage_summary(holdings, len(self.prep.ticks) * self.interval)
 
     def moves(self, tk: Any, base: int) -> Moves:
         """The users' moves at tick `tk` (rows from `base`): who is where, who arrived, who leaves."""

@@ -12,6 +12,9 @@ Definitions (PerDNN §IV.B, DIGEST §0.5):
   arrival times of the layers, see `closed_loop_queries`);
 - *backhaul traffic*: bytes each server sends (uplink) and receives (downlink) over the backhaul per interval,
   relays included; reported in Mbit/s over the interval, with the peak per server and over all servers;
+- *storage held*: model copies ((client, server) pairs holding any layer) and layer bytes on all servers
+  together, as step functions of time from the backend's holdings log: time-weighted mean, peak, and the
+  integral in GB·hours over the replay (one interval per tick);
 - *prediction accuracy on the fly*: error of every prediction against the true position one interval later,
   whether the true next server is within r of the prediction, and the futile share (same server next).
 
@@ -38,9 +41,11 @@ __all__ = [
     "arrival_table",
     "classify_arrival",
     "closed_loop_queries",
+    "everywhere_holdings",
     "hit_ratio",
     "prediction_table",
     "query_table",
+    "storage_summary",
     "summarize",
 ]
 
@@ -133,6 +138,57 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     })
 
 
+def storage_summary(holdings: pd.DataFrame, horizon_s: float) -> dict[str, float]:
+    """Storage held across all servers from a holdings log (``t``, ``bytes``, ``copies`` deltas, in time
+    order; nothing is held before the first row), over ``[0, horizon_s]``.
+
+    Returns ``copies_mean`` and ``bytes_mean`` (time-weighted), ``copies_peak`` and ``bytes_peak`` (the state
+    after all changes at one instant, so an add and the eviction it causes are not a peak), ``gb_hours``
+    (bytes × seconds / 1e9 / 3600) and ``horizon_s``.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"t": [0.0, 1800.0, 3600.0], "bytes": [2e9, 1e9, -2e9], "copies": [1, 1, -1]})
+    >>> s = storage_summary(log, 7200.0)
+    >>> s["copies_mean"], s["copies_peak"], s["bytes_peak"], s["gb_hours"]
+    (1.25, 2.0, 3000000000.0, 3.5)
+    """
+    t = holdings["t"].to_numpy(np.float64)
+    if len(t) and np.any(np.diff(t) < 0):
+        raise ValueError("holdings log not in time order")
+    cb = np.cumsum(holdings["bytes"].to_numpy(np.float64))
+    cc = np.cumsum(holdings["copies"].to_numpy(np.float64))
+    last = np.flatnonzero(np.r_[t[1:] != t[:-1], True]) if len(t) else np.zeros(0, np.int64)
+    tt, b, c = t[last], cb[last], cc[last]
+    inside = tt < horizon_s
+    tt, b, c = tt[inside], b[inside], c[inside]
+    dur = np.diff(np.r_[tt, horizon_s])
+    b_int, c_int = float(b @ dur), float(c @ dur)
+    h = max(float(horizon_s), 1e-12)
+    return {
+        "copies_mean": c_int / h,
+        "copies_peak": float(c.max()) if len(c) else 0.0,
+        "bytes_mean": b_int / h,
+        "bytes_peak": float(b.max()) if len(b) else 0.0,
+        "gb_hours": b_int / 1e9 / 3600.0,
+        "horizon_s": float(horizon_s),
+    }
+
+
+def everywhere_holdings(prep: Prepared, n_servers: int) -> pd.DataFrame:
+    """The holdings log of the optimal bound: at each tick every active client's whole model is on every
+    edge server (a step at each tick by the change in active clients × `n_servers`)."""
+    ticks = prep.ticks
+    if not ticks:
+        empty = np.zeros(0, np.int64)
+        return pd.DataFrame({"t": np.zeros(0), "bytes": empty, "copies": empty})
+    active = np.array([int(np.count_nonzero(tk.server >= 0)) for tk in ticks], dtype=np.int64)
+    step = np.diff(active, prepend=0) * int(n_servers)
+    t = np.array([tk.time - ticks[0].time for tk in ticks], dtype=np.float64)
+    model = int(prep.planner.weight_bytes.sum())
+    return pd.DataFrame({"t": t, "bytes": step * model, "copies": step})
+
+
 def _pct(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
 
@@ -149,6 +205,8 @@ def summarize(
     hits, partial, misses = (int((kinds == k).sum()) for k in ("hit", "partial", "miss"))
     n = len(ho)
     bh = tables["backhaul"]
+    if "source" in bh:  # net: the switch counters, not the model estimate beside them
+        bh = bh[bh["source"] == "measured"]
     tr = tables["transfers"]
     to_mbps = 8.0 / interval_s / 1e6
     if len(bh):

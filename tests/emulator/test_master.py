@@ -87,3 +87,19 @@ def test_planner_memoises_and_slows_down_with_load():
     assert p.latency(4, full) >= p.latency(1, full)
     assert p.latency(1, np.zeros(g.n_layers, bool)) > p.latency(1, full)
     assert p.fraction(1, 0).layers == ()
+
+
+def test_storage_held_by_the_optimal_bound_and_by_ionn():
+    prep, opt = scripted("optimal")
+    n_edge = int((prep.world.topology.servers["tier"] == "edge").sum())
+    st = opt.summary["storage"]
+    model = int(prep.planner.weight_bytes.sum())
+    # one user active for all 6 ticks of 30 s: its whole model on every edge server all the time
+    assert st["horizon_s"] == 180.0
+    assert (st["copies_mean"], st["copies_peak"]) == (n_edge, n_edge)
+    assert st["bytes_mean"] == st["bytes_peak"] == n_edge * model
+    assert st["gb_hours"] == pytest.approx(n_edge * model * 180.0 / 1e9 / 3600)
+    _, ionn = scripted("ionn")
+    # ionn drops what a server held when the client leaves: never more than one copy, at most the plan
+    st = ionn.summary["storage"]
+    assert st["copies_peak"] == 1.0 and 0 < st["bytes_peak"] <= prep.planner.entry(1).bytes

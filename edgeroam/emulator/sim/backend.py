@@ -166,6 +166,7 @@ class SimBackend:
         self._mem_peak = 0
         self._per_server: dict[int, int] = {}
         self._per_server_peak = 0
+        self._hold_log: list[tuple[float, int, int, int, int]] = []
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
         self._heap: list[tuple[int, int, int]] = []
@@ -219,8 +220,18 @@ class SimBackend:
         return {"mean_held": self._mem_sum / max(self._mem_ticks, 1), "peak_held": float(self._mem_peak),
                 "peak_held_per_server": float(self._per_server_peak), "evictions": float(self.evictions)}
 
+    def holdings(self) -> pd.DataFrame:
+        """Every change of what the servers hold, in time order: ``t`` (virtual s), ``client``, ``server``,
+        ``bytes`` (layer bytes gained, negative when dropped) and ``copies`` (+1 when a (client, server) pair
+        starts holding layers, -1 when it stops). The cumulative sums are the storage held over time
+        (`edgeroam.emulator.metrics.storage_summary`)."""
+        df = pd.DataFrame(self._hold_log, columns=["t", "client", "server", "bytes", "copies"])
+        return df.astype({"t": np.float64, "client": np.int64, "server": np.int64, "bytes": np.int64,
+                          "copies": np.int64})
+
     def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
         self._held[key] = mask
+        self._hold_log.append((self.engine.now, key[0], key[1], int(self.weight_bytes[mask].sum()), 1))
         self._by_client.setdefault(key[0], set()).add(key[1])
         n = self._per_server[key[1]] = self._per_server.get(key[1], 0) + 1
         if self.server_plans is not None:
@@ -251,8 +262,10 @@ class SimBackend:
             self.evictions += 1
 
     def _drop(self, key: Key) -> None:
-        if self._held.pop(key, None) is None:
+        mask = self._held.pop(key, None)
+        if mask is None:
             return
+        self._hold_log.append((self.engine.now, key[0], key[1], -int(self.weight_bytes[mask].sum()), -1))
         self._by_client[key[0]].discard(key[1])
         self._per_server[key[1]] -= 1
         self._expire.pop(key, None)
@@ -273,6 +286,9 @@ class SimBackend:
         if cur is None:
             self._add(key, mask.copy())
         else:
+            gained = int(self.weight_bytes[mask & ~cur].sum())
+            if gained:
+                self._hold_log.append((self.engine.now, client, server, gained, 0))
             self._held[key] = cur | mask
         self._refresh(key)
 
@@ -460,6 +476,9 @@ class SimBackend:
         if held is None:
             held = self._add(key, np.zeros(self.n_layers, dtype=bool))
             self._refresh(key)
+        gained = int(self.weight_bytes[idx[~held[idx]]].sum())
+        if gained:
+            self._hold_log.append((self.engine.now, key[0], key[1], gained, 0))
         held[idx] = True
         pend = self._pending.get(key)
         if pend is not None:

@@ -124,7 +124,8 @@ class Sim:
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
         # times relative to the first tick, like the queries
-        return Closing(out, be.transfers(), be.backhaul(), memory)
+        return Closing(out, be.transfers(), be.backhaul(), memory,
+                       holdings=None if self.setup.everywhere else be.holdings())
 
     def _close(self, windows: list[_Window], now: float, out: Events) -> list[_Window]:
         """Count the queries of every window that ended by `now` into `out`; return the open ones."""

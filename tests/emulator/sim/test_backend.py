@@ -152,3 +152,35 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(backend)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_holdings_log_gives_the_storage_held_over_time(make_backend):
+    from edgeroam.emulator.metrics import storage_summary
+
+    b = make_backend()  # TTL 2 intervals of 10 s
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))  # 4 MB on s0 from t = 0
+    b.execute([Migrate(7, 0, 1, ("c", "a"))])  # 3 MB over one 1 MB/s hop: lands on s1 at t = 3
+    for k in range(1, 4):  # both expire at tick 3 (last refreshed at tick 0)
+        b.begin_tick(k, 10.0 * k, {})
+    log = b.holdings()
+    assert log[["t", "server", "bytes", "copies"]].values.tolist() == [
+        [0.0, 0, 4 * MB, 1], [3.0, 1, 0, 1], [3.0, 1, 3 * MB, 0],
+        [30.0, 0, -4 * MB, -1], [30.0, 1, -3 * MB, -1]]
+    s = storage_summary(log, 40.0)
+    # bytes: 4 MB for 3 s, 7 MB for 27 s, nothing for the last 10 s; copies: 1 for 3 s, 2 for 27 s
+    assert s["bytes_peak"] == 7 * MB and s["copies_peak"] == 2.0
+    assert s["bytes_mean"] == pytest.approx((4 * 3 + 7 * 27) * MB / 40)
+    assert s["copies_mean"] == pytest.approx((1 * 3 + 2 * 27) / 40)
+    assert s["gb_hours"] == pytest.approx((4 * 3 + 7 * 27) * MB / 1e9 / 3600)
+
+
+def test_an_eviction_at_the_same_instant_is_no_storage_peak(make_backend):
+    from edgeroam.emulator.metrics import storage_summary
+
+    b = make_backend(ttl_intervals=0, server_plans=1)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.ones(3, bool))
+    b.grant(8, 1, np.ones(3, bool))  # evicts 7 at once
+    s = storage_summary(b.holdings(), 10.0)
+    assert (s["copies_peak"], s["bytes_peak"], s["copies_mean"]) == (1.0, 4 * MB, 1.0)
