@@ -23,6 +23,9 @@ from edgeroam.report.tables import fig9_table, fig10_table, load_runs, summary_t
 
 __all__ = ["Report", "make_report"]
 
+_STORAGE_MD_COLUMNS = ["run", "policy", "hit_ratio", "migrated_gb", "storage_copies_mean",
+                       "storage_copies_peak", "storage_gb_mean", "storage_gb_peak", "storage_gb_hours"]
+
 _SUMMARY_MD_COLUMNS = ["run", "policy", "predictor", "model", "radius_m", "hit_ratio", "partial_hits",
                        "misses", "executed_queries", "peak_up_mbps", "peak_down_mbps"]
 
@@ -128,6 +131,10 @@ def _markdown(rep: Report) -> str:
                                      "executed_queries", "gain_vs_ionn"])]
     if len(rep.fig10):
         parts += ["\n## Fig. 10: fractional migration\n\n", to_markdown(rep.fig10)]
+    parts += ["\n## Storage held on all servers\n\n", "model copies = (client, server) pairs holding any "
+              "layer; mean over the replay (time-weighted) and peak; GB of layers held; GB·hours = the "
+              "integral over the replay (— where the backend keeps no holdings log).\n\n",
+              to_markdown(rep.summary, _STORAGE_MD_COLUMNS)]
     if rep.figures:
         parts += ["\n## Figures\n\n"]
         parts += [f"![{k}]({v.name})\n" for k, v in rep.figures.items()]

@@ -42,6 +42,7 @@ __all__ = [
 SUMMARY_COLUMNS = [
     "run", "scenario", "policy", "predictor", "model", "radius_m", "cold_starts", "hits", "partial_hits",
     "misses", "hit_ratio", "executed_queries", "peak_up_mbps", "peak_down_mbps", "migrated_gb", "uploaded_gb",
+    "storage_copies_mean", "storage_copies_peak", "storage_gb_mean", "storage_gb_peak", "storage_gb_hours",
 ]
 
 # fields that tell runs apart in labels, most telling first
@@ -124,11 +125,13 @@ def run_labels(runs: Sequence[RunDir]) -> list[str]:
 
 
 def summary_table(runs: Sequence[RunDir]) -> pd.DataFrame:
-    """One row per run with :data:`SUMMARY_COLUMNS` (hit ratio as a fraction; traffic in Mbit/s and GB)."""
+    """One row per run with :data:`SUMMARY_COLUMNS` (hit ratio as a fraction; traffic in Mbit/s and GB;
+    storage held on all servers from ``summary["storage"]``, NaN for runs without it)."""
     rows = []
     for run, label in zip(runs, run_labels(runs), strict=True):
         s = run.summary
         bh = s.get("backhaul", {})
+        st = s.get("storage") or {}
         try:
             rows.append({
                 "run": label,
@@ -147,6 +150,11 @@ def summary_table(runs: Sequence[RunDir]) -> pd.DataFrame:
                 "peak_down_mbps": float(bh["peak_down_mbps"]),
                 "migrated_gb": float(bh["migrated_bytes"]) / 1e9,
                 "uploaded_gb": float(bh["uploaded_bytes"]) / 1e9,
+                "storage_copies_mean": float(st.get("copies_mean", math.nan)),
+                "storage_copies_peak": float(st.get("copies_peak", math.nan)),
+                "storage_gb_mean": float(st.get("bytes_mean", math.nan)) / 1e9,
+                "storage_gb_peak": float(st.get("bytes_peak", math.nan)) / 1e9,
+                "storage_gb_hours": float(st.get("gb_hours", math.nan)),
             })
         except (KeyError, TypeError, ValueError) as exc:
             raise RunError(f"{run.path}/summary.json: missing or bad field {exc}") from exc

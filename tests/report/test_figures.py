@@ -27,7 +27,9 @@ def test_make_report_writes_everything(demo_runs, tmp_path):
         data = path.read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000
     md = rep.markdown.read_text()
-    assert md.count("\n| ionn |") == 1 and "## Fig. 10: fractional migration" in md
+    # the runs table and the storage table each have one ionn row
+    assert md.count("\n| ionn |") == 2 and "## Fig. 10: fractional migration" in md
+    assert "## Storage held on all servers" in md
     for name in rep.figures:
         assert f"]({name}.png)" in md
     js = json.loads((tmp_path / "rep" / "report.json").read_text())

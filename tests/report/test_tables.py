@@ -68,6 +68,10 @@ def test_summary_table_matches_summaries(demo_runs):
         assert row.hits + row.partial_hits + row.misses == row.cold_starts
         assert row.executed_queries == s["executed_queries"]
         assert row.peak_up_mbps == pytest.approx(s["backhaul"]["peak_up_mbps"])
+        st = s["storage"]
+        assert row.storage_gb_hours == pytest.approx(st["gb_hours"])
+        assert row.storage_gb_peak == pytest.approx(st["bytes_peak"] / 1e9)
+        assert (row.storage_copies_mean, row.storage_copies_peak) == (st["copies_mean"], st["copies_peak"])
     by = df.set_index("policy")
     assert by.loc["ionn", "hit_ratio"] == 0.0 and by.loc["optimal", "hit_ratio"] == 1.0
     assert by.loc["optimal", "migrated_gb"] == 0.0 and by.loc["perdnn", "migrated_gb"] > 0
