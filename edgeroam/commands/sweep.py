@@ -38,6 +38,12 @@ def register(app: typer.Typer) -> None:
             "--out",
             help="Sweep folder (default: runs/sweeps/<name>): runs/, errors/ and sweep.parquet.",
         ),
+        store: Path = typer.Option(
+            None,
+            "--store",
+            help="Folder of run directories shared by sweeps (e.g. runs/store): runs are written there and "
+            "linked from the sweep's runs/; a run of the same scenario already complete there is reused.",
+        ),
         no_progress: bool = typer.Option(False, "--no-progress", help="Do not show the progress bar."),
         as_json: bool = typer.Option(False, "--json", help="Print what ran as JSON on stdout."),
     ) -> None:
@@ -47,7 +53,12 @@ def register(app: typer.Typer) -> None:
 
         sw = load_sweep(sweep_file)
         res = run_sweep(
-            sw, out, scheduler=scheduler, workers=workers, progress=not no_progress and not as_json
+            sw,
+            out,
+            scheduler=scheduler,
+            workers=workers,
+            progress=not no_progress and not as_json,
+            store=store,
         )
         if as_json:
             typer.echo(
@@ -56,6 +67,7 @@ def register(app: typer.Typer) -> None:
                         "table": str(res.path),
                         "executed": res.executed,
                         "skipped": res.skipped,
+                        "reused": res.reused,
                         "failed": res.failed,
                         "wall_s": res.wall_s,
                     },
@@ -68,7 +80,7 @@ def register(app: typer.Typer) -> None:
             shown = [c for c in _SHOW if c in res.table.columns]
             t = Table(
                 title=f"sweep {sw.name}: {len(res.executed)} ran, {len(res.skipped)} skipped, "
-                f"{len(res.failed)} failed in {res.wall_s:.1f} s"
+                f"{len(res.reused)} reused, {len(res.failed)} failed in {res.wall_s:.1f} s"
             )
             for c in ["run", *params, "status", *shown]:
                 t.add_column(c, justify="left" if c in ("run", "status") else "right", overflow="fold")

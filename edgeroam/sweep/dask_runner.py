@@ -7,6 +7,11 @@ in the table and in ``<out>/errors/<run>.json`` and never stops the others; it i
 on the next start.
 The cluster is a `LocalCluster` of process workers by default, or any scheduler address: the workers then need
 this code and the same file system (run directories and traces are read and written by path).
+
+A run directory is named by the hash of its resolved scenario (`run_dir_name`), so identical runs can be
+shared: with a *store* (a folder of run directories, e.g. one per `reproduce` call) every run is written
+there and ``<out>/runs/<run>`` is a link to it, and a run already complete in the store is linked, not run
+again (status ``reused``), whichever sweep made it. The same scenario twice in one sweep runs once.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class SweepResult:
     executed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
 
@@ -70,14 +76,19 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
 
 def execute_run(resolved: dict[str, Any], runs_dir: str) -> dict[str, Any]:
     """Run one resolved scenario into `runs_dir` (on a worker); never raises: a failure is returned with its
-    error, so that the sweep goes on."""
+    error, so that the sweep goes on. A run that another process completed first (a shared store) is done."""
     from edgeroam.emulator.run import run_scenario
     from edgeroam.scenario import scenario_from_dict
 
     t0 = time.perf_counter()
     try:
-        path = run_scenario(scenario_from_dict(resolved), runs_dir, progress=False)
+        sc = scenario_from_dict(resolved)
+        path = run_scenario(sc, runs_dir, progress=False)
     except EdgeroamError as exc:
+        theirs = _complete(Path(runs_dir) / run_dir_name(resolved["name"], resolved))
+        if isinstance(exc, RunError) and theirs is not None:
+            return {"status": "done", "run_dir": str(theirs.path), "error": None,
+                    "wall_s": time.perf_counter() - t0}
         return {
             "status": "failed",
             "error": f"{type(exc).__name__}: {exc}",
@@ -129,6 +140,29 @@ def _resolve(sweep: Sweep, spec: RunSpec) -> tuple[dict[str, Any] | None, str, s
     return resolved, run_dir_name(sc.name, resolved), None
 
 
+def _complete(path: Path) -> Any:
+    """The complete run directory at `path` (a `RunDir`), or None (missing, partial or damaged)."""
+    try:
+        return open_run_dir(path)
+    except RunError:
+        return None
+
+
+def _link(link: Path, target: Path) -> None:
+    """Make `link` a relative symlink to the run directory `target` (a stale link is replaced; a real
+    directory there, e.g. a damaged run of an earlier layout, is left alone: the table names `target`)."""
+    if link.is_symlink():
+        if link.resolve() == target.resolve():
+            return
+        link.unlink()
+    elif link.exists():
+        return
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(tmp, link)
+
+
 def _atomic_parquet(table: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     table.to_parquet(tmp, index=False)
@@ -156,21 +190,29 @@ def run_sweep(
     client: Any = None,
     progress: bool = True,
     on_result: Callable[[str, dict[str, Any]], None] | None = None,
+    store: str | Path | None = None,
 ) -> SweepResult:
     """Run every run of `sweep` not yet complete under `out` (default ``runs/sweeps/<name>``) and write
     ``<out>/sweep.parquet``: one row per run with its grid values, ``run_id``, ``status`` (done, skipped,
-    failed), ``error``, ``run_dir`` and the flattened summary.
+    reused, failed), ``error``, ``run_dir`` and the flattened summary.
 
     `client` reuses a Dask client (else one is made from `scheduler`/`workers` and closed at the end);
-    `on_result(run_id, outcome)` is called as each run finishes.
+    `on_result(run_id, outcome)` is called as each run finishes. `store`: a folder of run directories
+    shared with other sweeps (see the module docstring); runs are written there and linked from
+    ``<out>/runs``, and one complete there is reused.
     """
     t0 = time.perf_counter()
     out_dir = Path(out) if out is not None else Path("runs") / "sweeps" / sweep.name
     runs_dir, errors_dir = out_dir / "runs", out_dir / "errors"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    store_dir = Path(store) if store is not None else None
+    if store_dir is not None:
+        store_dir.mkdir(parents=True, exist_ok=True)
     specs = sweep.runs()
     rows: dict[int, dict[str, Any]] = {}
     todo: list[tuple[int, dict[str, Any], str]] = []
+    first: dict[str, int] = {}  # run id -> the first spec that makes it
+    same: dict[int, int] = {}  # a later spec of the same run -> that first spec (it shares its row)
     result = SweepResult(table=pd.DataFrame(), path=out_dir / TABLE)
     for i, spec in enumerate(specs):
         resolved, rid, error = _resolve(sweep, spec)
@@ -180,30 +222,42 @@ def run_sweep(
             result.failed.append(rid)
             _write_error(errors_dir, rid, spec, error)
             continue
-        try:
-            rd = open_run_dir(runs_dir / rid)
-        except RunError:
+        if rid in first:
+            same[i] = first[rid]
+            continue
+        first[rid] = i
+        status, rd = "skipped", _complete(runs_dir / rid)
+        if rd is None and store_dir is not None:
+            status, rd = "reused", _complete(store_dir / rid)
+            if rd is not None:
+                _link(runs_dir / rid, rd.path)
+        if rd is None:
             todo.append((i, resolved, rid))
             continue
         rows[i] = {
             "run_id": rid,
-            "status": "skipped",
+            "status": status,
             "error": None,
             "run_dir": str(rd.path),
             **flatten_summary(rd.summary),
         }
-        result.skipped.append(rid)
+        (result.skipped if status == "skipped" else result.reused).append(rid)
     if todo:
         own = client is None
         client = open_client(scheduler, workers) if own else client
         try:
-            _gather(client, todo, specs, runs_dir, errors_dir, rows, result, progress, on_result, sweep.name)
+            _gather(client, todo, specs, store_dir or runs_dir, errors_dir, rows, result, progress, on_result,
+                    sweep.name)
         finally:
             if own:
                 client.close()
+    if store_dir is not None:
+        for rid, i in first.items():
+            if rows[i]["status"] == "done":
+                _link(runs_dir / rid, Path(rows[i]["run_dir"]))
     table_rows = []
     for i, spec in enumerate(specs):
-        table_rows.append({**rows[i], **spec.params})
+        table_rows.append({**rows[same.get(i, i)], **spec.params})
     result.table = pd.DataFrame(table_rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_parquet(result.table, result.path)

@@ -114,3 +114,43 @@ def test_an_unreachable_scheduler_is_one_clear_error(tmp_path):
         open_client("tcp://127.0.0.1:9", timeout_s=2)
     with pytest.raises(RunError, match="--workers must be at least 1"):
         run_sweep(load_sweep(f), tmp_path / "o", workers=0, progress=False)
+
+
+def test_sweeps_sharing_a_store_run_an_identical_scenario_once(tmp_path, capsys):
+    """Two sweeps that share a run (r = 100, ionn) and a store: the second links it instead of running it;
+    the same scenario twice in one sweep runs once; the CLI's --store does the same."""
+    store = tmp_path / "store"
+    a = tmp_path / "a.toml"
+    a.write_text('scenario = "demo"\n[grid]\n"policy.radius_m" = [50, 100]\n"policy.kind" = ["ionn"]\n')
+    b = tmp_path / "b.toml"
+    # 100 twice: the same resolved scenario, one run directory, two rows
+    b.write_text('scenario = "demo"\n[grid]\n"policy.radius_m" = [100, 150, 100]\n"policy.kind" = ["ionn"]\n')
+    client = open_client(None, 1)
+    try:
+        ra = run_sweep(load_sweep(a), tmp_path / "sa", client=client, progress=False, store=store)
+        rb = run_sweep(load_sweep(b), tmp_path / "sb", client=client, progress=False, store=store)
+    finally:
+        client.close()
+    assert len(ra.executed) == 2 and ra.reused == []
+    shared = ra.table.loc[ra.table["policy.radius_m"] == 100, "run_id"].iat[0]
+    assert rb.reused == [shared] and len(rb.executed) == 1 and rb.executed[0] not in ra.executed
+    assert rb.table["status"].tolist() == ["reused", "done", "reused"]
+    assert rb.table["run_id"].iat[0] == rb.table["run_id"].iat[2] == shared
+    # one directory in the store per distinct scenario; each sweep's runs/ holds links to them
+    assert sorted(p.name for p in store.iterdir() if not p.name.startswith(".")) == sorted(
+        {*ra.executed, *rb.executed})
+    for sweep_dir, rid in ((tmp_path / "sa", shared), (tmp_path / "sb", shared)):
+        link = sweep_dir / "runs" / rid
+        assert link.is_symlink() and link.resolve() == (store / rid).resolve()
+        assert open_run_dir(link).digest() == open_run_dir(store / rid).digest()
+    row_a = ra.table.set_index("run_id").loc[shared]
+    row_b = rb.table.drop_duplicates("run_id").set_index("run_id").loc[shared]
+    assert row_a["hit_ratio"] == row_b["hit_ratio"] and row_a["executed_queries"] == row_b["executed_queries"]
+    # a restart of b: its own links are complete runs (skipped); the CLI reuses through --store
+    again = run_sweep(load_sweep(b), tmp_path / "sb", workers=1, progress=False, store=store)
+    assert again.executed == [] and sorted(again.skipped) == sorted({shared, *rb.executed})
+    code = main(["sweep", str(b), "--workers", "1", "--out", str(tmp_path / "sc"), "--store", str(store),
+                 "--json"])
+    assert code == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["executed"] == [] and sorted(info["reused"]) == sorted({shared, *rb.executed})
