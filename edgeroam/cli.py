@@ -27,6 +27,7 @@ _TOP_LEVEL: list[str] = [
     "edgeroam.commands.demo",
     "edgeroam.commands.run",
     "edgeroam.commands.report",
+    "edgeroam.commands.map",
     "edgeroam.commands.doctor",
     "edgeroam.commands.clean",
     "edgeroam.commands.sweep",
