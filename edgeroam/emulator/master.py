@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.emulator.backend import Arrival, Events, Moves, Setup, make_backend
+from edgeroam.emulator.backend import Arrival, Events, Moves, Setup, make_backend, run_options
 from edgeroam.emulator.metrics import (
     arrival_table,
     everywhere_holdings,
@@ -71,7 +71,8 @@ class Master:
         sc = prep.scenario
         self.prep = prep
         self.policy = policy
-        self.backend = backend if backend is not None else make_backend(sc.run.backend)
+        self.backend = backend if backend is not None else make_backend(sc.run.backend,
+                                                                          **run_options(sc.run))
         self.crowded = frozenset(int(s) for s in crowded)
         self.fraction_bytes = float(fraction_bytes)
         self.interval = float(sc.dataset.interval_s)
@@ -128,6 +129,7 @@ class Master:
                             crowded=sorted(self.crowded), fraction_bytes=self.fraction_bytes)
         summary["memory"] = closing.memory
         summary["storage"] = self.storage(closing.holdings)
+        tables |= closing.tables  # measured by this backend only (net: fidelity), after the summary
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
         return PassResult(summary, tables, timing, closing.emulated)
@@ -141,7 +143,9 @@ class Master:
             holdings = everywhere_holdings(self.prep, n_edge)
         if holdings is None:
             return None
-        return storage_summary(holdings, len(self.prep.ticks) * self.interval)
+        ticks = self.prep.ticks
+        times = np.array([tk.time - ticks[0].time for tk in ticks]) if ticks else np.zeros(0)
+        return storage_summary(holdings, times, self.interval)
 
     def moves(self, tk: Any, base: int) -> Moves:
         """The users' moves at tick `tk` (rows from `base`): who is where, who arrived, who leaves."""

@@ -14,7 +14,7 @@ Definitions (PerDNN §IV.B, DIGEST §0.5):
   relays included; reported in Mbit/s over the interval, with the peak per server and over all servers;
 - *storage held*: model copies ((client, server) pairs holding any layer) and layer bytes on all servers
   together, as step functions of time from the backend's holdings log: time-weighted mean, peak, and the
-  integral in GB·hours over the replay (one interval per tick);
+  integral in GB·hours over the replay (one interval per tick; gaps with no active user skipped);
 - *prediction accuracy on the fly*: error of every prediction against the true position one interval later,
   whether the true next server is within r of the prediction, and the futile share (same server next).
 
@@ -138,40 +138,54 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     })
 
 
-def storage_summary(holdings: pd.DataFrame, horizon_s: float) -> dict[str, float]:
+def storage_summary(holdings: pd.DataFrame, tick_times: np.ndarray, interval_s: float) -> dict[str, float]:
     """Storage held across all servers from a holdings log (``t``, ``bytes``, ``copies`` deltas, in time
-    order; nothing is held before the first row), over ``[0, horizon_s]``.
+    order; nothing is held before the first row) over the replay's ticks.
 
-    Returns ``copies_mean`` and ``bytes_mean`` (time-weighted), ``copies_peak`` and ``bytes_peak`` (the state
-    after all changes at one instant, so an add and the eviction it causes are not a peak), ``gb_hours``
-    (bytes × seconds / 1e9 / 3600) and ``horizon_s``.
+    Each tick at `tick_times` (s from the first tick, increasing) counts one interval; the gaps between
+    ticks where no user is active (a replay of years of traces skips them) do not count, so a time ``t`` in
+    tick j's interval maps to ``j * interval_s + (t - tick_times[j])`` and a time in a gap to the start of the
+    next tick. Returns ``copies_mean`` and ``bytes_mean`` (time-weighted over ``horizon_s`` = ticks ×
+    interval), ``copies_peak`` and ``bytes_peak`` (the state after all changes at one instant, so an add and
+    the eviction it causes are not a peak) and ``gb_hours`` (bytes × seconds / 1e9 / 3600).
 
     Examples
     --------
     >>> log = pd.DataFrame({"t": [0.0, 1800.0, 3600.0], "bytes": [2e9, 1e9, -2e9], "copies": [1, 1, -1]})
-    >>> s = storage_summary(log, 7200.0)
+    >>> s = storage_summary(log, np.array([0.0, 3600.0]), 3600.0)
     >>> s["copies_mean"], s["copies_peak"], s["bytes_peak"], s["gb_hours"]
     (1.25, 2.0, 3000000000.0, 3.5)
+    >>> storage_summary(log, np.array([0.0, 10_000.0]), 3600.0)["gb_hours"]  # 3600 s gap skipped
+    3.5
     """
     t = holdings["t"].to_numpy(np.float64)
     if len(t) and np.any(np.diff(t) < 0):
         raise ValueError("holdings log not in time order")
+    ticks = np.asarray(tick_times, dtype=np.float64)
+    w = float(interval_s)
+    horizon = len(ticks) * w
+    # active time: within a tick's interval as is; in a gap, the start of the next tick
+    at = np.zeros(len(t))
+    if len(ticks):
+        j = np.searchsorted(ticks, t, side="right") - 1
+        jc = np.maximum(j, 0)
+        at = np.where(j < 0, 0.0, jc * w + np.minimum(t - ticks[jc], w))
     cb = np.cumsum(holdings["bytes"].to_numpy(np.float64))
     cc = np.cumsum(holdings["copies"].to_numpy(np.float64))
-    last = np.flatnonzero(np.r_[t[1:] != t[:-1], True]) if len(t) else np.zeros(0, np.int64)
-    tt, b, c = t[last], cb[last], cc[last]
-    inside = tt < horizon_s
+    last = np.flatnonzero(np.r_[at[1:] != at[:-1], True]) if len(at) else np.zeros(0, np.int64)
+    tt, b, c = at[last], cb[last], cc[last]
+    inside = tt < horizon
     tt, b, c = tt[inside], b[inside], c[inside]
-    dur = np.diff(np.r_[tt, horizon_s])
+    dur = np.diff(np.r_[tt, horizon])
     b_int, c_int = float(b @ dur), float(c @ dur)
-    h = max(float(horizon_s), 1e-12)
+    h = max(horizon, 1e-12)
     return {
         "copies_mean": c_int / h,
         "copies_peak": float(c.max()) if len(c) else 0.0,
         "bytes_mean": b_int / h,
         "bytes_peak": float(b.max()) if len(b) else 0.0,
         "gb_hours": b_int / 1e9 / 3600.0,
-        "horizon_s": float(horizon_s),
+        "horizon_s": float(horizon),
     }
 
 

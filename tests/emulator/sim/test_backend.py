@@ -167,7 +167,7 @@ def test_holdings_log_gives_the_storage_held_over_time(make_backend):
     assert log[["t", "server", "bytes", "copies"]].values.tolist() == [
         [0.0, 0, 4 * MB, 1], [3.0, 1, 0, 1], [3.0, 1, 3 * MB, 0],
         [30.0, 0, -4 * MB, -1], [30.0, 1, -3 * MB, -1]]
-    s = storage_summary(log, 40.0)
+    s = storage_summary(log, np.array([0.0, 10.0, 20.0, 30.0]), 10.0)
     # bytes: 4 MB for 3 s, 7 MB for 27 s, nothing for the last 10 s; copies: 1 for 3 s, 2 for 27 s
     assert s["bytes_peak"] == 7 * MB and s["copies_peak"] == 2.0
     assert s["bytes_mean"] == pytest.approx((4 * 3 + 7 * 27) * MB / 40)
@@ -182,5 +182,21 @@ def test_an_eviction_at_the_same_instant_is_no_storage_peak(make_backend):
     b.begin_tick(0, 0.0, {})
     b.grant(7, 1, np.ones(3, bool))
     b.grant(8, 1, np.ones(3, bool))  # evicts 7 at once
-    s = storage_summary(b.holdings(), 10.0)
+    s = storage_summary(b.holdings(), np.array([0.0]), 10.0)
     assert (s["copies_peak"], s["bytes_peak"], s["copies_mean"]) == (1.0, 4 * MB, 1.0)
+
+
+def test_storage_skips_the_gaps_between_active_ticks():
+    import pandas as pd
+
+    from edgeroam.emulator.metrics import storage_summary
+
+    # ticks at 0, 10 and (after a gap of nobody active) 1000 s; 1 GB held from t = 5 to t = 1005
+    log = pd.DataFrame({"t": [5.0, 1005.0], "bytes": [10**9, -(10**9)], "copies": [1, -1]})
+    s = storage_summary(log, np.array([0.0, 10.0, 1000.0]), 10.0)
+    # active time: 5 s of tick 0, all of tick 1, 5 s of tick 2 = 20 of 30 s
+    assert s["horizon_s"] == 30.0 and s["copies_mean"] == pytest.approx(20 / 30)
+    assert s["gb_hours"] == pytest.approx(20 / 3600)
+    # a change inside a gap lands at the start of the next tick
+    log = pd.DataFrame({"t": [500.0], "bytes": [10**9], "copies": [1]})
+    assert storage_summary(log, np.array([0.0, 10.0, 1000.0]), 10.0)["copies_mean"] == pytest.approx(1 / 3)
