@@ -11,7 +11,8 @@ that makes the tests run past mutmut's time limit ("timeout", e.g. an endless lo
 `EQUIVALENT` lists the mutants that cannot change behaviour, each with why; mutmut names mutants by function
 and a running number, so an entry must be revisited when its function changes (a stale name is reported).
 
-Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--report] [--slow] [--min-rate 95]``.
+Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--report] [--survivors] [--slow]
+[--min-rate 95]``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / ".cache" / "mutation"
 
+#: per-mutant time limit: (clean time of the mutant's tests + constant s) x multiplier of wall time
+TIMEOUT_MULTIPLIER = 5.0
+TIMEOUT_CONSTANT = 3.0
 #: the tests of the emulator package's own modules (test_rundir.py, for rundir.py, runs subprocesses)
 _EMULATOR_TESTS = [f"tests/emulator/test_{m}.py" for m in ("metrics", "master", "actions", "backend", "run")]
 #: module -> the tests of its own package (globs) that must catch its bugs
@@ -75,6 +79,33 @@ _MARKOV_WHY = {
     "_state__mutmut_49": "the dtype or an extra element of the arrays of an empty tree is never read on load",
     "_state__mutmut_56": "the dtype or an extra element of the arrays of an empty tree is never read on load",
 }
+
+
+def _eq(prefix: str, numbers: tuple[int, ...], why: str) -> dict[str, str]:
+    """EQUIVALENT entries: mutants `prefix`<n> for n in `numbers`, all for the same reason."""
+    return {f"{prefix}{n}": why for n in numbers}
+
+
+_REPLAY = "edgeroam.mobility.replay.xǁReplayǁ__init____mutmut_"
+_RESAMPLE = "edgeroam.datasets.resample.x_resample__mutmut_"
+_MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_REPLAY, (102, 105, 146, 149, 168, 171), "np.full of the Python int -1 is int64 without dtype"),
+    **_eq(_REPLAY, (172, 173, 185, 186), "prev_cell only feeds `key != prev_key`, masked by `cont`, which "
+          "is False on the first row and wherever prev_cell takes the fill value"),
+    **_eq(_REPLAY, (55,), "t only enters (t - t0) / interval_s, float64 for any numeric column"),
+    **_eq(_RESAMPLE, (139, 141, 143), "with no grid point (total = 0) pseg is empty whichever way it is "
+          "made; its dtype only joins an empty lexsort key"),
+    **_eq(_RESAMPLE, (149, 151, 153, 155), "kind only orders samples (0) before grid points (1) in a "
+          "lexsort, the same in any numeric dtype"),
+    **_eq(_RESAMPLE, (206, 218, 219), "span = 0 only where i = j (a one-sample segment): the result adds "
+          "w * (v[j] - v[i]) = 0 and takes mode from i = j whatever w is"),
+    **_eq(_RESAMPLE, (237, 239), "new_user is only a condition: 1.0/0.0 are as true/false as True/False"),
+    **_eq(_RESAMPLE, (261,), "make_traces casts traj to int32 whatever dtype it is given"),
+    **_eq(_RESAMPLE, (36, 267), "t, x, y, lat, lon are float64 in every Traces table (validate_traces): "
+          "to_numpy(dtype=float) changes nothing"),
+    **_eq("edgeroam.datasets.resample.x_segment_ids__mutmut_", (16,), "t is float64 in every Traces table "
+          "(validate_traces): to_numpy(dtype=float) changes nothing"),
+}
 #: mutmut mutant name -> why it cannot change behaviour (excluded from the rate)
 EQUIVALENT: dict[str, str] = {
     **{f"{_FLUID}x_max_min_rates__mutmut_{i}": _ANY_GROUPING for i in (32, 34, 36)},
@@ -82,6 +113,7 @@ EQUIVALENT: dict[str, str] = {
     **{f"{_FLUID}xǁFluidNetworkǁlink_bytes__mutmut_{i}": _SAME_LENGTH for i in (4, 7, 8)},
     **{f"{_FLUID}xǁFluidNetworkǁlink_load_bps__mutmut_{i}": _SAME_LENGTH for i in (6, 9, 10)},
     **{_MARKOV + name: why for name, why in _MARKOV_WHY.items()},
+    **_MORE_EQUIVALENT,
 }
 
 _STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
@@ -98,13 +130,32 @@ def _pytest_args(slow: bool) -> list[str]:
     return ["-p", "no:cacheprovider", "-q", "-x", "-m", marks, "-k", "not docstring_example"]
 
 
+#: appended to the scratch copy's tests/conftest.py: hypothesis without its 200 ms deadline (on a loaded
+#: machine a clean test missed it, so mutmut refused to start) and with the same examples every run
+_HYPOTHESIS_PROFILE = """
+
+from hypothesis import settings as _mutation_settings
+
+_mutation_settings.register_profile("mutation", deadline=None, derandomize=True)
+_mutation_settings.load_profile("mutation")
+"""
+
+
+def _copy_tests(root: Path) -> None:
+    """The working tree's tests into the scratch copy `root`, with the hypothesis profile of mutation runs."""
+    shutil.rmtree(root / "tests", ignore_errors=True)
+    shutil.copytree(REPO / "tests", root / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with open(root / "tests" / "conftest.py", "a") as f:
+        f.write(_HYPOTHESIS_PROFILE)
+
+
 def _prepare(module: str, tests: list[str], slow: bool) -> Path:
     """A scratch copy of the project with a [tool.mutmut] section for `module` and `tests`."""
     root = WORK / _slug(module)
     shutil.rmtree(root, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "edgeroam", root / "edgeroam", ignore=ignore)
-    shutil.copytree(REPO / "tests", root / "tests", ignore=ignore)
+    _copy_tests(root)
     shutil.copytree(REPO / "scenarios", root / "scenarios", ignore=ignore)
     existing = sorted(str(p.relative_to(REPO)) for t in tests for p in REPO.glob(t))
     if not existing:
@@ -117,6 +168,11 @@ def _prepare(module: str, tests: list[str], slow: bool) -> Path:
         f"pytest_add_cli_args_test_selection = {json.dumps(existing)}\n"
         'also_copy = ["scenarios"]\n'
         f"pytest_add_cli_args = {json.dumps(_pytest_args(slow))}\n"
+        # a mutant that hangs (an endless loop, a wait that never ends) is stopped after this many seconds of
+        # wall time: (its tests' clean time + constant) * multiplier; mutmut's default (x15) let two
+        # `Policy.set_params` mutants hold a worker for many minutes
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
+        f"timeout_constant = {TIMEOUT_CONSTANT}\n"
     )
     (root / "pyproject.toml").write_text(config)
     return root
@@ -136,6 +192,35 @@ def _run(module: str, tests: list[str], jobs: int, slow: bool) -> bool:
         shutil.rmtree(root / "mutants", ignore_errors=True)  # no stale result is reported
         return False
     (root / "seconds").write_text(f"{time.perf_counter() - t0:.1f}")
+    return True
+
+
+def _rerun_survivors(module: str, jobs: int) -> bool:
+    """Run the last run's surviving mutants of `module` again against the current tests (after adding tests).
+
+    The scratch copy's tests are replaced by the working tree's; the module itself must be unchanged since
+    that run (else run it in full). A mutant killed before stays killed: tests were only added.
+    """
+    root = WORK / _slug(module)
+    last = _collect(module, MODULES[module])
+    if last is None:
+        print(f"{module}: never run; run it in full first", flush=True)
+        return False
+    if (REPO / module).read_bytes() != (root / module).read_bytes():
+        print(f"{module}: changed since its last run; run it in full", flush=True)
+        return False
+    if not last["survived"]:
+        return True
+    _copy_tests(root)
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    env = {**os.environ, "EDGEROAM_SHARED": os.environ.get("EDGEROAM_SHARED", str(REPO.parent / "shared"))}
+    with open(root / "mutmut-survivors.log", "wb") as log:
+        rc = subprocess.run([mutmut, "run", "--max-children", str(jobs), *last["survived"]], cwd=root,
+                            stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        print(f"{module}: mutmut failed (exit {rc}); see {root / 'mutmut-survivors.log'}", flush=True)
+        return False
+    (root / "survivors-rerun").write_text(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     return True
 
 
@@ -165,6 +250,7 @@ def _collect(module: str, tests: list[str]) -> dict | None:
         "stale_equivalent": sorted(n for n in EQUIVALENT if n.startswith(prefix) and n not in status),
         "rate": killed / len(counted) if counted else 1.0,
         "seconds": float(seconds.read_text()) if seconds.exists() else None,
+        "survivors_rerun": rerun.read_text() if (rerun := root / "survivors-rerun").exists() else None,
         "work": str(root),
     }
 
@@ -175,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=None, help="only run modules whose path contains one of these "
                     "comma-separated strings (the others' last results are still reported, with their date)")
     ap.add_argument("--report", action="store_true", help="run nothing; report the last results")
+    ap.add_argument("--survivors", action="store_true", help="run only the last run's surviving mutants "
+                    "again, against the current tests (after adding tests; the module must be unchanged)")
     ap.add_argument("--slow", action="store_true", help="also run the tests marked slow (real traces)")
     ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
     ap.add_argument("--json", type=Path, default=WORK / "summary.json", help="where to write the results")
@@ -183,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report:
         for module, tests in MODULES.items():
             chosen = args.only is None or any(part in module for part in args.only.split(","))
-            if chosen and not _run(module, tests, args.jobs, args.slow):
+            run = (lambda m=module: _rerun_survivors(m, args.jobs)) if args.survivors else (
+                lambda m=module, t=tests: _run(m, t, args.jobs, args.slow))
+            if chosen and not run():
                 failed.append(module)
     results = [r for m, t in MODULES.items() if (r := _collect(m, t)) is not None]
     print(f"{'module':40s} {'killed':>15s}  {'rate':>7s}  equiv.  last run")

@@ -142,9 +142,6 @@ def kaist_rectangle(
     nx, ny = int(ix.max()) - ix0 + 1, int(iy.max()) - iy0 + 1
     counts = np.zeros((ny, nx), dtype=np.int64)
     np.add.at(counts, (iy - iy0, ix - ix0), 1)
-    # prefix sums padded so that S[j, i] = counts[:j, :i].sum()
-    S = np.zeros((ny + 1, nx + 1), dtype=np.int64)
-    S[1:, 1:] = counts.cumsum(0).cumsum(1)
     ws, wl = int(round(short_m / step_m)), int(round(long_m / step_m))
     best: tuple | None = None
     for order, (w, h) in enumerate(((ws, wl), (wl, ws))):
@@ -152,6 +149,7 @@ def kaist_rectangle(
         # (iy0 - (h - 1) + j, ix0 - (w - 1) + i); window (j, i) covers padded rows j..j+h-1, cols i..i+w-1
         padded = np.zeros((ny + 2 * (h - 1), nx + 2 * (w - 1)), dtype=np.int64)
         padded[h - 1 : h - 1 + ny, w - 1 : w - 1 + nx] = counts
+        # prefix sums padded so that S[j, i] = padded[:j, :i].sum()
         S = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1), dtype=np.int64)
         S[1:, 1:] = padded.cumsum(0).cumsum(1)
         win = S[h:, w:] - S[:-h, w:] - S[h:, :-w] + S[:-h, :-w]

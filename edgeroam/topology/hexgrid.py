@@ -237,7 +237,8 @@ class HexGrid:
     def cells_covering(
         self, minx: float, miny: float, maxx: float, maxy: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """All cells that may intersect a bounding box (superset: each cell with centre within R of it)."""
+        """All cells that may intersect a bounding box (superset: each cell with centre within R of it),
+        sorted by (q, r)."""
         pad = self.radius
         xs = np.array([minx - pad, maxx + pad, minx - pad, maxx + pad])
         ys = np.array([miny - pad, miny - pad, maxy + pad, maxy + pad])

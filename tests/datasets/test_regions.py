@@ -203,3 +203,27 @@ def test_masks_with_half_missing_coordinates_and_polygons():
         region_mask(_xy([1.0], [1.0]), "perdnn-geolife")
     out = filter_region(_xy([50.0, 5.0, 6.0], [5.0, 5.0, 6.0]), "metric:0,0,10,10")
     assert out.index.tolist() == [0, 1] and out["x"].tolist() == [5.0, 6.0] and "index" not in out.columns
+
+
+def test_a_polygon_mask_is_boolean_and_selects_rows():
+    tr = _xy([1.0, 9.0, 2.0], [1.0, 9.0, np.nan])
+    tri = Region(name="tri", frame="metric", polygon=Polygon([(0, 0), (10, 0), (0, 10)]))
+    mask = region_mask(tr, tri)
+    assert mask.dtype == bool and tr[mask]["x"].tolist() == [1.0]
+    assert tr[~mask]["x"].tolist() == [9.0, 2.0]
+
+
+def test_a_region_needs_both_coordinates():
+    # x is there but y is missing everywhere: no row can be placed, so the region cannot be applied
+    with pytest.raises(DatasetError, match=r"^region 'metric:0,0,10,10' needs metric x/y"):
+        region_mask(_xy([1.0, 2.0], [np.nan, np.nan]), "metric:0,0,10,10")
+    with pytest.raises(DatasetError) as err:
+        kaist_rectangle(_xy([np.nan], [np.nan]))
+    assert str(err.value) == "cannot derive the KAIST rectangle: the traces have no metric x/y"
+
+
+def test_kaist_rule_is_1500_by_2000_metres_at_any_lattice_step():
+    # on a 1.9 m lattice the window is the whole number of cells nearest to 1500 m by 2000 m
+    tr = _xy([0.5, 0.5], [0.5, 0.5])
+    minx, miny, maxx, maxy = kaist_rectangle(tr, step_m=1.9)
+    assert (maxx - minx, maxy - miny) == pytest.approx((789 * 1.9, 1053 * 1.9))

@@ -191,3 +191,58 @@ def test_wall_clock_waits_for_replay_time(monkeypatch):
     for t in rep.run(type("C", (), {"wait_until": lambda self, t: seen.append(t)})()):
         assert t.index * 30.0 == seen[-1]
     assert seen == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
+
+
+def test_run_skips_the_empty_ticks_only_when_asked():
+    # one user seen on ticks 0 and 3 (a gap of two empty ticks, then a new run)
+    x, y = _cells_to_xy([(0, 0), (1, 0)])
+    tr = pd.DataFrame({"user": ["a"] * 2, "traj": 0, "t": [0.0, 90.0], "x": x, "y": y})
+    rep = Replay(tr, G, interval_s=30.0)
+    assert [t.index for t in rep.run()] == [0, 3]  # skipping is the default
+    assert [t.index for t in rep.run(skip_empty=True)] == [0, 3]
+    every = list(rep.run(skip_empty=False))
+    assert [t.index for t in every] == [0, 1, 2, 3] and [len(t) for t in every] == [1, 0, 0, 1]
+    assert len(rep) == 2 and rep.n_ticks == 4 and rep.grid is G
+
+
+def test_history_reaches_back_to_the_first_position_of_a_run():
+    # the very first row of the table starts a run: at tick 2 the history holds all three positions
+    x, y = _cells_to_xy([(0, 0), (1, 0), (2, 0)])
+    tr = pd.DataFrame({"user": ["a"] * 3, "traj": 0, "t": [0.0, 30.0, 60.0], "x": x, "y": y})
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=5)
+    t2 = rep.tick(2)
+    assert t2.history_len.tolist() == [3]
+    np.testing.assert_allclose(t2.history[0], np.c_[x[[0, 0, 0, 1, 2]], y[[0, 0, 0, 1, 2]]])
+    assert rep.tick(0).prev_server.tolist() == [-1]  # a join has no previous server
+    assert rep.tick(1).prev_server.tolist() == rep.tick(0).server.tolist()
+
+
+def test_every_user_keeps_only_its_last_sample_of_a_tick():
+    # user b (not the first user of the table) has two samples on tick 1: the later one is replayed
+    ax, ay = _cells_to_xy([(0, 0), (0, 0)])
+    bx, by = _cells_to_xy([(4, 0), (5, 0), (6, 0)])
+    tr = pd.DataFrame({"user": ["a", "a", "b", "b", "b"], "traj": 0, "t": [0.0, 30.0, 0.0, 25.0, 35.0],
+                       "x": np.r_[ax, bx], "y": np.r_[ay, by]})
+    rep = Replay(tr, G, interval_s=30.0)
+    s = rep.samples()
+    assert s["user"].astype(str).tolist() == ["a", "a", "b", "b"] and rep.rows == 4
+    assert s["x"].tolist() == [ax[0], ax[1], bx[0], bx[2]]
+
+
+def test_integer_columns_give_float_positions_and_integer_ticks():
+    # a plain table with integer coordinates, times and trajectories (int32) is replayed as floats and int64
+    tr = pd.DataFrame({"user": ["a"] * 3, "traj": np.zeros(3, np.int32), "t": [0, 30, 60],
+                       "x": [5, 60, 130], "y": [3, 3, 3]})
+    rep = Replay(tr, G, interval_s=30.0)
+    s = rep.samples()
+    assert s["x"].dtype == np.float64 and s["y"].dtype == np.float64
+    assert s["tick"].dtype == np.int64 and s["traj"].dtype == np.int64 and s["tick"].tolist() == [0, 1, 2]
+    t1 = rep.tick(1)
+    assert t1.x.dtype == np.float64 and t1.traj.dtype == np.int64 and t1.x.tolist() == [60.0]
+
+
+def test_nothing_to_replay_says_so_in_one_line():
+    tr = pd.DataFrame({"user": ["a"], "traj": 0, "t": [0.0], "x": [np.nan], "y": [0.0]})
+    with pytest.raises(DatasetError) as err:
+        Replay(tr, G, interval_s=30.0)
+    assert str(err.value) == "nothing to replay: no rows with finite x/y for the selected users"

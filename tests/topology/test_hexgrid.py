@@ -272,6 +272,61 @@ def test_error_messages_name_the_value():
         HexGrid.disk(-2)
     with pytest.raises(TopologyError, match="r_m must be >= 0, got -1"):
         HexGrid().cells_within([0.0], [0.0], -1.0)
-    with pytest.raises(TopologyError, match=r"cell_of: x and y must be finite \(drop NaN positions first\)"):
+    with pytest.raises(TopologyError, match=r"^cell_of: x and y must be finite \(drop NaN positions first\)"):
         HexGrid().cell_of([np.nan], [0.0])
     assert HexGrid(radius=0.5).radius == 0.5  # a small radius is fine
+
+
+def test_other_integer_and_float_types_give_the_same_int64_cells():
+    # coordinates or ids as integral floats (e.g. from rint) or unsigned ids (e.g. read back from a file)
+    assert cell_id(np.array([3.0]), np.array([-2.0])).tolist() == [cell_id(3, -2)]
+    assert cell_id(np.array([3]), np.array([-2.0])).tolist() == [cell_id(3, -2)]
+    ids = cell_id(np.array([3, -1]), np.array([-2, 5]))
+    q, r = unpack_cell_id(ids.astype(np.uint64))
+    assert (q.tolist(), r.tolist(), q.dtype) == ([3, -1], [-2, 5], np.int64)
+    for args in [(np.array([0.0]), np.array([0]), np.array([2]), np.array([-1])),
+                 (np.array([0]), np.array([0]), np.array([2.0]), np.array([-1])),
+                 (np.array([0]), np.array([0.0]), np.array([2]), np.array([-1])),
+                 (np.array([0]), np.array([0]), np.array([2]), np.array([-1.0]))]:
+        d = HexGrid.distance(*args)
+        assert d.dtype == np.int64 and d.tolist() == [2]
+    for k in (0, 2):
+        q, r = HexGrid.ring(k, np.int32(4), np.int32(-5))
+        assert q.dtype == np.int64 and r.dtype == np.int64
+        assert set(HexGrid.distance(q, r, 4, -5).tolist()) == {k}
+
+
+def test_ring_defaults_to_the_origin_cell():
+    q, r = HexGrid.ring(1)
+    assert set(zip(q.tolist(), r.tolist(), strict=True)) == {tuple(d) for d in AXIAL_DIRECTIONS.tolist()}
+
+
+def test_cells_within_of_no_points_is_empty_csr():
+    offsets, cells, dist = HexGrid(50.0).cells_within(np.zeros(0), np.zeros(0), 100.0)
+    assert offsets.tolist() == [0] and offsets.dtype == np.int64
+    assert cells.shape == (0,) and cells.dtype == np.int64 and dist.shape == (0,) and dist.dtype == np.float64
+
+
+def test_points_on_a_cell_edge_go_to_one_cell_by_cube_rounding():
+    # fractional (q, r) exactly between two cells: cube rounding fixes the coordinate furthest from an
+    # integer, and on a tie the later one of q, r, s (binary fractions, so the ties are exact)
+    q, r = HexGrid.round_axial(np.array([0.375, 0.375, 0.25]), np.array([0.375, 0.25, 0.375]))
+    assert list(zip(q.tolist(), r.tolist(), strict=True)) == [(0, 1), (0, 0), (0, 0)]
+
+
+@pytest.mark.parametrize("orientation", ORIENTS)
+def test_cells_covering_is_sorted_by_q_then_r(orientation):
+    q, r = _grid(orientation).cells_covering(0.0, 0.0, 400.0, 250.0)
+    assert len(q) > 20
+    assert np.all(np.diff(q) >= 0) and np.all((np.diff(q) > 0) | (np.diff(r) > 0))
+
+
+def test_float32_positions_are_computed_in_float64():
+    g = HexGrid(50.0, origin=(0.1, 0.2))
+    x, y = np.array([1234.5], np.float32), np.array([-987.25], np.float32)
+    fq, fr = g.fractional(x, y)
+    assert fq.dtype == np.float64 and fr.dtype == np.float64
+    np.testing.assert_array_equal(fq, g.fractional(x.astype(np.float64), y.astype(np.float64))[0])
+    cx, cy = g.center(np.array([3], np.float32), np.array([-2], np.float32))
+    assert cx.dtype == np.float64 and cy.dtype == np.float64
+    assert (cx.tolist(), cy.tolist()) == tuple([float(a)] for a in g.center(3, -2))

@@ -54,3 +54,16 @@ def test_perdnn_migrates_the_plan_for_the_load_after_arrival():
     # s13 already serves one client: with this one it is two, whose plan keeps every layer on the client
     migs = [a for a in perdnn.decide(_view(planner, {10: 1, 13: 1}), _tick()) if isinstance(a, Migrate)]
     assert [a.layers for a in migs] in ([], [()])  # nothing to send (at most a TTL refresh)
+
+
+def test_current_plan_is_the_plan_for_the_servers_own_load():
+    planner = _planner()
+    assert _view(planner, {10: 2}).current_plan(10).layers == ()  # two clients there: all on the client
+    assert _view(planner, {10: 2, 13: 1}).current_plan(13).layers == ("layer0", "layer1")
+
+
+def test_repr_names_the_class_and_every_parameter_so_it_can_be_pasted_back():
+    p = make_policy("perdnn", radius_m=50.0)
+    text = repr(p)
+    assert text.startswith("TargetPolicy(radius_m=50.0, predictor='model', ")
+    assert eval(text, {"TargetPolicy": type(p)}).get_params() == p.get_params()
