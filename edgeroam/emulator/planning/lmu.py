@@ -33,11 +33,13 @@ from edgeroam.errors import PlanningError
 MB = 2.0**20
 
 __all__ = [
+    "PlanUploadProblem",
     "UploadProblem",
     "UploadSchedule",
     "eosdnn_toy",
     "from_groups",
     "largest_partition_ratio",
+    "lmu_order",
     "lmu_schedule",
     "model_upload_problem",
     "placement_upload_problem",
@@ -100,6 +102,10 @@ class UploadProblem:
         """Bool mask of the layers placed off the client."""
         return self.node != self.client
 
+    def sd(self, active: np.ndarray) -> np.ndarray:
+        """SD of one query per row of `active` (`sd_batch`)."""
+        return sd_batch(self, active)
+
     @classmethod
     def two_node(cls, local_s: Sequence[float], remote_s: Sequence[float], edge_s: Sequence[float],
                  upload_s: Sequence[float], weight_bytes: Sequence[float] | None = None) -> UploadProblem:
@@ -110,6 +116,62 @@ class UploadProblem:
                    np.ones(n, dtype=np.int64), np.asarray(edge_s, dtype=np.float64), up,
                    np.array([[0.0, 1.0], [1.0, 0.0]]), 0,
                    up.copy() if weight_bytes is None else np.asarray(weight_bytes, dtype=np.float64))
+
+
+@dataclass(frozen=True, eq=False)
+class PlanUploadProblem:
+    """A model (chain or DAG) offloaded to one server by the placement `target` of a `PlanProblem`.
+
+    LMU on PerDNN's latency model: SD(active) is the exact latency (`PlanProblem.costs`) of the active layers
+    on the server and the rest on the client; uploads go over the client's uplink. Layers are in topological
+    order, so Principle 3's runs and merges are over that order (for a DAG, a reading).
+    """
+
+    plan: PlanProblem
+    target: np.ndarray
+
+    @property
+    def n(self) -> int:
+        """Number of layers."""
+        return self.plan.n
+
+    @property
+    def weight_bytes(self) -> np.ndarray:
+        """Weight bytes of each layer."""
+        return self.plan.graph.layers["weight_bytes"].to_numpy(np.float64)
+
+    @property
+    def offloaded(self) -> np.ndarray:
+        """The placement's server-side layers."""
+        return np.asarray(self.target, dtype=bool)
+
+    @property
+    def upload_s(self) -> np.ndarray:
+        """Seconds to upload each server-side layer's weights (0 for client layers)."""
+        return np.where(self.offloaded, self.weight_bytes * self.plan.up_rate, 0.0)
+
+    def sd(self, active: np.ndarray) -> np.ndarray:
+        """Latency of one query per row of `active` (a 1-D mask gives a 0-d array)."""
+        act = np.asarray(active, dtype=bool)
+        out = self.plan.costs(np.atleast_2d(act))[0]
+        return out if act.ndim == 2 else out[0]
+
+
+def lmu_order(plan: PlanProblem, target: np.ndarray) -> np.ndarray:
+    """LMU's upload order of the server-side layers `target` of `plan`: layer indices, the ones active from
+    t = 0 (weightless, Principle 2) first, then every step's layers in the order they are sent.
+
+    Examples
+    --------
+    >>> from edgeroam.emulator.dnn.graph import LayerGraph
+    >>> g = LayerGraph.from_chain("toy", [8000, 0, 8000], [1000, 1000, 10], [1.0, 1.0, 1.0], input_bytes=1000)
+    >>> p = PlanProblem(g, [1.0, 1.0, 2.0], [0.1] * 3, up_bps=8000.0, down_bps=8000.0)
+    >>> lmu_order(p, np.array([True, True, True])).tolist()  # 0 and 1 alone cost more than they save: merged
+    [2, 0, 1]
+    """
+    sched = lmu_schedule(PlanUploadProblem(plan, np.asarray(target, dtype=bool)))
+    parts = [np.asarray(sched.start, dtype=np.int64), *[np.asarray(g, dtype=np.int64) for g in sched.sent]]
+    return np.concatenate(parts)
 
 
 def eosdnn_toy() -> UploadProblem:
@@ -207,7 +269,7 @@ def _lda_star(prob: UploadProblem, lo: int, hi: int) -> float:
     """LDA* of layers lo..hi-1 uploaded alone (independent mode): SD(none) - SD(them)."""
     m = np.zeros((2, prob.n), dtype=bool)
     m[1, lo:hi] = True
-    a, b = sd_batch(prob, m)
+    a, b = prob.sd(m)
     return float(a - b)
 
 
@@ -267,11 +329,11 @@ def lmu_schedule(prob: UploadProblem) -> UploadSchedule:
     sent: list[np.ndarray] = []
     activate: list[np.ndarray] = []
     while todo:
-        base = float(sd_batch(prob, active))
+        base = float(prob.sd(active))
         masks = np.repeat(active[None, :], len(todo), 0)
         for i, (a, b) in enumerate(todo):
             masks[i, a:b] = True
-        gain = base - sd_batch(prob, masks)
+        gain = base - prob.sd(masks)
         up = np.array([prob.upload_s[a:b].sum() for a, b in todo])
         with np.errstate(divide="ignore", invalid="ignore"):
             elda = np.where(up > 0, gain / np.where(up > 0, up, 1.0), np.sign(gain) * np.inf)
@@ -291,14 +353,14 @@ def _inside(prob: UploadProblem, a: int, b: int, active: np.ndarray) -> list[tup
     rest = list(range(a, b))
     steps = []
     while True:
-        base = float(sd_batch(prob, act))
+        base = float(prob.sd(act))
         best, best_e = None, 0.0
         for i in rest:
             if prob.upload_s[i] <= 0 or _lda_star(prob, i, i + 1) <= 0:
                 continue
             m = act.copy()
             m[i] = True
-            e = (base - float(sd_batch(prob, m))) / prob.upload_s[i]
+            e = (base - float(prob.sd(m))) / prob.upload_s[i]
             if e > best_e:
                 best, best_e = i, e
         if best is None:

@@ -15,6 +15,8 @@ Zhang et al. (2022), DIGEST §4. Every edge runs a stream of frames (tasks); a t
   part, move the cut toward the edge while the waiting saved exceeds the extra edge time).
 - Results: makespan (the paper's "total inference delay of the system"), per-task T_e, T_t, T_c, T_w, and
   `speedup` κ = makespan(E-O) / makespan(method) (Eq. 4).
+- `split_mask` — the same two rules for a mobile client and its edge server (the client is S3's edge, the
+  server its cloud, the server's load its queue): what the S3 mobility policies send.
 
 Frames of edge e arrive at k / fps (k = 0..frames-1; `fps` is one rate or one per edge: S3's edges sample
 5-15 fps). The edges pick the next task by earliest possible start,
@@ -31,7 +33,8 @@ import pandas as pd
 
 from edgeroam.errors import PlanningError
 
-__all__ = ["METHODS", "CutTable", "ScheduleResult", "cut_table", "model_cut_table", "simulate", "speedup"]
+__all__ = ["METHODS", "SPLITS", "CutTable", "ScheduleResult", "cut_table", "model_cut_table", "simulate",
+           "speedup", "split_mask"]
 
 METHODS = ("edge", "cloud", "single", "queue")
 #: S3 §5.2 uplinks, bits per second
@@ -219,3 +222,41 @@ def _queue_cut(table: CutTable, best: int, t_start: float, cloud_free: float, li
 def speedup(edge_only: ScheduleResult, other: ScheduleResult) -> float:
     """κ = makespan(edge-only) / makespan(other) (S3 Eq. 4)."""
     return edge_only.makespan / other.makespan
+
+
+#: how a mobile client splits its model with a server (`split_mask`)
+SPLITS = ("single", "queue")
+
+
+def split_mask(base: object, slowdown: float, method: str) -> np.ndarray:
+    """S3's cut for a client and its edge server: the server-side layers (bool [L]) of a prefix cut.
+
+    `base` is the unloaded client/server `PlanProblem` (S3's edge = the client, its cloud = the server). Cut
+    i runs layers < i on the client and the rest on the server; v_best minimises the unloaded latency (Eq. 1,
+    the later cut on ties). ``"single"`` (Single Cutting) keeps v_best. ``"queue"`` (Algorithm 2): with the
+    server `slowdown` times slower (its queue), a query waits ``server_s(i) * (slowdown - 1)`` there; later
+    cuts are taken while the wait saved exceeds the extra client time.
+
+    Examples
+    --------
+    >>> from edgeroam.emulator.dnn.graph import LayerGraph
+    >>> from edgeroam.emulator.planning.partition import PlanProblem
+    >>> g = LayerGraph.from_chain("c", [0, 0], [100, 10], [1.0, 1.0], input_bytes=100)
+    >>> p = PlanProblem(g, [0.3, 0.3], [0.1, 0.1], up_bps=8000.0, down_bps=8e9)
+    >>> [split_mask(p, k, "queue").tolist() for k in (1.0, 3.0, 8.0)]  # a long queue: all on the client
+    [[True, True], [True, True], [False, False]]
+    """
+    if method not in SPLITS:
+        raise PlanningError(f"unknown split {method!r}; choose one of {SPLITS}")
+    n = int(base.n)  # type: ignore[attr-defined]
+    on_server = np.arange(n)[None, :] >= np.arange(n + 1)[:, None]  # row i: layers >= i on the server
+    total, client, server, _ = base.costs(on_server)  # type: ignore[attr-defined]
+    best = int(np.flatnonzero(total <= total.min() + 1e-12)[-1])
+    cut = best
+    if method == "queue" and slowdown > 1:
+        wait = server * (float(slowdown) - 1.0)
+        t_wait, te = float(wait[best]), float(client[best])
+        for i in range(best + 1, n + 1):
+            if wait[i] < t_wait and t_wait - wait[i] > client[i] - te:
+                cut, t_wait, te = i, float(wait[i]), float(client[i])
+    return on_server[cut].copy()

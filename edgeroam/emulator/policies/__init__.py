@@ -42,6 +42,12 @@ ALIASES: dict[str, dict[str, Any]] = {
     "perdnn-speed": {"relay": True, "count_current": False, "targets": 1, "targets_fast": 2, "v_split": 1.5},
     "perdnn-prob": {"relay": True, "rule": "probability", "tau": 0.05, "k_max": 3},
     "perdnn-rank": {"relay": True, "rule": "classifier", "tau": 0.11, "k_max": 5, "keep_m": 300.0},
+    # the other papers' planners on the same traces: EosDNN's LMU order, S3's cut (reactive, and ahead)
+    "lmu": {"targets": 0, "order": "lmu"},
+    "perdnn-lmu": {"order": "lmu"},
+    "s3": {"targets": 0, "split": "queue"},
+    "s3-single": {"targets": 0, "split": "single"},
+    "perdnn-s3": {"split": "queue"},
 }
 
 #: aliases that take ``-top<k>`` after their name (k targets nearest to the prediction)

@@ -25,6 +25,9 @@ run finds the crowded servers, the top `crowded_fraction` by peak uplink of a fi
 user gets a refresh (a Migrate with no layers). `from_scratch` drops the client's layers from every other
 server when it arrives somewhere (IONN), `everywhere` is the optimal bound (every server holds every layer).
 The holding rule the backend applies: `ttl_intervals` (0: no expiry) and `server_plans` (per-server LRU).
+What is sent (layers.py): `order` (``"efficiency"``, PerDNN; ``"lmu"``, EosDNN's Layer Merge Uploading) and
+`split` (``"optimal"``, the planner's plan; ``"single"`` / ``"queue"``, S3's Single Cutting / Scheduling with
+Queuing, whose cut moves toward the client as the server's load grows), for SetPlan and Migrate alike.
 
 What it leaves to others: the error model and the classifier (prob.py, rank.py), executing (backends).
 """
@@ -36,8 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeroam.emulator.actions import Action, Drop, Migrate
+from edgeroam.emulator.actions import Action, Drop, Migrate, SetPlan
 from edgeroam.emulator.policies.base import MasterView, Policy, current_plans
+from edgeroam.emulator.policies.layers import ORDERS, SPLITS, LayerChoice
 from edgeroam.errors import RunError, ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,6 +118,7 @@ class TargetPolicy(Policy):
         tau: float | None = None, q: float = 0.8, k_max: int = 3, keep_m: float = 0.0, n_bins: int = 3,
         n_samples: int = 500, moving_only: bool = False, seed: int = 0, from_scratch: bool = False,
         everywhere: bool = False, ttl_intervals: int = 5, server_plans: int | None = None,
+        order: str = "efficiency", split: str = "optimal",
     ) -> None:
         self.radius_m = _real(radius_m, "radius_m")
         _check(predictor in SOURCES, "predictor", f"must be one of {', '.join(SOURCES)}, got {predictor!r}")
@@ -143,6 +148,10 @@ class TargetPolicy(Policy):
         self.ttl_intervals = _count(ttl_intervals, "ttl_intervals", none=False)
         self.server_plans = _count(server_plans, "server_plans")
         _check(self.server_plans is None or self.server_plans >= 1, "server_plans", "must be at least 1")
+        _check(order in ORDERS, "order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+        _check(split in SPLITS, "split", f"must be one of {', '.join(SPLITS)}, got {split!r}")
+        self.order, self.split = order, split
+        self._choice = LayerChoice(order, split)
         self._near: tuple[np.ndarray, np.ndarray] | None = None
         self._points = np.zeros((0, 2))
         self._rule: Any = None
@@ -192,6 +201,9 @@ class TargetPolicy(Policy):
         if self._near is None:
             raise RunError(f"policy {self.name!r}: not fitted (fit(prepared) comes before decide)")
         out = current_plans(view, tick)
+        if not self._choice.default:
+            out = [SetPlan(a.client, a.server, self._choice.layers(view.planner, view.load(a.server))[0])
+                   for a in out]
         if self.from_scratch:
             for a in list(out):
                 out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
@@ -242,17 +254,26 @@ class TargetPolicy(Policy):
     def _migrate(self, view: MasterView, out: list[Action], client: int, src: int, dst: int) -> None:
         """The Migrate of one target: the future plan's layers (cut for crowded servers), or a refresh."""
         entry = view.future_plan(dst)
-        if self.fractional and (src in view.crowded or dst in view.crowded):
-            entry = view.planner.fraction(entry.load, view.fraction_bytes)
-        if not entry.layers:
+        cut = self.fractional and (src in view.crowded or dst in view.crowded)
+        if self._choice.default:
+            if cut:
+                entry = view.planner.fraction(entry.load, view.fraction_bytes)
+            layers, index = entry.layers, entry.index
+        else:
+            layers, index = self._choice.layers(view.planner, entry.load)
+            if cut:  # the longest prefix within the budget
+                keep = int(np.searchsorted(np.cumsum(view.planner.weight_bytes[index]), view.fraction_bytes,
+                                           side="right"))
+                layers, index = layers[:keep], index[:keep]
+        if not layers:
             return
         if self.relay:
-            out.append(Migrate(client, src, dst, entry.layers, relay=True))
+            out.append(Migrate(client, src, dst, layers, relay=True))
             return
         have = view.holds(client, src)
         if have is None:
             out.append(Migrate(client, src, dst, ()))
             return
         lack = view.holds(client, dst)
-        useful = have[entry.index] if lack is None else (have[entry.index] & ~lack[entry.index])
-        out.append(Migrate(client, src, dst, entry.layers if useful.any() else ()))
+        useful = have[index] if lack is None else (have[index] & ~lack[index])
+        out.append(Migrate(client, src, dst, layers if useful.any() else ()))

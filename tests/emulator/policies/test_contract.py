@@ -35,6 +35,11 @@ NON_DEFAULT: dict[str, dict] = {
     "perdnn-prob": {"tau": None, "q": 0.9, "moving_only": True},
     "perdnn-rank": {"tau": 0.01, "k_max": 2, "keep_m": 0.0},
     "perdnn-forward-top3": {"keep_m": 200.0},
+    "lmu": {"targets": 1, "split": "single"},
+    "perdnn-lmu": {"fractional": True, "fraction_mb": 1.0, "crowded_fraction": 0.5},
+    "s3": {"order": "lmu"},
+    "s3-single": {"split": "optimal"},
+    "perdnn-s3": {"relay": True, "targets": 2},
 }
 CASES = [(k, p) for k, ps in NON_DEFAULT.items() for p in ({}, ps)]
 
