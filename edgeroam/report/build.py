@@ -19,7 +19,14 @@ from typing import Any
 import pandas as pd
 
 from edgeroam.report.output import ReportStage
-from edgeroam.report.tables import fig9_table, fig10_table, load_runs, summary_table, to_markdown
+from edgeroam.report.tables import (
+    backhaul_sources,
+    fig9_table,
+    fig10_table,
+    load_runs,
+    summary_table,
+    to_markdown,
+)
 
 __all__ = ["Report", "make_report"]
 
@@ -41,6 +48,8 @@ class Report:
     fig10: pd.DataFrame
     figures: dict[str, Path] = field(default_factory=dict)
     markdown: Path | None = None
+    #: net runs: backhaul measured beside the model (`tables.backhaul_sources`); empty for sim runs
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: paths as strings, NaN as None."""
@@ -97,7 +106,7 @@ def make_report(
     summary = summary_table(runs)
     f9 = fig9_table(runs)
     f10 = fig10_table(runs)
-    report = Report(dest, [r.path for r in runs], summary, f9, f10)
+    report = Report(dest, [r.path for r in runs], summary, f9, f10, sources=backhaul_sources(runs))
     drawers = [
         ("fig9", lambda: fg.fig9_figure(runs)),
         ("backhaul", lambda: fg.backhaul_figure(runs)),
@@ -131,6 +140,9 @@ def _markdown(rep: Report) -> str:
                                      "executed_queries", "gain_vs_ionn"])]
     if len(rep.fig10):
         parts += ["\n## Fig. 10: fractional migration\n\n", to_markdown(rep.fig10)]
+    if len(rep.sources):
+        parts += ["\n## Backhaul: switch counters (measured, wire bytes) and the model of the same "
+                  "migrations\n\n", to_markdown(rep.sources)]
     parts += ["\n## Storage held on all servers\n\n", "model copies = (client, server) pairs holding any "
               "layer; mean over the replay (time-weighted) and peak; GB of layers held; GB·hours = the "
               "integral over the replay (— where the backend keeps no holdings log).\n\n",

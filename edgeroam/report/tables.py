@@ -23,6 +23,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "ChangePick",
     "backhaul_peaks",
+    "backhaul_sources",
     "cell_traffic",
     "expand_run_dirs",
     "fig9_table",
@@ -214,6 +215,8 @@ def backhaul_peaks(run: RunDir) -> pd.DataFrame:
     uplink, largest first."""
     s = run.summary
     bh = run.table("backhaul")
+    if "source" in bh:  # net: the switch counters (the model estimate beside them: `backhaul_sources`)
+        bh = bh[bh["source"] == "measured"]
     cols = ["server", "peak_up_mbps", "peak_down_mbps", "total_up_gb", "total_down_gb"]
     if len(bh) == 0:
         return pd.DataFrame({c: pd.Series(dtype=np.int64 if c == "server" else np.float64) for c in cols})
@@ -227,6 +230,24 @@ def backhaul_peaks(run: RunDir) -> pd.DataFrame:
     }).reset_index()
     return out.sort_values(["peak_up_mbps", "server"], ascending=[False, True], kind="stable")[cols] \
         .reset_index(drop=True)
+
+
+def backhaul_sources(runs: Sequence[RunDir]) -> pd.DataFrame:
+    """For runs whose backhaul table carries a ``source`` (net: switch counters ``measured`` beside the sim's
+    ``model`` of the same migrations), per run and source: total uplink GB and the largest per-interval
+    uplink and downlink of any server (Mbit/s); empty when no run has one."""
+    cols = ["run", "source", "total_up_gb", "peak_up_mbps", "peak_down_mbps"]
+    rows = []
+    for run, label in zip(runs, run_labels(runs), strict=True):
+        bh = run.table("backhaul")
+        if "source" not in bh or not len(bh):
+            continue
+        to_mbps = 8.0 / float(run.summary["interval_s"]) / 1e6
+        for src, g in bh.groupby("source", sort=True):
+            rows.append({"run": label, "source": src, "total_up_gb": g["up_bytes"].sum() / 1e9,
+                         "peak_up_mbps": g["up_bytes"].max() * to_mbps,
+                         "peak_down_mbps": g["down_bytes"].max() * to_mbps})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def run_grid(run: RunDir):

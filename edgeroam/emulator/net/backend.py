@@ -127,6 +127,8 @@ class Net:
         self._leaving: list[tuple[float, int]] = []
         self._attached: dict[int, int] = {}
         self._logs: dict[str, list[dict]] = {}
+        self._wire: Any = None
+        self._mem = {"sum": 0, "ticks": 0, "peak": 0, "peak_server": 0}
         self.emulated: dict[str, Any] = {}
 
     # -- life ----------------------------------------------------------------------------------------------
@@ -171,6 +173,9 @@ class Net:
         plan = plan_network(g, cands, params)
         self.net = Network(plan)
         self.net.start()
+        # every link's counters before any agent runs: `close` compares them with what the agents sent
+        self._wire = CounterSampler(self.net)
+        self._wire.sample()
         hosts = plan.hosts
         self._host_of_client = {c: f"{self.prefix}c{j}" for j, c in enumerate(self.clients)}
         self._host_of_server = {int(g.nodes[h.node]["server"]): name for name, h in hosts.items()
@@ -351,6 +356,7 @@ class Net:
         t_wall = time.perf_counter()
         self._refresh()
         self._took("report", time.perf_counter() - t_wall)
+        self._count_held()
         load = Counter(moves.attached.values())
         n = self.setup.planner.n_layers
         for a in arrived:
@@ -372,6 +378,16 @@ class Net:
             for (s, c), m in zip(pairs, masks, strict=True):
                 if m.any():
                     self._held[(int(c), int(s))] = m
+
+    def _count_held(self) -> None:
+        """Client plans held (pairs holding any layer) at this tick, from the servers' own reports."""
+        m = self._mem
+        n = len(self._held)
+        m["sum"] += n
+        m["ticks"] += 1
+        m["peak"] = max(m["peak"], n)
+        per = Counter(s for _c, s in self._held)
+        m["peak_server"] = max([m["peak_server"], *per.values()])
 
     def apply(self, actions: list[Action]) -> None:
         """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
@@ -399,8 +415,12 @@ class Net:
                 self._sampler.stop()
             for agent in sorted(self._procs):  # SIGTERM by PID: each writes its final stats line
                 self.net.end(self._procs[agent])
+            self._wire.sample()  # every connection is closed: the counters hold all the agents sent
             self._logs = {a: _read_log(self.net.workdir / f"{a}.jsonl") for a in self._procs}
-            return Closing(self._queries(), self._transfers(), self._backhaul(), None, self.emulated)
+            self.emulated["wire"] = self._wire_check()
+            transfers = self._transfers()
+            return Closing(self._queries(), transfers, self._backhaul(transfers), self._memory(),
+                           self.emulated)
         finally:
             self._teardown()
 
@@ -451,19 +471,118 @@ class Net:
         return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
                           "layers": np.int64, "hops": np.int64, "complete": bool})
 
-    def _backhaul(self) -> pd.DataFrame:
+    def _backhaul(self, transfers: pd.DataFrame) -> pd.DataFrame:
+        """Per interval and server: the switch counters (``source = "measured"``, wire bytes, with their
+        packets) and the sim's backhaul model of the same migrations (``source = "model"``: each transfer's
+        layer bytes spread over its path's links and the intervals it spans)."""
         from edgeroam.emulator.net.counters import backhaul_table, link_bytes
 
         links = link_bytes(self._sampler, self._t0)
-        cols = ["interval", "start", "server", "up_bytes", "down_bytes", "source"]
-        if not len(links):
+        cols = ["interval", "start", "server", "up_bytes", "down_bytes", "up_packets", "down_packets",
+                "source"]
+        parts = []
+        if len(links):
+            bh = backhaul_table(links, self.net)
+            bh["start"] = bh["start"] * self.speed
+            bh["interval"] = np.floor(bh["start"] / self.setup.interval_s + 1e-9).astype(np.int64)
+            bh[["up_bytes", "down_bytes", "up_packets", "down_packets"]] *= self.speed
+            parts.append(bh.groupby(["interval", "server", "source"], as_index=False).agg(
+                start=("start", "min"), up_bytes=("up_bytes", "sum"), down_bytes=("down_bytes", "sum"),
+                up_packets=("up_packets", "sum"), down_packets=("down_packets", "sum"))[cols])
+        model = self._model_backhaul(transfers)
+        if len(model):
+            parts.append(model.assign(up_packets=np.nan, down_packets=np.nan, source="model")[cols])
+        if not parts:
             return pd.DataFrame(columns=cols)
-        bh = backhaul_table(links, self.net)
-        bh["start"] = bh["start"] * self.speed
-        bh["interval"] = np.floor(bh["start"] / self.setup.interval_s + 1e-9).astype(np.int64)
-        bh[["up_bytes", "down_bytes"]] *= self.speed
-        return bh.groupby(["interval", "server", "source"], as_index=False).agg(
-            start=("start", "min"), up_bytes=("up_bytes", "sum"), down_bytes=("down_bytes", "sum"))[cols]
+        return pd.concat(parts, ignore_index=True).sort_values(["source", "interval", "server"],
+                                                               ignore_index=True)
+
+    def _model_backhaul(self, transfers: pd.DataFrame) -> pd.DataFrame:
+        """The sim backend's backhaul accounting (`SimBackend.backhaul`, the same routes) fed this run's
+        measured migrations (virtual times, bytes x k)."""
+        from edgeroam.emulator.sim.backend import SimBackend
+
+        topo, pl = self.setup.topology, self.setup.planner
+        edge = topo.servers.loc[topo.servers["tier"] == "edge", "server"].to_numpy(np.int64)
+        core = SimBackend(topo.backhaul, edge, pl.weight_bytes, pl.names, interval_s=self.setup.interval_s,
+                          ttl_intervals=self.setup.ttl_intervals, up_bps=self.setup.up_bps)
+        mig = transfers[transfers["kind"] == "migrate"]
+        for rec in mig.itertuples(index=False):
+            core._path(int(rec.src), int(rec.dst))  # noqa: SLF001 - the sim's routes, not a copy of them
+            core._records.append(tuple(rec))  # noqa: SLF001
+        return core.backhaul()
+
+    def _memory(self) -> dict[str, float]:
+        """Client plans the servers held (from their reports at every tick, like sim's `memory`), LRU
+        evictions the edge agents logged, and the agents' peak resident memory (``getrusage``, MB)."""
+        m = self._mem
+        stats = self.stats()
+        rss = {a: st.get("rss_peak_kb", 0) / 1024 for a, st in stats.items()}
+        edges = [v for a, v in rss.items() if a.startswith("e")]
+        clients = [v for a, v in rss.items() if a.startswith("c")]
+        evictions = sum(1 for a, recs in self._logs.items() if a.startswith("e") for r in recs
+                        if r.get("event") == "expire" and r.get("why") == "lru")
+        return {"mean_held": m["sum"] / max(m["ticks"], 1), "peak_held": float(m["peak"]),
+                "peak_held_per_server": float(m["peak_server"]), "evictions": float(evictions),
+                "agents_rss_mb": float(sum(rss.values())), "edge_rss_peak_mb": float(max(edges, default=0.0)),
+                "client_rss_peak_mb": float(max(clients, default=0.0)),
+                "master_rss_peak_mb": float(rss.get("master", 0.0))}
+
+    def _wire_check(self) -> dict[str, Any]:
+        """The switch counters of every host's own link against the bytes its agents' TCP connections put on
+        the wire (``TCP_INFO``: payload sent plus 66 header bytes a segment, `wire`), per host and direction;
+        and the byte balance of every connection between agents: each byte one end wrote was read by the
+        other, or counted lost (left unread at close, or unacknowledged / unwritten at the sender)."""
+        from edgeroam.emulator.net.agents.wire import wire_bytes
+        from edgeroam.emulator.net.counters import link_bytes
+
+        host_of = {f"e{s}": h for s, h in self._host_of_server.items()}
+        host_of |= {f"c{c}": h for c, h in self._host_of_client.items()}
+        host_of["master"] = self._master_host
+        conns = [(agent, r) for agent, recs in sorted(self._logs.items()) for r in recs
+                 if r.get("event") == "conn" and "local" in r]
+        exp_out: Counter[str] = Counter()
+        exp_in: Counter[str] = Counter()
+        for agent, r in conns:
+            if "tcp" in r:
+                o, i = wire_bytes(r["tcp"])
+                exp_out[host_of[agent]] += o
+                exp_in[host_of[agent]] += i
+        lb = link_bytes(self._wire)
+        own = lb[lb["kind"].isin(["local", "access"])]
+        cnt_out = own.groupby("src")["bytes"].sum()
+        cnt_in = own.groupby("dst")["bytes"].sum()
+        hosts = []
+        for h in sorted(set(exp_out) | set(exp_in)):
+            row = {"host": h, "sent": int(exp_out[h]), "counted_out": int(cnt_out.get(h, 0)),
+                   "received": int(exp_in[h]), "counted_in": int(cnt_in.get(h, 0))}
+            row["err_out"] = row["counted_out"] / row["sent"] - 1 if row["sent"] else None
+            row["err_in"] = row["counted_in"] / row["received"] - 1 if row["received"] else None
+            hosts.append(row)
+        sent_all = sum(exp_out.values())
+        counted_all = sum(int(cnt_out.get(h, 0)) for h in exp_out)
+        ends = {(r["local"], r["remote"]): r for _a, r in conns if "remote" in r}
+        bal = {"connections": len(ends), "sent": 0, "received": 0, "lost_unread": 0, "lost_in_flight": 0,
+               "unexplained": 0, "excess": 0, "unpaired": 0}
+        for (loc, rem), r in ends.items():
+            other = ends.get((rem, loc))
+            bal["sent"] += r["bytes_out"]
+            if other is None:
+                bal["unpaired"] += r["bytes_out"]
+                continue
+            got = other["bytes_in"]
+            bal["received"] += min(got, r["bytes_out"])
+            bal["excess"] += max(0, got - r["bytes_out"])
+            short = max(0, r["bytes_out"] - got)
+            unread = min(short, other.get("unread", 0))
+            flight = min(short - unread, r.get("unacked", 0) + r.get("unwritten", 0))
+            bal["lost_unread"] += unread
+            bal["lost_in_flight"] += flight
+            bal["unexplained"] += short - unread - flight
+        return {"hosts": hosts, "sent_wire_bytes": int(sent_all), "counted_wire_bytes": int(counted_all),
+                "err_total": counted_all / sent_all - 1 if sent_all else None,
+                "err_max": max((abs(x["err_out"]) for x in hosts if x["err_out"] is not None), default=None),
+                "balance": bal}
 
     def _teardown(self) -> None:
         """Stop the driver loop and the network (which ends every recorded PID); idempotent."""

@@ -157,19 +157,25 @@ def link_bytes(sampler: CounterSampler, t0: float | None = None) -> pd.DataFrame
 
 
 def backhaul_table(links: pd.DataFrame, net: Network) -> pd.DataFrame:
-    """Per interval and edge server: bytes its switch sent (``up_bytes``) and received (``down_bytes``) over
-    backhaul links, ``source = "measured"``; columns interval, start, server, up_bytes, down_bytes, source."""
+    """Per interval and edge server: bytes (and packets) its switch sent (``up_bytes``, ``up_packets``) and
+    received (``down_bytes``, ``down_packets``) over backhaul links, ``source = "measured"``; columns
+    interval, start, server, up_bytes, down_bytes, up_packets, down_packets, source. Packets let a reader take
+    the headers off: every TCP segment here carries 66 bytes of them (`agents.wire.SEGMENT_HEADER`)."""
     g = net.plan.graph
     server_of = {sw: g.nodes[n]["server"] for n, sw in net.plan.switch_of.items()
                  if g.nodes[n].get("kind") == "server"}
     bh = links[links["kind"] == "backhaul"]
     up = bh.assign(server=bh["src"].map(server_of)).dropna(subset=["server"])
     down = bh.assign(server=bh["dst"].map(server_of)).dropna(subset=["server"])
-    up = up.groupby(["interval", "server"]).agg(start=("start", "first"), up_bytes=("bytes", "sum"))
-    down = down.groupby(["interval", "server"]).agg(down_bytes=("bytes", "sum"))
-    out = up.join(down, how="outer").reset_index().fillna({"up_bytes": 0, "down_bytes": 0})
+    up = up.groupby(["interval", "server"]).agg(start=("start", "first"), up_bytes=("bytes", "sum"),
+                                                up_packets=("packets", "sum"))
+    down = down.groupby(["interval", "server"]).agg(down_bytes=("bytes", "sum"),
+                                                    down_packets=("packets", "sum"))
+    out = up.join(down, how="outer").reset_index()
+    out = out.fillna({c: 0 for c in ("up_bytes", "down_bytes", "up_packets", "down_packets")})
     out["server"] = out["server"].astype(np.int64)
-    out[["up_bytes", "down_bytes"]] = out[["up_bytes", "down_bytes"]].astype(np.float64)
+    cols = ["up_bytes", "down_bytes", "up_packets", "down_packets"]
+    out[cols] = out[cols].astype(np.float64)
     out["source"] = "measured"
-    return out[["interval", "start", "server", "up_bytes", "down_bytes", "source"]].sort_values(
+    return out[["interval", "start", "server", *cols, "source"]].sort_values(
         ["interval", "server"], ignore_index=True)

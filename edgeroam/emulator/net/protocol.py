@@ -469,6 +469,8 @@ class Channel:
         self.decoder = decoder
         self.peer = peer
         self.bytes_out = 0
+        #: called once with this channel just before it closes (the agents log what it carried)
+        self.on_close: Callable[[Channel], None] | None = None
         self._ready: list[Frame] = []
         self._eof = False
         self._lock = asyncio.Lock()
@@ -505,8 +507,15 @@ class Channel:
                 self._ready.extend(self.decoder.feed(data))
         return self._ready.pop(0)
 
+    def finish(self) -> None:
+        """Run `on_close` (once) and close the socket now."""
+        cb, self.on_close = self.on_close, None
+        if cb is not None:
+            cb(self)
+        self.writer.close()
+
     async def close(self) -> None:
         """Close the writing side (errors of an already broken connection are ignored)."""
-        self.writer.close()
+        self.finish()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()

@@ -49,9 +49,10 @@ def test_net_hits_and_misses_equal_sim_on_a_scripted_path(scripted, net_ok, tmp_
     # queries were measured in the windows after arrivals
     assert res.tables["queries"]["queries"].sum() > 0
     bh = res.tables["backhaul"]
-    assert (bh["source"] == "measured").all() and bh["up_bytes"].sum() > 0
+    measured = bh[bh["source"] == "measured"]
+    assert measured["up_bytes"].sum() > 0
     # the measured backhaul carried at least the migrated layer bytes
-    assert bh["up_bytes"].sum() >= 0.98 * tr.loc[tr["kind"] == "migrate", "bytes"].sum()
+    assert measured["up_bytes"].sum() >= 0.98 * tr.loc[tr["kind"] == "migrate", "bytes"].sum()
     assert net_backend.emulated["speed"] == 15.0 and net_backend.emulated["clients"] == 2
     # link delays as this machine allows them (doctor's probe): netem where the kernel has it, else recorded
     # as not emulated
@@ -61,6 +62,24 @@ def test_net_hits_and_misses_equal_sim_on_a_scripted_path(scripted, net_ok, tmp_
     assert net_backend.emulated["link_delay"].startswith("netem" if netem else "not emulated")
     assert any("link delay" in x for x in net_backend.emulated["not_emulated"]) != netem
     assert net_backend.emulated.get("late_ticks", 0) == 0, net_backend.emulated
+    # the switch counters of every host's own link against what its agents' connections put on the wire
+    wire = net_backend.emulated["wire"]
+    print({k: v for k, v in wire.items() if k != "hosts"}, *wire["hosts"], sep="\n")
+    assert wire["sent_wire_bytes"] > 1e6
+    assert abs(wire["err_total"]) < 0.02 and wire["err_max"] < 0.02, wire
+    assert all(abs(h["err_in"]) < 0.02 for h in wire["hosts"]), wire
+    # every byte an agent wrote was read by its peer or counted lost
+    bal = wire["balance"]
+    assert bal["connections"] >= 10 and bal["sent"] > 1e6
+    assert bal["unexplained"] == bal["excess"] == bal["unpaired"] == 0, bal
+    assert bal["sent"] == bal["received"] + bal["lost_unread"] + bal["lost_in_flight"]
+    # backhaul.parquet: the counters beside the model of the same migrations; memory measured
+    assert set(bh["source"]) == {"measured", "model"}
+    mig = tr.loc[tr["kind"] == "migrate", "bytes"].sum()
+    model = bh[bh["source"] == "model"]
+    assert model["up_bytes"].sum() >= mig  # each migration counted once per hop
+    mem = res.summary["memory"]
+    assert mem["peak_held"] >= 2 and mem["edge_rss_peak_mb"] > 50 and mem["agents_rss_mb"] > 500, mem
     left = leftovers(net_ok)
     assert not left.interfaces and not left.processes
     assert np.isfinite(res.tables["queries"]["latency_s"]).all()

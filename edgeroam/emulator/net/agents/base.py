@@ -2,8 +2,10 @@
 in its address book, an event log (JSON lines), the command line and the process life (ready line, SIGTERM).
 
 An agent process prints one line ``READY <name> <address>`` on stdout once it listens, writes its events to
-``--log`` as they happen (one JSON object a line, flushed), and on SIGTERM or SIGINT closes its links and
-server, writes a final ``stats`` line and exits 0.
+``--log`` as they happen (one JSON object a line, flushed), logs every connection as it closes (``conn``:
+bytes written and read, bytes left unread or unacknowledged, the kernel's TCP counters; `wire`), and on
+SIGTERM or SIGINT closes its links and server, writes a final ``stats`` line (with its peak resident memory)
+and exits 0.
 
 What it leaves to others: what each agent does with frames (edge, client, master).
 """
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import signal
 import sys
 import time
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from edgeroam.emulator.net.agents.link import Link, Server
+from edgeroam.emulator.net.agents.wire import conn_record
 from edgeroam.emulator.net.protocol import DEFAULT_MAX_BODY, Channel, Encoder, Frame, Tally, load_secret
 from edgeroam.errors import EdgeroamError, NetError
 
@@ -59,7 +63,7 @@ class Agent:
         self.encoder = Encoder(secret, run, name)
         self.tally = Tally()
         self.listener = Server(listen, name, self.encoder, secret, self.handle, tally=self.tally,
-                             max_body=max_body)
+                             max_body=max_body, on_close=self.conn_closed)
         self.links: dict[str, Link] = {}
         self.address: str | None = None
         self.t0 = time.time()
@@ -82,8 +86,13 @@ class Agent:
             if addr is None:
                 raise NetError(f"{self.name}: no address for peer {peer!r} in the address book")
             lk = self.links[peer] = Link(peer, addr, self.encoder, self.secret, self.tally,
-                                         on_frame=self.on_frame, max_body=self.max_body)
+                                         on_frame=self.on_frame, max_body=self.max_body,
+                                         on_close=self.conn_closed)
         return lk
+
+    def conn_closed(self, chan: Channel) -> None:
+        """Log what a connection carried (``conn``, `wire.conn_record`) as it closes."""
+        self.record("conn", **conn_record(chan))
 
     async def on_frame(self, frame: Frame) -> None:
         """A frame on one of our links that answers no request (default: ignored, but counted)."""
@@ -105,6 +114,7 @@ class Agent:
             "reconnects": sum(lk.reconnects for lk in self.links.values()),
             "bytes_out": sum(lk.bytes_out for lk in self.links.values())
             + sum(ch.bytes_out for ch in self.listener.channels),
+            "rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         }
 
     def record(self, event: str, **fields: Any) -> None:

@@ -77,6 +77,8 @@ class Link:
         Called with frames from the peer that answer no request.
     reconnect_s : float
         How long to keep trying to reconnect before the pending requests fail with NetError.
+    on_close : callable, optional
+        Called with each connection of this link just before it closes (`Channel.on_close`).
 
     Attributes
     ----------
@@ -88,7 +90,8 @@ class Link:
 
     def __init__(self, peer: str, addr: str, encoder: Encoder, secret: bytes, tally: Tally, *,
                  on_frame: Callable[[Frame], Awaitable[None] | None] | None = None,
-                 reconnect_s: float = 10.0, max_body: int | None = None) -> None:
+                 reconnect_s: float = 10.0, max_body: int | None = None,
+                 on_close: Callable[[Channel], None] | None = None) -> None:
         self.peer = peer
         self.addr = addr
         self.encoder = encoder
@@ -97,6 +100,7 @@ class Link:
         self.on_frame = on_frame
         self.reconnect_s = float(reconnect_s)
         self.max_body = max_body
+        self.on_close = on_close
         self.resent = 0
         self.reconnects = 0
         self.bytes_out = 0
@@ -148,6 +152,7 @@ class Link:
         dec = Decoder(self.secret, run=self.encoder.run, me=self.encoder.src, tally=self.tally,
                       window="@answers", **kw)
         chan = Channel(reader, writer, self.encoder, dec, self.peer)
+        chan.on_close = self.on_close
         await chan.send("hello", self.peer)
         again = list(self._pending.values())
         self._pending.clear()
@@ -199,7 +204,7 @@ class Link:
         if self._chan is chan:
             self._chan = None
             with contextlib.suppress(Exception):
-                chan.writer.close()
+                chan.finish()
 
     async def _read(self, chan: Channel) -> None:
         while True:
@@ -244,11 +249,13 @@ class Server:
     """Accepts peers on `addr` and calls ``handler(frame, channel)`` for every accepted frame.
 
     One `Tally` counts what all connections drop; a handler exception is logged and counted
-    (``tally.dropped['handler_error']``), never kills the server.
+    (``tally.dropped['handler_error']``), never kills the server. `on_close` is called with each accepted
+    connection just before it closes.
     """
 
     def __init__(self, addr: str, name: str, encoder: Encoder, secret: bytes, handler: Handler, *,
-                 tally: Tally | None = None, max_body: int | None = None) -> None:
+                 tally: Tally | None = None, max_body: int | None = None,
+                 on_close: Callable[[Channel], None] | None = None) -> None:
         self.addr = addr
         self.name = name
         self.encoder = encoder
@@ -256,6 +263,7 @@ class Server:
         self.handler = handler
         self.tally = Tally() if tally is None else tally
         self.max_body = max_body
+        self.on_close = on_close
         self.channels: set[Channel] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -275,6 +283,7 @@ class Server:
         dec = Decoder(self.secret, run=self.encoder.run, me=self.name, tally=self.tally, **kw)
         peer = str(writer.get_extra_info("peername") or "unix")
         chan = Channel(reader, writer, self.encoder, dec, peer)
+        chan.on_close = self.on_close
         self.channels.add(chan)
         try:
             while (frame := await chan.recv()) is not None:
