@@ -5,8 +5,8 @@ IONN, recursive, direct, fraction cut), query.py turns an order into query timel
 7), planner.py memoises plans, orders and latencies per server load for a run.
 The other papers' planners: eosdnn.py (EosDNN's local-edge-cloud migration: delay model, PSO-GA, GA, Greedy,
 prePSO, cost model), lmu.py (EosDNN's Layer Merge Uploading, SD / SSD of any upload order), scheduling.py
-(S3's edge-cloud scheduling: Single Cutting, Scheduling with Queuing), taxonomy.py (S2's classification of
-every planner, `edgeroam planners`).
+(S3's edge-cloud scheduling: Single Cutting, Scheduling with Queuing), twostep.py (EosDNN's two-step
+migration of inception modules), taxonomy.py (S2's classification of every planner, `edgeroam planners`).
 The graphs and profiles come from emulator.dnn.
 """
 

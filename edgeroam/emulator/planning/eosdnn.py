@@ -20,8 +20,8 @@ Xue et al., "EosDNN" §III and §V (DIGEST §2.1-2.3):
   weightless layers tied to their predecessor, then PSO from a random swarm with no GA seed).
 
 DAG models (GoogLeNet, ResNet) are linearised in topological order (IONN's reading), each layer reading
-the sum of its inputs from the node of the layer before it; EosDNN's two-step inception migration is not
-modelled.
+the sum of its inputs from the node of the layer before it; EosDNN's two-step inception migration (modules
+merged for PSO-GA, then each module's branches placed) is twostep.py.
 Layer upload order (LMU) is lmu.py's job.
 """
 

@@ -71,6 +71,8 @@ PLANNERS: dict[str, Classification] = {
                  "Heuristic (PSO)", "EosDNN baseline [30]", 1, False, True, True, "planning.eosdnn"),
     "greedy": _c("Cloud-Edges-Ends", "Layers", "Computation resource, device quantity", "Latency", "Greedy",
                  "EosDNN baseline [45]", 1, True, True, True, "planning.eosdnn"),
+    "two-step": _c("Cloud-Edges-Ends", "Layers", "Computation resource, device quantity", "Latency",
+                   "PSO-GA + enumeration", "EosDNN", 1, False, True, True, "planning.twostep"),
     "lmu": _c("Cloud-Edges-Ends", "Layers", "Network bandwidth", "Latency", "Greedy (ELDA)",
               "EosDNN", 1, True, True, True, "planning.lmu"),
     "single-cutting": _c("Cloud-Edges", "Layers", "Network bandwidth", "Latency",
@@ -89,9 +91,14 @@ def _runner(
     from edgeroam.emulator.dnn.zoo import model_graph
     from edgeroam.emulator.planning import eosdnn as eos
 
-    if name in ("pso-ga", "ga", "prepso", "greedy", "lmu"):
+    if name in ("pso-ga", "ga", "prepso", "greedy", "lmu", "two-step"):
         edges = max(1, (servers + 1) // 2)
         env = eos.eosdnn_environment(users, edges, max(0, servers - edges), seed=seed)
+        if name == "two-step":
+            from edgeroam.emulator.planning.twostep import two_step
+
+            return lambda: two_step(env, [model] * users, iterations=iterations,
+                                    ga_generations=max(1, iterations // 6), seed=seed)
         wl = eos.make_workload(env, [model] * users)
         if name == "pso-ga":
             return lambda: eos.pso_ga(env, wl, iterations=iterations, ga_generations=max(1, iterations // 6),

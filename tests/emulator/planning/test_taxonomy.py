@@ -14,7 +14,7 @@ DEPLOYMENTS = {"Co-Ends", "Co-Edges", "Edges-Ends", "Cloud-Ends", "Cloud-Edges",
 
 def test_every_planner_is_classified_in_s2_vocabulary() -> None:
     assert {"pso-ga", "ga", "greedy", "prepso", "lmu", "single-cutting", "scheduling-queuing",
-            "shortest-path", "ionn-order"} <= set(PLANNERS)
+            "shortest-path", "ionn-order", "two-step"} <= set(PLANNERS)
     for name, c in PLANNERS.items():
         assert c.deployment in DEPLOYMENTS, name
         assert c.granularity == "Layers" and c.objectives and c.algorithm and c.performances >= 1
