@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "SplitConfig",
     "SyntheticConfig",
     "TopologyConfig",
+    "WindowConfig",
     "apply_overrides",
     "load_scenario",
     "resolve_scenario",
@@ -236,6 +239,57 @@ class PolicyConfig(_Model):
     crowded_fraction: float = Field(0.06, ge=0, le=1, description="share of servers treated as crowded")
 
 
+class WindowConfig(_Model):
+    """A slice of the dataset (a box and a time span) that a run replays, so that a net run fits one machine
+    (DESIGN §7; `edgeroam.emulator.net.window`): every trace is cut to the box, the test users to the span,
+    and at most `clients` of them (the busiest first) are replayed. The span is ``[start, end)`` or the
+    `busiest_s` seconds with the most test users."""
+
+    region: str | None = Field(
+        None, description="box of the window: a region preset, 'metric:minx,miny,maxx,maxy' or "
+        "'lonlat:minlon,minlat,maxlon,maxlat'; None = no spatial cut")
+    start: float | datetime | None = Field(
+        None, description="start of the span: seconds like the traces' t, or a TOML date-time (UTC if no "
+        "offset)")
+    end: float | datetime | None = Field(None, description="end of the span (exclusive), as start")
+    busiest_s: float | None = Field(
+        None, gt=0, description="instead of start/end: the span of this many seconds with the most test "
+        "users")
+    clients: int = Field(10, ge=1, description="at most this many test users, the busiest first")
+
+    @model_validator(mode="after")
+    def _span(self) -> WindowConfig:
+        for key in ("start", "end"):
+            v = getattr(self, key)
+            if isinstance(v, datetime):
+                setattr(self, key, (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp())
+        if self.busiest_s is not None:
+            if self.start is not None or self.end is not None:
+                raise ValueError("give either busiest_s or start and end, not both")
+        elif self.start is None or self.end is None:
+            raise ValueError("needs start and end, or busiest_s (the busiest span of that length)")
+        elif not self.end > self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, v: str | None) -> str | None:
+        if v is not None:
+            from edgeroam.datasets.regions import get_region
+            from edgeroam.errors import DatasetError
+
+            try:
+                get_region(v)
+            except DatasetError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
 class RunConfig(_Model):
     """How a run executes."""
 
@@ -243,6 +297,20 @@ class RunConfig(_Model):
     speed: float = Field(1.0, gt=0, description="net only: time compression factor")
     duration_s: float | None = Field(None, gt=0, description="cut the replay after this many seconds")
     out: str = "runs"
+    switch: Literal["bridge", "ovs"] = Field(
+        "bridge", description="net only: Linux bridges with static forwarding, or Open vSwitch (userspace "
+        "datapath) driven by the os-ken controller")
+    window: WindowConfig | None = Field(None, description="replay only this slice of the dataset")
+
+    @model_serializer(mode="wrap")
+    def _drop_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out at their defaults: resolved scenarios (run hashes) from before the keys stay the same
+        out = handler(self)
+        if out.get("switch") == "bridge":
+            out.pop("switch")
+        if out.get("window") is None:
+            out.pop("window", None)
+        return out
 
 
 class Scenario(_Model):

@@ -138,3 +138,57 @@ def test_sumo_example_root_resolves_against_its_file():
     sc = load_scenario("sumo-example")
     assert sc.dataset.kind == "sumo" and Path(sc.dataset.root).is_file()
     assert Path(sc.dataset.root).name == "example.sumocfg" and sc.dataset.reader_options() == {"coords": "xy"}
+
+
+def test_run_switch_and_window_keys(tmp_path):
+    base = load_scenario(SCENARIOS / "demo.toml")
+    # left out of the resolved scenario at their defaults: run hashes and summaries of earlier runs stay
+    assert base.run.switch == "bridge" and base.run.window is None
+    assert set(base.model_dump(mode="json")["run"]) == {"backend", "speed", "duration_s", "out"}
+    s = load_scenario(SCENARIOS / "demo.toml", ["run.switch=ovs", "run.window.region=metric:0,0,500,500",
+                                                "run.window.busiest_s=600", "run.window.clients=3"])
+    assert s.run.switch == "ovs" and s.run.window.busiest_s == 600 and s.run.window.clients == 3
+    assert s.model_dump(mode="json")["run"]["window"] == {"region": "metric:0,0,500,500", "busiest_s": 600.0,
+                                                         "clients": 3}
+    assert scenario_from_dict(tomllib.loads(scenario_to_toml(s))) == s
+    p = _write(tmp_path, "[run.window]\nstart = 2009-01-01T00:00:00Z\nend = 2009-01-01T01:00:00\n")
+    w = load_scenario(p).run.window
+    assert (w.start, w.end) == (1230768000.0, 1230771600.0)  # date-times as seconds, UTC when no offset
+
+
+@pytest.mark.parametrize(("override", "key", "what"), [
+    (["run.switch=ovz"], "run.switch", "'bridge' or 'ovs'"),
+    (["run.window.start=5"], "run.window", "needs start and end, or busiest_s"),
+    (["run.window.start=5", "run.window.end=1"], "run.window", "must be after start"),
+    (["run.window.busiest_s=60", "run.window.start=1"], "run.window", "not both"),
+    (["run.window.busiest_s=-5"], "run.window.busiest_s", "greater than 0"),
+    (["run.window.busiest_s=60", "run.window.region=nowhere"], "run.window.region", "unknown region"),
+    (["run.window.busiest_s=60", "run.window.clients=0"], "run.window.clients", "greater than or equal to 1"),
+    (["run.window.size=3"], "run.window.size", "unknown key"),
+    (["run.window=3"], "run.window", "valid dictionary"),
+])
+def test_bad_switch_and_window_name_the_key(override, key, what):
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(SCENARIOS / "demo.toml", override)
+    assert ei.value.key == key and what in str(ei.value), str(ei.value)
+
+
+def test_the_window_cuts_the_world_and_reaches_the_net_backend():
+    from edgeroam.emulator.backend import run_options
+    from edgeroam.world import load_world
+
+    whole = load_world(load_scenario(SCENARIOS / "demo.toml"))
+    sc = load_scenario(SCENARIOS / "demo.toml", ["run.window.busiest_s=900", "run.window.clients=4",
+                                                 "run.window.region=metric:0,0,1000,1000", "run.backend=net",
+                                                 "run.switch=ovs"])
+    w = load_world(sc)
+    info = w.extra["window"]
+    assert len(w.test_users) == len(info["users"]) <= 4 and set(w.test_users) == set(info["users"])
+    t = w.test_traces
+    assert t["t"].between(info["start"], info["end"], inclusive="left").all()
+    assert t["x"].between(0, 1000).all() and t["y"].between(0, 1000).all()
+    assert info["end"] - info["start"] == 900 and len(t) == info["points"]
+    assert len(w.topology.servers) < len(whole.topology.servers)
+    assert run_options(sc.run) == {"speed": 1.0, "switch": "ovs"}
+    with pytest.raises(ScenarioError, match=r"run\.window: no trace point"):
+        load_world(load_scenario(SCENARIOS / "demo.toml", ["run.window.start=1e9", "run.window.end=2e9"]))

@@ -34,9 +34,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from edgeroam.emulator.actions import Action
     from edgeroam.emulator.planning.planner import Planner
+    from edgeroam.scenario import RunConfig
     from edgeroam.topology.build import Topology
 
-__all__ = ["BACKENDS", "Arrival", "Backend", "Closing", "Events", "Moves", "Setup", "make_backend"]
+__all__ = ["BACKENDS", "RUN_OPTIONS", "Arrival", "Backend", "Closing", "Events", "Moves", "Setup",
+           "make_backend", "run_options"]
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ class Closing:
     server memory figures (None for the optimal bound) and, for an emulating backend, what it emulated and
     how (``emulated.json`` of the run directory; None for ``sim``). ``holdings`` is the log of what the
     servers hold over time (`SimBackend.holdings` columns), from which the master computes the storage held
-    (`edgeroam.emulator.metrics.storage_summary`); None where a backend does not record it."""
+    (`edgeroam.emulator.metrics.storage_summary`); None where a backend does not record it. ``tables`` are
+    more tables of the run directory that only this backend measures (``net``: ``fidelity``)."""
 
     events: Events
     transfers: pd.DataFrame
@@ -142,6 +145,7 @@ class Closing:
     memory: dict[str, float] | None
     emulated: dict[str, Any] | None = None
     holdings: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -197,3 +201,19 @@ def make_backend(name: str, **options: Any) -> Backend:
     except (ImportError, AttributeError) as exc:  # a missing optional dependency, or a broken install
         raise RunError(f"the {name!r} backend ({target}) cannot be loaded: {exc}") from None
     return factory(**options)
+
+
+#: the scenario's ``[run]`` keys each backend takes as constructor options (`run_options`)
+RUN_OPTIONS: dict[str, tuple[str, ...]] = {"sim": (), "net": ("speed", "switch")}
+
+
+def run_options(run: RunConfig) -> dict[str, Any]:
+    """Constructor options of a scenario's backend from its ``[run]`` table (``net``: speed, switch).
+
+    Examples
+    --------
+    >>> from edgeroam.scenario import RunConfig
+    >>> run_options(RunConfig(backend="net", switch="ovs"))
+    {'speed': 1.0, 'switch': 'ovs'}
+    """
+    return {key: getattr(run, key) for key in RUN_OPTIONS.get(run.backend, ())}

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from edgeroam.emulator.backend import make_backend
+from edgeroam.emulator.backend import make_backend, run_options
 from edgeroam.emulator.master import PassResult, run_pass
 from edgeroam.emulator.policies import TargetPolicy, make_policy, policy_from_scenario
 from edgeroam.emulator.preflight import check_run
@@ -39,8 +39,8 @@ PERDNN_FRACTION = 43.0 / 128.0
 
 
 def backend_options(sc: Scenario) -> dict[str, Any]:
-    """Constructor options of the scenario's backend (``net``: the speed factor ``run.speed``)."""
-    return {"speed": sc.run.speed} if sc.run.backend == "net" else {}
+    """Constructor options of the scenario's backend (``net``: ``run.speed`` and ``run.switch``)."""
+    return run_options(sc.run)
 
 
 def crowded_servers(backhaul: pd.DataFrame, n_servers: int, share: float) -> list[int]:

@@ -4,20 +4,30 @@ A net run is bounded by one host (DESIGN §7), so it takes the cells and clients
 dataset: `select_window` takes the points inside ``[start, end)`` (and inside an x/y box when given),
 `busiest_window` finds the span of a given length with the most distinct users (sliding in quarter steps,
 vectorized over all points). Both return a `Window`: its span, the users (the busiest first, at most
-`max_clients`), the cells they visit and those cells with their neighbours (where pre-made links go). Turning
-a window into servers and a backhaul graph is left to `edgeroam.topology`."""
+`max_clients`), the cells they visit and those cells with their neighbours (where pre-made links go).
+`apply_window` cuts a world's traces to a scenario's ``run.window`` (`edgeroam.scenario.WindowConfig`) before
+its topology is built (`edgeroam.world.load_world`), for either backend. Turning a window into servers and a
+backhaul graph is left to `edgeroam.topology`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from edgeroam.errors import ScenarioError
+from edgeroam.datasets.regions import Region, region_mask
+from edgeroam.errors import DatasetError, ScenarioError
 from edgeroam.topology.hexgrid import AXIAL_DIRECTIONS, HexGrid, cell_id
 
-__all__ = ["Window", "busiest_window", "select_window"]
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeroam.scenario import WindowConfig
+
+__all__ = ["Window", "apply_window", "busiest_window", "select_window"]
+
+#: a window's box: (x0, y0, x1, y1) in the traces' metres (half-open), or a region (preset or box spec)
+Box = tuple[float, float, float, float] | Region | str | None
 
 
 @dataclass(frozen=True)
@@ -32,17 +42,22 @@ class Window:
     cells_with_neighbours: np.ndarray
 
 
-def _in_box(traces: pd.DataFrame, box: tuple[float, float, float, float] | None) -> np.ndarray:
+def _in_box(traces: pd.DataFrame, box: Box) -> np.ndarray:
     if box is None:
         return np.ones(len(traces), dtype=bool)
+    if isinstance(box, Region | str):
+        try:
+            return region_mask(traces, box)
+        except DatasetError as exc:
+            raise ScenarioError(None, "run.window.region", str(exc)) from None
     x0, y0, x1, y1 = box
     x, y = traces["x"].to_numpy(), traces["y"].to_numpy()
     return (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
 
 
 def select_window(traces: pd.DataFrame, grid: HexGrid, start: float, end: float, *,
-                  box: tuple[float, float, float, float] | None = None, max_clients: int = 10) -> Window:
-    """The window ``[start, end)`` (seconds since the epoch, like ``traces.t``) inside `box` (x0, y0, x1, y1).
+                  box: Box = None, max_clients: int = 10) -> Window:
+    """The window ``[start, end)`` (seconds, like ``traces.t``) inside `box` ((x0, y0, x1, y1) or a region).
 
     Raises ScenarioError (key ``run.window``) when the window is empty or inverted.
     """
@@ -65,7 +80,7 @@ def select_window(traces: pd.DataFrame, grid: HexGrid, start: float, end: float,
 
 
 def busiest_window(traces: pd.DataFrame, grid: HexGrid, duration_s: float, *,
-                   box: tuple[float, float, float, float] | None = None, max_clients: int = 10) -> Window:
+                   box: Box = None, max_clients: int = 10) -> Window:
     """The `duration_s` span (starting on a quarter-duration step) with the most distinct users in `box`;
     ties go to the earliest."""
     if duration_s <= 0:
@@ -85,3 +100,29 @@ def busiest_window(traces: pd.DataFrame, grid: HexGrid, duration_s: float, *,
     best = int(per.index[np.argmax(per.to_numpy())])
     start = t0 + best * step
     return select_window(traces, grid, start, start + duration_s, box=box, max_clients=max_clients)
+
+
+def apply_window(traces: pd.DataFrame, test_users: list[str], window: WindowConfig,
+                 grid: HexGrid) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """Cut a world to a scenario's ``run.window``: every trace to the box (the training users too, as a
+    ``dataset.region`` would), the test users to those of the window (at most ``window.clients``, the busiest
+    first) and their points to its span. Returns the traces, the test users and what the window holds (its
+    span, users, points, cells and cells with neighbours; ``world.extra["window"]``).
+
+    Raises ScenarioError (key ``run.window``) when no test user is in the window.
+    """
+    boxed = traces[_in_box(traces, window.region)]
+    tests = boxed["user"].astype(str).isin(test_users).to_numpy()
+    if not tests.any():
+        raise ScenarioError(None, "run.window.region", f"no test user has a point in {window.region!r}")
+    mine = boxed[tests]
+    if window.busiest_s is not None:
+        w = busiest_window(mine, grid, window.busiest_s, max_clients=window.clients)
+    else:
+        w = select_window(mine, grid, float(window.start), float(window.end), max_clients=window.clients)
+    users = [str(u) for u in w.users]
+    t = boxed["t"].to_numpy()
+    keep = ~tests | (boxed["user"].astype(str).isin(users).to_numpy() & (t >= w.start) & (t < w.end))
+    info = {"start": w.start, "end": w.end, "users": users, "points": w.points, "cells": len(w.cells),
+            "cells_with_neighbours": len(w.cells_with_neighbours)}
+    return boxed[keep], [u for u in test_users if u in set(users)], info
