@@ -306,6 +306,36 @@ def _t3_dataset(ctx: Context, dataset: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return pd.DataFrame(got["speed"]), pd.DataFrame(got["horizon"])
 
 
+#: table3.md's alternatives: (label, predictor, parameters)
+T3_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("SVR linear, displacement target, squared ε-loss (default)", "svr", {}),
+    ("SVR linear, absolute positions (PerDNN literal)", "svr", {"target": "absolute"}),
+    ("SVR linear, L1 ε-loss (dual liblinear)", "svr", {"loss": "epsilon_insensitive"}),
+    ("SVR rbf (5,000-window subset)", "svr", {"kernel": "rbf"}),
+    ("SVR poly, degree 3 (5,000-window subset)", "svr", {"kernel": "poly"}),
+    ("LSTM, absolute positions", "lstm", {"target": "absolute"}),
+]
+
+
+def _t3_variants(ctx: Context, dataset: str) -> list[dict[str, Any]]:
+    """top-1 / top-2 (non-futile test windows) and MAE (all) of each of `T3_VARIANTS` (Table III protocol)."""
+    from edgeroam.predictors.evaluate import evaluate_on, prepare_data, train_predictor
+    from edgeroam.scenario import load_scenario
+
+    def run() -> list[dict[str, Any]]:
+        sc = load_scenario(f"perdnn-{dataset}")
+        data = prepare_data(sc)
+        out = []
+        for label, kind, params in T3_VARIANTS:
+            model, _ = train_predictor(kind, data, sc, params=params)
+            p = evaluate_on(model, data).pooled
+            out.append({"variant": label, "top1": round(p["top1"], 1), "top2": round(p["top2"], 1),
+                        "mae_m": round(p["mae_m"], 1)})
+        return out
+
+    return _cached(ctx, _key("table3-variants", dataset, T3_VARIANTS), run)
+
+
 def honest_table3(ctx: Context) -> Section:
     """Item 7: where the learned predictors beat stay / constant velocity (speed class, longer horizons)."""
     sec = Section(
@@ -313,10 +343,16 @@ def honest_table3(ctx: Context) -> Section:
         "Table III by speed class and horizon: stay and constant velocity against the learned predictors",
         "edgeroam reproduce perdnn --only honest-table3 --docs",
     )
+    variants = {}
     for dataset in ("kaist", "geolife"):
         speed, horizon = _t3_dataset(ctx, dataset)
         sec.tables[f"honest-table3-speed-{dataset}"] = speed
         sec.tables[f"honest-table3-horizon-{dataset}"] = horizon
+        variants[dataset] = _t3_variants(ctx, dataset)
+    sec.tables["honest-table3-variants"] = pd.DataFrame([
+        {"variant": k["variant"], **{f"{ds}_{c}": variants[ds][i][c] for ds in variants
+                                     for c in ("top1", "top2", "mae_m")}}
+        for i, k in enumerate(variants["kaist"])])
     return sec
 
 
@@ -414,7 +450,9 @@ def _torchvision_alexnet(classes: int = 1000):
 def alexnet_variants() -> pd.DataFrame:
     """Parameters, MiB and multiply-adds (conv and fc, from the layer graphs' FLOPs) of three AlexNets beside
     EosDNN Table IV's (62.1 M, 0.7 GFLOPs, 237 MB): our zoo's caffe AlexNet without groups (what EosDNN's
-    Table V sizes describe), Krizhevsky's two-tower one (groups in conv2, conv4, conv5) and torchvision's."""
+    Table V sizes describe), Krizhevsky's two-tower one (groups in conv2, conv4, conv5) and torchvision's.
+    ``graph_gflops``: all FLOPs of the layer graph (2 per multiply-add, plus bias, ReLU, LRN and pooling),
+    which the EosDNN workload takes as each layer's CPU cycles (`planning.eosdnn`)."""
     import torch
 
     from edgeroam.emulator.dnn.graph import layer_graph
@@ -432,8 +470,9 @@ def alexnet_variants() -> pd.DataFrame:
         macs = float(lay.loc[w, "flops"].sum()) / 2  # FLOPs = 2 × MACs (+ a bias add per output)
         rows.append({"model": label, "params_m": round(params / 1e6, 2),
                      "mib": round(int(lay["weight_bytes"].sum()) / 2**20, 1),
-                     "gmacs": round(macs / 1e9, 3), "gflops_2x": round(2 * macs / 1e9, 3),
-                     "gmacs_over_paper": round(macs / 1e9 / 0.7, 2)})
+                     "gmacs": round(macs / 1e9, 3), "gmacs_over_paper": round(macs / 1e9 / 0.7, 2),
+                     "graph_gflops": round(float(lay["flops"].sum()) / 1e9, 3),
+                     "graph_gflops_over_paper": round(float(lay["flops"].sum()) / 1e9 / 0.7, 2)})
     return pd.DataFrame(rows)
 
 
