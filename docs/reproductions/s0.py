@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from blocks import block  # docs/reproductions/blocks.py beside this script
 
 from edgeroam.emulator.dnn.zoo import model_graph
 from edgeroam.emulator.planning import eosdnn as eos
@@ -88,7 +89,8 @@ def main() -> None:
     t0 = time.perf_counter()
     table, checks = run(a.iterations, a.seed)
     a.out.write_text(PAGE.format(table=table, checks="\n".join(f"- {c}" for c in checks), iters=a.iterations,
-                                 seed=a.seed, secs=time.perf_counter() - t0))
+                                 seed=a.seed, secs=time.perf_counter() - t0,
+                                 seeds=block("s0-seeds", "edgeroam reproduce eosdnn --docs --only s0-seeds")))
     print(f"wrote {a.out} in {time.perf_counter() - t0:.0f} s")
 
 
@@ -113,6 +115,13 @@ S0's claims (no numbers are printed): Direct Uploading has the highest total sys
 Recursive Efficiency lower; Recursive Efficiency lower than IONN (finer P3). Ours:
 
 {checks}
+
+## Over seeds: mean ± spread
+
+The same over 5 seeds (each draws the CPUs and PSO-GA's randomness; 200 PSO-GA iterations), counting the
+seeds whose placement puts task 0's layers on one server (`edgeroam/sweep/others_seeds.py`):
+
+{seeds}
 """
 
 

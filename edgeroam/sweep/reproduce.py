@@ -581,20 +581,22 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
 }
 
 
-def _other(name: str) -> Callable[[Context], Section]:
-    """A section of edgeroam.sweep.others (imported when run: that module imports this one)."""
+def _other(name: str, module: str = "others") -> Callable[[Context], Section]:
+    """A section of edgeroam.sweep.<module> (imported when run: that module imports this one)."""
 
     def run(ctx: Context) -> Section:
-        from edgeroam.sweep import others
+        import importlib
 
-        return getattr(others, name)(ctx)
+        return getattr(importlib.import_module(f"edgeroam.sweep.{module}"), name)(ctx)
 
-    run.__doc__ = f"edgeroam.sweep.others.{name}"
+    run.__doc__ = f"edgeroam.sweep.{module}.{name}"
     return run
 
 
 SECTIONS.update({n.replace("_", "-"): _other(n) for n in (
     "eosdnn_toy", "eosdnn_models", "eosdnn_lmu", "eosdnn_migration", "s3_table1", "s0_fig5")})
+SECTIONS.update({n.replace("_", "-"): _other(n, "others_seeds") for n in (
+    "eosdnn_seeds", "eosdnn_lmu_seeds", "eosdnn_two_step", "s0_seeds", "s3_seeds")})
 
 
 def _fig7(ctx: Context) -> Section:
@@ -608,8 +610,9 @@ SECTIONS["fig7"] = _fig7
 #: which sections reproduce which paper; quick leaves out the timing measurement (fig4)
 PAPERS: dict[str, list[str]] = {
     "perdnn": ["table1", "table2", "fig7", "table3", "fig9", "fig10", "confidence", "beat", "fig4"],
-    "eosdnn": ["eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration", "s0-fig5"],
-    "s3": ["s3-table1"],
+    "eosdnn": ["eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration", "s0-fig5", "eosdnn-seeds",
+               "eosdnn-lmu-seeds", "eosdnn-two-step", "s0-seeds"],
+    "s3": ["s3-table1", "s3-seeds"],
 }
 QUICK_SKIP = {"fig4"}
 

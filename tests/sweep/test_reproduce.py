@@ -31,7 +31,7 @@ def test_the_report_puts_ours_beside_the_paper_for_each_item(tmp_path):
 
 def test_uncovered_papers_say_so_and_unknown_names_are_refused(tmp_path):
     res = reproduce("s3", tmp_path, progress=False)
-    assert set(res["sections"]) == {"s3-table1"}
+    assert set(res["sections"]) == {"s3-table1", "s3-seeds"}
     assert "S3-H" in res["not_covered"]["s3"]
     with pytest.raises(ScenarioError, match="unknown paper"):
         reproduce("nope", tmp_path, progress=False)
@@ -56,7 +56,8 @@ def test_reproduce_all_quick_matches_every_documented_table(tmp_path, capsys):
     res = json.loads((tmp_path / "results.json").read_text())
     assert set(res["sections"]) == {"table1", "table2", "fig7", "table3", "fig9", "fig10", "confidence",
                                     "beat", "eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration",
-                                    "s0-fig5", "s3-table1"}
+                                    "s0-fig5", "s3-table1", "eosdnn-seeds", "eosdnn-lmu-seeds",
+                                    "eosdnn-two-step", "s0-seeds", "s3-seeds"}
     ids = {i["id"] for s in res["sections"].values() for i in s["items"]}
     assert {"P-T1b", "P-T2c", "P-T3a", "P-F9a", "P-F9b", "P-F9f", "P-B1", "P-F10a", "P-D2"} <= ids
     record = json.loads((DOCS / RECORD).read_text())

@@ -1,0 +1,39 @@
+"""The repeated-seed sections of the other papers: items with TARGETS ids, one table each, spreads."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeroam.sweep.reproduce import reproduce
+
+
+def _table(res: dict, name: str) -> list[dict]:
+    t = res["sections"][name]["tables"][name]
+    return [dict(zip(t["columns"], r, strict=True)) for r in t["rows"]]
+
+
+def test_s3_and_lmu_seed_tables(tmp_path):
+    res = reproduce("s3", tmp_path, only=["s3-seeds"], progress=False)
+    rows = _table(res, "s3-seeds")
+    assert len(rows) == 6 * 2 * 4
+    eo = [r for r in rows if r["method"] == "E-O"]
+    co = [r for r in rows if r["method"] == "C-O"]
+    assert all(r["min s"] <= r["mean s"] <= r["max s"] for r in rows)
+    assert any(r["sd s"] > 0 for r in co)  # the drawn frame rates move the uplink-bound runs
+    assert {r["DNN"] for r in eo} >= {"alexnet", "alexnet_parallel"}
+    res = reproduce("eosdnn", tmp_path / "e", only=["eosdnn-lmu-seeds"], progress=False)
+    items = {i["id"]: i for i in res["sections"]["eosdnn-lmu-seeds"]["items"]}
+    assert items["E-H1"]["paper"] == -45.16 and items["E-H1"]["ours"] < 0
+    assert [r["seed"] for r in _table(res, "eosdnn-lmu-seeds")][-2:] == ["mean", "sd"]
+
+
+@pytest.mark.slow
+def test_eosdnn_and_s0_seed_tables_quick(tmp_path):
+    res = reproduce("eosdnn", tmp_path, quick=True, progress=False,
+                    only=["eosdnn-seeds", "eosdnn-two-step", "s0-seeds"])
+    seeds = _table(res, "eosdnn-seeds")
+    assert {r["planner"] for r in seeds} == {"PSO-GA", "PSO-GA (no greedy seed)", "GA", "prePSO", "Greedy"}
+    assert all(r["seeds"] == 2 and r["MD min s"] <= r["MD mean s"] <= r["MD max s"] for r in seeds)
+    two = {r["plan"]: r for r in _table(res, "eosdnn-two-step")}
+    assert two["two-step"]["MD max s"] <= two["step 1 (modules merged)"]["MD max s"] + 1e-9
+    assert {i["id"] for i in res["sections"]["s0-seeds"]["items"]} == {"S0-F5"}
