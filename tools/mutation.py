@@ -198,8 +198,8 @@ def _run(module: str, tests: list[str], jobs: int, slow: bool) -> bool:
 def _rerun_survivors(module: str, jobs: int) -> bool:
     """Run the last run's surviving mutants of `module` again against the current tests (after adding tests).
 
-    The scratch copy's tests are replaced by the working tree's; the module itself must be unchanged since
-    that run (else run it in full). A mutant killed before stays killed: tests were only added.
+    The scratch copy's project and tests are replaced by the working tree's; the module itself must be
+    unchanged since that run (else run it in full). A mutant killed before stays killed: tests were added.
     """
     root = WORK / _slug(module)
     last = _collect(module, MODULES[module])
@@ -211,6 +211,10 @@ def _rerun_survivors(module: str, jobs: int) -> bool:
         return False
     if not last["survived"]:
         return True
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("edgeroam", "scenarios"):  # the rest of the project moves on (new modules, new tests)
+        shutil.rmtree(root / folder)
+        shutil.copytree(REPO / folder, root / folder, ignore=ignore)
     _copy_tests(root)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = {**os.environ, "EDGEROAM_SHARED": os.environ.get("EDGEROAM_SHARED", str(REPO.parent / "shared"))}

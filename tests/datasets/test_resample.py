@@ -225,11 +225,11 @@ def test_a_single_sample_segment_and_the_last_sample_interpolate_exactly():
 
 def test_a_repeated_time_keeps_the_first_sample_in_every_segment():
     # the repeat is in user b's segment (not the first one): b's first sample at t = 10 is kept
-    tr = _tr({"user": ["a", "a", "b", "b", "b"], "traj": 0, "t": [0.0, 10.0, 0.0, 10.0, 10.0],
-              "x": [0.0, 1.0, 0.0, 5.0, 99.0], "y": 0.0})
-    r = resample(tr, 10, max_gap_s=60)
-    assert r["user"].astype(str).tolist() == ["a", "a", "b", "b"]
-    assert r["x"].tolist() == [0.0, 1.0, 0.0, 5.0]
+    tr = _tr({"user": ["a", "a", "b", "b", "b", "b"], "traj": 0, "t": [0.0, 10.0, 0.0, 10.0, 10.0, 20.0],
+              "x": [0.0, 1.0, 0.0, 5.0, 99.0, 105.0], "y": 0.0})
+    r = resample(tr, 5, max_gap_s=60)
+    assert r["user"].astype(str).tolist() == ["a"] * 3 + ["b"] * 5
+    assert r["x"].tolist() == [0.0, 0.5, 1.0, 0.0, 2.5, 5.0, 55.0, 105.0]
 
 
 def test_segment_ids_of_one_row_none_and_an_integer_mask():
@@ -238,8 +238,9 @@ def test_segment_ids_of_one_row_none_and_an_integer_mask():
     empty = segment_ids(one.iloc[:0], max_gap_s=60)
     assert empty.dtype == np.int64 and np.arange(3)[empty].tolist() == []  # usable as an index
     tr = _tr({"user": "a", "traj": 0, "t": [0.0, 10.0, 20.0, 30.0], "x": 0.0, "y": 0.0})
-    # an inside mask given as 0/1 integers means the same as booleans: leaving and re-entering splits
+    # an inside mask given as 0/1 numbers means the same as booleans: leaving and re-entering splits
     assert segment_ids(tr, max_gap_s=60, inside=np.array([1, 0, 1, 1])).tolist() == [0, -1, 1, 1]
+    assert segment_ids(tr, max_gap_s=60, inside=np.array([1.0, 0.0, 1.0, 1.0])).tolist() == [0, -1, 1, 1]
 
 
 def test_a_single_sample_segment_on_the_grid_gives_no_warning():

@@ -425,3 +425,204 @@ def test_links_added_later_give_the_same_rates():
         with pytest.raises(TopologyError, match=f"link 'X' has capacity {bad!r} bps; it must be finite"):
             net.add_links({"ok": 1.0, "X": bad})
     assert net.links == []
+
+
+def test_set_capacity_changes_the_rates_from_now_on():
+    # 8 Mbps = 1e6 B/s for 1 s, then 16 Mbps: the 1e6 B left take 0.5 s more
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS, "M": 8 * MBPS})
+    ends: dict = {}
+    _start(eng, net, ["L"], 2e6, 0.0, ends, "A")
+
+    def speed_up(eng):
+        yield eng.timeout(1.0)
+        net.set_capacity("L", 16 * MBPS)
+
+    eng.process(speed_up(eng))
+    eng.run()
+    assert ends["A"][1] == pytest.approx(1.5, abs=1e-9)
+    assert net.capacity_bps("L") == 16 * MBPS and net.capacity_bps("M") == 8 * MBPS
+    net.set_capacity("M", 0.5)  # a small capacity is fine
+    assert net.capacity_bps("M") == 0.5
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(TopologyError) as err:
+            net.set_capacity("L", bad)
+        assert str(err.value) == f"link 'L': capacity must be finite and > 0, got {bad!r}"
+    with pytest.raises(TopologyError, match="unknown link 'nope'"):
+        net.set_capacity("nope", 1.0)
+    assert net.capacity_bps("L") == 16 * MBPS
+
+
+def test_interval_bins_follow_the_origin_and_the_width():
+    # 1e6 B/s from t = 2.5 s for 3e6 B (to 5.5 s); bins of 2 s from t = 1: [1, 3) [3, 5) [5, 7)
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=2.0, origin=1.0)
+    ends: dict = {}
+    _start(eng, net, ["L"], 3e6, 2.5, ends, "A")
+    eng.run()
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [0, 1, 2] and ks.dtype == np.int64
+    np.testing.assert_allclose(mat[:, 0], [0.5e6, 2e6, 0.5e6], atol=1e-3)
+    assert net.interval_bytes()["start"].tolist() == [1.0, 3.0, 5.0]
+    # bins of 0.5 s from t = -0.25: a 1e6 B flow from 0 to 1 s falls 1/4, 1/2, 1/4 in bins 0, 1, 2
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=0.5, origin=-0.25)
+    net.transfer(["L"], 1e6)
+    eng.run()
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(mat[:, 0], [0.25e6, 0.5e6, 0.25e6], atol=1e-3)
+    # a flow starting before the origin: bin -1 holds its first 0.25 s
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=1.0, origin=0.25)
+    net.transfer(["L"], 1e6)
+    eng.run()
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [-1, 0]
+    np.testing.assert_allclose(mat[:, 0], [0.25e6, 0.75e6], atol=1e-3)
+
+
+def test_idle_time_and_rate_changes_inside_one_interval():
+    # A alone at 1e6 B/s for 0.5 s, then A and B at 5e5 B/s each: one 10-s interval holds every byte sent
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=10.0)
+    ends: dict = {}
+    _start(eng, net, ["L"], 1e6, 0.0, ends, "A")
+    _start(eng, net, ["L"], 2e5, 0.5, ends, "B")
+    eng.run()
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [0]
+    np.testing.assert_allclose(mat[0], [1.2e6], atol=1e-3)
+    # nothing is sent for 30 s: no interval is added (empty intervals are not in the tables)
+    def wait(eng):
+        yield eng.timeout(30.0)
+
+    eng.process(wait(eng))
+    eng.run()
+    net.link_bytes()
+    assert net.interval_matrix()[0].tolist() == [0] and len(net.interval_bytes()) == 1
+
+
+def test_node_tables_keep_tiny_byte_counts_and_number_rows_from_zero():
+    g = nx.Graph()
+    g.add_edge("a", "b", capacity_bps=8 * MBPS)
+    links = backhaul_links(g)
+    eng = Engine()
+    net = FluidNetwork(eng, links, interval_s=1.0)
+    empty = net.node_interval_bytes(links)
+    assert list(empty.columns) == ["interval", "start", "node", "up_bytes", "down_bytes"]
+    assert [str(t) for t in empty.dtypes[["interval", "start", "up_bytes", "down_bytes"]]] == ["int64"] + [
+        "float64"] * 3
+    net.transfer([("a", "b")], 0.5)  # half a byte: still traffic
+    eng.run()
+    net.transfer([("b", "a")], 2e6)  # from 0.5 us: 0.5 B of it fall in interval 2
+    eng.run()
+    table = net.node_interval_bytes(links)
+    assert table.index.tolist() == list(range(6))
+    assert table["interval"].tolist() == [0, 0, 1, 1, 2, 2] and table["start"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert table["node"].tolist() == ["a", "b"] * 3
+    np.testing.assert_allclose(table["up_bytes"], [0.5, 1e6 - 0.5, 0, 1e6, 0, 0.5], atol=1e-6)
+    np.testing.assert_allclose(table["down_bytes"], [1e6 - 0.5, 0.5, 1e6, 0, 0.5, 0], atol=1e-6)
+
+
+def test_bad_intervals_are_refused_in_one_line():
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(RunError) as err:
+            FluidNetwork(Engine(), {"L": 1.0}, interval_s=bad)
+        assert str(err.value) == f"interval_s must be finite and > 0, got {bad!r}"
+    assert FluidNetwork(Engine(), {"L": 1.0}, interval_s=0.001).interval_s == 0.001
+
+
+def test_slow_links_tiny_flows_and_loads_while_flows_run():
+    # 4 bit/s = 0.5 B/s: one byte takes 2 s; half a byte at 1e6 B/s takes 0.5 us
+    eng = Engine()
+    net = FluidNetwork(eng, {"slow": 4.0, "L": 8 * MBPS})
+    slow, tiny = net.transfer(["slow"], 1.0), net.transfer(["L"], 0.5)
+    assert net.link_load_bps() == {"slow": 4.0, "L": 8 * MBPS}
+    assert net.rates_bps() == {0: 4.0, 1: 8 * MBPS}
+    eng.run()
+    assert slow.value.end == pytest.approx(2.0, abs=1e-12)
+    assert tiny.value.end == pytest.approx(5e-7, abs=1e-15)
+    net.add_links({"small": 0.5})  # a capacity below 1 bit/s is a capacity
+    assert net.capacity_bps("small") == 0.5
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_link_too_slow_to_carry_anything_names_the_fluid_step():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 1e-320})  # a rate that rounds every finishing time to infinity
+    net.transfer(["L"], 1.0)
+    with pytest.raises(RunError) as err:
+        eng.run()
+    assert str(err.value) == ("callback 'fluid recompute' failed at t=0.0 s: RunError: no flow can progress "
+                              "at t=0.0 s (all rates are zero)")
+
+
+def test_a_transfer_finished_by_someone_else_stops_the_run_naming_the_step():
+    for latency, step in ((0.0, "fluid completion"), (0.5, "deliver transfer 0")):
+        eng = Engine()
+        net = FluidNetwork(eng, {"L": 8 * MBPS})
+        t = net.transfer(["L"], 1e6, latency_s=latency)
+        t.succeed("not yours")
+        with pytest.raises(RunError, match=rf"^callback '{step}' failed at t=1\.\d* s: RunError: "):
+            eng.run()
+
+
+def test_flows_started_at_one_instant_are_rated_once_even_across_zero_waits():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+
+    def two(eng):
+        yield eng.timeout(1.0)
+        net.transfer(["L"], 1e6)
+        yield eng.timeout(0.0)  # the same instant: the recomputation waits for it
+        net.transfer(["L"], 1e6)
+
+    eng.process(two(eng))
+    eng.run(until=1.5)
+    assert net.recomputations == 1 and net.rates_bps() == {0: 4 * MBPS, 1: 4 * MBPS}
+
+
+def test_cancel_at_the_start_and_after_the_last_flow_then_send_again():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS})
+    a, b = net.transfer(["L"], 1e6), net.transfer(["L"], 1e6)
+    assert net.cancel(a).nbytes == 0.0 and not net.in_progress(a) and net.in_progress(b)
+    eng.run()
+    assert b.value.end == pytest.approx(1.0)  # alone from the start
+    c = net.transfer(["L"], 1e6)
+    eng.run(until=1.5)
+    assert net.cancel(c).nbytes == pytest.approx(5e5)  # the last flow: nothing is in progress now
+    d = net.transfer(["L"], 1e6)
+    eng.run()
+    assert d.value.end == pytest.approx(2.5)
+    other = eng.event()  # not a transfer of this network
+    assert not net.in_progress(other)
+    with pytest.raises(RunError, match="not in progress"):
+        net.cancel(other)
+
+
+def test_links_added_during_traffic_keep_every_table_whole():
+    eng = Engine()
+    net = FluidNetwork(eng, {"L": 8 * MBPS}, interval_s=1.0)
+    net.transfer(["L"], 5e5)
+    eng.run()
+    net.add_links({"M": 8 * MBPS})
+    ks, mat = net.interval_matrix()
+    assert ks.tolist() == [0] and mat.shape == (1, 2) and mat[0, 1] == 0.0
+    assert net.link_load_bps() == {"L": 0.0, "M": 0.0} and net.link_bytes()["M"] == 0.0
+
+
+def test_max_min_rates_takes_integer_capacities_and_freezes_flows_on_a_dead_link():
+    rates = max_min_rates(np.array([10, 4]), np.array([0, 1, 3]), np.array([0, 0, 1]))
+    np.testing.assert_allclose(rates, [6.0, 4.0])
+    np.testing.assert_allclose(max_min_rates(np.array([0.0, 5.0]), np.array([0, 1, 2]), np.array([0, 1])),
+                               [0.0, 5.0])
+
+
+def test_backhaul_links_are_listed_by_the_text_of_their_nodes():
+    g = nx.Graph()
+    for u, v in [(2, 3), (10, 11), (1, 9), (1, 2)]:
+        g.add_edge(u, v, capacity_bps=1.0)
+    # networkx reports the edge 1-2 as (2, 1) (node 2 came first); ties on the first node: by the second
+    assert list(backhaul_links(g))[::2] == [(1, 9), (10, 11), (2, 1), (2, 3)]
