@@ -32,6 +32,12 @@ def render_report(report, console: Console) -> None:
         t.add_row(r.run, _pct(r.hit_ratio), str(r.partial_hits), str(r.misses), f"{r.executed_queries:,}",
                   f"{r.peak_up_mbps:.1f}", f"{r.peak_down_mbps:.1f}")
     console.print(t)
+    if len(report.fidelity):  # net runs: an unfaithful emulation is said loudly, before anything else
+        from edgeroam.report.fidelity import fidelity_lines
+
+        for line in fidelity_lines(report.fidelity):
+            console.print(line, style="bold red" if line.startswith("NOT FAITHFUL") else "green",
+                          markup=False, highlight=False)
     if len(report.fig10):
         f = Table(title="fractional migration (Fig. 10)")
         for col in ("model", "crowded", "budget MB", "peak up Mbit/s", "reduction", "query loss"):

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from edgeroam.report.fidelity import fidelity_lines, fidelity_table
 from edgeroam.report.output import ReportStage
 from edgeroam.report.tables import (
     backhaul_sources,
@@ -50,6 +51,8 @@ class Report:
     markdown: Path | None = None
     #: net runs: backhaul measured beside the model (`tables.backhaul_sources`); empty for sim runs
     sources: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: net runs: the fidelity verdict per run (`fidelity.fidelity_table`); empty for sim runs
+    fidelity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: paths as strings, NaN as None."""
@@ -63,6 +66,8 @@ class Report:
             "summary": records(self.summary),
             "fig9": records(self.fig9),
             "fig10": records(self.fig10),
+            "fidelity": records(self.fidelity),
+            "unfaithful": [r["run"] for r in records(self.fidelity) if not r["faithful"]],
             "figures": {k: str(v) for k, v in self.figures.items()},
             "markdown": None if self.markdown is None else str(self.markdown),
         }
@@ -107,6 +112,7 @@ def make_report(
     f9 = fig9_table(runs)
     f10 = fig10_table(runs)
     report = Report(dest, [r.path for r in runs], summary, f9, f10, sources=backhaul_sources(runs))
+    report.fidelity = fidelity_table(runs)  # net runs: did the emulation stay faithful
     drawers = [
         ("fig9", lambda: fg.fig9_figure(runs)),
         ("backhaul", lambda: fg.backhaul_figure(runs)),
@@ -129,12 +135,23 @@ def make_report(
     return report
 
 
+def _fidelity_markdown(rep: Report) -> list[str]:
+    if rep.fidelity.empty:
+        return []
+    lines = [f"- **{x}**\n" if x.startswith("NOT FAITHFUL") else f"- {x}\n"
+             for x in fidelity_lines(rep.fidelity)]
+    return ["\n## Fidelity of emulated runs\n\n", "A net run is faithful when every judged interval of a "
+            "transfer carried at least the threshold of its bottleneck link's shaped rate and the CPU never "
+            "ran out (fidelity.parquet of the run).\n\n", *lines, "\n", to_markdown(rep.fidelity)]
+
+
 def _markdown(rep: Report) -> str:
     parts = ["# edgeroam report\n", "Runs:\n"]
     parts += [f"- `{p}`\n" for p in rep.runs]
     parts += ["\n## Runs\n\n", "hit ratio = hits / (hits + misses) at server changes; executed queries = "
               "queries finished in the interval right after each server change; peaks = largest per-interval "
               "backhaul traffic of any server.\n\n", to_markdown(rep.summary, _SUMMARY_MD_COLUMNS)]
+    parts += _fidelity_markdown(rep)
     parts += ["\n## Fig. 9: hit ratio and executed queries\n\n",
               to_markdown(rep.fig9, ["scenario", "model", "radius_m", "policy", "predictor", "hit_ratio",
                                      "executed_queries", "gain_vs_ionn"])]

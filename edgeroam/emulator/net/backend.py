@@ -121,6 +121,7 @@ class Net:
         self._thread: threading.Thread | None = None
         self._driver: Any = None
         self._sampler: Any = None
+        self._fidelity: Any = None
         self._t0: float | None = None
         self._windows: list[_Window] = []
         self._held: dict[tuple[int, int], np.ndarray] = {}
@@ -238,6 +239,10 @@ class Net:
         self._refresh()
         self._call(self._each_client({"queries": False}, self.clients))
         self._sampler = CounterSampler(self.net, interval_s=max(setup.interval_s / self.speed, 0.05)).start()
+        from edgeroam.emulator.net.fidelity import FidelityMonitor  # CPU idle, achieved / shaped rates
+
+        tick_s = max(setup.interval_s / self.speed, 0.05)
+        self._fidelity = FidelityMonitor(self.net, interval_s=min(0.5, tick_s), source="proc").start()
         self.emulated = {
             "backend": "net", "switch": self.switch, "speed": self.speed, "execution": self.execution,
             "cells": len(plan.switches), "servers": len(self._host_of_server), "clients": len(self.clients),
@@ -413,6 +418,8 @@ class Net:
                 self._call(self._each_client({"queries": False}, sorted(self._attached)))
             if self._sampler is not None:
                 self._sampler.stop()
+            if self._fidelity is not None:
+                self._fidelity.stop()
             for agent in sorted(self._procs):  # SIGTERM by PID: each writes its final stats line
                 self.net.end(self._procs[agent])
             self._wire.sample()  # every connection is closed: the counters hold all the agents sent
@@ -420,9 +427,19 @@ class Net:
             self.emulated["wire"] = self._wire_check()
             transfers = self._transfers()
             return Closing(self._queries(), transfers, self._backhaul(transfers), self._memory(),
-                           self.emulated)
+                           self.emulated, tables={"fidelity": self._judge_fidelity()})
         finally:
             self._teardown()
+
+    def _judge_fidelity(self) -> pd.DataFrame:
+        """The fidelity monitor's table (``fidelity.parquet``) over the agents' logged transfers; its verdict
+        goes to ``emulated['fidelity']``."""
+        from edgeroam.emulator.net.fidelity import add_agent_transfers
+
+        switch_of = {s: self.net.plan.switch_of[n] for s, n in self._node_of.items()}
+        add_agent_transfers(self._fidelity, self._logs, self._host_of_server, self._host_of_client, switch_of)
+        self.emulated["fidelity"] = self._fidelity.summary()
+        return self._fidelity.table(t0=self._t0 or 0.0, speed=self.speed)
 
     # -- tables --------------------------------------------------------------------------------------------
     def _virtual(self, t: float) -> float:
@@ -586,9 +603,10 @@ class Net:
 
     def _teardown(self) -> None:
         """Stop the driver loop and the network (which ends every recorded PID); idempotent."""
-        if self._sampler is not None:
-            with contextlib.suppress(Exception):
-                self._sampler.stop()
+        for sampler in (self._sampler, self._fidelity):
+            if sampler is not None:
+                with contextlib.suppress(Exception):
+                    sampler.stop()
         if self._loop is not None:
             if self._driver is not None:
                 with contextlib.suppress(Exception):

@@ -2,12 +2,16 @@
 
 While a run goes, `FidelityMonitor` samples the CPU's idle share (``/proc/stat``) and every link's byte
 counters (`counters.CounterSampler`) each interval. For every transfer it is told about (a backlogged sender
-between two hosts over a known time span), the bottleneck links of the transfer's path (the smallest shaped
-rate) must carry at least `threshold` (0.9) of their shaped rate in wire bytes during each full interval of
-the transfer; an interval below it is flagged with its link and rate. Intervals whose CPU idle share fell
-under `cpu_out` are marked as the CPU having run out. `report()` is the per link and interval table a run
-directory stores (``fidelity.parquet``); `summary()` the verdict. `goodput` measures a path with iperf3
-processes started and ended by PID (never ``net.iperf()``, which runs ``killall``)."""
+between two hosts over a known time span: marked live with `transfer`, or added afterwards from an agent's log
+with `add_transfer` / `add_agent_transfers`), each full interval of the transfer is judged on the link of its
+path that carried the most of its shaped rate (the bottleneck: alone on its path, the link with the smallest
+rate; sharing it, the link the flows share): below `threshold` (0.9) of the shaped rate, the interval is
+flagged with its link and rate. Every interval whose CPU idle share fell under `cpu_out` is marked as the CPU
+having run out. `report()` is the per transfer, link and interval table, `cpu_report()` the per-interval CPU,
+`table()` both as the run directory stores them (``fidelity.parquet``) and `summary()` the verdict
+(``emulated.json``'s ``fidelity``): faithful when no interval was flagged and the CPU never ran out. `goodput`
+measures a path with iperf3 processes started and ended by PID (never ``net.iperf()``, which runs
+``killall``)."""
 
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ import contextlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +31,12 @@ from edgeroam.emulator.net.build import Network
 from edgeroam.emulator.net.counters import CounterSampler, link_bytes
 from edgeroam.errors import RunError
 
-__all__ = ["FidelityMonitor", "cpu_times", "goodput", "path_links"]
+__all__ = ["FIDELITY_COLUMNS", "FidelityMonitor", "add_agent_transfers", "cpu_times", "goodput", "path_links"]
+
+#: columns of `FidelityMonitor.table` (``fidelity.parquet``): ``kind`` "link" rows judge a transfer's
+#: bottleneck link in one interval, ``kind`` "cpu" rows give every interval's CPU idle share
+FIDELITY_COLUMNS = ["kind", "transfer", "src", "dst", "interval", "start", "end", "rate_bps", "achieved_bps",
+                    "util", "cpu_idle", "flagged", "cpu_out"]
 
 
 def cpu_times(path: str | Path = "/proc/stat") -> tuple[int, int]:
@@ -36,11 +46,12 @@ def cpu_times(path: str | Path = "/proc/stat") -> tuple[int, int]:
     return vals[3] + vals[4], sum(vals[:8])
 
 
-def path_links(net: Network, src: str, dst: str) -> list[tuple[str, str]]:
-    """The (from, to) node pairs a frame from host `src` to host `dst` crosses, by the forwarding state."""
+def path_links(net: Network, src: str, dst: str, *, via: str | None = None) -> list[tuple[str, str]]:
+    """The (from, to) node pairs a frame from host `src` to host `dst` crosses, by the forwarding state;
+    `via` is the switch `src` is attached to (default: its link now)."""
     plan = net.plan
     s, d = plan.hosts[src], plan.hosts[dst]
-    sw = s.switches[net.attach.get(src, 0)]
+    sw = via if via is not None else s.switches[net.attach.get(src, 0)]
     dst_sw = d.switches[net.attach.get(dst, 0)]
     hops = [(src, sw)]
     routes = plan.routes_to(dst_sw)
@@ -59,17 +70,23 @@ class _Transfer:
     dst: str
     start: float
     end: float | None
+    path: list[tuple[str, str]]
 
 
 class FidelityMonitor:
-    """Sample CPU idle and link counters every `interval_s`; judge the transfers it is told about."""
+    """Sample CPU idle and link counters every `interval_s`; judge the transfers it is told about.
 
-    def __init__(self, net: Network, interval_s: float = 1.0, threshold: float = 0.9, cpu_out: float = 0.02):
+    `source` picks the counters (`CounterSampler`: "auto" = OpenFlow port stats for `ovs`; "proc" reads the
+    switch ports' interface statistics, which needs no controller round trip).
+    """
+
+    def __init__(self, net: Network, interval_s: float = 1.0, threshold: float = 0.9, cpu_out: float = 0.02,
+                 source: Literal["auto", "proc", "openflow"] = "auto"):
         self.net = net
         self.interval_s = interval_s
         self.threshold = threshold
         self.cpu_out = cpu_out
-        self.counters = CounterSampler(net, interval_s, on_sample=self._sample_cpu)
+        self.counters = CounterSampler(net, interval_s, on_sample=self._sample_cpu, source=source)
         self._transfers: list[_Transfer] = []
         self._cpu: list[tuple[float, int, int]] = []
 
@@ -77,56 +94,124 @@ class FidelityMonitor:
         idle, total = cpu_times()
         self._cpu.append((now, idle, total))
 
-    def __enter__(self) -> FidelityMonitor:
+    def start(self) -> FidelityMonitor:
+        """Take the first sample and sample in the background until `stop`."""
         self.counters.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
+        """Stop sampling (a last sample is taken)."""
         self.counters.stop()
+
+    def __enter__(self) -> FidelityMonitor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @contextlib.contextmanager
     def transfer(self, src: str, dst: str) -> Iterator[None]:
         """Mark the block as a backlogged transfer from host `src` to host `dst`."""
-        t = _Transfer(src, dst, time.time(), None)
+        t = _Transfer(src, dst, time.time(), None, path_links(self.net, src, dst))
         self._transfers.append(t)
         try:
             yield
         finally:
             t.end = time.time()
 
-    def report(self) -> pd.DataFrame:
-        """Per transfer, bottleneck link and full interval: rate_bps, achieved_bps, util, cpu_idle, flagged,
-        cpu_out (see the module docstring)."""
-        lb = link_bytes(self.counters, t0=0.0)
+    def add_transfer(self, src: str, dst: str, start: float, end: float, *, via: str | None = None) -> None:
+        """A finished transfer from host `src` (attached to switch `via`, default its link now) to host `dst`
+        over the wall-clock span [start, end] (``time.time()`` seconds)."""
+        self._transfers.append(_Transfer(src, dst, float(start), float(end),
+                                         path_links(self.net, src, dst, via=via)))
+
+    def _cpu_idle(self) -> np.ndarray:
         cpu = np.asarray(self._cpu, dtype=np.float64).reshape(-1, 3)
-        idle = np.diff(cpu[:, 1]) / np.maximum(np.diff(cpu[:, 2]), 1)
-        rows = []
-        for j, t in enumerate(self._transfers):
-            hops = path_links(self.net, t.src, t.dst)
-            sel = lb.set_index(["src", "dst"]).loc[hops].reset_index()
-            rate = sel["rate_bps"].min()
-            if not np.isfinite(rate):
-                continue  # nothing on the path is shaped: no rate to be faithful to
-            end = t.end if t.end is not None else np.inf
-            full = sel[(sel["rate_bps"] == rate) & (sel["start"] >= t.start) & (sel["end"] <= end)]
-            for r in full.itertuples(index=False):
-                rows.append({"transfer": j, "src": r.src, "dst": r.dst, "interval": r.interval,
-                             "start": r.start,
-                             "rate_bps": r.rate_bps, "achieved_bps": r.bytes * 8 / (r.end - r.start),
-                             "util": r.util, "cpu_idle": idle[r.interval]})
-        out = pd.DataFrame(rows, columns=["transfer", "src", "dst", "interval", "start", "rate_bps",
-                                          "achieved_bps", "util", "cpu_idle"])
+        return np.diff(cpu[:, 1]) / np.maximum(np.diff(cpu[:, 2]), 1)
+
+    def report(self) -> pd.DataFrame:
+        """Per transfer and full interval of it, the most loaded shaped link of its path: transfer, src, dst,
+        interval, start, end (wall clock), rate_bps, achieved_bps, util, cpu_idle, flagged, cpu_out."""
+        cols = ["transfer", "src", "dst", "interval", "start", "end", "rate_bps", "achieved_bps", "util",
+                "cpu_idle"]
+        lb = link_bytes(self.counters, t0=0.0)
+        idle = self._cpu_idle()
+        parts = []
+        if len(lb):
+            by_link = lb.set_index(["src", "dst"])
+            for j, t in enumerate(self._transfers):
+                sel = by_link.loc[t.path].reset_index()
+                end = t.end if t.end is not None else np.inf
+                sel = sel[np.isfinite(sel["rate_bps"]) & (sel["start"] >= t.start) & (sel["end"] <= end)]
+                if sel.empty:
+                    continue  # shorter than an interval, or nothing on the path is shaped
+                best = sel.sort_values(["util", "rate_bps"], ascending=[False, True], kind="stable")
+                best = best.drop_duplicates("interval").sort_values("interval")
+                parts.append(best.assign(transfer=j))
+        out = (pd.concat(parts, ignore_index=True) if parts
+               else pd.DataFrame(columns=[*lb.columns, "transfer"]))
+        out["achieved_bps"] = out["bytes"] * 8 / np.maximum(out["end"] - out["start"], 1e-9)
+        out["cpu_idle"] = idle[out["interval"].to_numpy(np.int64)] if len(out) else []
+        out = out[cols].astype({"transfer": np.int64, "interval": np.int64, "start": float, "end": float,
+                                "rate_bps": float, "achieved_bps": float, "util": float, "cpu_idle": float})
         out["flagged"] = out["util"] < self.threshold
         out["cpu_out"] = out["cpu_idle"] < self.cpu_out
         return out
 
-    def summary(self) -> dict:
-        """Verdict: faithful (nothing flagged), intervals judged, flagged, CPU-out intervals, worst util."""
-        rep = self.report()
-        return {"faithful": not bool(rep["flagged"].any()), "intervals": len(rep),
-                "flagged": int(rep["flagged"].sum()), "cpu_out": int(rep["cpu_out"].sum()),
-                "worst_util": float(rep["util"].min()) if len(rep) else None,
-                "threshold": self.threshold}
+    def cpu_report(self) -> pd.DataFrame:
+        """Per sampled interval: interval, start, end (wall clock), cpu_idle, cpu_out."""
+        cpu = np.asarray(self._cpu, dtype=np.float64).reshape(-1, 3)
+        idle = self._cpu_idle()
+        return pd.DataFrame({"interval": np.arange(len(idle), dtype=np.int64), "start": cpu[:-1, 0],
+                             "end": cpu[1:, 0], "cpu_idle": idle, "cpu_out": idle < self.cpu_out})
+
+    def table(self, t0: float = 0.0, speed: float = 1.0) -> pd.DataFrame:
+        """``fidelity.parquet``: the `report` rows (kind "link") and the `cpu_report` rows (kind "cpu", no
+        link), times as run seconds ``(wall - t0) * speed``; rates stay wire rates (bit/s)."""
+        links = self.report().assign(kind="link")
+        cpu = self.cpu_report().assign(kind="cpu", transfer=-1, src=None, dst=None, rate_bps=np.nan,
+                                       achieved_bps=np.nan, util=np.nan, flagged=False)
+        parts = [x for x in (links, cpu) if len(x)]
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FIDELITY_COLUMNS)
+        out[["start", "end"]] = (out[["start", "end"]].astype(float) - t0) * speed
+        return out[FIDELITY_COLUMNS].astype({"transfer": np.int64, "interval": np.int64, "flagged": bool,
+                                             "cpu_out": bool})
+
+    def summary(self) -> dict[str, Any]:
+        """Verdict: faithful (no interval flagged, the CPU never ran out), transfers told and judged, link
+        intervals judged and flagged, CPU intervals and those where it ran out, worst util, least CPU idle."""
+        rep, cpu = self.report(), self.cpu_report()
+        flagged = rep[rep["flagged"]]
+        worst = rep.loc[rep["util"].idxmin()] if len(rep) else None
+        return {"faithful": not bool(len(flagged)) and not bool(cpu["cpu_out"].any()),
+                "transfers": len(self._transfers), "judged_transfers": int(rep["transfer"].nunique()),
+                "intervals": len(rep), "flagged": len(flagged), "cpu_intervals": len(cpu),
+                "cpu_out": int(cpu["cpu_out"].sum()),
+                "worst_util": None if worst is None else float(worst["util"]),
+                "worst_link": None if worst is None else f"{worst['src']}->{worst['dst']}",
+                "min_cpu_idle": float(cpu["cpu_idle"].min()) if len(cpu) else None,
+                "interval_s": self.interval_s, "threshold": self.threshold, "cpu_out_below": self.cpu_out}
+
+
+def add_agent_transfers(monitor: FidelityMonitor, logs: Mapping[str, list[dict]],
+                        server_host: Mapping[int, str], client_host: Mapping[int, str],
+                        server_switch: Mapping[int, str]) -> int:
+    """Tell `monitor` the transfers the net agents logged: each migration (``transfer``: edge to edge) and
+    upload (``upload``: a client, attached to its server's switch, to that server); returns how many."""
+    n = 0
+    for recs in logs.values():
+        for r in recs:
+            if r.get("event") == "transfer":
+                monitor.add_transfer(server_host[int(r["src"])], server_host[int(r["dst"])], r["start"],
+                                     r["end"])
+            elif r.get("event") == "upload":
+                s = int(r["server"])
+                monitor.add_transfer(client_host[int(r["client"])], server_host[s], r["start"], r["end"],
+                                     via=server_switch[s])
+            else:
+                continue
+            n += 1
+    return n
 
 
 def goodput(net: Network, src: str, dst: str, seconds: float = 5.0, omit: float = 1.0,
