@@ -182,6 +182,41 @@ class AccessConfig(_Model):
     delay_ms: float = Field(1.0, ge=0)
 
 
+class TiersConfig(_Model):
+    """Clients, edge and cloud servers as three tiers (edgeroam.topology.tiers): pair rates, slots, queue."""
+
+    links: str = Field("s0", description="rate preset per tier pair: s0 (10/0.5/0.5/5/10 MB/s) or literal")
+    rates: dict[str, float] = Field(
+        default_factory=dict, description="MB/s per pair over the preset, e.g. {'edge-cloud' = 5.0}; 0 = not "
+        "connected (client-client, client-cloud, cloud-cloud only)")
+    slots: dict[str, int] = Field(
+        default_factory=lambda: {"client": 1, "edge": 2, "cloud": 8},
+        description="tasks a node runs at once per tier (EosDNN: 1 / 2 / 8); the rest wait FIFO")
+    cloud_queue: int | None = Field(
+        20, ge=1, description="tasks waiting at a cloud before their senders block (S3); None = unbounded")
+
+    @model_validator(mode="after")
+    def _valid(self) -> TiersConfig:
+        from edgeroam.errors import TopologyError
+
+        try:
+            spec = self.spec()
+        except TopologyError as exc:
+            raise ValueError(str(exc)) from None
+        if any(spec.mb_per_s(p) == 0 for p in ("edge-edge", "edge-cloud", "client-edge")):
+            raise ValueError("edge-edge, edge-cloud and client-edge need a rate > 0 (backhaul and access)")
+        return self
+
+    def spec(self):  # noqa: ANN201 - a TierSpec (imported lazily: topology sits above this module)
+        """The `TierSpec` of this table (TopologyError names a bad preset, pair or value)."""
+        from edgeroam.topology.tiers import LINK_PRESETS, TierSpec
+
+        if self.links not in LINK_PRESETS:
+            return TierSpec.from_preset(self.links)  # raises: unknown preset
+        return TierSpec.from_preset({**LINK_PRESETS[self.links], **self.rates}, slots=self.slots,
+                                    cloud_queue=self.cloud_queue)
+
+
 class TopologyConfig(_Model):
     """Hex grid and edge servers."""
 
@@ -196,12 +231,31 @@ class TopologyConfig(_Model):
     profile: str = Field("titan-xp", description="compute profile of every edge server")
     backhaul: BackhaulConfig = BackhaulConfig()
     access: AccessConfig = AccessConfig()
+    tiers: TiersConfig | None = Field(
+        None, description="three tiers: the pair rates replace the access and backhaul rates (client-edge, "
+        "edge-edge, edge-cloud), cloud servers are joined at cloud-cloud; slots and cloud_queue are recorded")
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> TopologyConfig:
         if self.servers == "file" and not self.servers_file:
             raise ValueError("servers = 'file' needs servers_file")
         return self
+
+    @model_validator(mode="after")
+    def _tier_rates(self) -> TopologyConfig:
+        # the planner and the sim read the access rates from here: keep them those of the tiers
+        if self.tiers is not None:
+            mbit = self.tiers.spec().mb_per_s("client-edge") * 2**20 * 8 / 1e6
+            self.access.up_mbps = self.access.down_mbps = mbit
+        return self
+
+    @model_serializer(mode="wrap")
+    def _drop_no_tiers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out when unset: resolved scenarios (run hashes) from before the option stay the same
+        out = handler(self)
+        if out.get("tiers") is None:
+            out.pop("tiers", None)
+        return out
 
 
 class DnnConfig(_Model):

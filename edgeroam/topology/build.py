@@ -20,6 +20,7 @@ from edgeroam.scenario import Scenario
 from edgeroam.topology.backhaul import BackhaulParams, build_backhaul, path_length_stats
 from edgeroam.topology.hexgrid import HexGrid
 from edgeroam.topology.servers import add_cloud, servers_from_file, servers_in_region, servers_visited
+from edgeroam.topology.tiers import apply_tiers
 
 if TYPE_CHECKING:  # pragma: no cover - the world composes this package; only its type is named here
     from edgeroam.world import World
@@ -118,7 +119,10 @@ def build_topology(
     cloud = t.backhaul.cloud
     if cloud.enabled:
         servers = add_cloud(servers, cloud.count, profile=cloud.profile)
-    return Topology(grid, servers, build_backhaul(grid, servers, backhaul_params(scenario)), crs)
+    G = build_backhaul(grid, servers, backhaul_params(scenario))
+    if t.tiers is not None:
+        apply_tiers(G, t.tiers.spec())
+    return Topology(grid, servers, G, crs)
 
 
 def topology_summary(

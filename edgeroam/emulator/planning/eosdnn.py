@@ -36,6 +36,7 @@ import pandas as pd
 
 from edgeroam._rng import SeedLike, as_generator
 from edgeroam.errors import PlanningError
+from edgeroam.topology.tiers import LINK_PRESETS, TierSpec
 
 __all__ = [
     "MATRICES",
@@ -65,12 +66,10 @@ __all__ = [
 TIERS = ("client", "edge", "cloud")
 #: bytes per "MB" (EosDNN's layer sizes are MiB of float32 weights; bandwidths use the same unit)
 MB = 2.0**20
-#: bandwidth in MB/s per tier pair (client, edge, cloud); 0 = not connected
+#: bandwidth in MB/s per tier pair (client, edge, cloud); 0 = not connected (topology.tiers.LINK_PRESETS)
 MATRICES: dict[str, dict[tuple[str, str], float]] = {
-    "s0": {("client", "edge"): 10.0, ("client", "cloud"): 0.5, ("edge", "cloud"): 0.5,
-           ("cloud", "cloud"): 5.0, ("edge", "edge"): 10.0, ("client", "client"): 0.0},
-    "literal": {("client", "edge"): 10.0, ("client", "cloud"): 0.5, ("edge", "cloud"): 5.0,
-                ("cloud", "cloud"): 5.0, ("edge", "edge"): 10.0, ("client", "client"): 0.0},
+    name: {(a, b): v for (a, b), v in ((k.split("-"), v) for k, v in m.items())}
+    for name, m in LINK_PRESETS.items()
 }
 #: EosDNN Sec. VII.A: compute ranges in GHz and parallel pools per tier
 CPU_GHZ = {"client": (1.1, 2.3), "edge": (4.2, 18.3), "cloud": (40.0, 120.0)}
@@ -119,9 +118,12 @@ class Environment:
 
 
 def eosdnn_environment(
-    n_clients: int = 4, n_edge: int = 5, n_cloud: int = 5, *, matrix: str = "s0", seed: SeedLike = 0
+    n_clients: int = 4, n_edge: int = 5, n_cloud: int = 5, *, matrix: str = "s0", seed: SeedLike = 0,
+    tiers: TierSpec | None = None,
 ) -> Environment:
     """EosDNN's R = {clients, edges, clouds}: compute drawn uniformly in the paper's GHz ranges (seeded).
+
+    `tiers` (a scenario's ``topology.tiers.spec()``) replaces `matrix` and the pools by its rates and slots.
 
     Examples
     --------
@@ -139,11 +141,9 @@ def eosdnn_environment(
     lo = np.array([CPU_GHZ[t][0] for t in TIERS])[tier]
     hi = np.array([CPU_GHZ[t][1] for t in TIERS])[tier]
     hz = rng.uniform(lo, hi) * 1e9
-    pools = np.array([POOLS[t] for t in TIERS])[tier]
-    tab = np.zeros((3, 3))
-    for (a, b), v in MATRICES[matrix].items():
-        tab[TIERS.index(a), TIERS.index(b)] = tab[TIERS.index(b), TIERS.index(a)] = v * MB
-    bw = tab[tier[:, None], tier[None, :]]
+    spec = tiers or TierSpec.from_preset(matrix, slots=POOLS)
+    pools = np.array([spec.slots[t] for t in TIERS])[tier]
+    bw = spec.matrix_bps()[tier[:, None], tier[None, :]]
     np.fill_diagonal(bw, np.inf)
     return Environment(tier, hz, pools, bw)
 
