@@ -126,3 +126,49 @@ def test_a_cancelled_upload_records_what_went_out(make_backend):
     b.execute([SetPlan(3, 1, ("c",))])
     b.advance(20.0)
     assert b.transfers()["bytes"].tolist()[1:] == [2 * MB] and b.holds(3, 1).tolist() == [False, False, True]
+
+
+def test_backhaul_of_short_chunks_in_short_intervals(make_backend):
+    # intervals of 0.5 s. At 0.25 s s0 sends c (2 MB, 0.25..2.25 s) to s1 at 1 MB/s: 0.25, 0.5, 0.5, 0.5,
+    # 0.25 MB in intervals 0..4. At 5.25 s s1 sends a (1 MB: a chunk of one second, still spread over the
+    # intervals it overlaps) to s2: 0.25, 0.5, 0.25 MB in intervals 10, 11, 12. Starts count from 0.
+    b = make_backend(interval_s=0.5)
+    b.begin_tick(0, 0.0, {})
+    empty = b.backhaul()
+    assert [str(t) for t in empty.dtypes] == ["int64", "float64", "int64", "float64", "float64"]
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 1, np.ones(3, bool))
+    b.advance(0.25)
+    b.execute([Migrate(7, 0, 1, ("c",))])
+    b.advance(5.25)
+    b.execute([Migrate(8, 1, 2, ("a",))])
+    b.advance(20.0)
+    bh = b.backhaul()
+    q = MB / 4
+    assert list(bh.itertuples(index=False, name=None)) == [
+        (0, 0.0, 0, q, 0.0), (0, 0.0, 1, 0.0, q), (1, 0.5, 0, 2 * q, 0.0), (1, 0.5, 1, 0.0, 2 * q),
+        (2, 1.0, 0, 2 * q, 0.0), (2, 1.0, 1, 0.0, 2 * q), (3, 1.5, 0, 2 * q, 0.0), (3, 1.5, 1, 0.0, 2 * q),
+        (4, 2.0, 0, q, 0.0), (4, 2.0, 1, 0.0, q),
+        (10, 5.0, 1, q, 0.0), (10, 5.0, 2, 0.0, q), (11, 5.5, 1, 2 * q, 0.0), (11, 5.5, 2, 0.0, 2 * q),
+        (12, 6.0, 1, q, 0.0), (12, 6.0, 2, 0.0, q),
+    ]
+
+
+def test_backhaul_counts_a_one_byte_layer_and_no_empty_one():
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    b = SimBackend(G, [0, 1], [1, 0, MB], ["one", "zero", "big"], interval_s=10.0, ttl_intervals=2,
+                   up_bps=8e6, chunk_bytes=MB)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("zero",))])  # a layer of no bytes: it lands, nothing crosses the backhaul
+    b.advance(1.0)
+    assert b.backhaul().empty and b.holds(7, 1).tolist() == [False, True, False]
+    b.execute([Migrate(7, 0, 1, ("one",))])
+    b.advance(2.0)
+    rows = list(b.backhaul().itertuples(index=False, name=None))
+    assert rows == [(0, 0.0, 0, 1.0, 0.0), (0, 0.0, 1, 0.0, 1.0)]
