@@ -81,14 +81,36 @@ _MARKOV_WHY = {
 }
 
 
-def _eq(prefix: str, numbers: tuple[int, ...], why: str) -> dict[str, str]:
+def _eq(prefix: str, numbers: tuple[int | str, ...], why: str) -> dict[str, str]:
     """EQUIVALENT entries: mutants `prefix`<n> for n in `numbers`, all for the same reason."""
     return {f"{prefix}{n}": why for n in numbers}
 
 
 _REPLAY = "edgeroam.mobility.replay.xǁReplayǁ__init____mutmut_"
 _RESAMPLE = "edgeroam.datasets.resample.x_resample__mutmut_"
+_BACKEND = "edgeroam.emulator.backend.x_"
+_BACKHAUL = "edgeroam.emulator.sim.backend.xǁSimBackendǁbackhaul__mutmut_"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_BACKEND, ("make_backend__mutmut_8",), "every BACKENDS target has one ':', so partition and "
+          "rpartition split it the same"),
+    **_eq(_BACKEND, ("run_options__mutmut_6", "run_options__mutmut_8"), "RunConfig.backend is validated to "
+          "'sim' or 'net', both keys of RUN_OPTIONS: the default of get() is never used"),
+    **_eq(_BACKHAUL, (23, 24, 25, 26, 32, 33), "path_ids only caches a record's path: a miss gives the "
+          "record its own copy of the same links, the same rows"),
+    **_eq(_BACKHAUL, (41, 43, 47, 49, 53, 55, 85), "float64 is numpy's default for Python floats (and the "
+          "byte shares are float products either way)"),
+    **_eq(_BACKHAUL, (149, 151, 161, 163), "arrays of Python ints are int64 without the dtype"),
+    **_eq(_BACKHAUL, (175, 177, 190, 192), "the backhaul graph's nodes are strings ('s3', 'core', "
+          "'a2', ...): a str array indexes and matches like an object one"),
+    **_eq(_BACKHAUL, (66, 73, 74), "intervals past a chunk's last one overlap it by <= 0 and are dropped by "
+          "share > 0"),
+    **_eq(_BACKHAUL, (111, 112), "a record with bytes > 0 took time (end > start), so dur > 0 everywhere"),
+    **_eq(_BACKHAUL, (180, 181, 193, 194), "the zero column only pads the concat: groupby.sum skips the NaN "
+          "it leaves, and the extra column is not selected"),
+    **_eq(_BACKHAUL, (200, 202, 208), "the groups are sorted by (interval, server) right after; a (interval, "
+          "node) pair is one row whatever the group order"),
+    **_eq(_BACKHAUL, (232, 234, 236, 241, 242, 243), "(interval, server) pairs are unique, so the sort kind "
+          "never matters, and the reset index column is not selected"),
     **_eq(_REPLAY, (102, 105, 146, 149, 168, 171), "np.full of the Python int -1 is int64 without dtype"),
     **_eq(_REPLAY, (172, 173, 185, 186), "prev_cell only feeds `key != prev_key`, masked by `cont`, which "
           "is False on the first row and wherever prev_cell takes the fill value"),

@@ -111,3 +111,14 @@ def test_a_run_on_a_backend_that_cannot_load_fails_before_any_work(tmp_path, mon
     with pytest.raises(ScenarioError, match="run.backend: the 'net' backend .* cannot be loaded"):
         run_scenario(scenario_from_dict({"name": "n", "run": {"backend": "net"}}), tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_run_options_of_each_backend_and_the_unknown_backend_message():
+    from edgeroam.emulator.backend import run_options
+    from edgeroam.scenario import RunConfig
+
+    assert run_options(RunConfig(backend="net", speed=2.0, switch="ovs")) == {"speed": 2.0, "switch": "ovs"}
+    assert run_options(RunConfig(backend="sim", speed=2.0)) == {}
+    with pytest.raises(RunError) as err:
+        make_backend("nope")
+    assert str(err.value) == f"unknown backend 'nope'; choose one of {', '.join(BACKENDS)}"
