@@ -165,10 +165,56 @@ def test_backhaul_counts_a_one_byte_layer_and_no_empty_one():
                    up_bps=8e6, chunk_bytes=MB)
     b.begin_tick(0, 0.0, {})
     b.grant(7, 0, np.ones(3, bool))
+    b.advance(0.5)
     b.execute([Migrate(7, 0, 1, ("zero",))])  # a layer of no bytes: it lands, nothing crosses the backhaul
     b.advance(1.0)
     assert b.backhaul().empty and b.holds(7, 1).tolist() == [False, True, False]
+    assert list(b.transfers().itertuples(index=False, name=None)) == [
+        ("migrate", 7, 0, 1, 0.5, 0.5, 0.0, 1, 1, True)]
     b.execute([Migrate(7, 0, 1, ("one",))])
     b.advance(2.0)
     rows = list(b.backhaul().itertuples(index=False, name=None))
     assert rows == [(0, 0.0, 0, 1.0, 0.0), (0, 0.0, 1, 0.0, 1.0)]
+
+
+def test_a_fresh_backend_counts_nothing_and_everywhere_holds_a_boolean_mask(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    assert b.memory() == {"mean_held": 0.0, "peak_held": 0.0, "peak_held_per_server": 0.0, "evictions": 0.0}
+    assert b.actions_done == 0
+    b.execute([SetPlan(3, 1, ()), Migrate(3, 1, 2, ())])
+    assert b.actions_done == 2
+    every = make_backend(everywhere=True)
+    mask = every.holds(3, 1)
+    assert mask.dtype == bool and mask.tolist() == [True, True, True]
+    assert (~mask).tolist() == [False, False, False]
+
+
+def test_layers_granted_before_the_first_tick_live_ttl_intervals_from_tick_0(make_backend):
+    # a warm start: TTL 2 intervals counted from tick 0, so the layers are dropped when tick 3 begins
+    b = make_backend()
+    b.grant(7, 0, np.ones(3, bool))
+    for k in range(3):
+        b.begin_tick(k, 10.0 * k, {})
+        assert b.holds(7, 0) is not None
+    b.begin_tick(3, 30.0, {})
+    assert b.holds(7, 0) is None
+
+
+def test_the_default_chunk_is_8_mb():
+    # re-chunking after a settle: layers of 4, 4, 4 MB make chunks [0, 1] (8 MB, a whole chunk) and [2]
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    b = SimBackend(G, [0, 1], [4 * MB, 4 * MB, 4 * MB], ["a", "b", "c"], interval_s=10.0, ttl_intervals=2,
+                   up_bps=8e6)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])
+    b.advance(0.5)
+    b.settle(7, 1)
+    b.advance(100.0)
+    assert b.transfers()["layers"].tolist() == [0, 2, 1]
