@@ -54,6 +54,7 @@ __all__ = ["Net"]
 
 _EDGE_PORT = 7100
 _CLIENT_PORT = 7101
+_HEADER_ROOM = 48 * 1024  # a batch's JSON above this goes in the frame body (headers are at most 64 KiB)
 TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
 
 
@@ -82,8 +83,8 @@ class Net:
         Switch kind (`build.NetParams`).
     prefix : str
         Name prefix of everything created (``er`` plus at most two characters).
-    ready_s : float
-        Seconds to wait for the agents to listen.
+    ready_s : float, optional
+        Seconds to wait for the agents to listen (default: 6 s an agent, at least 120 s).
     keep_logs : path, optional
         Copy the agents' event logs and error output there before teardown.
     max_agents : int
@@ -98,7 +99,7 @@ class Net:
 
     def __init__(self, visits: Mapping[int, Sequence[int]] | None = None, *, speed: float = 10.0,
                  execution: str = "profile", switch: str = "bridge", prefix: str = "er",
-                 ready_s: float = 120.0, keep_logs: str | Path | None = None, max_agents: int = 64,
+                 ready_s: float | None = None, keep_logs: str | Path | None = None, max_agents: int = 64,
                  capabilities: Any = None) -> None:
         if execution not in ("profile", "torch"):
             raise RunError(f"net: execution must be 'profile' or 'torch', got {execution!r}")
@@ -111,7 +112,7 @@ class Net:
         self.execution = execution
         self.switch = switch
         self.prefix = prefix
-        self.ready_s = float(ready_s)
+        self.ready_s = None if ready_s is None else float(ready_s)
         self.max_agents = int(max_agents)
         self.keep_logs = None if keep_logs is None else Path(keep_logs)
         self.capabilities = capabilities
@@ -263,6 +264,8 @@ class Net:
         log.close()
 
     def _wait_ready(self) -> None:
+        if self.ready_s is None:  # every agent imports torch: about 2-4 s of CPU each, more on a busy machine
+            self.ready_s = max(120.0, 6.0 * len(self._procs))
         deadline = time.monotonic() + self.ready_s
         waiting = dict(self._procs)
         while waiting:
@@ -315,6 +318,9 @@ class Net:
         t_wall = time.perf_counter()
         try:
             return self._advance(until, moves)
+        except BaseException:  # the master does not call close after an error: nothing may be left running
+            self._teardown()
+            raise
         finally:
             self._took("advance", time.perf_counter() - t_wall)
 
@@ -398,7 +404,19 @@ class Net:
         """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
         acts = [action_to_dict(a) for a in sort_actions(actions)]
         t_wall = time.perf_counter()
-        self._call(self._order({"actions": acts}))
+        raw = json.dumps(acts, separators=(",", ":")).encode()
+        try:
+            if len(raw) < _HEADER_ROOM:
+                self._call(self._order({"actions": acts}))
+            else:  # a big batch (many clients' plans at once): its JSON goes in the body, still one batch
+                import torch
+
+                body = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+                self._call(self._driver.request("order", timeout=60.0, client=None,
+                                                meta={"actions_body": True}, tensors={"actions": body}))
+        except BaseException:  # as in advance: torn down before the error leaves
+            self._teardown()
+            raise
         self._took("apply", time.perf_counter() - t_wall)
 
     def holds(self, client: int, server: int) -> np.ndarray | None:

@@ -6,10 +6,11 @@ effect: ``SetPlan`` to the client (which uploads) and to its server, ``Migrate``
 ``Drop`` to the server; it returns when every order is acknowledged. `attach(client, server)` tells a client
 where it is now (a handover), `queries(client, on)` starts or stops its queries, `reports` asks every edge
 server what it holds. As a process it listens (a Unix socket reaches it from the root namespace) and relays:
-an ``order`` with ``meta.actions`` (one batch), ``meta.action``, ``meta.attach`` or ``meta.queries`` from
-the driver goes to the agents it concerns and is acked once they acked it; a ``report`` request is answered
-with every server's holdings (``meta.pairs`` [[server, client], ...] and the uint8 mask ``held`` [pairs,
-layers] in the body).
+an ``order`` with ``meta.actions`` (one batch; or ``meta.actions_body`` with the batch as UTF-8 JSON in the
+body's ``actions`` tensor, when it would not fit the 64 KiB header), ``meta.action``, ``meta.attach`` or
+``meta.queries`` from the driver goes to the agents it concerns and is acked once they acked it; a ``report``
+request is answered with every server's holdings (``meta.pairs`` [[server, client], ...] and the uint8 mask
+``held`` [pairs, layers] in the body).
 
 What it leaves to others: deciding (``emulator.master`` and the policies), executing (edge, client).
 """
@@ -17,6 +18,7 @@ What it leaves to others: deciding (``emulator.master`` and the policies), execu
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Iterable
@@ -127,6 +129,11 @@ class MasterAgent(Agent):
             meta = frame.meta
             if "actions" in meta:  # one batch
                 await self.apply([action_from_dict(d) for d in meta["actions"]])
+            elif meta.get("actions_body"):  # one batch too big for a header: JSON bytes in the body
+                raw = frame.tensors().get("actions")
+                if raw is None:
+                    raise NetError(f"master: order seq {frame.seq} from {frame.src} has no actions body")
+                await self.apply([action_from_dict(d) for d in json.loads(raw.numpy().tobytes())])
             elif "action" in meta:
                 await self.apply([action_from_dict(meta["action"])])
             if "attach" in meta or "queries" in meta:

@@ -231,3 +231,29 @@ def test_bad_frames_are_counted_and_the_agent_goes_on(client_runner: LayerRunner
     frames, dropped = asyncio.run(asyncio.wait_for(main(), 30))
     assert [f.type for f in frames] == ["report"]
     assert dropped == {"bad_mac": 1, "bad_magic": 1, "replay": 2}
+
+
+def test_a_batch_in_the_body_is_one_batch(client_runner: LayerRunner) -> None:
+    """A batch whose JSON would not fit a 64 KiB header goes to the master in the body (``actions_body``)."""
+    import json
+
+    from edgeroam.emulator.actions import action_to_dict
+
+    plan = tuple(client_runner.names[60:])
+
+    async def main() -> tuple[int, dict]:
+        edges, client, master, agents = await start_all(client_runner)
+        driver = Link("master", master.address, Encoder(SECRET, RUN, "driver"), SECRET, Tally())
+        try:
+            raw = json.dumps([action_to_dict(SetPlan(7, 1, plan))]).encode()
+            body = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+            ack = await driver.request("order", timeout=30, meta={"actions_body": True},
+                                       tensors={"actions": body})
+            await until(lambda: len(client.uploads) == 1)
+            return master.batch, {"ack": ack.type, "held": len(edges[1].holds(7))}
+        finally:
+            await driver.close()
+            await close_all(agents)
+
+    batches, out = asyncio.run(main())
+    assert batches == 1 and out == {"ack": "ack", "held": len(plan)}
