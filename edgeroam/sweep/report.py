@@ -69,6 +69,8 @@ HEADERS: dict[str, str] = {
     "case": "case", "migrated_mb": "migrated MB", "peak_after_change_s": "peak after change (s)",
     "ionn_peak_over_peak": "IONN peak / peak", "paper_change_s": "paper change s",
     "change_s": "ours change s",
+    "u": "from", "v": "to", "klass": "class", "mb_uv": "MB from → to", "mb_vu": "MB to → from",
+    "peak_mbps": "peak Mbit/s", "peak_share_pct": "peak % of capacity",
 }
 
 

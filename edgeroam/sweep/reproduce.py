@@ -607,9 +607,20 @@ def _fig7(ctx: Context) -> Section:
 
 
 SECTIONS["fig7"] = _fig7
+
+
+def _traffic(ctx: Context) -> Section:
+    """Traffic maps (edgeroam.sweep.traffic, imported when run: that module imports this one)."""
+    from edgeroam.sweep.traffic import traffic_maps
+
+    return traffic_maps(ctx)
+
+
+SECTIONS["traffic-maps"] = _traffic
 #: which sections reproduce which paper; quick leaves out the timing measurement (fig4)
 PAPERS: dict[str, list[str]] = {
-    "perdnn": ["table1", "table2", "fig7", "table3", "fig9", "fig10", "confidence", "beat", "fig4"],
+    "perdnn": ["table1", "table2", "fig7", "table3", "fig9", "traffic-maps", "fig10", "confidence", "beat",
+               "fig4"],
     "eosdnn": ["eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration", "s0-fig5", "eosdnn-seeds",
                "eosdnn-lmu-seeds", "eosdnn-two-step", "s0-seeds"],
     "s3": ["s3-table1", "s3-seeds"],

@@ -54,8 +54,9 @@ def test_reproduce_all_quick_matches_every_documented_table(tmp_path, capsys):
     code = main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--no-progress", "--workers", "2"])
     assert code == 0, capsys.readouterr().err
     res = json.loads((tmp_path / "results.json").read_text())
-    assert set(res["sections"]) == {"table1", "table2", "fig7", "table3", "fig9", "fig10", "confidence",
-                                    "beat", "eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration",
+    assert set(res["sections"]) == {"table1", "table2", "fig7", "table3", "fig9", "traffic-maps", "fig10",
+                                    "confidence", "beat", "eosdnn-toy", "eosdnn-models", "eosdnn-lmu",
+                                    "eosdnn-migration",
                                     "s0-fig5", "s3-table1", "eosdnn-seeds", "eosdnn-lmu-seeds",
                                     "eosdnn-two-step", "s0-seeds", "s3-seeds"}
     ids = {i["id"] for s in res["sections"].values() for i in s["items"]}
