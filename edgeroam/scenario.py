@@ -172,6 +172,17 @@ class BackhaulConfig(_Model):
     cluster_cells: int = Field(7, ge=1, description="tree: about this many cells per aggregation switch")
     master: bool = Field(False, description="add a master node (kind 'master') next to the core/gateway")
     cloud: CloudConfig = CloudConfig()
+    unlimited: bool = Field(
+        False, description="sim only: backhaul links of 1 Pbit/s (UNLIMITED_MBPS), so the traffic carried is "
+        "the demand (PerDNN reports demand without a capacity)")
+
+    @model_serializer(mode="wrap")
+    def _drop_default_unlimited(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out at its default: resolved scenarios (run hashes) from before the option stay the same
+        out = handler(self)
+        if out.get("unlimited") is False:
+            out.pop("unlimited")
+        return out
 
 
 class AccessConfig(_Model):
@@ -266,6 +277,18 @@ class DnnConfig(_Model):
     server: str = Field("titan-xp", description="edge server device preset")
     query_gap_s: float = Field(0.5, ge=0, description="think time after each query (closed loop)")
     execution: Literal["profile", "torch"] = "profile"
+    server_layers: Literal["plan", "all"] = Field(
+        "plan", description="what a server must hold: the best partition's server-side layers ('plan'), or "
+        "every layer of the model ('all': the whole model is uploaded and migrated, as PerDNN's Table II "
+        "upload times imply); queries still use the best placement of what is held")
+
+    @model_serializer(mode="wrap")
+    def _drop_default_layers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out at its default: resolved scenarios (run hashes) from before the option stay the same
+        out = handler(self)
+        if out.get("server_layers") == "plan":
+            out.pop("server_layers")
+        return out
 
 
 class PredictorConfig(_Model):
@@ -379,6 +402,13 @@ class Scenario(_Model):
     predictor: PredictorConfig = PredictorConfig()
     policy: PolicyConfig = PolicyConfig()
     run: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _unlimited_is_sim(self) -> Scenario:
+        if self.topology.backhaul.unlimited and self.run.backend != "sim":
+            raise ValueError("topology.backhaul.unlimited is a sim-only option: the net backend emulates real "
+                             "links (set a finite wireless_mbps / fibre_mbps instead)")
+        return self
 
 
 #: defaults per dataset kind, applied under the file (the file wins)

@@ -180,7 +180,7 @@ def prepare(
     acc = scenario.topology.access
     planner = Planner(graph, profile(graph, scenario.dnn.client), profile(graph, scenario.dnn.server),
                       up_bps=acc.up_mbps * 1e6, down_bps=acc.down_mbps * 1e6,
-                      query_gap_s=scenario.dnn.query_gap_s)
+                      query_gap_s=scenario.dnn.query_gap_s, whole=scenario.dnn.server_layers == "all")
     timing["plan_s"] = time.perf_counter() - t
     return Prepared(scenario, world, ticks, offsets, predicted, actual, near_pred, next_server, server,
                     planner, scenario.predictor.kind, predictor, timing)

@@ -594,7 +594,8 @@ def _other(name: str, module: str = "others") -> Callable[[Context], Section]:
 
 
 SECTIONS.update({n.replace("_", "-"): _other(n) for n in (
-    "eosdnn_toy", "eosdnn_models", "eosdnn_lmu", "eosdnn_migration", "s3_table1", "s0_fig5")})
+    "eosdnn_toy", "eosdnn_models", "eosdnn_lmu", "eosdnn_migration", "s3_table1", "s0_fig5",
+    "others_mobility", "eosdnn_engine")})
 SECTIONS.update({n.replace("_", "-"): _other(n, "others_seeds") for n in (
     "eosdnn_seeds", "eosdnn_lmu_seeds", "eosdnn_two_step", "s0_seeds", "s3_seeds")})
 
@@ -622,10 +623,30 @@ PAPERS: dict[str, list[str]] = {
     "perdnn": ["table1", "table2", "fig7", "table3", "fig9", "traffic-maps", "fig10", "confidence", "beat",
                "fig4"],
     "eosdnn": ["eosdnn-toy", "eosdnn-models", "eosdnn-lmu", "eosdnn-migration", "s0-fig5", "eosdnn-seeds",
-               "eosdnn-lmu-seeds", "eosdnn-two-step", "s0-seeds"],
+               "eosdnn-lmu-seeds", "eosdnn-two-step", "s0-seeds", "others-mobility", "eosdnn-engine"],
     "s3": ["s3-table1", "s3-seeds"],
 }
 QUICK_SKIP = {"fig4"}
+
+
+def _gap(name: str) -> Callable[[Context], Section]:
+    """A section of edgeroam.sweep.gaps (issue 25's gap measurements; imported when run)."""
+
+    def run(ctx: Context) -> Section:
+        from edgeroam.sweep import gaps
+
+        return getattr(gaps, name)(ctx)
+
+    run.__doc__ = f"edgeroam.sweep.gaps.{name}"
+    return run
+
+
+#: issue 25: the PerDNN gaps settled by measurement, fig9.md's per-model tables; full runs only (Geolife)
+GAPS = ["fig9-models", "fig9-models-geolife", "gaps-backhaul", "gaps-changes", "gaps-throughput",
+        "gaps-kaist50", "gaps-geolife"]
+SECTIONS.update({n: _gap(n.replace("-", "_")) for n in GAPS})
+PAPERS["perdnn"] += GAPS
+QUICK_SKIP |= set(GAPS)
 
 
 def _honest(name: str) -> Callable[[Context], Section]:

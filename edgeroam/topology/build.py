@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - the world composes this package; only it
 
 __all__ = [
     "PERDNN_SERVER_RANGES",
+    "UNLIMITED_MBPS",
     "Topology",
     "backhaul_params",
     "build_topology",
@@ -54,14 +55,19 @@ def scenario_grid(scenario: Scenario) -> HexGrid:
     return HexGrid(t.radius_m, t.origin or (0.0, 0.0), t.orientation)
 
 
+#: link capacity of ``topology.backhaul.unlimited`` (1 Pbit/s: a 128 MB plan crosses a hop in 1 µs; the fluid
+#: model needs finite capacities)
+UNLIMITED_MBPS = 1e9
+
+
 def backhaul_params(scenario: Scenario) -> BackhaulParams:
     """BackhaulParams from a scenario's topology.backhaul and topology.access sections."""
     b, a = scenario.topology.backhaul, scenario.topology.access
     return BackhaulParams(
         shape=b.shape,
         link=b.link,
-        wireless_mbps=b.wireless_mbps,
-        fibre_mbps=b.fibre_mbps,
+        wireless_mbps=UNLIMITED_MBPS if b.unlimited else b.wireless_mbps,
+        fibre_mbps=UNLIMITED_MBPS if b.unlimited else b.fibre_mbps,
         wireless_delay_ms=b.wireless_delay_ms,
         fibre_delay_ms=b.fibre_delay_ms,
         cluster_cells=b.cluster_cells,

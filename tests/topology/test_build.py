@@ -43,3 +43,22 @@ def test_kaist_server_count_in_perdnn_range(shared_traces):
     sc = load_scenario(SCENARIOS / "perdnn-kaist.toml", ["topology.servers=region"])
     wr = load_world(sc)
     assert int((wr.topology.servers["tier"] == "edge").sum()) >= n
+
+
+def test_unlimited_backhaul_is_a_parameter_left_out_at_its_default():
+    from edgeroam.errors import ScenarioError
+    from edgeroam.topology.build import UNLIMITED_MBPS, backhaul_params
+
+    plain = load_scenario(SCENARIOS / "demo.toml")
+    assert "unlimited" not in plain.model_dump()["topology"]["backhaul"]  # run hashes of old runs unchanged
+    assert "server_layers" not in plain.model_dump()["dnn"]
+    sc = load_scenario(SCENARIOS / "demo.toml", ["topology.backhaul.unlimited=true", "dnn.server_layers=all"])
+    dump = sc.model_dump()
+    assert dump["topology"]["backhaul"]["unlimited"] and dump["dnn"]["server_layers"] == "all"
+    p = backhaul_params(sc)
+    assert p.wireless_mbps == p.fibre_mbps == UNLIMITED_MBPS
+    assert backhaul_params(plain).wireless_mbps == 100.0
+    caps = {d["capacity_bps"] for *_e, d in load_world(sc).topology.backhaul.edges(data=True)}
+    assert caps == {UNLIMITED_MBPS * 1e6}
+    with pytest.raises(ScenarioError, match="sim-only"):
+        load_scenario(SCENARIOS / "demo.toml", ["topology.backhaul.unlimited=true", "run.backend=net"])

@@ -42,7 +42,7 @@ class PlanEntry:
     layers : tuple of str
         Layer names in order (what `Migrate` carries).
     target : ndarray[bool]
-        The plan's server-side layers (uncut).
+        The server-side layers (uncut): the plan's, or every layer for a whole-model planner.
     """
 
     load: int
@@ -72,6 +72,9 @@ class Planner:
         Think time between queries (sets rho, the busy share of a lone client).
     max_load : int
         Load levels above this are planned as this one.
+    whole : bool
+        Every layer is server-side (uploaded, migrated and needed for a hit), not only the best plan's
+        (scenario ``dnn.server_layers = "all"``); queries still use the best placement of what is held.
 
     Examples
     --------
@@ -92,6 +95,7 @@ class Planner:
         down_bps: float,
         query_gap_s: float = 0.5,
         max_load: int = 32,
+        whole: bool = False,
     ) -> None:
         self.graph = graph
         self.names = np.asarray(graph.layers["name"].astype(str).to_numpy(), dtype=object)
@@ -100,6 +104,7 @@ class Planner:
         self.base = PlanProblem(graph, client_s, server_s, up_bps=up_bps, down_bps=down_bps)
         self.query_gap_s = float(query_gap_s)
         self.max_load = int(max_load)
+        self.whole = bool(whole)
         lone = shortest_path_plan(self.base)
         self.rho = float(lone.server_s / (lone.latency_s + self.query_gap_s)) if lone.latency_s > 0 else 0.0
         self._problems: dict[int, PlanProblem] = {}
@@ -136,8 +141,9 @@ class Planner:
         if e is None:
             prob = self.problem(k)
             plan = shortest_path_plan(prob)
-            order = efficiency_order(prob, target=plan.where)
-            e = self._make(k, plan, order, plan.where)
+            target = np.ones(prob.n, dtype=bool) if self.whole else plan.where
+            order = efficiency_order(prob, target=target)
+            e = self._make(k, plan, order, target)
             self._entries[k] = e
         return e
 
