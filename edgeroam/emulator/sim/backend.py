@@ -341,7 +341,7 @@ class SimBackend:
             if not self.net.in_progress(snd.current):
                 continue  # every byte is out, only the path delay is left: it lands by itself
             rec = self.net.cancel(snd.current)
-            snd.cancelled = True
+            snd.cancelled, snd.current = True, None
             idx = snd.chunks[snd.pos]
             cum = np.cumsum(self.weight_bytes[idx])
             n_full = int(np.searchsorted(cum, rec.nbytes + 1e-6, side="right"))
@@ -438,6 +438,7 @@ class SimBackend:
             # zero-byte layers (ReLU, pooling) land at once
             self._arrive(snd, self.engine.now, self.engine.now)
         if snd.pos >= len(snd.chunks):
+            snd.current = None  # the last chunk's event refers back to `snd`: no cycle left for the collector
             if snd.kind == "upload" and self._uploads.get(snd.client) is snd:
                 del self._uploads[snd.client]
             return
@@ -505,6 +506,7 @@ class SimBackend:
         snd.cancelled = True
         if snd.current is not None and not snd.current.triggered:
             rec = self._wifi[snd.dst].cancel(snd.current)
+            snd.current = None
             self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end,
                                   rec.work_s * self.up_bps / 8.0, 0, 0, False))
         pend = self._pending.get((client, snd.dst))
