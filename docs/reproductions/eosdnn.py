@@ -261,6 +261,8 @@ def main() -> None:
         seeds=block("eosdnn-seeds", CMD.format("eosdnn-seeds")),
         lmu_seeds=block("eosdnn-lmu-seeds", CMD.format("eosdnn-lmu-seeds")),
         two_step=block("eosdnn-two-step", CMD.format("eosdnn-two-step")),
+        mobility=block("others-mobility", CMD.format("others-mobility")),
+        engine=block("eosdnn-engine", CMD.format("eosdnn-engine")),
     )
     a.out.write_text(page)
     print(f"wrote {a.out} in {time.perf_counter() - t0:.0f} s")
@@ -379,9 +381,9 @@ ranking (E-H3) therefore holds here only with the greedy seed.
 ## Repeated over seeds: mean ± spread (E-F16, E-H1-H3)
 
 The tables above are one seed. Below, every setup again over seeds (`edgeroam/sweep/others_seeds.py`): a seed
-draws the compute in the paper's GHz ranges and every planner's randomness (Fig. 16, 5 seeds, 200 iterations
-to fit them in the run; AlexNet, VGG, GoogleNet), the client and edge speeds of the LMU comparison (Fig. 13,
-10 draws), and the two-step migration against one-step PSO-GA (5 seeds, 200 iterations).
+draws the compute in the paper's GHz ranges and every planner's randomness (Fig. 16, 5 seeds, 100 iterations
+to fit them in the run on two shared cores; AlexNet and VGG), the client and edge speeds of the LMU comparison
+(Fig. 13, 10 draws), and the two-step migration against one-step PSO-GA (5 seeds, 100 iterations).
 
 {seeds}
 
@@ -393,6 +395,39 @@ input and join nodes fixed, branches side by side in a node's slots. Against PSO
 topological order (one step):
 
 {two_step}
+
+## The delay model against the sim engine
+
+The same plans, once through the delay model above (Eqs. 1-6: a node's slots are handed out in dispatch
+order, layer by layer over all tasks) and once executed on the sim engine (`edgeroam/emulator/sim/tasks.py`:
+every task a process, every node a `SlotServer` whose slots go to whoever arrives first). Execution and
+transmission agree exactly; waiting agrees when no subtask overtakes another. On Greedy and PSO-GA plans
+the two waits differ by up to about a quarter, either way. On random plans, whose inputs cross the slow
+(0.5 MB/s) cloud links, a subtask dispatched early but arriving late holds its place in the model's queue and
+the ones behind it wait for it, while on the engine they run: the model's wait is tens of seconds where the
+engine's is under 0.2 s. The model's waiting, and so PSO-GA's fitness, is pessimistic for plans with long
+transfers, which is one reason no plan here puts work on a cloud (Fig. 15).
+
+{engine}
+
+## LMU and S3 as mobility policies (PerDNN's traces)
+
+EosDNN's LMU order and S3's cut run as parameters of the one policy family (`policy.order = "lmu"`,
+`policy.split = "single" | "queue"`; aliases `lmu`, `perdnn-lmu`, `s3`, `s3-single`, `perdnn-s3`) on the
+same scenario, traces and sim backend as PerDNN: `lmu` and `s3` upload on arrival (IONN-like, without
+IONN's from-scratch rule), the `perdnn-` forms also send the layers ahead to the predicted servers. The
+backend runs each query on the best placement of what the server holds; the policy decides what is sent.
+
+{mobility}
+
+LMU's order equals PerDNN's efficiency order on Inception and differs on ResNet in a few steps (perdnn-lmu
+0.3 % fewer queries): both rank layers by latency saved per byte. `lmu` beats `ionn` only because it keeps
+what earlier servers hold (no from-scratch rule; 39.7 % of arrivals find their layers). S3's cut is a
+prefix, so on Inception it offloads every layer, the 85 MB 21k-class classifier too, which PerDNN's plan
+keeps on the client: `s3` uploads 3.2x the bytes of `lmu` and `perdnn-s3` migrates 3.2x those of `perdnn`.
+S-Q never moves the cut here (`s3` = `s3-single`): with the Titan Xp the server's load never makes its time
+comparable to the client's (`split_mask`; tests/emulator/policies/test_layers.py moves it on a toy server
+only 3x faster than its client).
 
 ## Not reproduced
 

@@ -118,7 +118,7 @@ Recursive Efficiency lower; Recursive Efficiency lower than IONN (finer P3). Our
 
 ## Over seeds: mean ± spread
 
-The same over 5 seeds (each draws the CPUs and PSO-GA's randomness; 200 PSO-GA iterations), counting the
+The same over 5 seeds (each draws the CPUs and PSO-GA's randomness; 100 PSO-GA iterations), counting the
 seeds whose placement puts task 0's layers on one server (`edgeroam/sweep/others_seeds.py`):
 
 {seeds}

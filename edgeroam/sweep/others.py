@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from edgeroam.sweep.reproduce import Item, Section
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DOC = "python docs/reproductions/eosdnn.py"
 
-__all__ = ["eosdnn_lmu", "eosdnn_migration", "eosdnn_models", "eosdnn_toy", "s0_fig5", "s3_table1"]
+__all__ = ["eosdnn_engine", "eosdnn_lmu", "eosdnn_migration", "eosdnn_models", "eosdnn_toy",
+           "others_mobility", "s0_fig5", "s3_table1"]
 
 S3_PAPER = {  # TARGETS S3-T1: model -> (id, 3G C-O, E-O, S-C, S-Q, 4G C-O, E-O, S-C, S-Q)
     "alexnet": ("S3-T1a", 78.3, 88.9, 43.7, 43.7, 28.6, 88.9, 27.1, 24.7),
@@ -240,4 +242,50 @@ def s0_fig5(ctx: Context) -> Section:
         sec.items.append(Item("S0-F5", f"{name}: Direct highest, Recursive < IONN [1 = yes]", 1.0,
                               float(v["direct"] > max(v["ionn"], v["recursive"])
                                     and v["recursive"] < v["ionn"])))
+    return sec
+
+
+def others_mobility(ctx: Context) -> Section:
+    """EosDNN's LMU order and S3's cut as mobility policies beside PerDNN and IONN on the same traces."""
+    sec = Section("others-mobility", "LMU and S3 as mobility policies (KAIST; quick: demo)",
+                  "edgeroam run perdnn-kaist --policy lmu|s3|... --model M")
+    kinds = ["perdnn", "ionn", "lmu", "perdnn-lmu", "s3", "s3-single", "perdnn-s3"]
+    scen, models = ("demo", ["inception"]) if ctx.quick else ("perdnn-kaist", ["inception", "resnet"])
+    t = ctx.sweep(f"others-mobility-{scen}", {"scenario": scen, "grid": {"dnn.model": models,
+                                                                          "policy.kind": kinds}})
+    rows = []
+    for r in t.to_dict("records"):
+        rows.append({"scenario": scen, "model": r["dnn.model"], "policy": r["policy.kind"],
+                     "executed queries": int(r["executed_queries"]),
+                     "hit ratio %": round(100 * r["hit_ratio"], 1),
+                     "migrated GB": round(r["backhaul.migrated_bytes"] / 1e9, 2),
+                     "uploaded GB": round(r["backhaul.uploaded_bytes"] / 1e9, 2)})
+    sec.tables["others-mobility"] = pd.DataFrame(rows)
+    return sec
+
+
+def eosdnn_engine(ctx: Context) -> Section:
+    """EosDNN's delay model against the same plans run on the sim engine (slots granted in arrival order)."""
+    from edgeroam.emulator.planning import eosdnn as eos
+    from edgeroam.emulator.sim.tasks import execute_plan
+
+    sec = Section("eosdnn-engine", "EosDNN plans: delay model vs the sim engine (12 AlexNet tasks)",
+                  "edgeroam reproduce eosdnn --only eosdnn-engine")
+    rows = []
+    for seed in range(2 if ctx.quick else 5):
+        env = eos.eosdnn_environment(4, 5, 5, seed=seed)
+        wl = eos.make_workload(env, ["alexnet"] * 12)
+        plans = {"Greedy": eos.greedy(env, wl).plan,
+                 "PSO-GA (no greedy seed)": eos.pso_ga(env, wl, iterations=30, ga_generations=5, start="cut",
+                                                       seed=seed).plan,
+                 "random": eos.random_swarm(wl, 1, seed)[0]}
+        for name, plan in plans.items():
+            t1, t2, t3 = (a[0] for a in eos.swarm_delays(env, wl, plan[None, :]))
+            run = execute_plan(env, wl, plan)
+            rows.append({"seed": seed, "plan": name, "exec s": round(float(t1.sum()), 4),
+                         "trans s": round(float(t2.sum()), 4), "wait s (model)": round(float(t3.sum()), 4),
+                         "wait s (engine)": round(float(run["wait_s"].sum()), 4),
+                         "exec, trans equal": bool(np.allclose(run["exec_s"], t1)
+                                                   and np.allclose(run["trans_s"], t2))})
+    sec.tables["eosdnn-engine"] = pd.DataFrame(rows)
     return sec

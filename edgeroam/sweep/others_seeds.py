@@ -25,7 +25,7 @@ __all__ = ["SEEDS", "eosdnn_lmu_seeds", "eosdnn_seeds", "eosdnn_two_step", "s0_s
 #: seeds of every repeated setup
 SEEDS = (0, 1, 2, 3, 4)
 #: PSO-GA / prePSO iterations and GA generations of the repeated EosDNN runs (the single-seed page uses 600)
-ITERATIONS = 200
+ITERATIONS = 100
 
 
 def _budget(ctx: Context) -> tuple[tuple[int, ...], int]:
@@ -47,8 +47,7 @@ def eosdnn_seeds(ctx: Context) -> Section:
     seeds, it = _budget(ctx)
     sec = Section("eosdnn-seeds", f"EosDNN Fig. 16 over {len(seeds)} seeds ({it} iterations)",
                   "edgeroam reproduce eosdnn --only eosdnn-seeds")
-    models = {"AlexNet": "alexnet"} if ctx.quick else {"AlexNet": "alexnet", "VGG": "vgg19",
-                                                        "GoogleNet": "googlenet"}
+    models = {"AlexNet": "alexnet"} if ctx.quick else {"AlexNet": "alexnet", "VGG": "vgg19"}
     rows = []
     for paper, name in models.items():
         md: dict[str, list[float]] = {}
