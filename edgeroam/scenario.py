@@ -378,6 +378,15 @@ class RunConfig(_Model):
         "bridge", description="net only: Linux bridges with static forwarding, or Open vSwitch (userspace "
         "datapath) driven by the os-ken controller")
     window: WindowConfig | None = Field(None, description="replay only this slice of the dataset")
+    ovs_realtime: bool = Field(
+        False, description="net, switch ovs: run ovs-vswitchd SCHED_RR while the network lives, so its one "
+        "forwarding loop keeps the links' rates on a busy machine (docs/net.md)")
+
+    @model_validator(mode="after")
+    def _realtime_is_ovs(self) -> RunConfig:
+        if self.ovs_realtime and self.switch != "ovs":
+            raise ValueError("ovs_realtime applies to switch = 'ovs' only")
+        return self
 
     @model_serializer(mode="wrap")
     def _drop_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -387,6 +396,8 @@ class RunConfig(_Model):
             out.pop("switch")
         if out.get("window") is None:
             out.pop("window", None)
+        if out.get("ovs_realtime") is False:
+            out.pop("ovs_realtime")
         return out
 
 

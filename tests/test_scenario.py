@@ -189,6 +189,18 @@ def test_the_window_cuts_the_world_and_reaches_the_net_backend():
     assert t["x"].between(0, 1000).all() and t["y"].between(0, 1000).all()
     assert info["end"] - info["start"] == 900 and len(t) == info["points"]
     assert len(w.topology.servers) < len(whole.topology.servers)
-    assert run_options(sc.run) == {"speed": 1.0, "switch": "ovs"}
+    assert run_options(sc.run) == {"speed": 1.0, "switch": "ovs", "ovs_realtime": False}
     with pytest.raises(ScenarioError, match=r"run\.window: no trace point"):
         load_world(load_scenario(SCENARIOS / "demo.toml", ["run.window.start=1e9", "run.window.end=2e9"]))
+
+
+def test_ovs_realtime_key():
+    from edgeroam.emulator.backend import run_options
+
+    s = load_scenario(SCENARIOS / "demo.toml", ["run.backend=net", "run.switch=ovs", "run.ovs_realtime=true"])
+    assert run_options(s.run) == {"speed": 1.0, "switch": "ovs", "ovs_realtime": True}
+    assert s.model_dump(mode="json")["run"]["ovs_realtime"] is True
+    assert "ovs_realtime" not in load_scenario(SCENARIOS / "demo.toml").model_dump(mode="json")["run"]
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(SCENARIOS / "demo.toml", ["run.ovs_realtime=true"])
+    assert ei.value.key == "run" and "switch = 'ovs' only" in str(ei.value)

@@ -204,16 +204,17 @@ def make_backend(name: str, **options: Any) -> Backend:
 
 
 #: the scenario's ``[run]`` keys each backend takes as constructor options (`run_options`)
-RUN_OPTIONS: dict[str, tuple[str, ...]] = {"sim": (), "net": ("speed", "switch")}
+RUN_OPTIONS: dict[str, tuple[str, ...]] = {"sim": (), "net": ("speed", "switch", "ovs_realtime")}
 
 
 def run_options(run: RunConfig) -> dict[str, Any]:
-    """Constructor options of a scenario's backend from its ``[run]`` table (``net``: speed, switch).
+    """Constructor options of a scenario's backend from its ``[run]`` table (``net``: speed, switch,
+    ovs_realtime).
 
     Examples
     --------
     >>> from edgeroam.scenario import RunConfig
     >>> run_options(RunConfig(backend="net", switch="ovs"))
-    {'speed': 1.0, 'switch': 'ovs'}
+    {'speed': 1.0, 'switch': 'ovs', 'ovs_realtime': False}
     """
     return {key: getattr(run, key) for key in RUN_OPTIONS.get(run.backend, ())}

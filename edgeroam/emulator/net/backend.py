@@ -81,6 +81,8 @@ class Net:
         Agents sleep the profiled layer times / k, or run the layers with torch (k = 1 only).
     switch : {"bridge", "ovs"}
         Switch kind (`build.NetParams`).
+    ovs_realtime : bool
+        ``ovs``: ovs-vswitchd runs SCHED_RR while the network lives (`switches.vswitchd_realtime`).
     prefix : str
         Name prefix of everything created (``er`` plus at most two characters).
     ready_s : float, optional
@@ -98,7 +100,8 @@ class Net:
     name = "net"
 
     def __init__(self, visits: Mapping[int, Sequence[int]] | None = None, *, speed: float = 10.0,
-                 execution: str = "profile", switch: str = "bridge", prefix: str = "er",
+                 execution: str = "profile", switch: str = "bridge", ovs_realtime: bool = False,
+                 prefix: str = "er",
                  ready_s: float | None = None, keep_logs: str | Path | None = None, max_agents: int = 64,
                  capabilities: Any = None) -> None:
         if execution not in ("profile", "torch"):
@@ -111,6 +114,7 @@ class Net:
         self.speed = float(speed)
         self.execution = execution
         self.switch = switch
+        self.ovs_realtime = bool(ovs_realtime)
         self.prefix = prefix
         self.ready_s = None if ready_s is None else float(ready_s)
         self.max_agents = int(max_agents)
@@ -171,7 +175,7 @@ class Net:
                     nodes.append(self._node_of[s])
             cands.append(nodes)
         caps = self.capabilities if self.capabilities is not None else diagnose(ovs=self.switch == "ovs")
-        params = choose_params(caps, switch=self.switch, prefix=self.prefix)
+        params = choose_params(caps, switch=self.switch, prefix=self.prefix, ovs_realtime=self.ovs_realtime)
         plan = plan_network(g, cands, params)
         self.net = Network(plan)
         self.net.start()
@@ -251,6 +255,7 @@ class Net:
             "link_delay": ("netem (wall-clock delays, not cut by the speed factor)" if params.delay == "netem"
                            else "not emulated (no netem in this kernel)"),
             "ovs_datapath": params.datapath if self.switch == "ovs" else None,
+            "ovs_realtime": self.ovs_realtime if self.switch == "ovs" else None,
             "not_emulated": (["link delay (no netem in this kernel)"] if params.delay != "netem" else [])
             + ["Wi-Fi: access links are shaped wired links (50/35 Mbit/s)",
                "bytes and execution times are cut by the speed factor"],

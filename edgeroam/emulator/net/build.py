@@ -61,6 +61,8 @@ class NetParams:
     delay_klasses: tuple[str, ...] = ()
     delay: Literal["line", "netem"] = "line"
     datapath: Literal["user", "kernel"] = "user"
+    #: ovs: run ovs-vswitchd's threads SCHED_RR while the network lives (`switches.vswitchd_realtime`)
+    ovs_realtime: bool = False
 
     def __post_init__(self) -> None:
         if not _PREFIX_RE.match(self.prefix):

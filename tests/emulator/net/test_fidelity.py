@@ -44,14 +44,18 @@ def test_cpu_times_reads_proc_stat(tmp_path):
 
 @pytest.mark.net
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("switch", "mbps"), [("bridge", 35), ("bridge", 100), ("ovs", 35), ("ovs", 100)])
-def test_goodput_over_three_hops(net_ok, switch, mbps):
+@pytest.mark.parametrize(("switch", "mbps", "realtime"), [
+    ("bridge", 35, False), ("bridge", 100, False), ("ovs", 35, False), ("ovs", 100, False), ("ovs", 35, True),
+    ("ovs", 100, True)])
+def test_goodput_over_three_hops(net_ok, switch, mbps, realtime):
     if shutil.which("iperf3") is None:
         pytest.skip("needs iperf3")
+    if realtime and shutil.which("chrt") is None:
+        pytest.skip("needs chrt (util-linux)")
     if switch == "ovs" and importlib.util.find_spec("os_ken") is None:
         pytest.skip("needs os-ken (pip install -e '.[emulation]')")
     g = hex_graph(2, wireless_mbps=mbps)
-    plan = plan_network(g, params=NetParams(prefix=net_ok, switch=switch))
+    plan = plan_network(g, params=NetParams(prefix=net_ok, switch=switch, ovs_realtime=realtime))
     with Network(plan) as net:
         a, b = _three_hops(plan, g)
         assert len(path_links(net, a, b)) == 5  # host -> 4 switches (3 backhaul hops) -> host
@@ -64,14 +68,18 @@ def test_goodput_over_three_hops(net_ok, switch, mbps):
         idle1, total1 = cpu_times()
     assert max(tries) <= 0.97, tries  # never above the shaped rate: the links are really shaped
     idle = (idle1 - idle0) / max(1, total1 - total0)
-    if switch == "bridge":
+    if realtime:
+        # ovs-vswitchd SCHED_RR: its forwarding loop preempts other work like the kernel's softirq does for
+        # bridge, so it reaches 0.9 even on a busy machine (measured 0.90-0.93 at load average 27-40)
+        assert max(tries) >= 0.9, (tries, idle)
+    elif switch == "bridge":
         if max(tries) < 0.9 and idle < 0.05:
             pytest.skip(f"the CPUs had no room (idle {idle:.0%}): goodput {tries} not judged")
         assert max(tries) >= 0.9, (tries, idle)
     else:
         # OVS forwards in one userspace thread: DESIGN §9 measured 0.74-0.92 over 3 hops on an idle machine,
-        # and it collapses when other work takes the CPUs. Ask 0.7 when the CPUs had room, else only that
-        # traffic flows (the fidelity monitor is what flags such a run)
+        # and it collapses when other work takes the CPUs (0.2-0.65 at nice -10, docs/net.md). Ask 0.7 when
+        # the CPUs had room, else only that traffic flows (the fidelity monitor is what flags such a run)
         assert max(tries) >= (0.7 if idle >= 0.25 else 0.05), (tries, idle)
 
 
