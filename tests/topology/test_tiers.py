@@ -68,3 +68,17 @@ def test_scenario_tiers_set_the_access_rates_and_stay_out_of_old_scenarios():
         scenario_from_dict({"name": "a", "topology": {"tiers": {"links": "nope"}}})
     with pytest.raises(ScenarioError, match="topology.tiers"):
         scenario_from_dict({"name": "a", "topology": {"tiers": {"rates": {"client-edge": 0.0}}}})
+
+
+def test_net_plan_shapes_every_tier_pair():
+    """The net backend's plan (pure data, no root) has cloud hosts and shapes each link at its pair's rate."""
+    from edgeroam.emulator.net.build import candidate_cells, plan_network
+
+    G = apply_tiers(_graph(2), TierSpec.from_preset("s0"))
+    server = next(n for n, d in G.nodes(data=True) if d["kind"] == "server")
+    plan = plan_network(G, [candidate_cells(G, server)])
+    assert sum(h.role == "cloud" for h in plan.hosts.values()) == 2
+    rates = {(link.kind, link.klass, round(link.rate_ab_bps / MB / 8, 3)) for link in plan.links
+             if link.rate_ab_bps is not None}
+    assert rates == {("access", "access", 10.0), ("backhaul", "wireless", 10.0), ("backhaul", "wan", 0.5),
+                     ("backhaul", "wan", 5.0)}
