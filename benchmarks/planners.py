@@ -114,6 +114,23 @@ def scaling(seed: int) -> None:
         print(f"{model:10} {up.n:6d} " + " ".join(f"{c:>16}" for c in cells))
 
 
+def two_step_scaling(seed: int) -> None:
+    """EosDNN's two-step migration against one-step PSO-GA on DAG models (100 iterations)."""
+    from edgeroam.emulator.planning.twostep import two_step
+
+    print("\nTwo-step migration (GoogLeNet / ResNet-101 tasks, 4 clients, 5 edges, 5 clouds, 100 "
+          "iterations): wall s / peak MiB, MD s")
+    print(f"{'model':10} {'tasks':>5} {'one-step PSO-GA':>24} {'two-step':>24}")
+    env = eos.eosdnn_environment(4, 5, 5, seed=seed)
+    kw = {"iterations": 100, "ga_generations": 16, "seed": seed}
+    for model, tasks in (("googlenet", 4), ("googlenet", 12), ("resnet101", 4)):
+        wl = eos.make_workload(env, [model] * tasks)
+        one, w1, _, p1 = _timed(lambda wl=wl: eos.pso_ga(env, wl, **kw))
+        two, w2, _, p2 = _timed(lambda m=model, n=tasks: two_step(env, [m] * n, **kw))
+        print(f"{model:10} {tasks:5d} {f'{w1:.2f} /{p1 / 2**20:.1f}, {one.md:.3f}':>24} "
+              f"{f'{w2:.2f} /{p2 / 2**20:.1f}, {two.md:.3f}':>24}")
+
+
 def scheduling_scaling() -> None:
     """S3's scheduler: time of one 150-task run per method as the model grows (layers)."""
     from edgeroam.emulator.planning.scheduling import METHODS, model_cut_table, simulate
@@ -139,6 +156,7 @@ def main() -> None:
     headline(a.model, a.seed, a.scaling)
     if a.scaling:
         scaling(a.seed)
+        two_step_scaling(a.seed)
         scheduling_scaling()
 
 
