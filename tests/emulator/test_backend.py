@@ -122,3 +122,30 @@ def test_run_options_of_each_backend_and_the_unknown_backend_message():
     with pytest.raises(RunError) as err:
         make_backend("nope")
     assert str(err.value) == f"unknown backend 'nope'; choose one of {', '.join(BACKENDS)}"
+
+
+def test_the_master_reports_progress_timing_and_the_setup(scripted):
+    # two users: a on cells 0, 0, 1, 1, 2, 2 and b on 2, 2, 0 over the first three ticks: 6 ticks, 9 rows
+    prep = scripted({"a": (0, 0, 1, 1, 2, 2), "b": (2, 2, 0)})
+    fake = RecordingBackend()
+    seen: list[tuple[int, int]] = []
+    res = run_pass(prep, make_policy("perdnn", ttl_intervals=3, server_plans=4), backend=fake,
+                   callback=lambda done, total: seen.append((done, total)))
+    assert len(prep.ticks) == 6 and seen == [(1, 6), (6, 6)]  # the first tick, every 256th and the last
+    rows = len(prep.predicted)
+    assert rows == 9 and res.timing["user_steps"] == rows and res.timing["pass_s"] > 0
+    assert res.timing["user_steps_per_s"] == pytest.approx(rows / res.timing["pass_s"])
+    setup = fake.setup
+    assert (setup.ttl_intervals, setup.server_plans, setup.everywhere) == (3, 4, False)
+    assert setup.interval_s == 30.0 and setup.query_gap_s == prep.scenario.dnn.query_gap_s
+    assert setup.up_bps == prep.scenario.topology.access.up_mbps * 1e6
+    # the servers each client attaches to, in first-visit order, clients in order
+    assert setup.visits == {0: (0, 1, 2), 1: (2, 0)}
+
+
+def test_progress_is_reported_every_256_ticks(scripted):
+    prep = scripted({"a": (0, 1) * 129})  # 258 ticks
+    seen: list[tuple[int, int]] = []
+    run_pass(prep, make_policy("perdnn"), backend=RecordingBackend(),
+             callback=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 258), (257, 258), (258, 258)]
