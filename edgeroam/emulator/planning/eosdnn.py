@@ -59,6 +59,7 @@ __all__ = [
     "pre_pso",
     "pso_ga",
     "random_swarm",
+    "scenario_environment",
     "swarm_delays",
 ]
 
@@ -146,6 +147,28 @@ def eosdnn_environment(
     bw = spec.matrix_bps()[tier[:, None], tier[None, :]]
     np.fill_diagonal(bw, np.inf)
     return Environment(tier, hz, pools, bw)
+
+
+def scenario_environment(scenario: object, n_clients: int = 4, n_edge: int = 5, *,
+                         seed: SeedLike = 0) -> Environment:
+    """EosDNN's environment under a scenario's ``[topology.tiers]`` (rates, slots) and cloud servers
+    (``topology.backhaul.cloud.count``); compute drawn in the paper's ranges.
+
+    Examples
+    --------
+    >>> from edgeroam.scenario import scenario_from_dict
+    >>> sc = scenario_from_dict({"name": "t", "topology": {"tiers": {"slots": {"client": 1, "edge": 4,
+    ...     "cloud": 16}}, "backhaul": {"cloud": {"enabled": True, "count": 2}}}})
+    >>> env = scenario_environment(sc, 2, 3)
+    >>> env.n_nodes, env.pools.tolist()[-3:]
+    (7, [4, 16, 16])
+    """
+    tiers = scenario.topology.tiers  # type: ignore[attr-defined]
+    if tiers is None:
+        raise PlanningError("the scenario has no [topology.tiers] (set e.g. topology.tiers.links = 's0')")
+    cloud = scenario.topology.backhaul.cloud  # type: ignore[attr-defined]
+    return eosdnn_environment(n_clients, n_edge, cloud.count if cloud.enabled else 0, seed=seed,
+                              tiers=tiers.spec())
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,15 @@ def test_cost_model_energy_and_money() -> None:
     assert c2["radio_j"] == pytest.approx(2.0 * c2["trans_s"])
     assert c2["money"] == pytest.approx(2e-5 * c2["exec_s"] + 10**5 / 1e9)
     assert c2["md_s"] == pytest.approx(E.migration_delay(env, wl, edge[None, :])[0])
+
+
+def test_scenario_environment_takes_the_scenarios_tiers() -> None:
+    from edgeroam.scenario import scenario_from_dict
+
+    sc = scenario_from_dict({"name": "t", "topology": {"tiers": {"links": "literal"},
+                                                       "backhaul": {"cloud": {"enabled": True, "count": 3}}}})
+    env = E.scenario_environment(sc, 2, 2)
+    assert env.tier.tolist() == [0, 0, 1, 1, 2, 2, 2] and env.pools.tolist() == [1, 1, 2, 2, 8, 8, 8]
+    assert env.bw[2, 4] / 2**20 == 5.0 and env.bw[0, 4] / 2**20 == 0.5  # literal: edge-cloud 5 MB/s
+    with pytest.raises(PlanningError, match="topology.tiers"):
+        E.scenario_environment(scenario_from_dict({"name": "t"}))
