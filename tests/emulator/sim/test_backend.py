@@ -200,3 +200,87 @@ def test_storage_skips_the_gaps_between_active_ticks():
     # a change inside a gap lands at the start of the next tick
     log = pd.DataFrame({"t": [500.0], "bytes": [10**9], "copies": [1]})
     assert storage_summary(log, np.array([0.0, 10.0, 1000.0]), 10.0)["copies_mean"] == pytest.approx(1 / 3)
+
+
+def test_a_ttl_of_one_interval_expires_and_a_drop_before_the_expiry_is_fine(make_backend):
+    b = make_backend(ttl_intervals=1)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 0, np.ones(3, bool))
+    b.execute([Drop(8, 0), Drop(9, 2)])  # 9 holds nothing on s2: nothing to do
+    b.begin_tick(1, 10.0, {})
+    assert b.holds(7, 0) is not None
+    b.begin_tick(2, 20.0, {})
+    assert b.holds(7, 0) is None and b.holds(8, 0) is None
+    assert b.memory()["mean_held"] == pytest.approx((0 + 1 + 0) / 3)  # counted as each tick begins
+
+
+def test_dropped_clients_are_not_counted_as_evictions_later(make_backend):
+    b = make_backend(ttl_intervals=0, server_plans=1)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Drop(7, 0)])
+    b.grant(8, 0, np.ones(3, bool))
+    b.grant(9, 0, np.ones(3, bool))  # room for one: 8 goes, once
+    assert b.holds(8, 0) is None and b.holds(9, 0) is not None and b.memory()["evictions"] == 1.0
+
+
+def test_grants_add_up_and_a_held_plan_is_not_uploaded_again(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.array([True, False, False]))
+    b.grant(7, 1, np.array([False, False, True]))
+    assert b.holds(7, 1).tolist() == [True, False, True]
+    b.execute([SetPlan(7, 1, ("a", "c"))])
+    b.advance(10.0)
+    assert b.transfers().empty and b.memory()["mean_held"] == 0.0
+
+
+def test_a_set_plan_lands_what_arrived_of_a_migration_and_sends_the_rest(make_backend):
+    # s0 sends a, b, c (1, 1, 2 MB at 1 MB/s) to s1 from 0 s; at exactly 1.0 s (a has arrived) the client's
+    # plan is set at s1: a lands then (a watcher sees it at 1.0 s) and b, c follow in 1-MB chunks: b at 2 s,
+    # c at 4 s; the cancelled first transfer is recorded with what it carried
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])
+    b.advance(1.0)
+    b.watch(7, 1)
+    b.execute([SetPlan(7, 1, ("a", "b", "c"))])
+    assert b.holds(7, 1).tolist() == [True, False, False]
+    b.advance(10.0)
+    assert [(t, idx.tolist()) for t, idx in b.unwatch(7, 1)] == [
+        (pytest.approx(1.0), [0]), (pytest.approx(2.0), [1]), (pytest.approx(4.0), [2])]
+    tr = b.transfers()
+    assert tr["kind"].tolist() == ["migrate"] * 3 and tr["complete"].tolist() == [False, True, True]
+    assert tr["layers"].tolist() == [1, 1, 1] and tr["bytes"].tolist() == [pytest.approx(MB), MB, 2 * MB]
+
+
+def test_a_settle_just_before_a_layer_is_whole_lands_nothing(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])
+    b.advance(1.0 - 5e-7)  # half a byte of a still to come
+    b.settle(7, 1)
+    assert b.holds(7, 1) is None or not b.holds(7, 1).any()
+
+
+def test_depart_cancels_the_upload_and_a_plan_of_empty_layers_lands_at_once():
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    b = SimBackend(G, [0, 1], [MB, 0, MB], ["a", "relu", "b"], interval_s=10.0, ttl_intervals=2, up_bps=8e6)
+    b.begin_tick(0, 0.0, {3: 0})
+    b.execute([SetPlan(3, 0, ("relu",))])  # nothing to send: it is there at once
+    assert b.holds(3, 0).tolist() == [False, True, False] and b.transfers()["bytes"].tolist() == [0.0]
+    b.execute([SetPlan(3, 0, ("a", "b"))])
+    b.advance(0.5)
+    b.depart(3)  # the client leaves: its upload stops with half of a sent
+    b.advance(10.0)
+    tr = b.transfers()
+    assert tr["complete"].tolist() == [True, False] and tr["bytes"].tolist()[1] == pytest.approx(0.5 * MB)
+    assert b.holds(3, 0).tolist() == [False, True, False]
