@@ -93,7 +93,27 @@ _REPLAY = "edgeroam.mobility.replay.xǁReplayǁ__init____mutmut_"
 _RESAMPLE = "edgeroam.datasets.resample.x_resample__mutmut_"
 _BACKEND = "edgeroam.emulator.backend.x_"
 _BACKHAUL = "edgeroam.emulator.sim.backend.xǁSimBackendǁbackhaul__mutmut_"
+_COVER = "edgeroam.topology.hexgrid.xǁHexGridǁcells_covering__mutmut_"
+_WITHIN = "edgeroam.topology.hexgrid.xǁHexGridǁcells_within__mutmut_"
+_HEX = "edgeroam.topology.hexgrid.xǁHexGridǁ"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_COVER, (4, 7, 10, 13), "the box corners (minx, miny) and (maxx, maxy) "
+          "never hold the smallest or largest fractional q or r in either orientation"),
+    **_eq(_COVER, (5, 6, 11, 12), "moving one corner in by 2R shifts the range of q "
+          "or r by less than 2 cells, which the -1 / +2 margin of the aranges still covers"),
+    **_eq(_COVER, (26, 29, 37, 40), "a wider q or r range only adds candidates, and "
+          "`keep` filters every candidate by its exact centre"),
+    **_eq(_WITHIN, (1,), "the chunk size only splits the work; every chunk gives the "
+          "same rows"),
+    **_eq(_WITHIN, (5, 7, 11, 13), "cell_of casts to float64 itself, and the distances "
+          "subtract float64 centres, so numeric input of any dtype gives the same result"),
+    **_eq(_WITHIN, (67, 75), "with one candidate per row, lexsort gives the zeros "
+          "order too"),
+    **_eq(_WITHIN, (76,), "the disk has 1 + 3k(k+1) cells: 1, 7, 19, ..., never 2"),
+    **_eq(_WITHIN, (71, 72, 84, 92), "for these 2-D arrays axis -1, axis 1 and the "
+          "default axis (-1) are the same"),
+    **_eq(_HEX + "ring__mutmut_", (33, 35), "AXIAL_DIRECTIONS is int64, so start is int64 whatever q "
+          "and r are"),
     **_eq(_BACKEND, ("make_backend__mutmut_8",), "every BACKENDS target has one ':', so partition and "
           "rpartition split it the same"),
     **_eq(_BACKEND, ("run_options__mutmut_6", "run_options__mutmut_8"), "RunConfig.backend is validated to "

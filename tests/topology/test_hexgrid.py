@@ -327,6 +327,8 @@ def test_float32_positions_are_computed_in_float64():
     fq, fr = g.fractional(x, y)
     assert fq.dtype == np.float64 and fr.dtype == np.float64
     np.testing.assert_array_equal(fq, g.fractional(x.astype(np.float64), y.astype(np.float64))[0])
+    for grid in (g, HexGrid(50.0, orientation="flat")):
+        cx, cy = grid.center(np.array([3], np.float32), np.array([-2], np.float32))
+        assert cx.dtype == np.float64 and cy.dtype == np.float64
     cx, cy = g.center(np.array([3], np.float32), np.array([-2], np.float32))
-    assert cx.dtype == np.float64 and cy.dtype == np.float64
     assert (cx.tolist(), cy.tolist()) == tuple([float(a)] for a in g.center(3, -2))
