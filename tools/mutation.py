@@ -11,7 +11,7 @@ that makes the tests run past mutmut's time limit ("timeout", e.g. an endless lo
 `EQUIVALENT` lists the mutants that cannot change behaviour, each with why; mutmut names mutants by function
 and a running number, so an entry must be revisited when its function changes (a stale name is reported).
 
-Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--report] [--survivors] [--slow]
+Usage: ``python tools/mutation.py [--jobs N] [--only SUBSTR] [--report] [--survivors] [--slow] [--docs]
 [--min-rate 95]``.
 """
 
@@ -305,6 +305,43 @@ def _collect(module: str, tests: list[str]) -> dict | None:
     }
 
 
+DOCS = REPO / "docs" / "reliability.md"
+_BEGIN, _END = "<!-- mutation table: begin (tools/mutation.py --docs) -->", "<!-- mutation table: end -->"
+
+
+def _tests_label(tests: list[str]) -> str:
+    if tests == _EMULATOR_TESTS:
+        return "`tests/emulator/test_{metrics,master,actions,backend}.py`"
+    return ", ".join(f"`{t}`" for t in tests)
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The results as the Markdown table of docs/reliability.md: one row per module, then all of them."""
+    lines = ["| module | tests | killed / counted | rate | equivalent | last run |",
+             "|---|---|---:|---:|---:|---|"]
+    for r in results:
+        when = r["when"] + (" (survivors rerun)" if r.get("survivors_rerun") else "")
+        lines.append(f"| `{r['module'].removeprefix('edgeroam/')}` | {_tests_label(r['tests'])} | "
+                     f"{r['killed']:,} / {r['mutants'] - r['equivalent']:,} | {100 * r['rate']:.1f} % | "
+                     f"{r['equivalent']} | {when} |")
+    killed = sum(r["killed"] for r in results)
+    counted = sum(r["mutants"] - r["equivalent"] for r in results)
+    equivalent = sum(r["equivalent"] for r in results)
+    lines.append(f"| all | | {killed:,} / {counted:,} | **{100 * killed / max(counted, 1):.1f} %** | "
+                 f"{equivalent} | |")
+    return "\n".join(lines)
+
+
+def write_docs(results: list[dict], path: Path = DOCS) -> None:
+    """Replace the table between the markers in docs/reliability.md with `markdown_table(results)`."""
+    text = path.read_text()
+    if _BEGIN not in text or _END not in text:
+        raise SystemExit(f"{path}: the markers {_BEGIN!r} and {_END!r} are missing")
+    head, rest = text.split(_BEGIN, 1)
+    _, tail = rest.split(_END, 1)
+    path.write_text(f"{head}{_BEGIN}\n{markdown_table(results)}\n{_END}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="parallel mutant runs (default 2)")
@@ -314,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--survivors", action="store_true", help="run only the last run's surviving mutants "
                     "again, against the current tests (after adding tests; the module must be unchanged)")
     ap.add_argument("--slow", action="store_true", help="also run the tests marked slow (real traces)")
+    ap.add_argument("--docs", action="store_true", help="write the results table into docs/reliability.md "
+                    "(between its mutation-table markers)")
     ap.add_argument("--min-rate", type=float, default=95.0, help="fail below this kill rate in %% (overall)")
     ap.add_argument("--json", type=Path, default=WORK / "summary.json", help="where to write the results")
     args = ap.parse_args(argv)
@@ -350,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"rate": rate, "killed": killed, "counted": counted, "modules": results},
                                     indent=2))
+    if args.docs:
+        write_docs(results)
+        print(f"table written to {DOCS}")
     print(f"details: {args.json}; a mutant's diff: cd .cache/mutation/<module> && mutmut show NAME")
     return 0 if rate >= args.min_rate and not missing and not failed else 1
 
