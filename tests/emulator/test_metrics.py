@@ -192,3 +192,40 @@ def test_prediction_table_columns_and_values(scripted):
     assert pr["server"].tolist() == [0, 0, 1, 2] and pr["next_server"].tolist() == [0, 1, 2, -1]
     # r = 100 m around the prediction reaches the neighbouring server (87 m) but not one 173 m away
     assert pr["covered"].tolist() == [True, True, False, False]
+
+
+def test_storage_summary_of_a_hand_made_log():
+    from edgeroam.emulator.metrics import storage_summary
+
+    # 2 GB from 0 s, 1 GB more from 1800 s, 2 GB less at 3600 s; two ticks of an hour at 0 and 3600 s:
+    # copies 1 for 1800 s, 2 for 1800 s, 1 for 3600 s; bytes 2, 3, 1 GB
+    log = pd.DataFrame({"t": [0.0, 1800.0, 3600.0], "bytes": [2e9, 1e9, -2e9], "copies": [1, 1, -1]})
+    s = storage_summary(log, np.array([0.0, 3600.0]), 3600.0)
+    assert s == {"copies_mean": 1.25, "copies_peak": 2.0, "bytes_mean": 1.75e9, "bytes_peak": 3e9,
+                 "gb_hours": 3.5, "horizon_s": 7200.0}
+    # the second tick after a gap of an hour: the gap does not count
+    assert storage_summary(log, np.array([0.0, 7200.0]), 3600.0)["gb_hours"] == 3.5
+    # a change before the first tick counts from it; one after the last interval not at all
+    log = pd.DataFrame({"t": [-5.0, 15.0], "bytes": [10, 90], "copies": [1, 1]})
+    s = storage_summary(log, np.array([0.0]), 10.0)
+    assert (s["bytes_mean"], s["bytes_peak"], s["copies_peak"], s["horizon_s"]) == (10.0, 10.0, 1.0, 10.0)
+    # nothing held, or no tick at all
+    empty = pd.DataFrame({"t": np.zeros(0), "bytes": np.zeros(0, np.int64), "copies": np.zeros(0, np.int64)})
+    assert storage_summary(empty, np.array([0.0, 10.0]), 10.0) == {
+        "copies_mean": 0.0, "copies_peak": 0.0, "bytes_mean": 0.0, "bytes_peak": 0.0, "gb_hours": 0.0,
+        "horizon_s": 20.0}
+    assert storage_summary(log, np.zeros(0), 10.0)["horizon_s"] == 0.0
+    with pytest.raises(ValueError, match="^holdings log not in time order$"):
+        storage_summary(log.iloc[::-1], np.array([0.0]), 10.0)
+
+
+def test_everywhere_holdings_step_with_the_active_clients(scripted):
+    from edgeroam.emulator.metrics import everywhere_holdings
+
+    # a on ticks 0-3, b on ticks 0-2: 2, 2, 2, 1 clients active; 3 servers hold every active model
+    prep = scripted({"a": (0, 0, 1, 1), "b": (1, 1, 1)})
+    log = everywhere_holdings(prep, 3)
+    model = int(prep.planner.weight_bytes.sum())
+    assert log["t"].tolist() == [0.0, 30.0, 60.0, 90.0]
+    assert log["copies"].tolist() == [6, 0, 0, -3]
+    assert log["bytes"].tolist() == [6 * model, 0, 0, -3 * model]
