@@ -71,3 +71,60 @@ def test_a_layer_that_is_not_a_name_is_refused_every_time(bad: list) -> None:
     for _ in range(2):
         with pytest.raises(PlanningError, match="non-empty layer names"):
             SetPlan(1, 2, bad)
+
+
+def _message(make) -> str:
+    with pytest.raises(PlanningError) as err:
+        make()
+    return str(err.value)
+
+
+def test_every_refusal_is_one_line_naming_the_action_and_the_value():
+    assert _message(lambda: Migrate(3, 4, 4, ["c"])) == "Migrate(client=3): src and dst are the same server 4"
+    assert _message(lambda: Migrate("x", 1, 2, ["c"])) == "Migrate: client must be an integer id, got 'x'"
+    assert _message(lambda: Migrate(3, 1.5, 2, ["c"])) == (
+        "Migrate(client=3): src must be an integer id, got 1.5")
+    assert _message(lambda: Migrate(3, 1, None, ["c"])) == (
+        "Migrate(client=3): dst must be an integer id, got None")
+    assert _message(lambda: Migrate(3, 1, 2, ["c"], relay=1)) == (
+        "Migrate(client=3): relay must be true or false, got 1")
+    assert _message(lambda: Migrate(3, 1, 2, ["b", "a", "b", "a"])) == (
+        "Migrate(client=3): layer(s) listed twice: a, b")
+    assert _message(lambda: SetPlan(1, 2, ["a", ""])) == (
+        "SetPlan(client=1): layers must be non-empty layer names, got ('a', '')")
+    assert _message(lambda: SetPlan(1, 2, [["a"]])) == (
+        "SetPlan(client=1): layers must be non-empty layer names, got (['a'],)")
+    assert _message(lambda: SetPlan(1, 2, None)) == "SetPlan(client=1, server=2): layers is None"
+    assert _message(lambda: SetPlan(True, 2, ())) == "SetPlan: client must be an integer id, got True"
+    assert _message(lambda: SetPlan(1, "s", ())) == "SetPlan(client=1): server must be an integer id, got 's'"
+    assert _message(lambda: Drop(4, True)) == "Drop(client=4): server must be an integer id, got True"
+    assert _message(lambda: Drop(None, 4)) == "Drop: client must be an integer id, got None"
+    assert _message(lambda: action_from_dict({"action": "Teleport"})) == (
+        "unknown action 'Teleport'; choose one of SetPlan, Migrate, Drop")
+    assert _message(lambda: action_from_dict({"client": 1})) == (
+        "unknown action None; choose one of SetPlan, Migrate, Drop")
+    assert _message(lambda: action_from_dict({"action": 7})) == (
+        "unknown action 7; choose one of SetPlan, Migrate, Drop")
+    extra = {"action": "Drop", "client": 1, "server": 2, "z": 0, "b": 1}
+    assert _message(lambda: action_from_dict(extra)) == "Drop: unknown field(s) b, z"
+    assert _message(lambda: action_from_dict({"action": "Drop", "client": 1})).startswith("Drop: ")
+    assert _message(lambda: action_to_dict("Drop")) == "not an action: 'Drop'"
+    assert _message(lambda: sort_actions([Drop(1, 2), 5])) == "not an action: 5"
+
+
+def test_plain_migrates_take_the_fast_path_and_odd_ones_are_normalised():
+    m = Migrate(3, 1, 2, ("a", "b"), relay=True)
+    assert (m.client, m.src, m.dst, m.layers, m.relay) == (3, 1, 2, ("a", "b"), True)
+    for odd in (Migrate(np.int64(3), 1, 2, ("a", "b")), Migrate(3, np.int32(1), 2, ("a", "b")),
+                Migrate(3, 1, np.int64(2), ("a", "b")), Migrate(3, 1, 2, ["a", "b"]), Migrate(3, 1, 2, "a")):
+        assert all(type(v) is int for v in (odd.client, odd.src, odd.dst)) and type(odd.layers) is tuple
+    # a tuple subclass or an unhashable item is looked at closely, not trusted
+    with pytest.raises(PlanningError, match="non-empty layer names"):
+        Migrate(3, 1, 2, (["a"],))
+
+
+def test_sort_actions_orders_by_client_kind_and_servers():
+    acts = [Drop(1, 7), Drop(1, 2), SetPlan(1, 9, ()), SetPlan(0, 3, ()), Migrate(1, 4, 1, ()),
+            Migrate(1, 2, 8, ()), Migrate(1, 2, 5, ())]
+    assert sort_actions(acts) == [acts[3], acts[2], acts[6], acts[5], acts[4], acts[1], acts[0]]
+    assert sort_actions([]) == []
