@@ -96,7 +96,23 @@ _BACKHAUL = "edgeroam.emulator.sim.backend.xǁSimBackendǁbackhaul__mutmut_"
 _COVER = "edgeroam.topology.hexgrid.xǁHexGridǁcells_covering__mutmut_"
 _WITHIN = "edgeroam.topology.hexgrid.xǁHexGridǁcells_within__mutmut_"
 _HEX = "edgeroam.topology.hexgrid.xǁHexGridǁ"
+_REGIONS = "edgeroam.datasets.regions.x_"
+_KAIST = "edgeroam.datasets.regions.x_kaist_rectangle__mutmut_"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_REGIONS, ("_parse_spec__mutmut_3",), "a valid spec has one ':'; with more, both splits fail "
+          "the same way (frame or numbers wrong) with the same message"),
+    **_eq(_REGIONS, ("get_region__mutmut_18",), "kaist_rectangle's defaults are the values of KAIST_RULE"),
+    **_eq(_KAIST, (140,), "the two candidates differ in `order`, so they are never equal"),
+    **_eq(_KAIST, (36, 40), "one more empty lattice row or column adds only windows of fewer points"),
+    **_eq(_KAIST, (43, 45, 66, 68, 92, 94), "point counts are whole numbers, exact in float64 below 2**53"),
+    **_eq(_KAIST, (5, 9), "x and y are float64 in every Traces table (validate_traces); "
+          "floor(x / step) of any numeric dtype is the same"),
+    **_eq(_KAIST, (54,), "counting every point twice doubles every window: the same one wins"),
+    **_eq(_KAIST, (71, 72, 76, 77), "more zero padding adds only empty windows beyond the data"),
+    **_eq(_REGIONS, ("region_mask__mutmut_18", "region_mask__mutmut_21"), "x, y, lon, lat are float64 "
+          "in every Traces table (validate_traces)"),
+    **_eq(_REGIONS, ("region_mask__mutmut_47", "region_mask__mutmut_48"), "shapely.intersects_xy is False "
+          "for a NaN coordinate, so the finite mask only saves work"),
     **_eq(_COVER, (4, 7, 10, 13), "the box corners (minx, miny) and (maxx, maxy) "
           "never hold the smallest or largest fractional q or r in either orientation"),
     **_eq(_COVER, (5, 6, 11, 12), "moving one corner in by 2R shifts the range of q "

@@ -227,3 +227,15 @@ def test_kaist_rule_is_1500_by_2000_metres_at_any_lattice_step():
     tr = _xy([0.5, 0.5], [0.5, 0.5])
     minx, miny, maxx, maxy = kaist_rectangle(tr, step_m=1.9)
     assert (maxx - minx, maxy - miny) == pytest.approx((789 * 1.9, 1053 * 1.9))
+    minx, miny, maxx, maxy = kaist_rectangle(tr, step_m=1.996)  # 2000 m: 1002.004 cells -> 1002
+    assert (maxx - minx, maxy - miny) == pytest.approx((752 * 1.996, 1002 * 1.996))
+
+
+def test_a_rectangle_of_one_by_two_cells():
+    # 3 points in cell (0, 0), 2 in (0, 1), 4 in (5, 0) and (6, 0): the 1 x 2 windows hold 5 (tall, over
+    # x = 0) and 4 (wide, over x = 250..350): tall wins; with 3 in (6, 0) the wide one holds 7 and wins
+    x = [10.0] * 5 + [260.0] * 2 + [310.0] * 2
+    y = [10.0] * 3 + [60.0] * 2 + [10.0] * 4
+    assert kaist_rectangle(_xy(x, y), step_m=50.0, short_m=50.0, long_m=100.0) == (0.0, 0.0, 50.0, 100.0)
+    tr = _xy(x + [310.0] * 3, y + [10.0] * 3)
+    assert kaist_rectangle(tr, step_m=50.0, short_m=50.0, long_m=100.0) == (250.0, 0.0, 350.0, 50.0)
