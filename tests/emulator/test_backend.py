@@ -117,7 +117,8 @@ def test_run_options_of_each_backend_and_the_unknown_backend_message():
     from edgeroam.emulator.backend import run_options
     from edgeroam.scenario import RunConfig
 
-    assert run_options(RunConfig(backend="net", speed=2.0, switch="ovs")) == {"speed": 2.0, "switch": "ovs"}
+    assert run_options(RunConfig(backend="net", speed=2.0, switch="ovs")) == {"speed": 2.0, "switch": "ovs",
+                                                                              "ovs_realtime": False}
     assert run_options(RunConfig(backend="sim", speed=2.0)) == {}
     with pytest.raises(RunError) as err:
         make_backend("nope")
