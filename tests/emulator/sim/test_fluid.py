@@ -626,3 +626,22 @@ def test_backhaul_links_are_listed_by_the_text_of_their_nodes():
         g.add_edge(u, v, capacity_bps=1.0)
     # networkx reports the edge 1-2 as (2, 1) (node 2 came first); ties on the first node: by the second
     assert list(backhaul_links(g))[::2] == [(1, 9), (10, 11), (2, 1), (2, 3)]
+
+
+def test_empty_tables_have_their_dtypes_and_one_way_links_fill_zeros():
+    eng = Engine()
+    net = FluidNetwork(eng, {("a", "b"): 8 * MBPS, "ab": 8 * MBPS}, interval_s=2.0, origin=1.0)
+    assert net.interval_bytes().dtypes.to_dict() == {
+        "interval": np.int64, "start": np.float64, "link": object, "bytes": np.float64}
+    assert net.node_interval_bytes([("a", "b")]).dtypes.to_dict() == {
+        "interval": np.int64, "start": np.float64, "node": object, "up_bytes": np.float64,
+        "down_bytes": np.float64}
+    with pytest.raises(TopologyError, match=r"^link 'ab' is not a directed \(u, v\) pair$"):
+        net.node_interval_bytes(["ab"])  # two characters are not a pair
+    net.transfer([("a", "b")], 3e6)  # 1e6 B/s from 0 s: intervals [-1, 1), [1, 3), [3, 5)
+    eng.run()
+    table = net.node_interval_bytes([("a", "b")])  # a only sends, b only receives: zeros, not NaN
+    assert table["start"].tolist() == [-1.0, -1.0, 1.0, 1.0]
+    assert table["node"].tolist() == ["a", "b", "a", "b"]
+    np.testing.assert_allclose(table["up_bytes"], [1e6, 0, 2e6, 0], atol=1e-3)
+    np.testing.assert_allclose(table["down_bytes"], [0, 1e6, 0, 2e6], atol=1e-3)
