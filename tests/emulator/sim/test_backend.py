@@ -284,3 +284,30 @@ def test_depart_cancels_the_upload_and_a_plan_of_empty_layers_lands_at_once():
     tr = b.transfers()
     assert tr["complete"].tolist() == [True, False] and tr["bytes"].tolist()[1] == pytest.approx(0.5 * MB)
     assert b.holds(3, 0).tolist() == [False, True, False]
+
+
+def test_a_relay_forwards_what_lands_except_what_the_destination_holds(make_backend):
+    # the client uploads a, b to s0 (Wi-Fi 1 MB/s: a lands at 1 s, b at 2 s); a standing relay order s0 -> s1
+    # forwards them as they land, but s1 already holds a: only b goes on (2..3 s)
+    b = make_backend()
+    b.begin_tick(0, 0.0, {7: 0})
+    b.grant(7, 1, np.array([True, False, False]))
+    b.execute([SetPlan(7, 0, ("a", "b")), Migrate(7, 0, 1, ("a", "b"), relay=True)])
+    b.advance(10.0)
+    tr = b.transfers()
+    assert list(zip(tr["kind"], tr["src"], tr["dst"], tr["layers"], tr["end"], strict=True)) == [
+        ("upload", -1, 0, 1, 1.0), ("upload", -1, 0, 1, 2.0), ("migrate", 0, 1, 1, 3.0)]
+    assert b.holds(7, 1).tolist() == [True, True, False]
+
+
+def test_layers_on_their_way_from_any_source_are_not_sent_again(make_backend):
+    # b comes from s0; a and c from s2; then s2 is asked for b too: it is already on its way
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(7, 2, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("b",)), Migrate(7, 2, 1, ("a", "c")), Migrate(7, 2, 1, ("b",))])
+    b.advance(10.0)
+    tr = b.transfers()
+    assert list(zip(tr["src"], tr["layers"], strict=True)) in ([(0, 1), (2, 2)], [(2, 2), (0, 1)])
+    assert b.holds(7, 1).tolist() == [True, True, True]
