@@ -229,3 +229,11 @@ def test_everywhere_holdings_step_with_the_active_clients(scripted):
     assert log["t"].tolist() == [0.0, 30.0, 60.0, 90.0]
     assert log["copies"].tolist() == [6, 0, 0, -3]
     assert log["bytes"].tolist() == [6 * model, 0, 0, -3 * model]
+
+
+def test_hit_ratio_of_as_many_hits_as_misses_and_empty_query_runs():
+    assert hit_ratio(pd.Series(["hit", "miss"])) == 0.5
+    assert hit_ratio(pd.Series(["miss", "hit", "hit", "miss"])) == 0.5
+    empty = query_table([])
+    assert list(empty.columns) == ["row", "client", "server", "start", "latency_s", "queries"]
+    assert [str(t) for t in empty.dtypes] == ["int64", "int64", "int64", "float64", "float64", "int64"]
