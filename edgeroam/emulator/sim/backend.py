@@ -374,6 +374,8 @@ class SimBackend:
         dst_key = (a.client, a.dst)
         if dst_key in self._held:
             self._refresh(dst_key)
+        if not a.layers:  # a refresh only (most of a tick's Migrates): nothing to send or relay
+            return
         idx = self._indices(a.layers)
         if a.relay and len(idx):
             self._orders.setdefault((a.client, a.src), []).append((a.dst, idx))
