@@ -33,7 +33,6 @@ windows), metrics (metrics).
 
 from __future__ import annotations
 
-import heapq
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -169,7 +168,7 @@ class SimBackend:
         self._hold_log: list[tuple[float, int, int, int, int]] = []
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
-        self._heap: list[tuple[int, int, int]] = []
+        self._expiring: dict[int, list[Key]] = {}  # expiry tick -> keys refreshed to it (stale ones skipped)
         self._uploads: dict[int, _Sender] = {}
         self._inflight: dict[Key, list[_Sender]] = {}
         self._watch: dict[Key, list[tuple[float, np.ndarray]]] = {}
@@ -198,13 +197,11 @@ class SimBackend:
         self._attached = set(attached.items())
         for client, server in attached.items():
             self._refresh((client, server))
-        heap = self._heap
-        while heap and heap[0][0] < k:
-            exp, c, s = heapq.heappop(heap)
-            key = (c, s)
-            if self._expire.get(key, k) < k:
-                del self._expire[key]
-                self._drop(key)
+        for exp in sorted(e for e in self._expiring if e < k):  # in (tick, client, server) order
+            for key in sorted(set(self._expiring.pop(exp))):
+                if self._expire.get(key, k) < k:
+                    del self._expire[key]
+                    self._drop(key)
         self._mem_sum += len(self._held)
         self._mem_ticks += 1
         self._mem_peak = max(self._mem_peak, len(self._held))
@@ -524,7 +521,11 @@ class SimBackend:
         exp = self._k + self.ttl
         if self._expire.get(key) != exp:
             self._expire[key] = exp
-            heapq.heappush(self._heap, (exp, key[0], key[1]))
+            bucket = self._expiring.get(exp)
+            if bucket is None:
+                self._expiring[exp] = [key]
+            else:
+                bucket.append(key)
 
     # -- results --------------------------------------------------------------------------------------------
     def transfers(self) -> pd.DataFrame:
