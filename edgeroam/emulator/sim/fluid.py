@@ -191,13 +191,15 @@ class FluidNetwork:
             lid = self._ids[int(bad[0])]
             value = float(cap[bad[0]])
             raise TopologyError(f"link {lid!r} has capacity {value!r} bps; it must be finite and > 0")
-        self._cap_Bps = cap / 8.0
+        # capacity, bytes carried and current rate of every link: views of one buffer with room to grow, so
+        # that adding links as paths come into use costs amortized O(1) per link, not a copy of every array
+        self._buf = np.zeros((3, max(len(cap), 64)))
+        self._cap_Bps, self._link_bytes, self._link_rate = self._views(len(cap))
+        self._cap_Bps[:] = cap / 8.0
         if interval_s is not None and not (interval_s > 0 and math.isfinite(interval_s)):
             raise RunError(f"interval_s must be finite and > 0, got {interval_s!r}")
         self.interval_s = interval_s
         self.origin = float(origin)
-        n = len(self._ids)
-        self._link_bytes = np.zeros(n)
         self._bins: dict[int, np.ndarray] = {}
         # flows in progress, in start order (dict keeps insertion order: deterministic)
         self._flows: dict[int, Transfer] = {}
@@ -209,7 +211,6 @@ class FluidNetwork:
         self._lengths = np.zeros(0, dtype=np.int64)
         self._flat = np.zeros(0, dtype=np.int64)  # concatenated link indices of the paths
         self._new: list[Transfer] = []  # started at this instant, merged by the recomputation
-        self._link_rate = np.zeros(n)  # bytes per second per link
         self._last = engine.now
         self._timer: Event | None = None
         self._recompute_pending: Event | None = None
@@ -239,12 +240,20 @@ class FluidNetwork:
         for lid in new:
             self._index[lid] = len(self._ids)
             self._ids.append(lid)
+        n0, n1 = len(self._cap_Bps), len(self._ids)
+        if n1 > self._buf.shape[1]:
+            buf = np.zeros((3, max(n1, 2 * self._buf.shape[1])))
+            buf[:, :n0] = self._buf[:, :n0]
+            self._buf = buf
+        self._cap_Bps, self._link_bytes, self._link_rate = self._views(n1)
+        self._cap_Bps[n0:] = cap / 8.0
         pad = np.zeros(len(new))
-        self._cap_Bps = np.concatenate([self._cap_Bps, cap / 8.0])
-        self._link_bytes = np.concatenate([self._link_bytes, pad])
-        self._link_rate = np.concatenate([self._link_rate, pad])
         for k, arr in self._bins.items():
             self._bins[k] = np.concatenate([arr, pad])
+
+    def _views(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Capacity (bytes/s), bytes carried and rate (bytes/s) of the first `n` links: buffer views."""
+        return self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
 
     def capacity_bps(self, link: Hashable) -> float:
         """The capacity of `link` in bits per second."""
@@ -500,7 +509,7 @@ class FluidNetwork:
         np.cumsum(self._lengths, out=ptr[1:])
         self._rate = max_min_rates(self._cap_Bps, ptr, self._flat)
         owner = np.repeat(np.arange(n), self._lengths)
-        self._link_rate = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
+        self._link_rate[:] = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
         with np.errstate(divide="ignore", invalid="ignore"):
             left = np.where(self._rate > 0, np.maximum(self._remaining, 0.0) / self._rate, math.inf)
         dt = float(left.min())
