@@ -217,8 +217,10 @@ class TargetPolicy(Policy):
             if self.rule != "nearest" else None
         sites = self._sites
         keep2 = self.keep_m ** 2
+        servers, codes = tick.server.tolist(), tick.user_code.tolist()
+        plans: dict[int, Any] = {}  # future plan by target server: the loads are fixed within a tick
         for j, i in enumerate(users.tolist()):
-            src, client = int(tick.server[i]), int(tick.user_code[i])
+            src, client = int(servers[i]), int(codes[i])
             if ranked is not None:
                 targets = ranked[j]
             else:
@@ -231,7 +233,7 @@ class TargetPolicy(Policy):
                     targets = (cand if k < 0 else cand[:k]).tolist()
             for dst in targets:
                 if dst != src:
-                    self._migrate(view, out, client, src, int(dst))
+                    self._migrate(view, out, client, src, int(dst), plans)
             if self.keep_m <= 0:
                 continue
             held = view.held_by(client) - {src, *targets}
@@ -251,9 +253,12 @@ class TargetPolicy(Policy):
         v = speeds(tick, view.interval_s)
         return np.where(v < self.v_split, k, self.targets_fast).astype(np.int64)
 
-    def _migrate(self, view: MasterView, out: list[Action], client: int, src: int, dst: int) -> None:
+    def _migrate(self, view: MasterView, out: list[Action], client: int, src: int, dst: int,
+                 plans: dict[int, Any]) -> None:
         """The Migrate of one target: the future plan's layers (cut for crowded servers), or a refresh."""
-        entry = view.future_plan(dst)
+        entry = plans.get(dst)
+        if entry is None:
+            entry = plans[dst] = view.future_plan(dst)
         cut = self.fractional and (src in view.crowded or dst in view.crowded)
         if self._choice.default:
             if cut:
@@ -275,5 +280,6 @@ class TargetPolicy(Policy):
             out.append(Migrate(client, src, dst, ()))
             return
         lack = view.holds(client, dst)
-        useful = have[index] if lack is None else (have[index] & ~lack[index])
-        out.append(Migrate(client, src, dst, layers if useful.any() else ()))
+        # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack)
+        useful = have[index].any() if lack is None else (have[index] > lack[index]).any()
+        out.append(Migrate(client, src, dst, layers if useful else ()))
