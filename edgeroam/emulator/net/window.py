@@ -66,7 +66,8 @@ def select_window(traces: pd.DataFrame, grid: HexGrid, start: float, end: float,
     t = traces["t"].to_numpy()
     sel = traces[(t >= start) & (t < end) & _in_box(traces, box)]
     if sel.empty:
-        raise ScenarioError(None, "run.window", f"no trace point in [{start}, {end}) and the box {box}")
+        inside = "" if box is None else f" inside {box}"
+        raise ScenarioError(None, "run.window", f"no trace point in [{start:g}, {end:g}){inside}")
     counts = sel.groupby("user", observed=True).size().sort_values(ascending=False, kind="stable")
     users = counts.index.to_numpy()[:max_clients]
     mine = sel[sel["user"].isin(users)]

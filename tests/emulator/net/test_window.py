@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.net.window import busiest_window, select_window
+from edgeroam.emulator.net.window import apply_window, busiest_window, select_window
 from edgeroam.errors import ScenarioError
 from edgeroam.topology import HexGrid, cell_id
 
@@ -50,3 +50,20 @@ def test_empty_or_inverted_windows_name_the_key():
         select_window(_traces(), grid, 2000, 3000)
     with pytest.raises(ScenarioError, match="positive"):
         busiest_window(_traces(), grid, 0)
+
+
+def test_apply_window_cuts_test_users_to_the_span_and_every_trace_to_the_box():
+    from edgeroam.scenario import WindowConfig
+
+    grid = HexGrid(radius=50)
+    tr = _traces()
+    # test users c and d; a and b train. The box x < 300 keeps c's second walk (x 0..45) and d, not c's first
+    traces, test, info = apply_window(tr, ["c", "d"], WindowConfig(region="metric:-10,-10,300,10",
+                                                                   busiest_s=200, clients=1), grid)
+    assert test == ["c"] and info["users"] == ["c"] and info["start"] == 1000.0 and info["points"] == 10
+    assert set(traces["user"].astype(str)) == {"a", "b", "c", "e"}  # training users kept in the box; d cut
+    assert (traces["x"] < 300).all()
+    c = traces[traces["user"].astype(str) == "c"]
+    assert c["t"].between(1000, 1200, inclusive="left").all() and len(c) == 10
+    with pytest.raises(ScenarioError, match=r"run\.window\.region"):
+        apply_window(tr, ["c"], WindowConfig(region="metric:5000,5000,6000,6000", busiest_s=200), grid)
