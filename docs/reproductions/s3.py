@@ -98,6 +98,23 @@ def sweep(name: str, cloud: str) -> tuple[str, int, int]:
     return md_table(pd.DataFrame(rows)), ok, band
 
 
+def order_check() -> str:
+    """S-C at 4G with drawn frame rates: our commit-order cloud queue against the engine's arrival order."""
+    from edgeroam.emulator.sim.tasks import execute_stream
+
+    rows = []
+    for name in ("darknet19", "resnet18", "googlenet"):
+        t = model_cut_table(name, BANDWIDTHS["4G"])
+        for seed in range(3):
+            fps = np.random.default_rng(seed).uniform(5, 15, 5)
+            a, b = simulate(t, "single", fps=fps), execute_stream(t, t.best, fps=fps)
+            rows.append({"DNN": name, "seed": seed, "S-C s (commit order)": a.makespan,
+                         "max T_w s": float(a.tasks["t_w"].max()),
+                         "S-C s (engine, arrival order)": float(b["finish"].max()),
+                         "max wait s (engine)": float((b["begin"] - b["enter"]).max())})
+    return md_table(pd.DataFrame(rows), "{:.3f}")
+
+
 def edges_sweep(name: str) -> str:
     rows = []
     t = model_cut_table(name, BANDWIDTHS["4G"])
@@ -130,7 +147,8 @@ def main() -> None:
                        n_rel=len(rel), n_gain=len(gain), secs=time.perf_counter() - t0,
                        gains=", ".join(f"{d} {n}: {r['S-C']:.1f} → {r['S-Q']:.1f} s"
                                        for (d, n), r in gain.iterrows()) or "none",
-                       seeds=block("s3-seeds", "edgeroam reproduce s3 --docs --only s3-seeds"))
+                       seeds=block("s3-seeds", "edgeroam reproduce s3 --docs --only s3-seeds"),
+                       order=order_check())
     a.out.write_text(page)
     print(f"wrote {a.out} in {time.perf_counter() - t0:.0f} s")
 
@@ -237,7 +255,11 @@ With unequal rates an edge whose uplink falls behind commits tasks that reach th
 serves in commit order (Algorithm 1's queue), so the others wait behind them (S-C's T_w up to 14 s for
 DarkNet19 at 4G), and S-Q reads that wait as a busy cloud and moves cuts to the edge: S-Q is far slower than
 S-C for DarkNet19, ResNet18 and GoogLeNet at 4G. A cloud serving in arrival order would not wait; the
-simulator's commit-order queue is a limitation here, not a claim of the paper.
+simulator's commit-order queue is a limitation here, not a claim of the paper. Measured: the same S-C runs
+on the sim engine (`edgeroam/emulator/sim/tasks.py`, the cloud a `SlotServer` served in arrival order, queue
+20) finish sooner, and no task waits at the cloud longer than its own service time (under 0.02 s):
+
+{order}
 
 ## Not reproduced
 
