@@ -257,7 +257,7 @@ DarkNet19 at 4G), and S-Q reads that wait as a busy cloud and moves cuts to the 
 S-C for DarkNet19, ResNet18 and GoogLeNet at 4G. A cloud serving in arrival order would not wait; the
 simulator's commit-order queue is a limitation here, not a claim of the paper. Measured: the same S-C runs
 on the sim engine (`edgeroam/emulator/sim/tasks.py`, the cloud a `SlotServer` served in arrival order, queue
-20) finish sooner, and no task waits at the cloud longer than its own service time (under 0.02 s):
+20) finish sooner, and no task waits at the cloud more than 0.02 s:
 
 {order}
 
