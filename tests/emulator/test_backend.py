@@ -150,3 +150,54 @@ def test_progress_is_reported_every_256_ticks(scripted):
     run_pass(prep, make_policy("perdnn"), backend=RecordingBackend(),
              callback=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 258), (257, 258), (258, 258)]
+
+
+class ViewRecorder:
+    """A policy that decides nothing and records what the master's view shows it each tick."""
+
+    name = "view-recorder"
+    everywhere = False
+    ttl_intervals = 5
+    server_plans = None
+
+    def __init__(self) -> None:
+        self.views: list[dict] = []
+
+    def fit(self, prepared) -> ViewRecorder:
+        return self
+
+    def decide(self, view, tick) -> list:
+        self.views.append({"tick": view.tick_index, "interval": view.interval_s, "first_row": view.first_row,
+                           "predicted": view.predicted.copy(), "load": [view.load(s) for s in range(3)],
+                           "crowded": view.crowded, "fraction_bytes": view.fraction_bytes})
+        return []
+
+
+def test_the_view_shows_each_tick_its_rows_loads_and_the_fractional_settings(scripted):
+    # a and b both on server 0 at tick 0, then a on 1 and b on 0, then a on 2 and b on 1 (b leaves after)
+    prep = scripted({"a": (0, 1, 2, 2), "b": (0, 0, 1)})
+    rec = ViewRecorder()
+    run_pass(prep, rec, backend=RecordingBackend(), crowded=[np.int64(1)], fraction_bytes=5e6)
+    assert [v["tick"] for v in rec.views] == [tk.index for tk in prep.ticks] == [0, 1, 2, 3]
+    assert [v["first_row"] for v in rec.views] == [0, 2, 4, 6]
+    assert [v["load"] for v in rec.views] == [[2, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert all(v["interval"] == 30.0 and v["fraction_bytes"] == 5e6 for v in rec.views)
+    assert all(v["crowded"] == frozenset({1}) and type(next(iter(v["crowded"]))) is int for v in rec.views)
+    np.testing.assert_array_equal(np.concatenate([v["predicted"] for v in rec.views]), prep.predicted)
+
+
+def test_the_master_counts_seconds_from_the_first_tick_and_makes_the_scenarios_backend(scripted):
+    prep = scripted({"a": (0, 1, 1)})
+    import dataclasses
+
+    # the replay clock of real traces does not start at 0
+    prep.ticks = [dataclasses.replace(tk, time=tk.time + 1000.0) for tk in prep.ticks]
+    fake = RecordingBackend()
+    run_pass(prep, make_policy("perdnn"), backend=fake)
+    assert [c[1] for c in fake.calls if c[0] == "advance"] == [0.0, 30.0, 60.0]
+    from edgeroam.emulator.master import Master
+
+    run = prep.scenario.run.model_copy(update={"backend": "net", "speed": 2.0, "switch": "ovs"})
+    prep.scenario = prep.scenario.model_copy(update={"run": run})
+    backend = Master(prep, make_policy("perdnn")).backend
+    assert (backend.name, backend.speed, backend.switch) == ("net", 2.0, "ovs")
