@@ -206,7 +206,7 @@ def test_the_master_counts_seconds_from_the_first_tick_and_makes_the_scenarios_b
 def test_visits_of_a_replay_without_ticks_are_empty(scripted):
     from edgeroam.emulator.master import Master
 
-    master = Master(scripted({"a": (0, 1)}), make_policy("perdnn"), backend=RecordingBackend())
+    master = Master(scripted({"a": (0, 1, 1)}), make_policy("perdnn"), backend=RecordingBackend())
     assert master.visits() == {0: (0, 1)}
     master.prep.ticks = []
     assert master.visits() == {}
