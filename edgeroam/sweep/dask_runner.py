@@ -116,14 +116,19 @@ def open_client(scheduler: str | None = None, workers: int = 2, timeout_s: float
             raise RunError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
     if workers < 1:
         raise RunError(f"--workers must be at least 1, got {workers}")
-    # a client made without an address starts its own LocalCluster and closes it with itself
-    return Client(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    import dask
+
+    # a client made without an address starts its own LocalCluster and closes it with itself. With no
+    # dashboard the workers' statistical profiler is of no use, and it samples the running run's stack every
+    # 10 ms (CPU and the GIL, taken from the run); the nannies keep this setting for the workers they start
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return Client(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
 
 
 def _resolve(sweep: Sweep, spec: RunSpec) -> tuple[dict[str, Any] | None, str, str | None]:
