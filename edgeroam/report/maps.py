@@ -286,7 +286,9 @@ def traffic_figure(layers: dict[str, Any]):
     from edgeroam._maps import km_axes
 
     cells, links = layers["cells"], layers["links"]
-    fig = Figure(figsize=(8, 7.5))
+    xmin, ymin, xmax, ymax = cells.total_bounds
+    aspect = (ymax - ymin) / (xmax - xmin) if xmax > xmin else 1.0
+    fig = Figure(figsize=(8, float(np.clip(6.4 * aspect + 1.2, 3.5, 10.0))), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     polys = [np.asarray(g.exterior.coords) for g in cells.geometry]
@@ -294,9 +296,9 @@ def traffic_figure(layers: dict[str, Any]):
                                      edgecolors="#808080", linewidths=0.2))
     if len(links):
         segs = [np.asarray(g.coords) for g in links.geometry]
-        ax.add_collection(LineCollection(segs, linewidths=_widths(links["bytes"].to_numpy(), 0.3, 3.0),
-                                         colors="#1565c0", alpha=0.8))
-    xmin, ymin, xmax, ymax = cells.total_bounds
+        hi = float(np.clip(3.0 * np.sqrt(300 / max(len(cells), 1)), 0.5, 3.0))  # thinner on bigger maps
+        ax.add_collection(LineCollection(segs, linewidths=_widths(links["bytes"].to_numpy(), hi / 10, hi),
+                                         colors="#1565c0", alpha=0.7))
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
     ax.set_aspect("equal")
