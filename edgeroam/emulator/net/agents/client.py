@@ -96,11 +96,25 @@ class ClientAgent(Agent):
         payloads = {n: self.runner.payload(n) for n in todo}
         futures = [asyncio.ensure_future(link.request("layers", client=self.client, layers=[n],
                                                       tensors=payloads[n])) for n in todo]
-        acks = await asyncio.gather(*futures)
+        try:
+            acks = await asyncio.gather(*futures)
+        except asyncio.CancelledError:  # a new plan replaced this one: log what arrived (as sim logs a cut)
+            for f in futures:
+                f.cancel()
+            acks = [f.result() for f in futures if f.done() and not f.cancelled() and f.exception() is None]
+            self._log_upload(server, todo, payloads, acks, t0, cancelled=True)
+            raise
+        return self._log_upload(server, todo, payloads, acks, t0)
+
+    def _log_upload(self, server: int, todo: list[str], payloads: dict[str, Any], acks: list[Frame],
+                    t0: float, cancelled: bool = False) -> dict[str, Any]:
+        """Record an upload: bytes are those of the acknowledged layers."""
+        acked = [n for a in acks for n in a.layers]
         rec = {"client": self.client, "server": server, "layers": todo, "start": t0, "end": time.time(),
-               "bytes": sum(t.numel() * t.element_size() for p in payloads.values() for t in p.values()),
-               "acked": [n for a in acks for n in a.layers],
-               "new": [n for a in acks for n in a.meta.get("new", [])]}
+               "bytes": sum(t.numel() * t.element_size() for n in acked if n in payloads
+                            for t in payloads[n].values()),
+               "acked": acked, "new": [n for a in acks for n in a.meta.get("new", [])],
+               "cancelled": cancelled}
         self.uploads.append(rec)
         self.record("upload", **rec)
         return rec

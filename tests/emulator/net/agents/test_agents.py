@@ -257,3 +257,25 @@ def test_a_batch_in_the_body_is_one_batch(client_runner: LayerRunner) -> None:
 
     batches, out = asyncio.run(main())
     assert batches == 1 and out == {"ack": "ack", "held": len(plan)}
+
+
+def test_a_replaced_upload_is_logged_with_what_arrived(client_runner: LayerRunner) -> None:
+    """A new plan cancels the upload in flight; the cut upload is still recorded (``cancelled``), its bytes
+    those of the layers acknowledged before the cut (as sim logs a cut upload)."""
+    plan = tuple(client_runner.names[60:])
+
+    async def main() -> list[dict]:
+        edges, client, master, agents = await start_all(client_runner)
+        try:
+            await master.attach(7, 1)
+            await master.apply([SetPlan(7, 1, plan)])
+            await master.apply([SetPlan(7, 2, plan)])  # at once: the upload to e1 is cut short
+            await until(lambda: any(not u["cancelled"] for u in client.uploads))
+            return list(client.uploads)
+        finally:
+            await close_all(agents)
+
+    ups = asyncio.run(main())
+    cut = [u for u in ups if u["cancelled"]]
+    assert len(cut) == 1 and cut[0]["server"] == 1 and len(cut[0]["acked"]) < len(plan)
+    assert [u["server"] for u in ups if not u["cancelled"]] == [2]
