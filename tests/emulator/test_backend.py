@@ -210,3 +210,27 @@ def test_visits_of_a_replay_without_ticks_are_empty(scripted):
     assert master.visits() == {0: (0, 1)}
     master.prep.ticks = []
     assert master.visits() == {}
+
+
+class ClosingBackend(RecordingBackend):
+    """A recording backend that closes with memory figures, a holdings log, what it emulated and a table."""
+
+    def close(self) -> Closing:
+        base = super().close()
+        holdings = pd.DataFrame({"t": [0.0], "client": [0], "server": [0], "bytes": [1000], "copies": [1]})
+        extra = {"fidelity": pd.DataFrame({"x": [1]})}
+        return Closing(base.events, base.transfers, base.backhaul, {"peak_held": 1.0},
+                       emulated={"switch": "x"}, holdings=holdings, tables=extra)
+
+
+def test_the_pass_result_carries_what_the_backend_closed_with(scripted):
+    prep = scripted({"a": (0, 0, 1, 1, 2, 2)})
+    res = run_pass(prep, make_policy("optimal"), backend=ClosingBackend(), crowded=[2, 1])
+    assert set(res.tables) == {"handovers", "queries", "transfers", "backhaul", "predictions", "fidelity"}
+    s = res.summary
+    assert (s["policy"], s["fractional"]["crowded"], s["memory"]) == ("optimal", [1, 2], {"peak_held": 1.0})
+    # the optimal bound holds everything: every arrival is a hit though this backend reports nothing held
+    assert set(res.tables["handovers"]["kind"]) == {"hit"}
+    # the storage comes from the backend's log (one copy of 1000 B all along), not from the analytic bound
+    assert (s["storage"]["copies_peak"], s["storage"]["bytes_peak"]) == (1.0, 1000.0)
+    assert res.emulated == {"switch": "x"} and 0 < res.timing["pass_s"] < 600
