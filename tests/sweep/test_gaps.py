@@ -56,11 +56,12 @@ def test_backhaul_peaks_of_a_hand_made_run(tmp_path):
                   "dst": [2, 4, 1], "start": [0.0, 1.0, 0.0], "end": [2.0, 3.0, 5.0],
                   "bytes": [3e6, 1e6, 9e6], "layers": 1, "hops": [2, 1, 0], "complete": True}
                  ).to_parquet(tmp_path / "transfers.parquet")
+    pd.DataFrame({"tick": [0, 0, 0, 1], "server": [1, 1, -1, 1]}).to_parquet(tmp_path / "predictions.parquet")
     pk = backhaul_peaks(tmp_path, 10.0, 10)
     assert pk["peak_up"] == pytest.approx(4e6 * 8 / 10 / 1e6)
     assert pk["peak_up_origin"] == pytest.approx(4e6 * 8 / 10 / 1e6)  # relay 3 sends 3 MB, originates none
     assert pk["peak_down"] == pytest.approx(3e6 * 8 / 10 / 1e6)
-    assert pk["clients"] == 2 and pk["transfers"] == 2 and pk["under_100"] == 1.0
+    assert pk["clients"] == 2 and pk["transfers"] == 2 and pk["crowd"] == 2 and pk["under_100"] == 1.0
 
 
 def test_the_gap_sections_are_full_runs_of_perdnn():
