@@ -167,7 +167,10 @@ class ViewRecorder:
         return self
 
     def decide(self, view, tick) -> list:
-        self.views.append({"tick": view.tick_index, "interval": view.interval_s, "first_row": view.first_row,
+        import gc
+
+        self.views.append({"gc": gc.get_threshold(),
+                           "tick": view.tick_index, "interval": view.interval_s, "first_row": view.first_row,
                            "predicted": view.predicted.copy(), "load": [view.load(s) for s in range(3)],
                            "crowded": view.crowded, "fraction_bytes": view.fraction_bytes})
         return []
@@ -177,7 +180,16 @@ def test_the_view_shows_each_tick_its_rows_loads_and_the_fractional_settings(scr
     # a and b both on server 0 at tick 0, then a on 1 and b on 0, then a on 2 and b on 1 (b leaves after)
     prep = scripted({"a": (0, 1, 2, 2), "b": (0, 0, 1)})
     rec = ViewRecorder()
-    run_pass(prep, rec, backend=RecordingBackend(), crowded=[np.int64(1)], fraction_bytes=5e6)
+    fake = RecordingBackend()
+    import gc
+
+    before = gc.get_threshold()
+    run_pass(prep, rec, backend=fake, crowded=[np.int64(1)], fraction_bytes=5e6)
+    # the collector runs less often during the pass (a million short-lived objects) and as before after it
+    assert {v["gc"] for v in rec.views} == {(50_000, 20, 10)} and gc.get_threshold() == before
+    # both users arrive at tick 0: rows 0 and 1
+    first = next(c[2] for c in fake.calls if c[0] == "advance")
+    assert [(a.row, a.client, a.server) for a in first.arrivals] == [(0, 0, 0), (1, 1, 0)]
     assert [v["tick"] for v in rec.views] == [tk.index for tk in prep.ticks] == [0, 1, 2, 3]
     assert [v["first_row"] for v in rec.views] == [0, 2, 4, 6]
     assert [v["load"] for v in rec.views] == [[2, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]]
@@ -215,9 +227,14 @@ def test_visits_of_a_replay_without_ticks_are_empty(scripted):
 class ClosingBackend(RecordingBackend):
     """A recording backend that closes with memory figures, a holdings log, what it emulated and a table."""
 
+    def __init__(self, held_from: float = 0.0) -> None:
+        super().__init__()
+        self.held_from = held_from
+
     def close(self) -> Closing:
         base = super().close()
-        holdings = pd.DataFrame({"t": [0.0], "client": [0], "server": [0], "bytes": [1000], "copies": [1]})
+        holdings = pd.DataFrame({"t": [self.held_from], "client": [0], "server": [0], "bytes": [1000],
+                                 "copies": [1]})
         extra = {"fidelity": pd.DataFrame({"x": [1]})}
         return Closing(base.events, base.transfers, base.backhaul, {"peak_held": 1.0},
                        emulated={"switch": "x"}, holdings=holdings, tables=extra)
@@ -234,3 +251,19 @@ def test_the_pass_result_carries_what_the_backend_closed_with(scripted):
     # the storage comes from the backend's log (one copy of 1000 B all along), not from the analytic bound
     assert (s["storage"]["copies_peak"], s["storage"]["bytes_peak"]) == (1.0, 1000.0)
     assert res.emulated == {"switch": "x"} and 0 < res.timing["pass_s"] < 600
+
+
+def test_storage_counts_from_the_first_tick_of_a_clock_that_does_not_start_at_0(scripted):
+    import dataclasses
+
+    from edgeroam.emulator.master import Master
+
+    prep = scripted({"a": (0, 0, 1, 1, 2, 2)})
+    prep.ticks = [dataclasses.replace(tk, time=tk.time + 1000.0) for tk in prep.ticks]
+    # 1000 B held from 45 s after the first tick: 135 of the 180 s of the replay
+    res = run_pass(prep, make_policy("perdnn"), backend=ClosingBackend(held_from=45.0))
+    assert res.summary["storage"]["bytes_mean"] == pytest.approx(750.0)
+    master = Master(prep, make_policy("perdnn"), backend=RecordingBackend())
+    master.prep.ticks = []
+    holdings = pd.DataFrame({"t": [0.0], "client": [0], "server": [0], "bytes": [1000], "copies": [1]})
+    assert master.storage(holdings)["horizon_s"] == 0.0
