@@ -102,7 +102,12 @@ _WITHIN = "edgeroam.topology.hexgrid.xǁHexGridǁcells_within__mutmut_"
 _HEX = "edgeroam.topology.hexgrid.xǁHexGridǁ"
 _REGIONS = "edgeroam.datasets.regions.x_"
 _KAIST = "edgeroam.datasets.regions.x_kaist_rectangle__mutmut_"
+_MASTER = "edgeroam.emulator.master.xǁMasterǁ"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_MASTER + "run__mutmut_", (139, 141), "a pass takes time: wall > 0 always"),
+    **_eq(_MASTER + "moves__mutmut_", (10, 14, 15), "zip over three lists made from the same tick, equal "
+          "lengths by construction"),
+    **_eq(_MASTER + "storage__mutmut_", (19,), "np.array([]) is the same empty float64 array as np.zeros(0)"),
     **_eq(_REGIONS, ("_parse_spec__mutmut_3",), "a valid spec has one ':'; with more, both splits fail "
           "the same way (frame or numbers wrong) with the same message"),
     **_eq(_REGIONS, ("get_region__mutmut_18",), "kaist_rectangle's defaults are the values of KAIST_RULE"),
