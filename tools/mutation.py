@@ -103,7 +103,14 @@ _HEX = "edgeroam.topology.hexgrid.xǁHexGridǁ"
 _REGIONS = "edgeroam.datasets.regions.x_"
 _KAIST = "edgeroam.datasets.regions.x_kaist_rectangle__mutmut_"
 _MASTER = "edgeroam.emulator.master.xǁMasterǁ"
+_ACTIONS = "edgeroam.emulator.actions."
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_ACTIONS + "x__plain_layers__mutmut_", (1, 4), "a value kept off the fast path is validated and "
+          "normalised by the slow path to the same action"),
+    **_eq(_ACTIONS + "xǁMigrateǁ__post_init____mutmut_", (6, 8, 10, 12, 15), "a Migrate kept off the fast "
+          "path is validated and normalised by the slow path to the same action"),
+    **_eq(_ACTIONS + "x_sort_actions__mutmut_", (3, 4, 5), "the kind rank keeps SetPlan < Migrate < Drop and "
+          "the last key element is the same for every action of a kind"),
     **_eq(_MASTER + "run__mutmut_", (139, 141), "a pass takes time: wall > 0 always"),
     **_eq(_MASTER + "moves__mutmut_", (10, 14, 15), "zip over three lists made from the same tick, equal "
           "lengths by construction"),

@@ -128,3 +128,22 @@ def test_sort_actions_orders_by_client_kind_and_servers():
             Migrate(1, 2, 8, ()), Migrate(1, 2, 5, ())]
     assert sort_actions(acts) == [acts[3], acts[2], acts[6], acts[5], acts[4], acts[1], acts[0]]
     assert sort_actions([]) == []
+
+
+def test_tuples_of_layers_are_checked_as_closely_as_lists():
+    # a plain tuple may take the fast path, but never past a check
+    assert _message(lambda: Migrate(3, 1, 2, ("a", "a"))) == "Migrate(client=3): layer(s) listed twice: a"
+    assert _message(lambda: Migrate(3, 1, 2, ("a", ""))) == (
+        "Migrate(client=3): layers must be non-empty layer names, got ('a', '')")
+    assert _message(lambda: Migrate(3, 4, 4, ("c",))) == (
+        "Migrate(client=3): src and dst are the same server 4")
+    assert _message(lambda: Migrate(3, 1, 2, ("c",), relay=1)) == (
+        "Migrate(client=3): relay must be true or false, got 1")
+    assert _message(lambda: action_from_dict({"action": ["Drop"]})) == (
+        "unknown action ['Drop']; choose one of SetPlan, Migrate, Drop")
+
+
+def test_action_dicts_hold_plain_lists():
+    d = action_to_dict(SetPlan(1, 2, ("a", "b")))
+    assert d == {"action": "SetPlan", "client": 1, "server": 2, "layers": ["a", "b"]}
+    assert type(d["layers"]) is list
