@@ -114,6 +114,8 @@ _MORE_EQUIVALENT: dict[str, str] = {
     **_eq(_MASTER + "run__mutmut_", (139, 141), "a pass takes time: wall > 0 always"),
     **_eq(_MASTER + "moves__mutmut_", (10, 14, 15), "zip over three lists made from the same tick, equal "
           "lengths by construction"),
+    **_eq(_MASTER + "visits__mutmut_", (6,), "with no tick the server array is empty too, and its empty mask "
+          "selects nothing from codes whatever their length"),
     **_eq(_MASTER + "storage__mutmut_", (19,), "np.array([]) is the same empty float64 array as np.zeros(0)"),
     **_eq(_REGIONS, ("_parse_spec__mutmut_3",), "a valid spec has one ':'; with more, both splits fail "
           "the same way (frame or numbers wrong) with the same message"),
