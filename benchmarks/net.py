@@ -19,13 +19,25 @@ handover
     Linux's default (200 ms minimum RTO).
 largest
     ``bridge`` grids of 250 and 500 cells (``ovs`` at 250): build, a ping sample, stop; where it breaks.
+speed
+    The cross-validation window of docs/validation.md (KAIST, 34 cells, 6 active clients, Inception) for
+    ``--duration`` s of trace (default 300) on ``sim`` once and on ``net`` at speed factors k = 10, 5 and 1:
+    wall time, late ticks, and how far hit ratio, executed queries, median migration time and backhaul bytes
+    drift from ``sim`` with k (`edgeroam.emulator.net.validate.compare`).
+window
+    The largest window (cells x clients) this machine runs at k = 1 with results within the targets (hit ratio
+    within 5 points, median transfer time within 10 %, backhaul bytes within 2 % of ``sim``): KAIST windows
+    of growing size, ``--window-duration`` s of trace each (default 120), until one misses a target or the
+    agents exceed what the backend takes (64 processes).
 
 Targets on a 2-core machine: 100 cells + 10 clients built in under 20 s with ``bridge``; handover packet gap
 under 30 ms; TCP stall under 50 ms; goodput >= 0.9 at <= 100 Mbit/s. The load average is printed with every
 section because this machine is shared. Everything is built under the prefix ``erb`` (plain Mininet: ``erp``)
 and torn down in ``finally``; iperf3 runs as our own processes, ended by PID (never ``net.iperf()``).
 
-Run: ``sudo .venv/bin/python benchmarks/net.py [--quick] [--sections build,goodput,...]``.
+Run: ``sudo .venv/bin/python benchmarks/net.py [--quick] [--sections build,goodput,...]``. The ``speed`` and
+``window`` sections run ``edgeroam run`` (results under ``runs/bench-net/``) and are not in the default list:
+``--sections speed,window``.
 """
 
 from __future__ import annotations
@@ -47,12 +59,13 @@ from edgeroam.emulator.net.build import NetParams, Network, candidate_cells, pla
 from edgeroam.emulator.net.clean import clean
 from edgeroam.emulator.net.fidelity import goodput
 from edgeroam.emulator.net.handover import handover
+from edgeroam.emulator.net.validate import compare
 from edgeroam.topology import BackhaulParams, HexGrid, build_backhaul, cell_id, make_servers
 
 PREFIX = "erb"
 KINDS = ("bridge", "ovs")
 PROBE = [sys.executable, "-m", "edgeroam.emulator.net.probes"]
-con = Console()
+con = Console(width=None if sys.stdout.isatty() else 180)  # a log file gets whole columns
 
 
 def grid_graph(k: int, mbps: float = 100.0) -> nx.Graph:
@@ -306,12 +319,152 @@ def section_largest(ks: list[int]) -> None:
     con.print(t)
 
 
+KAIST = "scenarios/perdnn-kaist.toml"
+#: (label, region, test users): the validation window first, then more clients, then more cells
+WINDOWS = [("400 m", "metric:-650,750,-250,1150", 8), ("400 m", "metric:-650,750,-250,1150", 16),
+           ("500 m", "metric:-700,700,-200,1200", 12)]
+OUT = os.path.join("runs", "bench-net")
+
+
+def run_cli(backend: str, sets: list[str], out: str) -> tuple[str | None, float, str]:
+    """``edgeroam run`` the KAIST scenario with `sets` on `backend`: (run directory or None, wall s,
+    error)."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), "edgeroam"), "run", KAIST, *sets, "--set",
+           f"run.backend={backend}", "--set", f"run.out={out}", "--force", "--no-progress"]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode:
+        return None, wall, (p.stderr.strip().splitlines() or ["?"])[-1][:120]
+    line = [x for x in p.stdout.splitlines() if x.startswith("run directory:")][-1]
+    return line.split(":", 1)[1].strip(), wall, ""
+
+
+def _gaps(sim_dir: str, net_dir: str) -> dict[str, float | None]:
+    """The gaps the targets judge (and the queries') from `compare`, by short name; whether all are met."""
+    c = compare(sim_dir, net_dir).set_index("measure")
+    names = {"hit": "hit ratio", "queries": "executed queries", "migrate_s": "median migrate time (s)",
+             "bytes": "backhaul bytes sent, all links (sim: model)"}
+    out = {k: c.loc[m, "gap"] for k, m in names.items()}
+    out["net_hit"] = c.loc["hit ratio", "net"]
+    out["sim_hit"] = c.loc["hit ratio", "sim"]
+    out["net_queries"] = c.loc["executed queries", "net"]
+    out["sim_queries"] = c.loc["executed queries", "sim"]
+    met = c["met"].dropna()
+    out["met"] = bool(met.all()) if len(met) else None
+    return out
+
+
+def _emulated(net_dir: str) -> dict:
+    with open(os.path.join(net_dir, "emulated.json")) as f:
+        return json.load(f)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{100 * x:+.1f} %"
+
+
+def section_speed(ks: list[float], duration: float) -> None:
+    sets = ["--set", f"dataset.region={WINDOWS[0][1]}", "--set", f"dataset.split.test_users={WINDOWS[0][2]}",
+            "--set", f"run.duration_s={duration:g}"]
+    sim_dir, sim_wall, err = run_cli("sim", sets, os.path.join(OUT, "speed-sim"))
+    if sim_dir is None:
+        con.print(f"[red]sim run failed: {err}[/]")
+        return
+    t = Table(title=f"speed factor k: KAIST {WINDOWS[0][0]} window, {duration:g} s of trace "
+              f"(sim: {sim_wall:.0f} s wall); gaps are net - sim")
+    for col in ("k", "wall s", "load before / after", "late ticks", "max lag s", "hit ratio (sim)",
+                "queries (sim)", "queries gap", "median migrate gap", "backhaul bytes gap", "targets met"):
+        t.add_column(col, justify="right")
+    rows = []
+    for k in ks:
+        l0 = load()
+        net_dir, wall, err = run_cli("net", [*sets, "--set", f"run.speed={k:g}"],
+                                     os.path.join(OUT, f"speed-k{k:g}"))
+        if net_dir is None:
+            t.add_row(f"{k:g}", f"{wall:.0f}", f"{l0} / {load()}", "-", "-", "-", "-", "-", "-", "-", err)
+            continue
+        g, em = _gaps(sim_dir, net_dir), _emulated(net_dir)
+        rows.append({"k": k, "wall_s": wall, **g, "late_ticks": em.get("late_ticks", 0)})
+        t.add_row(f"{k:g}", f"{wall:.0f}", f"{l0} / {load()}", str(em.get("late_ticks", 0)),
+                  f"{em.get('max_lag_s', 0.0):.1f}", f"{g['net_hit']:.3f} ({g['sim_hit']:.3f})",
+                  f"{g['net_queries']:.0f} ({g['sim_queries']:.0f})", _pct(g["queries"]),
+                  _pct(g["migrate_s"]), _pct(g["bytes"]), str(g["met"]))
+    con.print(t)
+    if len(rows) > 1:
+        for key in ("hit", "queries", "migrate_s", "bytes"):
+            vals = [r[key] for r in rows if r[key] is not None]
+            if vals:
+                at = ", ".join(f"{r['k']:g}" for r in rows)
+                con.print(f"drift over k of the {key} gap: {100 * (max(vals) - min(vals)):.1f} points "
+                          f"({', '.join(_pct(v) for v in vals)} at k = {at})")
+
+
+def mem_available() -> float:
+    """MemAvailable of /proc/meminfo in bytes."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    return 0.0
+
+
+def section_window(duration: float, which: list[int]) -> None:
+    t = Table(title=f"largest window at k = 1 ({duration:g} s of trace each); gaps are net - sim")
+    for col in ("window", "cells", "clients", "agents", "wall s", "load before / after", "late ticks",
+                "hit gap", "median migrate gap", "backhaul bytes gap", "queries gap", "targets met"):
+        t.add_column(col, justify="right")
+    best = None
+    rss_mb = 250.0  # memory (PSS) of one agent (MB) until a run here measures it
+    for label, region, users in [WINDOWS[i] for i in which]:
+        sets = ["--set", f"dataset.region={region}", "--set", f"dataset.split.test_users={users}", "--set",
+                f"run.duration_s={duration:g}"]
+        name = f"{label.replace(' ', '')}-{users}u"
+        sim_dir, _, err = run_cli("sim", sets, os.path.join(OUT, f"window-{name}-sim"))
+        if sim_dir is not None:  # every agent imports torch (PSS measured by the last run): refuse to swamp
+            import pandas as pd  # the shared machine's memory rather than let the kernel kill processes
+
+            with open(os.path.join(sim_dir, "summary.json")) as f:
+                servers = json.load(f)["servers"]
+            clients = pd.read_parquet(os.path.join(sim_dir, "handovers.parquet"))["client"].nunique()
+            need = (servers + clients + 1) * rss_mb * 1e6
+            avail = mem_available()
+            if need > 0.8 * avail:
+                t.add_row(f"{label}, {users} users", str(servers), str(clients), str(servers + clients + 1),
+                          "-", load(), "-", "-", "-", "-", "-",
+                          f"not run: about {need / 1e9:.1f} GB of agents, {avail / 1e9:.1f} GB available")
+                break
+        l0 = load()
+        net_dir, wall, err = (None, 0.0, err) if sim_dir is None else run_cli(
+            "net", [*sets, "--set", "run.speed=1"], os.path.join(OUT, f"window-{name}-net"))
+        if net_dir is None:
+            t.add_row(f"{label}, {users} users", "-", "-", "-", f"{wall:.0f}", l0, "-", "-", "-", "-", "-",
+                      err)
+            break
+        g, em = _gaps(sim_dir, net_dir), _emulated(net_dir)
+        agents = em["servers"] + em["clients"] + 1
+        with open(os.path.join(net_dir, "summary.json")) as f:
+            rss_mb = json.load(f)["memory"]["agents_pss_mb"] / agents
+        t.add_row(f"{label}, {users} users", str(em["cells"]), str(em["clients"]), str(agents), f"{wall:.0f}",
+                  f"{l0} / {load()}", str(em.get("late_ticks", 0)), _pct(g["hit"]), _pct(g["migrate_s"]),
+                  _pct(g["bytes"]), _pct(g["queries"]), str(g["met"]))
+        if g["met"]:
+            best = (label, users, em["cells"], em["clients"])
+    con.print(t)
+    con.print(f"largest window within the targets at k = 1: {best}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="K = 25, 50 only; 2 s iperf3; no plain Mininet.")
     ap.add_argument("--sections", default="build,goodput,fair,handover,largest")
     ap.add_argument("--no-plain", action="store_true", help="Skip the plain Mininet recipe (about a minute).")
     ap.add_argument("--ks", default=None, help="Cell counts of the build section (default 25,50,100,150).")
+    ap.add_argument("--speeds", default="10,5,1", help="Speed factors of the speed section.")
+    ap.add_argument("--duration", type=float, default=300.0, help="Trace seconds of the speed section.")
+    ap.add_argument("--window-duration", type=float, default=120.0,
+                    help="Trace seconds of the window section.")
+    ap.add_argument("--windows", default="0,1,2", help="Which WINDOWS the window section runs (indices).")
     args = ap.parse_args()
     if os.geteuid() != 0:
         con.print("[red]benchmarks/net.py needs root (network namespaces, veth, tc)[/]")
@@ -332,6 +485,10 @@ def main() -> int:
         section_handover()
     if "largest" in secs:
         section_largest([250] if args.quick else [250, 500])
+    if "speed" in secs:
+        section_speed([float(k) for k in args.speeds.split(",")], args.duration)
+    if "window" in secs:
+        section_window(args.window_duration, [int(i) for i in args.windows.split(",")])
     return 0
 
 

@@ -106,6 +106,7 @@ def blocks(sim_dir: Path, net_dir: Path) -> dict[str, str]:
     sim_s = json.loads((sim_dir / "summary.json").read_text())
     em = json.loads((net_dir / "emulated.json").read_text())
     net_s = json.loads((net_dir / "summary.json").read_text())
+    fid = em.get("fidelity") or {}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
@@ -125,6 +126,11 @@ def blocks(sim_dir: Path, net_dir: Path) -> dict[str, str]:
             [
                 "net: late ticks (> 10 % of an interval late), largest lag (virtual s)",
                 f"{em.get('late_ticks', 0)}, {fmt(em.get('max_lag_s', 0.0))}",
+            ],
+            [
+                "net: fidelity monitor: faithful, CPU-out intervals (idle < 2 %), min CPU idle",
+                f"{fmt(bool(fid.get('faithful')))}, {fmt(fid.get('cpu_out'))} of "
+                f"{fmt(fid.get('cpu_intervals'))}, {fmt(fid.get('min_cpu_idle'))}",
             ],
             [
                 "wall time of the pass (build, agents, replay, teardown), s: sim / net",

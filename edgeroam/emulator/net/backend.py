@@ -134,6 +134,7 @@ class Net:
         self._attached: dict[int, int] = {}
         self._logs: dict[str, list[dict]] = {}
         self._wire: Any = None
+        self._pss_mb = 0.0
         self._mem = {"sum": 0, "ticks": 0, "peak": 0, "peak_server": 0}
         self.emulated: dict[str, Any] = {}
 
@@ -443,8 +444,18 @@ class Net:
                 self._sampler.stop()
             if self._fidelity is not None:
                 self._fidelity.stop()
-            for agent in sorted(self._procs):  # SIGTERM by PID: each writes its final stats line
-                self.net.end(self._procs[agent])
+            self._pss_mb = sum(_pss_mb(p.pid) for p in self._procs.values())
+            for proc in self._procs.values():  # SIGTERM by PID to all at once (one by one took minutes)
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.terminate()
+            deadline = time.monotonic() + 60.0  # each writes its final stats line, then exits; on a loaded
+            for agent in sorted(self._procs):  # machine 41 exits at once took longer than end's 5 s
+                proc = self._procs[agent]
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                with contextlib.suppress(subprocess.TimeoutExpired):  # still there: teardown ends it by PID
+                    self.net.end(proc)
             self._wire.sample()  # every connection is closed: the counters hold all the agents sent
             self._logs = {a: _read_log(self.net.workdir / f"{a}.jsonl") for a in self._procs}
             self.emulated["wire"] = self._wire_check()
@@ -554,7 +565,8 @@ class Net:
 
     def _memory(self) -> dict[str, float]:
         """Client plans the servers held (from their reports at every tick, like sim's `memory`), LRU
-        evictions the edge agents logged, and the agents' peak resident memory (``getrusage``, MB)."""
+        evictions the edge agents logged, the agents' peak resident memory (``getrusage``, MB) and their
+        proportional set size at the end (``agents_pss_mb``: shared library pages counted once)."""
         m = self._mem
         stats = self.stats()
         rss = {a: st.get("rss_peak_kb", 0) / 1024 for a, st in stats.items()}
@@ -564,7 +576,8 @@ class Net:
                         if r.get("event") == "expire" and r.get("why") == "lru")
         return {"mean_held": m["sum"] / max(m["ticks"], 1), "peak_held": float(m["peak"]),
                 "peak_held_per_server": float(m["peak_server"]), "evictions": float(evictions),
-                "agents_rss_mb": float(sum(rss.values())), "edge_rss_peak_mb": float(max(edges, default=0.0)),
+                "agents_rss_mb": float(sum(rss.values())), "agents_pss_mb": float(self._pss_mb),
+                "edge_rss_peak_mb": float(max(edges, default=0.0)),
                 "client_rss_peak_mb": float(max(clients, default=0.0)),
                 "master_rss_peak_mb": float(rss.get("master", 0.0))}
 
@@ -652,6 +665,18 @@ class Net:
                 if p.stdout is not None:
                     p.stdout.close()
             self.net.stop()
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size of a process in MB (shared pages split among their users: what the agents
+    really take together, unlike the sum of their RSS); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _read_log(path: Path) -> list[dict]:
