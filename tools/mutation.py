@@ -107,6 +107,8 @@ _ACTIONS = "edgeroam.emulator.actions."
 _MORE_EQUIVALENT: dict[str, str] = {
     **_eq(_ACTIONS + "x__plain_layers__mutmut_", (1, 4), "a value kept off the fast path is validated and "
           "normalised by the slow path to the same action"),
+    **_eq(_ACTIONS + "x__as_layers__mutmut_", (6,), "_layers_problem(None) raises TypeError, and the "
+          "fallback checks the same layers uncached: the same answer"),
     **_eq(_ACTIONS + "xǁMigrateǁ__post_init____mutmut_", (6, 8, 10, 12, 15), "a Migrate kept off the fast "
           "path is validated and normalised by the slow path to the same action"),
     **_eq(_ACTIONS + "x_sort_actions__mutmut_", (3, 4, 5), "the kind rank keeps SetPlan < Migrate < Drop and "
