@@ -417,8 +417,8 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _unlimited_is_sim(self) -> Scenario:
         if self.topology.backhaul.unlimited and self.run.backend != "sim":
-            raise ValueError("topology.backhaul.unlimited is a sim-only option: the net backend emulates real "
-                             "links (set a finite wireless_mbps / fibre_mbps instead)")
+            raise ValueError("topology.backhaul.unlimited is a sim-only option: the net backend emulates "
+                             "real links (set a finite wireless_mbps / fibre_mbps instead)")
         return self
 
 
