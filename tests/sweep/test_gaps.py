@@ -89,3 +89,16 @@ def test_unlimited_backhaul_carries_the_demand_and_whole_model_moves_every_layer
     assert plan["server_layers"] == plan["layers"] and plan["plan_bytes"] > 120e6  # the best plan: 41 MB
     assert whole.tables["handovers"].eval("held_bytes <= plan_bytes").all()
     assert (whole.tables["handovers"]["plan_bytes"] == plan["plan_bytes"]).all()
+
+
+def test_leftover_hits_counts_hits_on_a_server_left_within_the_ttl(tmp_path):
+    from edgeroam.sweep.gaps import _leftover_hits
+
+    # one user: servers 1, 2, 1, 3, 3, 3, 3, 3, 3, 1 over ticks 0..9; changes at rows 1, 2, 3 and 9
+    servers = [1, 2, 1, 3, 3, 3, 3, 3, 3, 1]
+    pd.DataFrame({"user": pd.Categorical(["u"] * 10), "tick": np.arange(10), "server": servers}
+                 ).to_parquet(tmp_path / "predictions.parquet")
+    pd.DataFrame({"row": [0, 1, 2, 3, 9], "handover": [False, True, True, True, True],
+                  "kind": ["miss", "miss", "hit", "hit", "hit"]}).to_parquet(tmp_path / "handovers.parquet")
+    assert _leftover_hits(tmp_path, 5) == 1  # row 2 returns to 1 after one tick; row 9 after 7 ticks
+    assert _leftover_hits(tmp_path, 7) == 2
