@@ -99,9 +99,13 @@ def max_min_rates(capacity: np.ndarray, flow_ptr: np.ndarray, flow_links: np.nda
         return rates
     seglen = lengths[fids]
     fl = np.asarray(flow_links, dtype=np.int64)
+    icount = np.bincount(fl, minlength=n_links)
+    if icount.max() <= 1:  # no link shared: every flow freezes in the first round at its smallest capacity
+        cap = np.maximum(np.asarray(capacity, dtype=np.float64)[fl], 0.0)
+        rates[fids] = np.minimum.reduceat(cap, np.cumsum(seglen) - seglen)
+        return rates
     owner = np.repeat(np.arange(n_flows), lengths)
     lf = owner[np.argsort(fl, kind="stable")]
-    icount = np.bincount(fl, minlength=n_links)
     residual = np.asarray(capacity, dtype=np.float64).copy()
     frozen = np.zeros(n_flows, dtype=bool)
     fmin = np.full(n_flows, math.inf)
