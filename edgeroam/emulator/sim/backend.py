@@ -387,12 +387,11 @@ class SimBackend:
     def _missing(self, key: Key, order: np.ndarray) -> np.ndarray:
         held = self._held.get(key)
         pend = self._pending.get(key)
-        keep = np.ones(len(order), dtype=bool)
-        if held is not None:
-            keep &= ~held[order]
-        if pend is not None:
-            keep &= ~pend[order]
-        return order[keep]
+        if held is None:
+            return order.copy() if pend is None else order[~pend[order]]
+        if pend is None:
+            return order[~held[order]]
+        return order[~(held[order] | pend[order])]
 
     # -- transfers ------------------------------------------------------------------------------------------
     def _path(self, src: int, dst: int) -> tuple[tuple, float]:
@@ -408,9 +407,9 @@ class SimBackend:
         self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
     ) -> _Sender:
         wb = self.weight_bytes[todo]
-        cum = np.cumsum(wb)
         if chunked:
             # chunk boundaries: every time the running total passes another multiple of chunk_bytes
+            cum = np.cumsum(wb)
             cut = np.flatnonzero(np.diff(np.floor(cum / self.chunk_bytes), prepend=0.0) > 0)
             bounds = sorted(set((cut + 1).tolist()) | {len(todo)})
         else:
