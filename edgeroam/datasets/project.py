@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -48,6 +51,26 @@ def _transformer(src: str, dst: str):
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
+_PARALLEL_FROM = 200_000
+"""Points from which `_transform` splits the work over threads (pyproj releases the GIL on arrays)."""
+
+
+def _transform(src: str, dst: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`a`, `b` transformed from `src` to `dst` (always x/lon first), in slices on every core when large.
+
+    Each point is transformed on its own, so the slices give exactly the single call's numbers; each thread
+    has its own Transformer (they are not thread-safe).
+    """
+    workers = min(os.cpu_count() or 1, 4)
+    if len(a) < _PARALLEL_FROM or workers < 2:
+        return _transformer(src, dst).transform(a, b)
+    cuts = np.linspace(0, len(a), workers + 1).astype(np.int64)
+    spans = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(lambda s: _transformer(src, dst).transform(a[s[0]:s[1]], b[s[0]:s[1]]), spans))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 def project(traces: pd.DataFrame, crs: str | None = None) -> pd.DataFrame:
     """Return a copy of `traces` with x, y (metres) computed from lon, lat in `crs`.
 
@@ -80,7 +103,7 @@ def project(traces: pd.DataFrame, crs: str | None = None) -> pd.DataFrame:
         crs = utm_crs_for(lon[ok], lat[ok])
     x = np.full(len(traces), np.nan)
     y = np.full(len(traces), np.nan)
-    x[ok], y[ok] = _transformer("EPSG:4326", crs).transform(lon[ok], lat[ok])
+    x[ok], y[ok] = _transform("EPSG:4326", crs, lon[ok], lat[ok])
     out["x"] = x
     out["y"] = y
     out.attrs["crs"] = crs
@@ -107,7 +130,7 @@ def unproject(traces: pd.DataFrame) -> pd.DataFrame:
     lat = np.full(len(traces), np.nan)
     lon = np.full(len(traces), np.nan)
     if ok.any():
-        lon[ok], lat[ok] = _transformer(crs, "EPSG:4326").transform(x[ok], y[ok])
+        lon[ok], lat[ok] = _transform(crs, "EPSG:4326", x[ok], y[ok])
     out = traces.copy()
     out.attrs = dict(traces.attrs)
     out["lat"] = lat
