@@ -13,7 +13,9 @@ RSS right before the call (libraries already imported). Rows:
 - trackintel's ``read_geolife`` on the extracted ``Data`` folder (the ``bench`` extra; once, bounded).
 
 Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel, cold CLI >= 8x trackintel,
-warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere.
+warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere. A last table splits
+one cold ``load_dataset`` into its stages (imports, read, projection, region and resampling; the zip's
+inflation alone on one thread for reference), wall and CPU seconds each.
 
 Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
 """
@@ -123,6 +125,37 @@ def measure(kind: str, zip_path: Path) -> dict:
     }
 
 
+def breakdown(zip_path: Path) -> list[dict]:
+    """Where the cold ``load_dataset`` time goes, stage by stage in one fresh process (wall and CPU s)."""
+    rows: list[dict] = []
+
+    def stage(name: str, fn):
+        c0, t0 = _cpu_s(), time.perf_counter()
+        out = fn()
+        rows.append({"stage": name, "seconds": time.perf_counter() - t0, "cpu_s": _cpu_s() - c0})
+        return out
+
+    def imports():
+        from edgeroam.datasets import geolife, load, project, resample  # noqa: F401
+
+    def inflate():
+        with zipfile.ZipFile(zip_path) as zf:
+            return sum(len(zf.read(i)) for i in zf.infolist() if i.filename.lower().endswith(".plt"))
+
+    stage("imports (edgeroam.datasets, pandas, pyarrow)", imports)
+    stage("inflate the .plt entries alone (1 thread, for reference)", inflate)
+    from edgeroam.datasets.geolife import read_geolife
+    from edgeroam.datasets.load import resolve_region
+    from edgeroam.datasets.project import project
+    from edgeroam.datasets.resample import resample
+
+    raw = stage("read_geolife: inflate + parse (thread pool), labels joined", lambda: read_geolife(zip_path))
+    xy = stage("project to metres", lambda: project(raw))
+    reg = stage("resolve the perdnn-geolife region", lambda: resolve_region("geolife", "perdnn-geolife", xy))
+    stage("cut to the region + resample at 20 s", lambda: resample(xy, 20, max_gap_s=60, region=reg))
+    return rows
+
+
 def _measure_cli(kind: str, zip_path: Path) -> dict:
     """The whole `edgeroam datasets info` process (interpreter start and imports included) as a child."""
     exe = Path(sys.executable).with_name("edgeroam")
@@ -168,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.zip)))
+        out = breakdown(args.zip) if args.measure == "breakdown" else measure(args.measure, args.zip)
+        print(json.dumps(out))
         return 0
 
     from rich.console import Console
@@ -292,6 +326,15 @@ def main(argv: list[str] | None = None) -> int:
         goal(f"peak memory, {kind}", peak, f"{(peak or 0) / 1024:.2f} GB", "< 0.4 GB",
              bool(peak is not None and peak < 0.4 * 1024))
     console.print(goals)
+    stages = _run("breakdown", args.zip, 600)
+    split = Table(title="where the cold load_dataset time goes (one fresh process, stage by stage)")
+    for col in ("stage", "time s", "CPU s"):
+        split.add_column(col, justify="right" if col != "stage" else "left")
+    for r in stages if isinstance(stages, list) else []:
+        split.add_row(r["stage"], f"{r['seconds']:.2f}", f"{r['cpu_s']:.2f}")
+    if isinstance(stages, dict):
+        split.add_row(stages.get("error", "failed"), "", "")
+    console.print(split)
     load1, load5, _ = os.getloadavg()
     console.print(
         f"machine: {os.cpu_count()} CPUs, load average {load1:.1f} (1 min) / {load5:.1f} (5 min) at the end"
