@@ -190,7 +190,7 @@ def _table(rows: list[dict[str, Any]], chosen: str | None) -> pd.DataFrame:
             "copies_peak": int(r["copies_peak"]),
             "storage_gb_mean": round(r["bytes_mean"] / 1e9, 1),
             "storage_gb_peak": round(r["bytes_peak"] / 1e9, 1),
-            "gb_hours": round(r["gb_hours"]),
+            "gb_hours": round(r["gb_hours"], 1),
             "storage_vs_perdnn_pct": round(100 * sto),
             "goal": "yes" if hit > PAPER_HIT and byt <= 1 and sto <= 1 else "no",
         })
