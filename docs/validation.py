@@ -239,6 +239,7 @@ def blocks(sim_dir: Path, net_dir: Path) -> dict[str, str]:
                 "peak_held_per_server",
                 "evictions",
                 "agents_rss_mb",
+                "agents_pss_mb",
                 "edge_rss_peak_mb",
                 "client_rss_peak_mb",
                 "master_rss_peak_mb",

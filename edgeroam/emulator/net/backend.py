@@ -86,7 +86,7 @@ class Net:
     prefix : str
         Name prefix of everything created (``er`` plus at most two characters).
     ready_s : float, optional
-        Seconds to wait for the agents to listen (default: 6 s an agent, at least 120 s).
+        Seconds to wait for the agents to listen (default: 12 s an agent, at least 120 s).
     keep_logs : path, optional
         Copy the agents' event logs and error output there before teardown.
     max_agents : int
@@ -271,7 +271,7 @@ class Net:
 
     def _wait_ready(self) -> None:
         if self.ready_s is None:  # every agent imports torch: about 2-4 s of CPU each, more on a busy machine
-            self.ready_s = max(120.0, 6.0 * len(self._procs))
+            self.ready_s = max(120.0, 12.0 * len(self._procs))
         deadline = time.monotonic() + self.ready_s
         waiting = dict(self._procs)
         while waiting:
