@@ -11,7 +11,10 @@ workers. Dask's overhead = (1 worker − plain loop) / plain loop, three ways:
 - by wall time, for the runs alone and with the cluster's start (what a user waits; on a machine shared with
   other jobs it moves with their load, so the load averages are printed beside it);
 - by CPU time: this process (client and scheduler) plus every process it started (the cluster's nannies and
-  workers), user + system, while the runs ran; other jobs barely move it;
+  workers), user + system, while the runs ran. Part of it is the idle cluster's housekeeping (heartbeats,
+  monitors), measured for `IDLE_S` seconds after the 1-worker runs: a share of a core for as long as the
+  sweep lasts, so on a loaded machine, where runs last longer, it weighs more. The projection for an
+  unloaded machine (a run's wall time equal to its CPU time) = the runs' extra CPU + that share;
 - outside the runs: the wall time beyond the runs' own wall times (each run directory's ``timing.wall_s``,
   measured where it ran), minus the same for the plain loop: what Dask adds around the runs.
 
@@ -36,6 +39,7 @@ from edgeroam.sweep import run_sweep, sweep_from_dict
 from edgeroam.sweep.dask_runner import open_client
 
 TARGET_PCT = 10.0
+IDLE_S = 15.0
 MIN_RUN_S = 10.0
 
 
@@ -97,6 +101,7 @@ def main() -> None:
             own += float(open_run_dir(path).summary["timing"]["wall_s"])
         plain = time.perf_counter() - t0
         rows.append(("plain loop", plain, plain, own, _cpu_s() - c0, _load()))
+        idle = 0.0
         for workers in (1, 2):
             t0 = time.perf_counter()
             client = open_client(None, workers)
@@ -104,6 +109,9 @@ def main() -> None:
             t1, c1 = time.perf_counter(), _cpu_s()
             res = run_sweep(sw, Path(tmp) / f"dask{workers}", client=client, progress=False)
             t2, c2 = time.perf_counter(), _cpu_s()
+            if workers == 1:
+                time.sleep(IDLE_S)
+                idle = (_cpu_s() - c2) / IDLE_S  # housekeeping of the idle cluster, in cores
             client.close()
             if res.failed or len(res.executed) != len(specs):
                 raise SystemExit(f"sweep did not run every run: {res.table[['run_id', 'status', 'error']]}")
@@ -125,11 +133,15 @@ def main() -> None:
     by_wall = 100 * (one[1] - plain) / plain
     by_cpu = 100 * (one[4] - plain_cpu) / plain_cpu
     outside = 100 * ((one[1] - one[3]) - (plain - rows[0][3])) / plain
+    runs_cpu = 100 * (one[4] - idle * one[1] - plain_cpu) / plain_cpu  # beyond housekeeping
+    unloaded = runs_cpu + 100 * idle
     print(f"mean run {mean_run:.1f} s (plain loop); 2 workers: {plain / rows[2][1]:.2f}x the plain loop's "
           "rate")
     print(f"Dask overhead, 1 worker vs plain loop (target < {TARGET_PCT:g} % for runs >= {MIN_RUN_S:g} s): "
           f"by wall {_verdict(by_wall, mean_run)}; by CPU {_verdict(by_cpu, mean_run)}; "
           f"outside the runs {_verdict(outside, mean_run)}")
+    print(f"by CPU = the runs' extra CPU {runs_cpu:+.1f} % + housekeeping ({100 * idle:.1f} % of a core) "
+          f"over {one[1]:.0f} s; projected for an unloaded machine: {_verdict(unloaded, mean_run)}")
 
 
 if __name__ == "__main__":
