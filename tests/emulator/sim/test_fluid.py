@@ -593,9 +593,10 @@ def test_cancel_at_the_start_and_after_the_last_flow_then_send_again():
     c = net.transfer(["L"], 1e6)
     eng.run(until=1.5)
     assert net.cancel(c).nbytes == pytest.approx(5e5)  # the last flow: nothing is in progress now
+    eng.run(until=1.75)
     d = net.transfer(["L"], 1e6)
     eng.run()
-    assert d.value.end == pytest.approx(2.5)
+    assert d.value.end == pytest.approx(2.75)
     other = eng.event()  # not a transfer of this network
     assert not net.in_progress(other)
     with pytest.raises(RunError, match="not in progress"):
@@ -618,6 +619,9 @@ def test_max_min_rates_takes_integer_capacities_and_freezes_flows_on_a_dead_link
     np.testing.assert_allclose(rates, [6.0, 4.0])
     np.testing.assert_allclose(max_min_rates(np.array([0.0, 5.0]), np.array([0, 1, 2]), np.array([0, 1])),
                                [0.0, 5.0])
+    # two flows sharing the dead link: both freeze at 0 (none is left waiting for capacity)
+    rates = max_min_rates(np.array([0.0]), np.array([0, 1, 2]), np.array([0, 0]))
+    np.testing.assert_allclose(rates, [0.0, 0.0])
 
 
 def test_backhaul_links_are_listed_by_the_text_of_their_nodes():
@@ -645,3 +649,22 @@ def test_empty_tables_have_their_dtypes_and_one_way_links_fill_zeros():
     assert table["node"].tolist() == ["a", "b", "a", "b"]
     np.testing.assert_allclose(table["up_bytes"], [1e6, 0, 2e6, 0], atol=1e-3)
     np.testing.assert_allclose(table["down_bytes"], [0, 1e6, 0, 2e6], atol=1e-3)
+
+
+def test_a_network_that_grows_past_its_first_arrays_keeps_every_link():
+    # one link at first, then 70 and 130 more: every link's capacity, bytes and rate survive the growth
+    eng = Engine()
+    net = FluidNetwork(eng, {"L0": 8 * MBPS})
+    first = net.transfer(["L0"], 5e5)
+    net.add_links({f"L{i}": 8 * MBPS * i for i in range(1, 71)})
+    eng.run(until=0.25)
+    net.add_links({f"L{i}": 8 * MBPS * i for i in range(71, 201)})
+    last = net.transfer(["L200"], 200e6)
+    assert net.link_load_bps()["L0"] == 8 * MBPS and net.link_load_bps()["L200"] == 200 * 8 * MBPS
+    eng.run()
+    assert first.value.end == pytest.approx(0.5) and last.value.end == pytest.approx(1.25)
+    assert [net.capacity_bps(f"L{i}") for i in (0, 1, 64, 65, 70, 71, 200)] == [
+        8 * MBPS * max(i, 1) for i in (0, 1, 64, 65, 70, 71, 200)]
+    carried = net.link_bytes()
+    assert carried["L0"] == pytest.approx(5e5) and carried["L200"] == pytest.approx(200e6)
+    assert sum(carried.values()) == pytest.approx(200.5e6) and len(carried) == 201
