@@ -104,7 +104,46 @@ _REGIONS = "edgeroam.datasets.regions.x_"
 _KAIST = "edgeroam.datasets.regions.x_kaist_rectangle__mutmut_"
 _MASTER = "edgeroam.emulator.master.xǁMasterǁ"
 _ACTIONS = "edgeroam.emulator.actions."
+_MMR = "edgeroam.emulator.sim.fluid.x_max_min_rates__mutmut_"
+_NET = "edgeroam.emulator.sim.fluid.xǁFluidNetworkǁ"
+_NO_BINS = "without interval_s no bin is ever made, so the fallback width is never used"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_MMR, (29,), "with no shared link the progressive filling gives each flow its smallest "
+          "capacity too: the fast path only saves the rounds"),
+    **_eq(_MMR, (21, 23), "flow_links are link indices (ndarray of int, as documented): asarray "
+          "keeps them int"),
+    **_eq(_MMR, (37, 39), "np.maximum with the float 0.0 and the float64 rates array give the same "
+          "values for any numeric capacity"),
+    **_eq(_MMR, (73,), "fmin is read only at the flows set in the same round (an object array holds the same "
+          "floats)"),
+    **_eq(_MMR, (80, 82, 110, 111), "bottleneck is read only at links with unfrozen flows (lids), each set "
+          "every round, and only for truth"),
+    **_eq(_MMR, (91,), "share is read only at links with unfrozen flows (lids), each set every round"),
+    **_eq(_NET + "add_links__mutmut_", (31, 35, 40, 41), "the buffer's spare room only changes when it grows "
+          "next, never a value in the views"),
+    **_eq(_NET + "add_links__mutmut_", (6, 8), "a list of Python floats is float64 without the dtype"),
+    **_eq(_NET + "transfer__mutmut_", (6, 8), "a list of Python ints is int64 without the dtype"),
+    **_eq(_NET + "_merge_new__mutmut_", (5, 7, 16, 18), "a list of Python ints is int64 without the dtype"),
+    **_eq(_NET + "_merge_new__mutmut_", (11,), "_recompute assigns every flow's rate right after the merge, "
+          "before any read"),
+    **_eq(_NET + "_recompute__mutmut_", (44, 45, 46, 47, 55, 59), "every rate is > 0 (max-min shares of "
+          "positive capacities), so no division by zero happens and the inf branch is never taken"),
+    **_eq(_NET + "_recompute__mutmut_", (79,), "NORMAL is the default priority of Engine.schedule"),
+    **_eq(_NET + "_account__mutmut_", (4,), "_advance calls it only when time passed (dt > 0)"),
+    **_eq(_NET + "_advance__mutmut_", (4,), "when no time passed, remaining -= rate * 0 and the accounting "
+          "returns at once: nothing changes"),
+    **_eq(_NET + "interval_bytes__mutmut_", (9, 12), "np.full with a Python int is int64 without the dtype"),
+    **_eq(_NET + "interval_bytes__mutmut_", (29, 31, 43, 56, 57), "with no traffic the link column is built "
+          "without indexing names by ls; every empty variant is an empty object column"),
+    **_eq(_NET + "interval_bytes__mutmut_", (38, 40), "pandas makes a column of strings from a str or an "
+          "object array alike"),
+    **_eq(_NET + "interval_bytes__mutmut_", (52,), _NO_BINS),
+    **_eq(_NET + "node_interval_bytes__mutmut_", (66,), _NO_BINS),
+    **_eq(_NET + "node_interval_bytes__mutmut_", (6, 8), "a list of Python ints is int64 without the dtype"),
+    **_eq(_NET + "node_interval_bytes__mutmut_", (24, 26, 31, 33, 69), "the groups and the node values are "
+          "the same for a str or object series; the node column is made object either way"),
+    **_eq(_NET + "interval_matrix__mutmut_", (3, 5), "a sorted list of Python ints is int64 "
+          "without the dtype"),
     **_eq(_ACTIONS + "x__plain_layers__mutmut_", (1, 4), "a value kept off the fast path is validated and "
           "normalised by the slow path to the same action"),
     **_eq(_ACTIONS + "x__as_layers__mutmut_", (6,), "_layers_problem(None) raises TypeError, and the "
@@ -189,7 +228,7 @@ _MORE_EQUIVALENT: dict[str, str] = {
 }
 #: mutmut mutant name -> why it cannot change behaviour (excluded from the rate)
 EQUIVALENT: dict[str, str] = {
-    **{f"{_FLUID}x_max_min_rates__mutmut_{i}": _ANY_GROUPING for i in (32, 34, 36)},
+    **{f"{_FLUID}x_max_min_rates__mutmut_{i}": _ANY_GROUPING for i in (56, 58, 60)},
     **{f"{_FLUID}xǁFluidNetworkǁrates_bps__mutmut_{i}": _SAME_LENGTH for i in (7, 10, 11)},
     **{f"{_FLUID}xǁFluidNetworkǁlink_bytes__mutmut_{i}": _SAME_LENGTH for i in (4, 7, 8)},
     **{f"{_FLUID}xǁFluidNetworkǁlink_load_bps__mutmut_{i}": _SAME_LENGTH for i in (6, 9, 10)},
