@@ -3,9 +3,9 @@
 What a seed changes: EosDNN and S0, the compute drawn in the paper's GHz ranges and every planner's
 randomness; LMU (EosDNN Fig. 13), the client and edge speeds drawn in those ranges; S3, each edge's frame
 rate drawn in the paper's 5-15 fps. Each section returns items (TARGETS ids, the paper's number beside our
-mean) and one table for the generated block of its page (eosdnn.md, s3.md, s0.md). ``quick`` runs the
-EosDNN and S0 sections with two seeds, 30 iterations and fewer models (for CI; a quick table never replaces
-the recorded full one); S3 and the LMU draws are cheap and run in full.
+mean) and one table for the generated block of its page (eosdnn.md, s3.md, s0.md). S3 and the LMU draws are
+cheap and run in full; `reproduce --quick` skips the EosDNN and S0 sections, whose ``quick`` (two seeds, 30
+iterations, fewer models: for tests) gives other rows than the full tables.
 """
 
 from __future__ import annotations

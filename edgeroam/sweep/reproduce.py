@@ -627,6 +627,8 @@ PAPERS: dict[str, list[str]] = {
     "s3": ["s3-table1", "s3-seeds"],
 }
 QUICK_SKIP = {"fig4"}
+#: issue 26: the repeated-seed and KAIST sections (a quick run of them would not give rows of the full tables)
+QUICK_SKIP |= {"eosdnn-seeds", "eosdnn-two-step", "s0-seeds", "others-mobility"}
 
 
 def _gap(name: str) -> Callable[[Context], Section]:

@@ -57,8 +57,7 @@ def test_reproduce_all_quick_matches_every_documented_table(tmp_path, capsys):
     assert set(res["sections"]) == {"table1", "table2", "fig7", "table3", "fig9", "traffic-maps", "fig10",
                                     "confidence", "beat", "eosdnn-toy", "eosdnn-models", "eosdnn-lmu",
                                     "eosdnn-migration",
-                                    "s0-fig5", "s3-table1", "eosdnn-seeds", "eosdnn-lmu-seeds",
-                                    "eosdnn-two-step", "s0-seeds", "s3-seeds", "others-mobility",
+                                    "s0-fig5", "s3-table1", "eosdnn-lmu-seeds", "s3-seeds",
                                     "eosdnn-engine"}
     ids = {i["id"] for s in res["sections"].values() for i in s["items"]}
     assert {"P-T1b", "P-T2c", "P-T3a", "P-F9a", "P-F9b", "P-F9f", "P-B1", "P-F10a", "P-D2"} <= ids
