@@ -31,13 +31,31 @@ __all__ = ["OVS_CTL", "Controller", "ovs_daemons", "ovs_delete_bridges", "ovs_ru
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 
 
-def ovs_running() -> bool:
-    """Whether ovsdb-server and ovs-vswitchd answer."""
+#: where ovs-ctl writes the daemons' PIDs
+OVSDB_PID = Path("/var/run/openvswitch/ovsdb-server.pid")
+VSWITCHD_PID = Path("/var/run/openvswitch/ovs-vswitchd.pid")
+
+
+def ovs_running(timeout_s: float = 10.0) -> bool:
+    """Whether ovsdb-server and ovs-vswitchd answer within `timeout_s`."""
     try:
-        p = subprocess.run(["ovs-vsctl", "--timeout=2", "show"], capture_output=True, timeout=5, check=False)
+        p = subprocess.run(["ovs-vsctl", f"--timeout={timeout_s:g}", "show"], capture_output=True,
+                           timeout=timeout_s + 5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return p.returncode == 0
+
+
+def _daemons_alive() -> bool:
+    """Whether both daemons' PID files name live processes: unlike a query, a busy machine cannot make
+    running daemons look stopped (and then be stopped by the last user as if edgeroam had started them)."""
+    for pidfile in (OVSDB_PID, VSWITCHD_PID):
+        try:
+            if not alive(int(pidfile.read_text())):
+                return False
+        except (OSError, ValueError):
+            return False
+    return True
 
 
 _USERS = Path("/run/edgeroam/ovs-users.json")
@@ -69,10 +87,10 @@ def ovs_daemons() -> Iterator[bool]:
     me = os.getpid()
     started = False
     with _users_lock() as rec:
-        if not ovs_running():
+        if not _daemons_alive():
             p = subprocess.run([OVS_CTL, "start", "--system-id=random"], capture_output=True, text=True,
                                timeout=60, check=False)
-            if not ovs_running():
+            if not ovs_running(timeout_s=30.0):
                 raise RunError(f"net: could not start the Open vSwitch daemons: {p.stdout[-300:]} "
                                f"{p.stderr[-300:]}")
             started = rec["ours"] = True
@@ -85,10 +103,6 @@ def ovs_daemons() -> Iterator[bool]:
             if not rec["users"] and rec.get("ours"):
                 subprocess.run([OVS_CTL, "stop"], capture_output=True, timeout=60, check=False)
                 rec["ours"] = False
-
-
-#: where ovs-ctl writes ovs-vswitchd's PID
-VSWITCHD_PID = Path("/var/run/openvswitch/ovs-vswitchd.pid")
 
 
 @contextlib.contextmanager

@@ -58,3 +58,28 @@ def test_ovs_with_os_ken_reaches_every_pair_without_packet_ins(net_ok):
         assert net.controller.status()["packet_in"] == 0
     left = leftovers(net_ok)
     assert left.empty, left
+
+
+@pytest.mark.net
+@pytest.mark.timeout(180)
+def test_daemons_edgeroam_did_not_start_outlive_a_run_even_when_a_query_times_out(net_ok, monkeypatch):
+    import shutil
+    import subprocess
+
+    from edgeroam.emulator.net import switches
+
+    if shutil.which("ovs-vsctl") is None:
+        pytest.skip("needs Open vSwitch (scripts/provision.sh installs it)")
+    started_here = not switches._daemons_alive()
+    if started_here:  # as provisioning would have done
+        subprocess.run([switches.OVS_CTL, "start", "--system-id=random"], capture_output=True, timeout=60,
+                       check=True)
+    try:
+        # a loaded machine: ovs-vsctl misses its deadline although both daemons run
+        monkeypatch.setattr(switches, "ovs_running", lambda timeout_s=10.0: False)
+        with switches.ovs_daemons() as started:
+            assert started is False
+        assert switches._daemons_alive()
+    finally:
+        if started_here:
+            subprocess.run([switches.OVS_CTL, "stop"], capture_output=True, timeout=60, check=False)
