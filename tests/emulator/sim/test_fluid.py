@@ -525,6 +525,12 @@ def test_node_tables_keep_tiny_byte_counts_and_number_rows_from_zero():
     np.testing.assert_allclose(table["down_bytes"], [1e6 - 0.5, 0.5, 1e6, 0, 0.5, 0], atol=1e-6)
 
 
+def test_a_fresh_network_has_no_rates_loads_or_bytes():
+    net = FluidNetwork(Engine(), {"L": 1.0})
+    assert net.rates_bps() == {} and net.link_load_bps() == {"L": 0.0} and net.link_bytes() == {"L": 0.0}
+    assert net.active == 0 and net.links == ["L"]
+
+
 def test_bad_intervals_are_refused_in_one_line():
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(RunError) as err:
