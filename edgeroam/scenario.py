@@ -318,7 +318,7 @@ class PolicyConfig(_Model):
 
 class WindowConfig(_Model):
     """A slice of the dataset (a box and a time span) that a run replays, so that a net run fits one machine
-    (DESIGN §7; `edgeroam.emulator.net.window`): every trace is cut to the box, the test users to the span,
+    (DESIGN §7; `edgeroam.mobility.slicing`): every trace is cut to the box, the test users to the span,
     and at most `clients` of them (the busiest first) are replayed. The span is ``[start, end)`` or the
     `busiest_s` seconds with the most test users."""
 

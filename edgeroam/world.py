@@ -85,8 +85,8 @@ def load_world(scenario: Scenario, *, cache: bool = True) -> World:
         traces, owner = align_traces(traces, d.time_align, day_start_s=d.day_start_h * 3600.0)
         train, test = clients_of(owner, train), clients_of(owner, test)
         extra["real_user"] = owner
-    if scenario.run.window is not None:  # the slice a net run emulates (edgeroam.emulator.net.window)
-        from edgeroam.emulator.net.window import apply_window
+    if scenario.run.window is not None:  # the slice a net run emulates (edgeroam.mobility.slicing)
+        from edgeroam.mobility.slicing import apply_window
         from edgeroam.topology.build import scenario_grid
 
         grid = scenario_grid(scenario)

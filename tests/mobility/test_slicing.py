@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edgeroam.emulator.net.window import apply_window, busiest_window, select_window
 from edgeroam.errors import ScenarioError
+from edgeroam.mobility.slicing import apply_window, busiest_window, select_window
 from edgeroam.topology import HexGrid, cell_id
 
 
