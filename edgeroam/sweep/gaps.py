@@ -264,6 +264,7 @@ def _fig9_models(ctx: Context, ds: str) -> Section:
                 }
             )
     t = pd.DataFrame(rows)
+    t["oracle"] = t["oracle"].astype("Int64")  # no oracle run: empty, not a float column
     t.attrs["info"] = {
         "cold_starts": int(per_r["cold_starts"].iat[0]),
         "test_users": int(per_r["users.test"].iat[0]),
