@@ -120,7 +120,7 @@ _MORE_EQUIVALENT: dict[str, str] = {
           "every round, and only for truth"),
     **_eq(_MMR, (91,), "share is read only at links with unfrozen flows (lids), each set every round"),
     **_eq(_NET + "__init____mutmut_", (9, 11), "a list of Python floats is float64 without the dtype"),
-    **_eq(_NET + "__init____mutmut_", (30, 35), "the buffer's spare room only changes when it grows, never a "
+    **_eq(_NET + "__init____mutmut_", (35,), "the buffer's spare room only changes when it grows, never a "
           "value in the views"),
     **_eq(_NET + "__init____mutmut_", (58, 60), "flow ids become floats that compare and hash equal to the "
           "ints (exact below 2**53), as dict keys and in every comparison"),
