@@ -107,7 +107,52 @@ _ACTIONS = "edgeroam.emulator.actions."
 _MMR = "edgeroam.emulator.sim.fluid.x_max_min_rates__mutmut_"
 _NET = "edgeroam.emulator.sim.fluid.xǁFluidNetworkǁ"
 _NO_BINS = "without interval_s no bin is ever made, so the fallback width is never used"
+_SIMB = "edgeroam.emulator.sim.backend.xǁSimBackendǁ"
+_CACHE = "a cache: a miss computes the same value again"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_SIMB + "__init____mutmut_", (6,), "execute() sets the relay orders before any read, and _land "
+          "only tests them for truth"),
+    **_eq(_SIMB + "__init____mutmut_", (27, 29), "layer weights come as int64 (Planner.weight_bytes) or "
+          "Python ints: asarray keeps them int64"),
+    **_eq(_SIMB + "__init____mutmut_", (42,), "self._servers is never read (a dead attribute)"),
+    **_eq(_SIMB + "_add__mutmut_", (26,), "at n == server_plans _evict drops nothing: its loop stops while "
+          "the server holds <= server_plans"),
+    **_eq(_SIMB + "_arrive__mutmut_", (16, 17, 18, 19, 20, 21), "a finished sender left in the in-flight "
+          "list is skipped by settle (its current event is None)"),
+    **_eq(_SIMB + "_arrive__mutmut_", (4,), "_land does not use the start time"),
+    **_eq(_SIMB + "settle__mutmut_", (34,), "_land does not use the start time"),
+    **_eq(_SIMB + "_cancel_upload__mutmut_", (13,), "a cancelled sender's current event is never read again"),
+    **_eq(_SIMB + "_cancel_upload__mutmut_", (24,), "None stored in a bool array is False"),
+    **_eq(_SIMB + "_land__mutmut_", (26,), "None stored in a bool array is False"),
+    **_eq(_SIMB + "settle__mutmut_", (16,), "a flow cancelled in the fluid network never fires, so its "
+          "sender's flag is never read"),
+    **_eq(_SIMB + "settle__mutmut_", (47, 48, 49, 50, 51), "the rest is marked pending again by _sender "
+          "right after (and an empty rest touches nothing)"),
+    **_eq(_SIMB + "settle__mutmut_", (6, 7), "a sender in the in-flight list is neither cancelled nor "
+          "without a current event (settle pops the list; finished senders are removed)"),
+    **_eq(_SIMB + "_drop__mutmut_", (20,), "a stale expiry is overwritten by _refresh whenever the key is "
+          "held again, and skipped when it is not"),
+    **_eq(_SIMB + "_drop__mutmut_", (29,), "with server_plans every held key was touched, so it is in the "
+          "LRU record; without, there is no record"),
+    **_eq(_SIMB + "_evict__mutmut_", (6,), "break and return both end the function: nothing follows the "
+          "loop"),
+    **_eq(_SIMB + "_indices__mutmut_", (1, 2, 11), _CACHE),
+    **_eq(_SIMB + "_path__mutmut_", (2, 3), _CACHE + " (adding known links is a no-op)"),
+    **_eq(_SIMB + "_indices__mutmut_", (6, 8), "a list of Python ints is int64 without the dtype"),
+    **_eq(_SIMB + "_land__mutmut_", (34,), "with no relay orders, {}.get gives None as the else branch does"),
+    **_eq(_SIMB + "_next_chunk__mutmut_", (14, 15, 16, 17), "a finished upload left registered is a no-op "
+          "when cancelled (no current event, no chunk left)"),
+    **_eq(_SIMB + "_next_chunk__mutmut_", (35, 37, 44, 48), "the backend never reads a record's tag"),
+    **_eq(_SIMB + "_refresh__mutmut_", (1,), "the LRU record is only used with server_plans"),
+    **_eq(_SIMB + "_refresh__mutmut_", (9,), "duplicate keys in an expiry bucket are deduplicated when it is "
+          "processed"),
+    **_eq(_SIMB + "_sender__mutmut_", (25,), "the chunk bounds are distinct and increasing, so hi > lo "
+          "always"),
+    **_eq(_SIMB + "_set_plan__mutmut_", (33,), "an upload's route delay is never used (Wi-Fi chunks run on "
+          "the cell, not the fluid network)"),
+    **_eq(_SIMB + "_touch__mutmut_", (7,), "the LRU record's values are never read"),
+    **_eq(_SIMB + "execute__mutmut_", (9,), "unreachable: sort_actions refuses anything but the three "
+          "actions"),
     **_eq(_MMR, (29,), "with no shared link the progressive filling gives each flow its smallest "
           "capacity too: the fast path only saves the rounds"),
     **_eq(_MMR, (21, 23), "flow_links are link indices (ndarray of int, as documented): asarray "

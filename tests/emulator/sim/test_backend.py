@@ -311,3 +311,68 @@ def test_layers_on_their_way_from_any_source_are_not_sent_again(make_backend):
     tr = b.transfers()
     assert list(zip(tr["src"], tr["layers"], strict=True)) in ([(0, 1), (2, 2)], [(2, 2), (0, 1)])
     assert b.holds(7, 1).tolist() == [True, True, True]
+
+
+def test_the_holdings_log_names_clients_and_bytes_gained(make_backend):
+    b = make_backend()
+    assert b.holdings().dtypes.astype(str).tolist() == ["float64", "int64", "int64", "int64", "int64"]
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.array([True, False, False]))
+    b.grant(7, 1, np.array([True, False, True]))  # c is new: 2 MB gained, no new copy
+    b.grant(7, 1, np.array([True, False, False]))  # nothing new: no row
+    b.execute([Drop(7, 1)])
+    rows = b.holdings().values.tolist()
+    assert rows == [[0.0, 7, 1, MB, 1], [0.0, 7, 1, 2 * MB, 0], [0.0, 7, 1, -3 * MB, -1]]
+
+
+def test_one_tick_of_memory_and_a_warm_start_over_the_cap(make_backend):
+    b = make_backend(ttl_intervals=0, server_plans=1)
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 0, np.ones(3, bool))  # before the first tick: 7 is evicted, nobody is attached yet
+    assert b.holds(7, 0) is None and b.holds(8, 0) is not None
+    b.begin_tick(0, 0.0, {})
+    assert b.memory()["mean_held"] == 1.0
+
+
+def test_a_refresh_makes_a_client_the_most_recent(make_backend):
+    b = make_backend(ttl_intervals=0, server_plans=2)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.ones(3, bool))
+    b.grant(8, 1, np.ones(3, bool))
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ())])  # refreshes 7 on s1: 8 is now the least recently used
+    b.grant(9, 1, np.ones(3, bool))
+    assert b.holds(8, 1) is None and b.holds(7, 1) is not None and b.holds(9, 1) is not None
+
+
+def test_a_set_plan_and_an_attached_client_refresh_the_ttl(make_backend):
+    # TTL 1 interval: layers granted at tick 0 expire when tick 2 begins unless refreshed at tick 1
+    for refresh in ("set_plan", "attached"):
+        b = make_backend(ttl_intervals=1)
+        b.begin_tick(0, 0.0, {})
+        b.grant(7, 1, np.ones(3, bool))
+        b.begin_tick(1, 10.0, {7: 1} if refresh == "attached" else {})
+        if refresh == "set_plan":
+            b.execute([SetPlan(7, 1, ())])
+        b.begin_tick(2, 20.0, {})
+        assert b.holds(7, 1) is not None, refresh
+        b.begin_tick(3, 30.0, {})
+        assert b.holds(7, 1) is None, refresh
+
+
+def test_settling_again_resends_the_chunk_in_flight_and_keeps_the_rest(make_backend):
+    # a, b, c (1, 1, 2 MB at 1 MB/s) from s0 to s1 at 0 s, chunks of 1.5 MB after a settle: [a, b] and [c].
+    # Settle at 0.5 s: [a, b] from 0.5 s. Settle at 1 s (no layer whole yet): [a, b] again from 1 s, lands at
+    # 3 s, then [c]. Settle at 3.5 s (half of c): c again from 3.5 s, lands at 5.5 s.
+    b = make_backend(chunk_bytes=1.5 * MB)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 1, ("a", "b", "c"))])
+    b.watch(7, 1)
+    for t in (0.5, 1.0, 3.5):
+        b.advance(t)
+        b.settle(7, 1)
+    b.advance(20.0)
+    assert [(t, idx.tolist()) for t, idx in b.unwatch(7, 1)] == [
+        (pytest.approx(3.0), [0, 1]), (pytest.approx(5.5), [2])]
+    assert b.holds(7, 1).tolist() == [True, True, True]
