@@ -237,3 +237,45 @@ def test_hit_ratio_of_as_many_hits_as_misses_and_empty_query_runs():
     empty = query_table([])
     assert list(empty.columns) == ["row", "client", "server", "start", "latency_s", "queries"]
     assert [str(t) for t in empty.dtypes] == ["int64", "int64", "int64", "float64", "float64", "int64"]
+
+
+def test_everywhere_holdings_without_ticks_and_on_a_clock_that_does_not_start_at_0(scripted):
+    import dataclasses
+
+    from edgeroam.emulator.metrics import everywhere_holdings
+
+    prep = scripted({"a": (0, 0, 1)})
+    prep.ticks = [dataclasses.replace(tk, time=tk.time + 1000.0) for tk in prep.ticks]
+    assert everywhere_holdings(prep, 2)["t"].tolist() == [0.0, 30.0, 60.0]
+    prep.ticks = []
+    empty = everywhere_holdings(prep, 2)
+    assert list(empty.columns) == ["t", "bytes", "copies"] and len(empty) == 0
+    assert [str(t) for t in empty.dtypes] == ["float64", "int64", "int64"]
+
+
+def test_storage_peaks_are_taken_after_each_instant_and_short_horizons_are_not_rounded_up():
+    from edgeroam.emulator.metrics import storage_summary
+
+    # one copy from 0 s; at 10 s one more arrives and one is evicted at the same instant: never two
+    log = pd.DataFrame({"t": [0.0, 10.0, 10.0], "bytes": [5, 5, -5], "copies": [1, 1, -1]})
+    s = storage_summary(log, np.array([0.0, 10.0]), 10.0)
+    assert (s["copies_peak"], s["bytes_peak"], s["copies_mean"]) == (1.0, 5.0, 1.0)
+    # one tick of half a second: the mean is over 0.5 s
+    log = pd.DataFrame({"t": [0.25], "bytes": [8], "copies": [1]})
+    assert storage_summary(log, np.array([0.0]), 0.5)["bytes_mean"] == 4.0
+
+
+def test_the_net_backhaul_summary_counts_only_the_measured_rows(scripted):
+    prep = scripted({"a": (0, 0, 1, 1)})
+    tables = {
+        "handovers": pd.DataFrame({"handover": [True, True], "kind": ["hit", "miss"], "queries": [1, 1]}),
+        # the model estimate beside the switch counters: only the measured rows count
+        "backhaul": pd.DataFrame({"interval": [0, 0], "server": [0, 0], "up_bytes": [3.75e6, 99e6],
+                                  "down_bytes": [0.0, 99e6], "source": ["measured", "model"]}),
+        "transfers": pd.DataFrame({"kind": ["migrate"], "bytes": [1.0]}),
+        "predictions": pd.DataFrame({"next_server": [-1], "futile": [False], "error_m": [math.nan],
+                                     "covered": [False]}),
+    }
+    s = summarize(prep, "perdnn", tables, interval_s=30.0, crowded=[], fraction_bytes=math.inf)
+    assert s["backhaul"]["peak_up_mbps"] == 1.0 and s["backhaul"]["peak_down_mbps"] == 0.0
+    assert s["hit_ratio"] == 0.5
