@@ -109,7 +109,16 @@ _NET = "edgeroam.emulator.sim.fluid.xǁFluidNetworkǁ"
 _NO_BINS = "without interval_s no bin is ever made, so the fallback width is never used"
 _SIMB = "edgeroam.emulator.sim.backend.xǁSimBackendǁ"
 _CACHE = "a cache: a miss computes the same value again"
+_MET = "edgeroam.emulator.metrics.x_"
 _MORE_EQUIVALENT: dict[str, str] = {
+    **_eq(_MET + "storage_summary__mutmut_", (2, 15, 17), "holding times and tick times are float64 already "
+          "(the log's astype, the master's array): no cast needed"),
+    **_eq(_MET + "storage_summary__mutmut_", (60, 65), "the byte and copy deltas are int64: their cumulative "
+          "sums are exact in int64 and float64 alike below 2**53"),
+    **_eq(_MET + "everywhere_holdings__mutmut_", (20, 22, 37, 39), "lists of Python ints or floats are int64 "
+          "or float64 without the dtype"),
+    **_eq(_MET + "prediction_table__mutmut_", (9, 12), "np.full with the Python int tick index is int64 "
+          "without the dtype"),
     **_eq(_SIMB + "__init____mutmut_", (6,), "execute() sets the relay orders before any read, and _land "
           "only tests them for truth"),
     **_eq(_SIMB + "__init____mutmut_", (27, 29), "layer weights come as int64 (Planner.weight_bytes) or "
