@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.emulator.rundir import RunDir, open_run_dir
+from edgeroam.emulator.sim.backend import spread_chunks
 from edgeroam.errors import EdgeroamError, RunError, TopologyError
 
 __all__ = ["export_traffic_maps", "link_traffic", "run_topology", "traffic_html", "traffic_layers"]
@@ -52,12 +53,6 @@ def run_topology(run: RunDir, root: str | Path | None = None) -> Any:
     if root is not None:
         sc.dataset.root = str(Path(root).expanduser().resolve())
     return load_world(sc).topology
-
-
-def _ranks(counts: np.ndarray) -> np.ndarray:
-    """0..c-1 for each count c, concatenated (``[2, 3] -> [0, 1, 0, 1, 2]``)."""
-    ends = np.cumsum(counts)
-    return np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - counts, counts)
 
 
 def link_traffic(transfers: pd.DataFrame, graph: Any, interval_s: float) -> pd.DataFrame:
@@ -95,31 +90,14 @@ def link_traffic(transfers: pd.DataFrame, graph: Any, interval_s: float) -> pd.D
         first[j], n_links[j] = len(flat_u), len(links)
         flat_u.extend(u for u, _ in links)
         flat_v.extend(v for _, v in links)
-    w = float(interval_s)
     start, end = mig["start"].to_numpy(np.float64), mig["end"].to_numpy(np.float64)
-    nbytes = mig["bytes"].to_numpy(np.float64)
-    k0 = np.floor(start / w).astype(np.int64)
-    k1 = np.maximum(k0, np.ceil(end / w).astype(np.int64) - 1)
-    per = k1 - k0 + 1
-    rec = np.repeat(np.arange(len(mig)), per)
-    k = k0[rec] + _ranks(per)
-    kf = k.astype(np.float64)
-    dur = end[rec] - start[rec]
-    overlap = np.minimum(end[rec], (kf + 1) * w) - np.maximum(start[rec], kf * w)
-    share = np.ones(len(rec))
-    np.divide(overlap, dur, out=share, where=dur > 0)
-    keep = share > 0
-    rec, k, share = rec[keep], k[keep], share[keep]
-    # one row per (chunk, interval, link of its path)
-    pid = pair_of[rec]
-    nl = n_links[pid]
-    row = np.repeat(np.arange(len(rec)), nl)
-    link = first[pid][row] + _ranks(nl)
+    k, link, nb = spread_chunks(start, end, mig["bytes"].to_numpy(np.float64), pair_of, first, n_links,
+                                interval_s)
     df = pd.DataFrame({
-        "interval": k[row],
+        "interval": k,
         "u": np.asarray(flat_u, dtype=object)[link],
         "v": np.asarray(flat_v, dtype=object)[link],
-        "bytes": (nbytes[rec] * share)[row],
+        "bytes": nb,
     })
     df = df.groupby(["interval", "u", "v"], sort=True).sum().reset_index()
     return df[cols]

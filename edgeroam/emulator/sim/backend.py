@@ -63,6 +63,36 @@ def _ranks(counts: np.ndarray) -> np.ndarray:
     return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
+def spread_chunks(start: np.ndarray, end: np.ndarray, nbytes: np.ndarray, path: np.ndarray,
+                  first: np.ndarray, n_links: np.ndarray, interval_s: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each chunk's bytes went: over the intervals of `interval_s` that its `start`–`end` overlaps (in
+    proportion to the overlap; a chunk of no duration counts in its start's interval) and over every link of
+    its `path` (links ``first[path] ...`` of a flattened link list, ``n_links[path]`` of them).
+
+    Returns ``(interval, link, bytes)``, one entry per (chunk, interval, link of its path), in that order;
+    the sim's backhaul table and `edgeroam map` both count traffic this way.
+    """
+    w = float(interval_s)
+    k0 = np.floor(start / w).astype(np.int64)
+    k1 = np.maximum(k0, np.ceil(end / w).astype(np.int64) - 1)
+    per = k1 - k0 + 1
+    rec = np.repeat(np.arange(len(start)), per)
+    k = k0[rec] + _ranks(per)
+    kf = k.astype(np.float64)
+    dur = end[rec] - start[rec]
+    overlap = np.minimum(end[rec], (kf + 1) * w) - np.maximum(start[rec], kf * w)
+    share = np.ones(len(rec))
+    np.divide(overlap, dur, out=share, where=dur > 0)
+    keep = share > 0
+    rec, k, share = rec[keep], k[keep], share[keep]
+    pid = path[rec]
+    nl = n_links[pid]
+    row = np.repeat(np.arange(len(rec)), nl)
+    link = first[pid][row] + _ranks(nl)
+    return k[row], link, (nbytes[rec] * share)[row]
+
+
 @dataclass(eq=False)
 class _Sender:
     """One transfer: chunks of layer indices sent one after the other over one path."""
@@ -562,30 +592,12 @@ class SimBackend:
         start = np.array([r[4] for r in recs], dtype=np.float64)
         end = np.array([r[5] for r in recs], dtype=np.float64)
         nbytes = np.array([r[6] for r in recs], dtype=np.float64)
-        # spread each chunk over the intervals it overlaps, in proportion to the overlap
-        k0 = np.floor(start / w).astype(np.int64)
-        k1 = np.maximum(k0, np.ceil(end / w).astype(np.int64) - 1)
-        per = k1 - k0 + 1
-        rec = np.repeat(np.arange(len(recs)), per)
-        k = k0[rec] + _ranks(per)
-        kf = k.astype(np.float64)
-        dur = end[rec] - start[rec]
-        overlap = np.minimum(end[rec], (kf + 1) * w) - np.maximum(start[rec], kf * w)
-        share = np.ones(len(rec))
-        np.divide(overlap, dur, out=share, where=dur > 0)
-        keep = share > 0
-        rec, k, share = rec[keep], k[keep], share[keep]
-        if not len(rec):
+        k, link, b = spread_chunks(start, end, nbytes, rec_path, np.asarray(first, dtype=np.int64),
+                                   np.asarray(n_links, dtype=np.int64), w)
+        if not len(k):
             return pd.DataFrame({"interval": np.zeros(0, np.int64), "start": np.zeros(0),
                                  "server": np.zeros(0, np.int64), "up_bytes": np.zeros(0),
                                  "down_bytes": np.zeros(0)})
-        # one row per (chunk, interval, link of its path), in that order
-        pid = rec_path[rec]
-        nl = np.asarray(n_links, dtype=np.int64)[pid]
-        row = np.repeat(np.arange(len(rec)), nl)
-        link = np.asarray(first, dtype=np.int64)[pid][row] + _ranks(nl)
-        k = k[row]
-        b = (nbytes[rec] * share)[row]
         up = pd.DataFrame({"interval": k, "node": np.asarray(flat_u, dtype=object)[link], "up_bytes": b,
                            "down_bytes": 0.0})
         dn = pd.DataFrame({"interval": k, "node": np.asarray(flat_v, dtype=object)[link], "up_bytes": 0.0,
