@@ -376,3 +376,14 @@ def test_settling_again_resends_the_chunk_in_flight_and_keeps_the_rest(make_back
     assert [(t, idx.tolist()) for t, idx in b.unwatch(7, 1)] == [
         (pytest.approx(3.0), [0, 1]), (pytest.approx(5.5), [2])]
     assert b.holds(7, 1).tolist() == [True, True, True]
+
+
+def test_spread_chunks_splits_bytes_by_interval_overlap_over_every_link_of_the_path():
+    from edgeroam.emulator.sim.backend import spread_chunks
+
+    # chunk 0: 0.5-2.5 s over path 0 (links 0, 1); chunk 1: no duration at 3.2 s over path 1 (link 2)
+    k, link, b = spread_chunks(np.array([0.5, 3.2]), np.array([2.5, 3.2]), np.array([400.0, 7.0]),
+                               np.array([0, 1]), np.array([0, 2]), np.array([2, 1]), 1.0)
+    assert k.tolist() == [0, 0, 1, 1, 2, 2, 3]
+    assert link.tolist() == [0, 1, 0, 1, 0, 1, 2]
+    assert b.tolist() == [100.0, 100.0, 200.0, 200.0, 100.0, 100.0, 7.0]
