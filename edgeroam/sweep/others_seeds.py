@@ -184,17 +184,7 @@ def s3_seeds(ctx: Context) -> Section:
 
 def s0_seeds(ctx: Context) -> Section:
     """S0 Fig. 5 (S0-F5) over seeds: Direct, IONN and Recursive Efficiency after a PSO placement."""
-    from edgeroam.emulator.dnn.zoo import model_graph
-    from edgeroam.emulator.planning import eosdnn as eos
-    from edgeroam.emulator.planning.lmu import (
-        from_groups,
-        placement_upload_problem,
-        sd_timeline,
-        server_groups,
-        ssd,
-    )
-    from edgeroam.emulator.planning.partition import PlanProblem
-    from edgeroam.emulator.planning.upload import ionn_order, recursive_order
+    from edgeroam.sweep.others import s0_orders
 
     seeds, it = _budget(ctx)
     sec = Section("s0-seeds", f"S0 Fig. 5 over {len(seeds)} seeds",
@@ -204,23 +194,9 @@ def s0_seeds(ctx: Context) -> Section:
         v: dict[str, list[float]] = {}
         holds, used = 0, 0
         for seed in seeds:
-            env = eos.eosdnn_environment(2, 5, 5, seed=seed)
-            wl = eos.make_workload(env, [name, name])
-            plan = eos.pso_ga(env, wl, iterations=it, seed=seed).plan
-            up = placement_upload_problem(env, wl, plan, 0)
-            servers = np.unique(up.node[up.offloaded])
-            if len(servers) != 1:  # upload.py's orders take one server
+            got, _ = s0_orders(name, seed, it)
+            if got is None:  # upload.py's orders take one server
                 continue
-            s = int(servers[0])
-            bps = float(env.bw[up.client, s]) * 8
-            pos = np.flatnonzero(wl.task == 0)
-            pos = pos[np.argsort(wl.layer[pos])]
-            prob2 = PlanProblem(model_graph(name), up.local_s, wl.cycles[pos] / env.hz[s], up_bps=bps,
-                                down_bps=bps)
-            sch = {"Direct": server_groups(up), "IONN": from_groups(up, ionn_order(prob2).groups, "i"),
-                   "Recursive": from_groups(up, recursive_order(prob2, target=up.offloaded).groups, "r")}
-            h = max(float(sd_timeline(up, x)["start"].iat[-1]) for x in sch.values())
-            got = {k: ssd(up, x, h) for k, x in sch.items()}
             for k, x in got.items():
                 v.setdefault(k, []).append(x)
             used += 1
