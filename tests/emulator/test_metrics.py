@@ -150,6 +150,11 @@ def test_held_bytes_count_only_the_plans_layers(scripted):
     assert df["user"].astype(str).tolist() == ["a"] * 3
     opt = arrival_table(arrivals, query_table([]), prep, planner, everywhere=True)
     assert opt["kind"].tolist() == ["hit"] * 3 and opt["held_bytes"].tolist() == [plan_bytes] * 3
+    # queries: summed per arrival row; an arrival without any counts 0 (an integer column)
+    runs = query_table([(2, 0, 1, 60.0, 0.5, 3), (2, 0, 1, 61.5, 0.2, 4)])
+    q = arrival_table(arrivals, runs, prep, planner, everywhere=False)
+    assert q["queries"].tolist() == [0, 7, 0] and q["queries"].dtype == np.int64
+    assert list(q.columns)[:2] == ["row", "user"]
 
 
 def test_summary_without_any_event(scripted):
