@@ -7,7 +7,8 @@ Scaling table: the test users replicated x1, x2, x4 (copies named ``<user>#k`` w
 servers, the predictions and the interval stay the same while the load doubles); linear growth means the
 pass time per user-step stays flat. Fig. 9 table (``--fig9``): hit ratio and executed queries per dataset,
 r and policy, beside PerDNN's reported hit ratios. Each case runs in a fresh subprocess so that peak memory
-is its own. CPU time is printed beside wall time because other work on the machine inflates the wall clock.
+is its own. CPU time is printed beside wall time because other work on the machine inflates the wall clock; a
+pass's CPU time is that of ``Master.run`` alone (the scope of its wall time), without the policy's fit.
 
 Goals table (``--goals``, issue 23): the full Geolife experiment (perdnn) under 15 s; the pass of perdnn
 beside ionn's (<= 1.5x) and of perdnn-prob / perdnn-rank beside perdnn's (<= 2x), all measured in this run;
@@ -44,6 +45,7 @@ def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) ->
     """Run one case in this process and return its numbers."""
     import pandas as pd
 
+    from edgeroam.emulator import master
     from edgeroam.emulator.prepare import prepare
     from edgeroam.emulator.run import run_prepared
     from edgeroam.scenario import load_scenario
@@ -66,15 +68,29 @@ def one_case(dataset: str, policy: str, replicate: int, overrides: list[str]) ->
         tr.attrs = world.traces.attrs
         world = World(sc, tr, world.train_users, users, world.topology, world.region)
     prep = prepare(sc, world)
+    # CPU of the passes alone (Master.run), the scope of the wall pass_s: a policy's fit (the rank rule's
+    # classifier, the prob rule's error model) is not part of its pass
+    runs: list[float] = []
+    run = master.Master.run
+
+    def timed_run(self, *args, **kwargs):
+        c = time.process_time()
+        try:
+            return run(self, *args, **kwargs)
+        finally:
+            runs.append(time.process_time() - c)
+
+    master.Master.run = timed_run
     cpu1 = time.process_time()
     res = run_prepared(prep, policy)
-    pass_cpu = time.process_time() - cpu1
+    fit_cpu = time.process_time() - cpu1 - sum(runs)
+    pass_cpu = sum(runs)
     s = res.summary
     return {
         "dataset": dataset, "policy": policy, "replicate": replicate, "radius_m": sc.policy.radius_m,
         "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
         "pass_s": res.timing["pass_s"] + res.timing.get("first_pass_s", 0.0),
-        "pass_cpu_s": pass_cpu,
+        "pass_cpu_s": pass_cpu, "fit_cpu_s": fit_cpu,
         "user_steps": s["user_steps"], "user_steps_per_s": s["user_steps"] / res.timing["pass_s"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cold_starts": s["cold_starts"], "hit_ratio": s["hit_ratio"], "partial_hits": s["partial_hits"],
@@ -182,7 +198,8 @@ def goals(console) -> list[dict]:
     for pol in ("perdnn-prob", "perdnn-rank"):
         r = rows[pol]["pass_s"] / p["pass_s"]
         r_cpu = rows[pol]["pass_cpu_s"] / p["pass_cpu_s"]
-        add(f"{pol} pass / perdnn pass", f"{r:.2f}x ({rows[pol]['pass_s']:.1f} s); by CPU {r_cpu:.2f}x",
+        add(f"{pol} pass / perdnn pass", f"{r:.2f}x ({rows[pol]['pass_s']:.1f} s); by CPU {r_cpu:.2f}x "
+            f"(its fit: {rows[pol]['fit_cpu_s']:.1f} s CPU, outside the pass)",
             rows[pol]["pass_cpu_s"],
             f"perdnn {p['pass_s']:.1f} s", "<= 2x", r <= 2 and r_cpu <= 2)
     k = rows["10k"]
