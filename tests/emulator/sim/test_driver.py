@@ -1,4 +1,4 @@
-"""The sim driver behind the Backend contract: its setup, arrivals with their load and holdings, departures."""
+"""The sim driver behind the Backend contract: its setup, arrivals with their load and holdings, windows."""
 
 from __future__ import annotations
 
