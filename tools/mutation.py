@@ -117,6 +117,8 @@ _MORE_EQUIVALENT: dict[str, str] = {
           "sums are exact in int64 and float64 alike below 2**53"),
     **_eq(_MET + "everywhere_holdings__mutmut_", (20, 22, 37, 39), "lists of Python ints or floats are int64 "
           "or float64 without the dtype"),
+    **_eq("edgeroam.emulator.sim.driver.xǁSimǁstart__mutmut_", (3, 6, 7, 8), "the edge server list only "
+          "reaches SimBackend._servers, which is never read"),
     **_eq(_MET + "arrival_table__mutmut_", (70, 76), "with no query run the map gives NaN for every row, "
           "filled with 0 and cast to int64 whatever the empty series was"),
     **_eq(_MET + "prediction_table__mutmut_", (9, 12), "np.full with the Python int tick index is int64 "
