@@ -151,7 +151,6 @@ _MORE_EQUIVALENT: dict[str, str] = {
           "loop"),
     **_eq(_SIMB + "_indices__mutmut_", (1, 2, 11), _CACHE),
     **_eq(_SIMB + "_path__mutmut_", (2, 3), _CACHE + " (adding known links is a no-op)"),
-    **_eq(_SIMB + "_indices__mutmut_", (6, 8), "a list of Python ints is int64 without the dtype"),
     **_eq(_SIMB + "_land__mutmut_", (34,), "with no relay orders, {}.get gives None as the else branch does"),
     **_eq(_SIMB + "_next_chunk__mutmut_", (14, 15, 16, 17), "a finished upload left registered is a no-op "
           "when cancelled (no current event, no chunk left)"),
@@ -258,20 +257,18 @@ _MORE_EQUIVALENT: dict[str, str] = {
           "'sim' or 'net', both keys of RUN_OPTIONS: the default of get() is never used"),
     **_eq(_BACKHAUL, (23, 24, 25, 26, 32, 33), "path_ids only caches a record's path: a miss gives the "
           "record its own copy of the same links, the same rows"),
-    **_eq(_BACKHAUL, (41, 43, 47, 49, 53, 55, 85), "float64 is numpy's default for Python floats (and the "
-          "byte shares are float products either way)"),
-    **_eq(_BACKHAUL, (149, 151, 161, 163), "arrays of Python ints are int64 without the dtype"),
-    **_eq(_BACKHAUL, (175, 177, 190, 192), "the backhaul graph's nodes are strings ('s3', 'core', "
+    **_eq(_BACKHAUL, (41, 43, 47, 49, 53, 55), "float64 is numpy's default for Python floats"),
+    **_eq(_BACKHAUL, (73, 75), "arrays of Python ints are int64 without the dtype"),
+    **_eq(_BACKHAUL, (115, 117, 130, 132), "the backhaul graph's nodes are strings ('s3', 'core', "
           "'a2', ...): a str array indexes and matches like an object one"),
-    **_eq(_BACKHAUL, (66, 73, 74), "intervals past a chunk's last one overlap it by <= 0 and are dropped by "
-          "share > 0"),
-    **_eq(_BACKHAUL, (111, 112), "a record with bytes > 0 took time (end > start), so dur > 0 everywhere"),
-    **_eq(_BACKHAUL, (180, 181, 193, 194), "the zero column only pads the concat: groupby.sum skips the NaN "
+    **_eq(_BACKHAUL, (120, 121, 133, 134), "the zero column only pads the concat: groupby.sum skips the NaN "
           "it leaves, and the extra column is not selected"),
-    **_eq(_BACKHAUL, (200, 202, 208), "the groups are sorted by (interval, server) right after; a (interval, "
+    **_eq(_BACKHAUL, (140, 142, 148), "the groups are sorted by (interval, server) right after; a (interval, "
           "node) pair is one row whatever the group order"),
-    **_eq(_BACKHAUL, (232, 234, 236, 241, 242, 243), "(interval, server) pairs are unique, so the sort kind "
+    **_eq(_BACKHAUL, (172, 174, 176, 182, 183), "(interval, server) pairs are unique, so the sort kind "
           "never matters, and the reset index column is not selected"),
+    **_eq("edgeroam.emulator.sim.backend.x_spread_chunks__mutmut_", (31,), "an int64 array cast with "
+          "astype(None) is float64, as asked"),
     **_eq(_REPLAY, (102, 105, 146, 149, 168, 171), "np.full of the Python int -1 is int64 without dtype"),
     **_eq(_REPLAY, (172, 173, 185, 186), "prev_cell only feeds `key != prev_key`, masked by `cont`, which "
           "is False on the first row and wherever prev_cell takes the fill value"),
