@@ -157,13 +157,13 @@ def _markdown(rep: Report) -> str:
                                      "executed_queries", "gain_vs_ionn"])]
     if len(rep.fig10):
         parts += ["\n## Fig. 10: fractional migration\n\n", to_markdown(rep.fig10)]
-    if len(rep.sources):
-        parts += ["\n## Backhaul: switch counters (measured, wire bytes) and the model of the same "
-                  "migrations\n\n", to_markdown(rep.sources)]
     parts += ["\n## Storage held on all servers\n\n", "model copies = (client, server) pairs holding any "
               "layer; mean over the replay (time-weighted) and peak; GB of layers held; GB·hours = the "
               "integral over the replay (— where the backend keeps no holdings log).\n\n",
               to_markdown(rep.summary, _STORAGE_MD_COLUMNS)]
+    if len(rep.sources):
+        parts += ["\n## Backhaul: switch counters (measured, wire bytes) and the model of the same "
+                  "migrations\n\n", to_markdown(rep.sources)]
     if rep.figures:
         parts += ["\n## Figures\n\n"]
         parts += [f"![{k}]({v.name})\n" for k, v in rep.figures.items()]
