@@ -8,9 +8,9 @@ Zhang et al. (2022), DIGEST §4. Every edge runs a stream of frames (tasks); a t
   cloud layer (S3 uses QDMP for DAGs, which it does not describe).
 - `simulate` — a discrete-event run: each edge serves its own frames FIFO (one at a time), sends the edge
   part's output over its own uplink (one output at a time, in parallel with its next task), and the task
-  enters the cloud's queue if fewer than ``capacity`` tasks wait there, otherwise the edge blocks until one
-  leaves; the cloud serves
-  its queue FIFO one task at a time. Methods: ``"edge"`` (E-O), ``"cloud"`` (C-O), ``"single"`` (S-C, the
+  enters the cloud's queue if fewer than ``capacity`` tasks wait there, otherwise it waits outside (and its
+  edge starts nothing new) until one leaves; the cloud serves its queue one task at a time in the order the
+  tasks arrived there (FIFO, S3 §3). Methods: ``"edge"`` (E-O), ``"cloud"`` (C-O), ``"single"`` (S-C, the
   Eq. 1 optimum for every task) and ``"queue"`` (S-Q, Algorithm 2: when the task would wait after its edge
   part, move the cut toward the edge while the waiting saved exceeds the extra edge time).
 - Results: makespan (the paper's "total inference delay of the system"), per-task T_e, T_t, T_c, T_w, and
@@ -19,13 +19,15 @@ Zhang et al. (2022), DIGEST §4. Every edge runs a stream of frames (tasks); a t
   server its cloud, the server's load its queue): what the S3 mobility policies send.
 
 Frames of edge e arrive at k / fps (k = 0..frames-1; `fps` is one rate or one per edge: S3's edges sample
-5-15 fps). The edges pick the next task by earliest possible start,
-as Algorithm 1 polls the edge with the smallest edgetime.
+5-15 fps). Edges, uplinks and the cloud share one clock, so with unequal rates a task that starts later
+on one edge can reach the cloud first and is served first.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +134,10 @@ def simulate(
 ) -> ScheduleResult:
     """Run `frames` tasks on each of `edges` edges with one cloud (queue `capacity`) by `method`.
 
+    A discrete-event run in one clock: an edge starts its next frame when it is free and the frame has
+    arrived, unless its previous task waits outside the full cloud queue (then it starts when that task
+    enters); the cloud serves the tasks in the order they arrive there (FIFO), one at a time.
+
     Examples
     --------
     >>> t = CutTable(np.array([0.0, 1.0, 2.0]), np.array([0.5, 0.1, 0.0]), np.array([0.2, 0.1, 0.0]))
@@ -147,67 +153,136 @@ def simulate(
         np.shape(fps) == (edges,) else None
     if rate is None or not (rate > 0).all():
         raise PlanningError(f"fps must be > 0, one rate or one per edge ({edges}), got {fps}")
-    n = table.n
-    fixed = {"edge": n, "cloud": 0, "single": table.best, "queue": table.best}[method]
-    edge_free = np.zeros(edges)
-    link_free = np.zeros(edges)
-    nxt = np.zeros(edges, dtype=np.int64)
-    cloud_free = 0.0  # the cloud finishes everything committed so far at this time
-    starts: list[float] = []  # cloud start times of committed tasks (a min-heap of those not started yet)
-    rows = []
-    for _ in range(edges * frames):
-        arrive = nxt / rate
-        ready = np.where(nxt < frames, np.maximum(edge_free, arrive), np.inf)
-        e = int(np.argmin(ready))
-        k = int(nxt[e])
-        t0 = float(ready[e])
-        cut = fixed
-        if method == "queue" and cut < n:
-            cut = _queue_cut(table, cut, t0, cloud_free, float(link_free[e]))
-        te, tt, tc = float(table.t_e[cut]), float(table.t_t[cut]), float(table.t_c[cut])
-        done_edge = t0 + te
-        if cut == n:
-            rows.append((e, k, arrive[e], cut, t0, te, 0.0, 0.0, 0.0, 0.0, 0.0, done_edge))
-            edge_free[e] = done_edge
-            nxt[e] += 1
-            continue
-        send = max(done_edge, float(link_free[e]))  # the edge's uplink sends one output at a time
-        at_cloud = send + tt
-        while starts and starts[0] <= at_cloud:
-            heapq.heappop(starts)
-        enter = at_cloud
-        if len(starts) >= capacity:  # queue full: the edge holds the task until enough tasks leave
-            waiting = sorted(starts)
-            enter = waiting[len(starts) - capacity]
-        begin = max(enter, cloud_free)
-        cloud_free = begin + tc
-        heapq.heappush(starts, begin)
-        block = enter - at_cloud
-        link_free[e] = at_cloud
-        edge_free[e] = done_edge + block
-        nxt[e] += 1
-        rows.append((e, k, arrive[e], cut, t0, te, tt, tc, send - done_edge, begin - enter, block,
-                     cloud_free))
-    cols = ["edge", "frame", "arrive", "cut", "start", "t_e", "t_t", "t_c", "t_link", "t_w", "t_block",
-            "finish"]
-    tasks = pd.DataFrame(rows, columns=cols)
-    return ScheduleResult(float(tasks["finish"].max()), tasks, method)
+    return _Run(table, method, edges, frames, rate, int(capacity)).result()
 
 
-def _queue_cut(table: CutTable, best: int, t_start: float, cloud_free: float, link_free: float) -> int:
+class _Run:
+    """The event loop of `simulate`: edge starts, arrivals at the cloud and cloud completions by time."""
+
+    def __init__(self, table: CutTable, method: str, edges: int, frames: int, rate: np.ndarray,
+                 capacity: int) -> None:
+        n = table.n
+        self.table, self.method, self.frames, self.rate, self.capacity = table, method, frames, rate, capacity
+        self.fixed = {"edge": n, "cloud": 0, "single": table.best, "queue": table.best}[method]
+        self.link_free = np.zeros(edges)
+        self.rows: list[list] = []
+        self.events: list[tuple[float, int, str, int]] = []  # (time, seq, kind, edge or task row)
+        self.seq = 0
+        self.flight: dict[int, float] = {}  # task row -> arrival at the cloud, for tasks on their way
+        self.queue: deque[int] = deque()  # task rows in the cloud queue
+        self.blocked: deque[int] = deque()  # task rows waiting outside the full queue
+        self.running: int | None = None
+        self.cloud_end = 0.0
+        self.last = [-1] * edges  # each edge's previous task row
+        self.held: dict[int, int] = {}  # a blocked task row -> its edge, which waits for it to enter
+        for e in range(edges):
+            self._push(0.0, "edge", e)
+
+    def _push(self, t: float, kind: str, who: int) -> None:
+        heapq.heappush(self.events, (t, self.seq, kind, who))
+        self.seq += 1
+
+    def result(self) -> ScheduleResult:
+        """Process every event; the tasks table and the makespan."""
+        while self.events:
+            t, _, kind, who = heapq.heappop(self.events)
+            getattr(self, f"_{kind}")(t, who)
+        cols = ["edge", "frame", "arrive", "cut", "start", "t_e", "t_t", "t_c", "t_link", "t_w", "t_block",
+                "finish"]
+        tasks = pd.DataFrame([r[:12] for r in self.rows], columns=cols)
+        tasks = tasks.sort_values(["start", "edge"], kind="stable", ignore_index=True)
+        return ScheduleResult(float(tasks["finish"].max()), tasks, self.method)
+
+    def _edge(self, t: float, e: int) -> None:
+        """Edge `e` is free at `t`: start its next frame (or wait for it, or for a blocked task)."""
+        prev = self.last[e]
+        k = 0 if prev < 0 else self.rows[prev][1] + 1
+        if k >= self.frames:
+            return
+        arrive = k / float(self.rate[e])
+        if t < arrive:
+            self._push(arrive, "edge", e)
+            return
+        if prev >= 0 and prev in self.blocked:
+            self.held[prev] = e  # the edge is blocked until its task enters the queue
+            return
+        cut = self.fixed
+        tb = self.table
+        if self.method == "queue" and cut < tb.n:
+            cut = _queue_cut(tb, cut, t, float(self.link_free[e]), self._cloud_free)
+        te, tt, tc = float(tb.t_e[cut]), float(tb.t_t[cut]), float(tb.t_c[cut])
+        done = t + te
+        row = len(self.rows)
+        self.last[e] = row
+        if cut == tb.n:
+            self.rows.append([e, k, arrive, cut, t, te, 0.0, 0.0, 0.0, 0.0, 0.0, done])
+        else:
+            send = max(done, float(self.link_free[e]))  # the edge's uplink sends one output at a time
+            at_cloud = self.link_free[e] = send + tt
+            self.rows.append([e, k, arrive, cut, t, te, tt, tc, send - done, 0.0, 0.0, np.nan, at_cloud])
+            self.flight[row] = at_cloud
+            self._push(at_cloud, "arrive", row)
+        self._push(done, "edge", e)
+
+    def _arrive(self, t: float, row: int) -> None:
+        """Task `row` reaches the cloud: it starts, queues, or waits outside a full queue."""
+        del self.flight[row]
+        if self.running is None:
+            self._begin(t, row)
+        elif len(self.queue) < self.capacity:
+            self.queue.append(row)
+        else:
+            self.blocked.append(row)
+
+    def _begin(self, t: float, row: int) -> None:
+        r = self.rows[row]
+        r[9] = t - (r[12] + r[10])  # t_w: from entering the queue to the start
+        self.running, self.cloud_end = row, t + r[7]
+        r[11] = self.cloud_end
+        self._push(self.cloud_end, "done", row)
+
+    def _done(self, t: float, row: int) -> None:
+        """The cloud finished `row`: start the next queued task, admit a blocked one."""
+        self.running = None
+        if self.queue:
+            self._begin(t, self.queue.popleft())
+        if self.blocked and len(self.queue) < self.capacity:
+            nxt = self.blocked.popleft()
+            r = self.rows[nxt]
+            r[10] = t - r[12]  # t_block
+            self.queue.append(nxt)  # behind the one just started (a full queue is never empty)
+            e = self.held.pop(nxt, None)
+            if e is not None:
+                self._push(t, "edge", e)
+
+    def _cloud_free(self, at: float) -> float:
+        """When the cloud would finish every task it knows of (running, queued, blocked, and on their way
+        arriving by `at`), FIFO by arrival: S3's view of the queue for a task arriving at `at`."""
+        free = self.cloud_end if self.running is not None else 0.0
+        for row in (*self.queue, *self.blocked):
+            free += self.rows[row][7]
+        for row, a in sorted(self.flight.items(), key=lambda x: (x[1], x[0])):
+            if a > at:
+                break
+            free = max(free, a) + self.rows[row][7]
+        return free
+
+
+def _queue_cut(table: CutTable, best: int, t_start: float, link_free: float,
+               cloud_free: Callable[[float], float]) -> int:
     """Algorithm 2: move the cut toward the edge while the waiting saved beats the extra edge time.
 
-    The wait of cut i is S3's t_wait: the time the cloud finishes the tasks before it minus the task's
-    arrival at the cloud (its edge part, then its turn on the edge's uplink, then the transfer). Waiting
-    for the uplink itself is not counted (S3's listing has no uplink queue). Edge-only (i = N) waits for
-    nothing.
+    The wait of cut i is S3's t_wait: the time the cloud finishes the tasks ahead of it (`cloud_free` of its
+    arrival: those there now and those on their way that arrive first) minus the task's arrival at the cloud
+    (its edge part, then its turn on the edge's uplink, then the transfer). Waiting for the uplink itself is
+    not counted (S3's listing has no uplink queue). Edge-only (i = N) waits for nothing.
     """
 
     def wait(i: int) -> float:
         if i == table.n:
             return 0.0
         sent = max(t_start + float(table.t_e[i]), link_free) + float(table.t_t[i])
-        return max(cloud_free - sent, 0.0)
+        return max(cloud_free(sent) - sent, 0.0)
 
     cut, t_wait, te = best, wait(best), float(table.t_e[best])
     if t_wait <= 0:
