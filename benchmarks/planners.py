@@ -27,23 +27,32 @@ from edgeroam.emulator.planning.upload import ionn_order, recursive_order
 
 
 def reference_md(env: eos.Environment, wl: eos.Workload, plan: np.ndarray) -> float:
-    """Eq. (11) of one plan by a scalar loop (the transcription the vectorised fitness is checked against)."""
+    """Eq. (11) of one plan by a scalar loop (the transcription the vectorised fitness is checked against):
+    subtasks in arrival order (ties: dispatch order), each on its node's earliest-free slot."""
     free = [[0.0] * int(p) for p in env.pools]
-    done = [0.0] * wl.n_tasks
     inv = env.inv_bw
+    chain: list[list[int]] = [[] for _ in range(wl.n_tasks)]
+    for j in sorted(range(wl.n_subtasks), key=lambda j: (wl.task[j], wl.layer[j])):
+        chain[wl.task[j]].append(j)
+    nxt = [0] * wl.n_tasks
+    ready = [0.0] * wl.n_tasks  # when each task's previous subtask finished
     total = 0.0
-    for j in range(wl.n_subtasks):
-        d = int(plan[j])
+
+    def t2(j: int) -> float:
         src = int(plan[wl.prev[j]]) if wl.prev[j] >= 0 else int(wl.owner[j])
-        t2 = 0.0 if wl.in_bytes[j] == 0 else float(wl.in_bytes[j] * inv[src, d])
+        return 0.0 if wl.in_bytes[j] == 0 else float(wl.in_bytes[j] * inv[src, int(plan[j])])
+
+    for _ in range(wl.n_subtasks):
+        arrive, j, t = min((ready[t] + t2(c[nxt[t]]), c[nxt[t]], t) for t, c in enumerate(chain)
+                           if nxt[t] < len(c))
+        d = int(plan[j])
         t1 = float(wl.cycles[j] / env.hz[d])
-        arrive = done[wl.task[j]] + t2
         slots = free[d]
         s = min(range(len(slots)), key=slots.__getitem__)
         start = max(arrive, slots[s])
-        slots[s] = start + t1
-        done[wl.task[j]] = start + t1
-        total += t1 + t2 + (start - arrive)
+        slots[s] = ready[t] = start + t1
+        nxt[t] += 1
+        total += t1 + t2(j) + (start - arrive)
     return total
 
 

@@ -11,9 +11,10 @@ Xue et al., "EosDNN" §III and §V (DIGEST §2.1-2.3):
 - The delay model, Eqs. (1)-(6): execution T1 = P / Q (P = the layer's FLOPs, one cycle per FLOP, a
   reading), transmission T2 = g / v from the node of the previous subtask (the owner client for the first
   layer), waiting
-  T3 = time spent queued for a free pool slot (FIFO in dispatch order). The fitness, Eq. (11), is the sum of
-  T1 + T2 + T3 over all subtasks (the migration delay MD). `swarm_delays` evaluates a whole swarm at once:
-  T1 and T2 are one gather each; the queue is a loop over subtasks with numpy over the particles.
+  T3 = time spent queued for a free pool slot (FIFO in arrival order, Eqs. 5-6; the dispatch order breaks
+  ties). The fitness, Eq. (11), is the sum of T1 + T2 + T3 over all subtasks (the migration delay MD).
+  `swarm_delays` evaluates a whole swarm at once: T1 and T2 are one gather each; the queue is a loop over
+  subtasks in each particle's arrival order with numpy over the particles.
 - Planners: `pso_ga` (Algorithm 1: GA seed, Eq. (12)-(15) mutation / segment crossover with the personal and
   global bests, adaptive inertia Eq. (16), ε1 0.9 -> 0.2 and ε2 0.4 -> 0.9 linear), and the baselines
   `genetic` (GA [23]), `greedy` (each subtask on the node that finishes it first [45]) and `pre_pso` ([30]:
@@ -287,33 +288,57 @@ def swarm_delays(env: Environment, wl: Workload, x: np.ndarray) -> tuple[np.ndar
     """Execution, transmission and waiting delay of every subtask of every particle (Eqs. 1-6).
 
     `x` is ``[N, K]`` node ids. Each node has ``pools`` slots; a subtask arrives when its predecessor has
-    finished and its input has been sent, waits for the earliest-free slot (dispatch order) and runs.
+    finished and its input has been sent, and the subtasks at a node are served FIFO in arrival order, each
+    on the earliest-free slot (Eqs. 5-6: the queued subtask that arrives first takes the slot that frees
+    first); the dispatch order u_j breaks ties between equal arrivals. Per particle the subtasks are taken
+    in arrival order (each step, the earliest next subtask of any task), numpy over the particles.
     """
     x = np.atleast_2d(np.asarray(x, dtype=np.int64))
     n, k = x.shape
     if k != wl.n_subtasks:
         raise PlanningError(f"a plan has {k} positions, the workload {wl.n_subtasks} subtasks")
     t1, t2 = _exec_trans(env, wl, x)
-    s, p = env.n_nodes, int(env.pools.max())
+    s, p, nt = env.n_nodes, int(env.pools.max()), wl.n_tasks
     free = np.where(np.arange(p)[None, :] < env.pools[:, None], 0.0, np.inf)
-    free = np.broadcast_to(free, (n, s, p)).reshape(n * s * p)
-    free = free.copy()
-    done = np.zeros((wl.n_tasks, n))  # rows contiguous: one task's finish time in every particle
-    wait = np.empty((k, n))
-    t1t, t2t = np.ascontiguousarray(t1.T), np.ascontiguousarray(t2.T)
-    rowbase = (np.arange(n) * s)[None, :] + x.T  # [K, N]: slot-table row of each subtask's node
+    free = np.broadcast_to(free, (n, s, p)).reshape(n * s * p).copy()
+    # each task's subtask positions in layer order, then K (a sentinel: the task is done)
+    by_task = np.lexsort((wl.layer, wl.task))
+    counts = np.bincount(wl.task, minlength=nt)
+    width = int(counts.max()) + 1
+    seq = np.full((nt, width), k, dtype=np.int64)
+    seq[wl.task[by_task], np.arange(k) - (np.cumsum(counts) - counts)[wl.task[by_task]]] = by_task
+    seq = seq.ravel()
+    # flat views: [N * (K + 1)] per-subtask values (the sentinel's transfer never ends), [N * T] per task
+    t1f = np.concatenate([t1, np.zeros((n, 1))], axis=1).ravel()
+    t2f = np.concatenate([t2, np.full((n, 1), np.inf)], axis=1).ravel()
+    cells = (np.arange(n) * s)[:, None] + np.concatenate([x, np.zeros((n, 1), np.int64)], axis=1)
+    cells = (cells * p).ravel()  # first slot of each subtask's node
+    base = np.arange(n) * (k + 1)
+    tbase = np.arange(n) * nt
+    head = np.broadcast_to(seq[::width], (n, nt)).copy()  # position of each task's next subtask
+    arrive = t2f[base[:, None] + head]  # first layers arrive once their input is sent from the owner
+    head, arrive = head.ravel(), arrive.ravel()
+    step = np.zeros(n * nt, dtype=np.int64)
+    wait = np.zeros(n * (k + 1))
     offs = np.arange(p)
-    for j, ti in enumerate(wl.task.tolist()):
-        arrive = done[ti] + t2t[j]
-        r = rowbase[j] * p
-        slots = free[r[:, None] + offs]
-        cell = r + slots.argmin(1)
-        start = np.maximum(arrive, free[cell])
-        fin = start + t1t[j]
+    tie = np.full(n * nt, k + 1)
+    for _ in range(k):
+        a2 = arrive.reshape(n, nt)
+        first = a2.min(1)
+        ti = tbase + np.where(a2 <= first[:, None], head.reshape(n, nt), tie.reshape(n, nt)).argmin(1)
+        j = base + head[ti]
+        r = cells[j]
+        cell = r + free[r[:, None] + offs].argmin(1)
+        start = np.maximum(first, free[cell])
+        fin = start + t1f[j]
         free[cell] = fin
-        done[ti] = fin
-        wait[j] = start - arrive
-    return t1, t2, wait.T
+        wait[j] = start - first
+        st = step[ti] + 1
+        step[ti] = st
+        nxt = seq[(ti - tbase) * width + st]
+        head[ti] = nxt
+        arrive[ti] = fin + t2f[base + nxt]
+    return t1, t2, wait.reshape(n, k + 1)[:, :k]
 
 
 def migration_delay(env: Environment, wl: Workload, x: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ sim backend's kernel rather than only modelled:
 
 - `execute_plan` — every task of an EosDNN workload is a process: for each layer it sends the layer's input
   from the previous layer's node (the owner client for the first) at the pair's rate, then asks the layer's
-  node for a slot. Slots are granted FIFO in arrival order (EosDNN's analytic model grants them in dispatch
-  order, `swarm_delays`: the two agree when no node is contended).
+  node for a slot. Slots are granted FIFO in arrival order, as in EosDNN's analytic model (`swarm_delays`):
+  the two give every subtask the same wait.
 - `execute_stream` — S3: each edge runs its frames in order on its one slot, sends the edge part's output
   over its own uplink (one at a time), and the task enters the cloud's queue of `capacity` or blocks its edge
   until a place frees; the cloud serves FIFO in arrival order.

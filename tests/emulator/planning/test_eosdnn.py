@@ -71,6 +71,26 @@ def test_waiting_on_a_single_pool() -> None:
     assert t3[0, 1] == pytest.approx(t1[0, 0])
 
 
+def test_slots_go_to_the_subtask_that_arrives_first() -> None:
+    # one edge slot; task 0 is dispatched first but its 100 MB input takes 10 s, task 1's 10 MB 1 s:
+    # task 1 runs at 1-3 s and task 0 at 10-12 s, neither waits (dispatch order made task 1 wait 11 s)
+    mb = 2**20
+    bw = np.array([[np.inf, 0, 10 * mb], [0, np.inf, 10 * mb], [10 * mb, 10 * mb, np.inf]])
+    env = E.Environment(np.array([0, 0, 1], np.int8), np.full(3, 1e9), np.ones(3, np.int64), bw)
+    graphs = {m: LayerGraph.from_chain(m, [0], [10], [2e9], input_bytes=b * mb) for m, b in (("a", 100),
+                                                                                            ("b", 10))}
+    wl = E.make_workload(env, ["a", "b"], tiers="LE", graphs=graphs)
+    t1, t2, t3 = E.swarm_delays(env, wl, np.full((1, 2), 2))
+    assert t2[0].tolist() == [10.0, 1.0] and t1[0].tolist() == [2.0, 2.0] and t3[0].tolist() == [0.0, 0.0]
+    # the slot frees at 3 s; a third task arriving at 2 s waits 1 s for it
+    graphs["c"] = LayerGraph.from_chain("c", [0], [10], [2e9], input_bytes=20 * mb)
+    env3 = E.Environment(np.array([0, 0, 0, 1], np.int8), np.full(4, 1e9), np.ones(4, np.int64),
+                         np.pad(bw, ((1, 0), (1, 0)), constant_values=0.0))
+    env3.bw[0, 0], env3.bw[0, 3], env3.bw[3, 0] = np.inf, 10 * mb, 10 * mb
+    wl3 = E.make_workload(env3, ["a", "b", "c"], tiers="LE", graphs=graphs)
+    assert E.swarm_delays(env3, wl3, np.full((1, 3), 3))[2][0].tolist() == [0.0, 0.0, 1.0]
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_tasks=st.integers(1, 5), tiers=st.sampled_from(["LE", "LC", "LEC"]),
        p=st.floats(0, 1))

@@ -31,6 +31,20 @@ def test_contended_nodes_make_tasks_wait_for_a_slot():
     assert got["wait_s"].sum() > 0 and (got.groupby("layer")["wait_s"].max() > 0).any()
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_contended_plans_wait_as_the_delay_model_says(seed):
+    # random plans of 12 AlexNet tasks contend for slots everywhere: every subtask's wait is the model's
+    env = E.eosdnn_environment(4, 5, 5, seed=seed)
+    wl = E.make_workload(env, ["alexnet"] * 12)
+    total = 0.0
+    for plan in E.random_swarm(wl, 20, seed):
+        t3 = E.swarm_delays(env, wl, plan[None, :])[2][0]
+        got = execute_plan(env, wl, plan)
+        assert got["wait_s"].to_numpy() == pytest.approx(t3, abs=1e-9)
+        total += float(t3.sum())
+    assert total > 0  # some subtasks did wait for a slot
+
+
 @pytest.mark.parametrize(("method", "cut", "capacity"), [("edge", 2, 20), ("cloud", 0, 20), ("single", 1, 20),
                                                          ("cloud", 0, 1)])
 def test_streams_match_s3s_scheduler(method, cut, capacity):
