@@ -14,65 +14,8 @@ import argparse
 import json
 import platform
 import sys
-import time
-import warnings
-from pathlib import Path
 
-import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
 KINDS = ["markov", "svr", "lstm", "stay", "velocity", "svr-mode"]
-
-
-def _time(fn, min_s: float = 0.3, max_reps: int = 2000) -> float:
-    """Median seconds of one call (repeats until min_s has passed)."""
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_reps and (time.perf_counter() - start < min_s or len(times) < 3):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def bench(dataset: str, kinds: list[str]) -> list[dict]:
-    from edgeroam.predictors.evaluate import prepare_data, train_predictor
-    from edgeroam.scenario import load_scenario
-
-    sc = load_scenario(REPO / "scenarios" / f"perdnn-{dataset}.toml")
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        data = prepare_data(sc)
-    load_s = time.perf_counter() - t0
-    test = data.test
-    per_tick = test.meta.groupby("t", observed=True).size()
-    busiest = float(per_tick.idxmax())
-    tick = test.windows[test.meta["t"].to_numpy() == busiest]
-    rows = []
-    for kind in kinds:
-        model, fit_s = train_predictor(kind, data, sc)
-        all_s = _time(lambda m=model: m.predict(test.windows), min_s=0.0, max_reps=3)
-        tick_s = _time(lambda m=model: m.predict(tick))
-        batch_s = _time(lambda m=model, b=test.windows[:100]: m.predict(b))
-        batch = test.windows[:100]
-        rows.append(
-            {
-                "dataset": dataset,
-                "predictor": kind,
-                "train_windows": len(data.train),
-                "fit_s": fit_s,
-                "test_windows": len(test),
-                "pred_per_s": len(test) / all_s,
-                "tick_users": len(tick),
-                "tick_us_per_user": 1e6 * tick_s / len(tick),
-                "us_per_user_at_100": 1e6 * batch_s / len(batch),
-                "load_s": load_s,
-                "epochs": getattr(model, "n_epochs_", None),
-            }
-        )
-        print(f"  {dataset} {kind}: fit {fit_s:.2f} s", file=sys.stderr, flush=True)
-    return rows
 
 
 def main() -> int:
@@ -83,7 +26,9 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
-    rows = [r for d in args.datasets for r in bench(d, args.kinds)]
+    from edgeroam.sweep.predict_docs import predictor_costs  # also `reproduce --only table3-cost`
+
+    rows = [r for d in args.datasets for r in predictor_costs(f"perdnn-{d}", args.kinds)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

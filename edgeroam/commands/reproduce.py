@@ -21,6 +21,7 @@ class Paper(enum.StrEnum):
 
 def register(app: typer.Typer) -> None:
     """Add the top-level `reproduce` command to `app`."""
+    from edgeroam.sweep.reproduce import SECTIONS  # the registry: the help lists what --only accepts
 
     @app.command("reproduce")
     def reproduce(
@@ -40,8 +41,7 @@ def register(app: typer.Typer) -> None:
         only: list[str] = typer.Option(
             [],
             "--only",
-            help="Run only these sections (repeatable): table1, table2, "
-            "table3, fig9, fig10, confidence, beat, fig4.",
+            help=f"Run only these sections (repeatable): {', '.join(SECTIONS)}.",
         ),
         docs: bool = typer.Option(
             False,

@@ -58,7 +58,7 @@ def test_reproduce_all_quick_matches_every_documented_table(tmp_path, capsys):
                                     "confidence", "beat", "eosdnn-toy", "eosdnn-models", "eosdnn-lmu",
                                     "eosdnn-migration",
                                     "s0-fig5", "s3-table1", "eosdnn-lmu-seeds", "s3-seeds",
-                                    "eosdnn-engine"}
+                                    "eosdnn-engine", "table3-modes"}
     ids = {i["id"] for s in res["sections"].values() for i in s["items"]}
     assert {"P-T1b", "P-T2c", "P-T3a", "P-F9a", "P-F9b", "P-F9f", "P-B1", "P-F10a", "P-D2"} <= ids
     record = json.loads((DOCS / RECORD).read_text())
