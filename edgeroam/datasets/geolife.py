@@ -6,17 +6,22 @@ optionally ``Data/NNN/labels.txt`` (transport modes). A ``.plt`` file has 6 head
 with CRLF endings; date and time are GMT. ``t`` comes from the date and time columns; altitude and the day
 count are checked for being numbers and dropped.
 
-Speed: the files are read (and unzipped) by a thread pool, their data lines concatenated into one buffer and
-parsed by one multi-threaded pyarrow CSV parse; rows map back to user and trajectory by ``np.repeat`` over the
-per-file line counts. Only when that parse fails are the bad lines searched (by bisection, see ``_lines``).
+Speed: a thread pool takes consecutive batches of files; each worker inflates its entries straight from the
+zip (ISA-L's inflate when the ``isal`` package is there, else zlib; both release the GIL), parses the batch's
+data lines in one pyarrow CSV parse (which releases it too), checks them, joins the transport modes and keeps
+only the final columns (t, lat, lon float64, mode codes int16), so the text of at most one batch per worker
+is alive at a time. The batches' columns are joined once; user and trajectory come from ``np.repeat`` over
+the rows per file. Only when a parse fails are the bad lines searched (by bisection, see ``_lines``).
 Projection, regions and resampling are left to the other modules of ``edgeroam.datasets``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -33,19 +38,28 @@ import pyarrow.csv as pacsv
 from edgeroam.datasets._lines import (
     PARSE_ERRORS,
     STRAY_CR,
-    Parsed,
+    Prepared,
     apply_row_checks,
     column,
     count_backwards,
-    merge_parsed,
     parse_files,
     prepare,
     sentinel_parses,
     short_reason,
     stray_cr,
+    warn,
 )
 from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report, make_traces
-from edgeroam.errors import DatasetError
+from edgeroam.errors import DatasetError, TraceFormatError
+
+try:  # ISA-L inflates about 2.5x faster than zlib, with the same output and errors
+    from isal.isal_zlib import crc32 as _crc32
+    from isal.isal_zlib import decompressobj as _inflater
+    from isal.isal_zlib import error as _inflate_error
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the same stream format
+    from zlib import crc32 as _crc32
+    from zlib import decompressobj as _inflater
+    from zlib import error as _inflate_error
 
 __all__ = [
     "GEOLIFE_ROOT",
@@ -68,6 +82,7 @@ ZIP_MAX_ENTRY_BYTES = 256 << 20
 ZIP_MAX_TOTAL_BYTES = 8 << 30
 ZIP_MAX_RATIO = 100.0
 _ZIP_RATIO_FROM = 1 << 20  # smaller entries may compress as well as they like
+_FAST_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # read by `_Store._entry`, the rest by zipfile
 _UNSAFE_NAME = re.compile(r"(?:^|[/\\])\.\.(?:[/\\]|$)|^[/\\]|^[A-Za-z]:|\x00")
 
 
@@ -92,17 +107,22 @@ class _Store:
     labels: list[_Member]
     zf: zipfile.ZipFile | None = None
 
+    fd: int = -1  # the zip opened for `os.pread` (thread-safe: no shared file position)
+
     def read(self, member: _Member) -> bytes:
         try:
             if self.zf is not None:
-                size = self.zf.getinfo(member.key).file_size  # checked against the limits when listed
-                with self.zf.open(member.key) as fh:
+                info = self.zf.getinfo(member.key)  # its sizes were checked against the limits when listed
+                if info.compress_type in _FAST_METHODS and not info.flag_bits & 1:
+                    return self._entry(info)
+                size = info.file_size
+                with self.zf.open(member.key) as fh:  # other methods, encrypted entries: zipfile's way
                     data = fh.read(size + 1)
                 if len(data) > size:
                     raise DatasetError(f"{member.display}: inflates past its declared {size:,} bytes")
                 return data
             return Path(member.key).read_bytes()
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, _inflate_error, EOFError) as exc:
             raise DatasetError(
                 f"{member.display}: corrupt or truncated zip entry ({short_reason(exc)})"
             ) from exc
@@ -110,6 +130,26 @@ class _Store:
             raise DatasetError(
                 f"{member.display}: cannot read ({exc.strerror or short_reason(exc)})"
             ) from exc
+
+    def _entry(self, info: zipfile.ZipInfo) -> bytes:
+        """A stored or deflated entry read with two `os.pread` calls and inflated at most to its declared
+        size (one byte more shows a lie), its length and CRC-32 checked as zipfile checks them."""
+        head = os.pread(self.fd, 30, info.header_offset)
+        if len(head) < 30 or head[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local file header")
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        packed = os.pread(self.fd, info.compress_size, info.header_offset + 30 + name_len + extra_len)
+        if len(packed) < info.compress_size:
+            raise EOFError(f"the archive ends inside the entry ({len(packed):,} of {info.compress_size:,})")
+        size = info.file_size
+        data = packed if info.compress_type == zipfile.ZIP_STORED else _inflater(-15).decompress(
+            packed, max_length=size + 1)
+        if len(data) != size:
+            more = "past" if len(data) > size else "short of"
+            raise zipfile.BadZipFile(f"inflates {more} its declared {size:,} bytes")
+        if _crc32(data) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+        return data
 
 
 @contextlib.contextmanager
@@ -128,7 +168,14 @@ def _open_store(source: str | Path) -> Iterator[_Store]:
             raise DatasetError(f"{src}: cannot read ({exc.strerror or short_reason(exc)})") from exc
         with zf:
             plt, labels = _zip_members(src, zf)
-            yield _Store(src, plt, labels, zf)
+            try:
+                fd = os.open(src, os.O_RDONLY)
+            except OSError as exc:
+                raise DatasetError(f"{src}: cannot read ({exc.strerror or short_reason(exc)})") from exc
+            try:
+                yield _Store(src, plt, labels, zf, fd)
+            finally:
+                os.close(fd)
         return
     plt, labels = _folder_members(src)
     yield _Store(src, plt, labels)
@@ -256,11 +303,15 @@ def _check_users(users: Iterable[str | int] | None, members: list[_Member], sour
         raise DatasetError(f"{source}: users not found: {', '.join(missing[:20])}")
 
 
+_BATCH_FILES = 48
+"""Files per batch (about 8 MB of text in Geolife): the text of one batch per worker is alive at a time."""
+
+
 def _batches(members: list[_Member], workers: int) -> list[list[_Member]]:
-    """Consecutive batches of files, several per worker so that the pool balances them."""
-    if workers <= 1 or len(members) < 64:
+    """Consecutive batches of files, small enough to bound memory and several per worker for balance."""
+    if len(members) < 64:
         return [members] if members else []
-    n = min(len(members) // 16, 4 * workers)
+    n = min(len(members) // 16, max(4 * workers, len(members) // _BATCH_FILES))
     edges = np.linspace(0, len(members), n + 1).astype(int)
     return [members[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
@@ -283,6 +334,7 @@ class _CsvSpec:
     def parse(self, buffer: bytes | memoryview, threads: bool) -> pa.Table:
         return pacsv.read_csv(
             pa.py_buffer(buffer),
+            memory_pool=pa.system_memory_pool(),  # malloc's, so that `_trim` returns it too
             read_options=pacsv.ReadOptions(
                 column_names=list(self.names), use_threads=threads, block_size=1 << 24
             ),
@@ -418,13 +470,21 @@ def read_geolife(
     with _open_store(src) as store:
         _check_users(users, store.plt, src)
         members = _select(store.plt, users)
-        header = PLT_HEADER_LINE.encode()
+        # the labels first: the workers join the modes; their report and errors keep their place after parsing
+        label_report = empty_read_report()
+        label_table: pd.DataFrame | None = None
+        label_error: DatasetError | TraceFormatError | None = None
+        if labels:
+            try:
+                label_table = _labels_from_store(
+                    store, _select(store.labels, users), lenient, label_report, merge=True
+                )
+            except (DatasetError, TraceFormatError) as exc:
+                label_error = exc
+        by_user = _labels_by_user(label_table) if label_table is not None else None
 
-        def read_batch(batch: list[_Member]) -> Parsed:
-            # unzip and parse one batch of files; zlib and pyarrow release the GIL, so batches run in parallel
-            prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
-            sub = empty_read_report()
-            return parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=False, report=sub)
+        def read_batch(batch: list[_Member]) -> _Batch:
+            return _read_batch(store, batch, lenient, by_user)
 
         batches = _batches(members, nworkers)
         if len(batches) > 1:
@@ -432,56 +492,140 @@ def read_geolife(
                 parts = list(pool.map(read_batch, batches))  # in order: the first bad file's error wins
         else:
             parts = [read_batch(batch) for batch in batches]
-        parsed = merge_parsed(parts, report)
-        del parts
-        label_members = _select(store.labels, users) if labels else []
-        label_table = (
-            _labels_from_store(store, label_members, lenient, report, merge=True) if labels else None
-        )
-    lat = column(parsed.table, "lat", np.float64)
-    lon = column(parsed.table, "lon", np.float64)
-    bad_lat = ~(np.abs(lat) <= 90.0)
-    parsed = apply_row_checks(
-        parsed, bad_lat, "lat", lambda r: f"latitude {float(lat[r])} not in [-90, 90]", lenient
-    )
-    if bad_lat.any():
-        lat, lon = lat[~bad_lat], lon[~bad_lat]
-    bad_lon = ~(np.abs(lon) <= 180.0)
-    parsed = apply_row_checks(
-        parsed, bad_lon, "lon", lambda r: f"longitude {float(lon[r])} not in [-180, 180]", lenient
-    )
-    if bad_lon.any():
-        lat, lon = lat[~bad_lon], lon[~bad_lon]
-    t = _epoch_seconds(parsed.table.column("date"), parsed.table.column("time"))
-    count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
-    del parsed.table
+    _trim()
+    if label_error is not None:
+        raise label_error
+    checks = [(phase, i) for i, part in enumerate(parts) for phase, _ in part.errors]
+    if checks:  # a value check failed: the first one of the earliest check, as one pass over all rows does
+        phase, i = min(checks)
+        raise dict(parts[i].errors)[phase]
+    for phase in range(len(_PHASES)):
+        for part in parts:
+            _merge_report(report, part.reports[phase])
+        if phase == 0:
+            for key in ("label_files", "label_lines"):
+                if key in label_report:
+                    report[key] = label_report[key]
+            _merge_report(report, label_report)
 
-    file_users = [p.member.user for p in parsed.files]
-    categories = sorted(set(file_users))
+    files = [f for part in parts for f in part.files]
+    rows = np.concatenate([part.rows for part in parts]) if parts else np.zeros(0, dtype=np.int64)
+    categories = sorted({f.member.user for f in files})
     code_of = {u: i for i, u in enumerate(categories)}
-    file_codes = np.fromiter((code_of[u] for u in file_users), dtype=np.int32, count=len(file_users))
+    code_type = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+    file_codes = np.fromiter((code_of[f.member.user] for f in files), dtype=code_type, count=len(files))
     # traj = index of the file among the user's files (all, sorted by name): stable whatever is skipped
     traj_index: dict[str, int] = {}
     all_traj = {}
     for m in members:
         all_traj[m.key] = traj_index.get(m.user, 0)
         traj_index[m.user] = all_traj[m.key] + 1
-    file_traj = np.fromiter(
-        (all_traj[p.member.key] for p in parsed.files), dtype=np.int32, count=len(file_users)
-    )
-    codes = file_codes[parsed.row_file]
+    file_traj = np.fromiter((all_traj[f.member.key] for f in files), dtype=np.int32, count=len(files))
     frame: dict[str, Any] = {
-        "user": pd.Categorical.from_codes(codes, categories=categories),
-        "traj": file_traj[parsed.row_file],
-        "t": t,
-        "lat": lat,
-        "lon": lon,
+        "user": pd.Categorical.from_codes(np.repeat(file_codes, rows), categories=categories),
+        "traj": np.repeat(file_traj, rows),
+        "t": _join(parts, "t", np.float64),
+        "lat": _join(parts, "lat", np.float64),
+        "lon": _join(parts, "lon", np.float64),
     }
     if label_table is not None:
-        frame["mode"] = _join_modes(codes, categories, t, label_table)
+        modes = label_table["mode"].cat.categories
+        frame["mode"] = pd.Categorical.from_codes(_join(parts, "mode", np.int16), categories=modes)
     return make_traces(
         pd.DataFrame(frame, copy=False), crs=None, source=str(src), metric_frame=None, read_report=report
     )
+
+
+_PHASES = ("parse", "lat", "lon", "backwards")
+"""The steps of a batch, in the order one pass over all rows reports them (the labels come after parsing)."""
+
+
+@dataclass
+class _Batch:
+    """One batch of files read by a worker: the final columns of its rows, the rows kept per file, and one
+    read report per step of `_PHASES`; `errors` holds a failed value check (phase, error), raised by the
+    caller only after every batch has parsed, so that errors come in the order of a single pass."""
+
+    files: list[Prepared]
+    rows: np.ndarray
+    columns: dict[str, np.ndarray | None]
+    reports: list[dict[str, Any]]
+    errors: list[tuple[int, TraceFormatError]]
+
+
+def _read_batch(
+    store: _Store, batch: list[_Member], lenient: bool, by_user: dict[str, _UserLabels] | None
+) -> _Batch:
+    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes."""
+    header = PLT_HEADER_LINE.encode()
+    prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
+    reports = [empty_read_report() for _ in _PHASES]
+    parsed = parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=False, report=reports[0])
+    phase = 1
+    try:
+        lat = column(parsed.table, "lat", np.float64)
+        lon = column(parsed.table, "lon", np.float64)
+        parsed.report = reports[1]
+        bad_lat = ~(np.abs(lat) <= 90.0)
+        parsed = apply_row_checks(
+            parsed, bad_lat, "lat", lambda r: f"latitude {float(lat[r])} not in [-90, 90]", lenient
+        )
+        if bad_lat.any():
+            lat, lon = lat[~bad_lat], lon[~bad_lat]
+        phase = 2
+        parsed.report = reports[2]
+        bad_lon = ~(np.abs(lon) <= 180.0)
+        parsed = apply_row_checks(
+            parsed, bad_lon, "lon", lambda r: f"longitude {float(lon[r])} not in [-180, 180]", lenient
+        )
+        if bad_lon.any():
+            lat, lon = lat[~bad_lon], lon[~bad_lon]
+    except TraceFormatError as exc:
+        return _Batch(parsed.files, np.zeros(0, dtype=np.int64), {}, reports, [(phase, exc)])
+    t = _epoch_seconds(parsed.table.column("date"), parsed.table.column("time"))
+    parsed.report = reports[3]
+    count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
+    rows = np.bincount(parsed.row_file, minlength=len(parsed.files)).astype(np.int64, copy=False)
+    modes = _batch_modes(parsed.files, rows, t, by_user) if by_user is not None else None
+    return _Batch(parsed.files, rows, {"t": t, "lat": lat, "lon": lon, "mode": modes}, reports, [])
+
+
+def _merge_report(report: dict[str, Any], sub: dict[str, Any]) -> None:
+    """Add a batch's (or the labels') report into `report`: counts summed, lists appended, warnings capped."""
+    for key in ("files", "lines", "bad_lines_skipped", "files_skipped", "times_backwards"):
+        report[key] += sub[key]
+    report["skipped_files"].extend(sub["skipped_files"])
+    report["resorted_files"].extend(sub["resorted_files"])
+    for text in sub["warnings"]:
+        warn(report, text)
+
+
+def _join(parts: list[_Batch], name: str, dtype: Any) -> np.ndarray:
+    """One column of every batch joined into one array, each batch's part freed once copied."""
+    chunks = [part.columns.pop(name, None) for part in parts]
+    out = np.concatenate([c for c in chunks if c is not None] or [np.zeros(0, dtype=dtype)])
+    del chunks
+    _trim()
+    return out.astype(dtype, copy=False)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None elsewhere."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _trim() -> None:
+    """Hand the heap memory freed by the batches back to the system (glibc keeps it in each thread's arena
+    otherwise, and the peak grows by what the workers used); a no-op without glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def read_geolife_labels(
@@ -546,33 +690,44 @@ def _labels_from_store(
     )
 
 
-def _join_modes(codes: np.ndarray, categories: list[str], t: np.ndarray, lab: pd.DataFrame) -> pd.Categorical:
-    """Interval join: each point gets the mode of the latest label of its user with start <= t <= end."""
-    modes = lab["mode"].cat.categories
+_UserLabels = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""One user's labels in table order (sorted by start): start, end (epoch seconds) and mode codes."""
+
+
+def _labels_by_user(lab: pd.DataFrame) -> dict[str, _UserLabels]:
+    """The labels table split by user (it is sorted by user, then start)."""
+    users = lab["user"].cat.codes.to_numpy()
+    start, end = lab["start"].to_numpy(), lab["end"].to_numpy()
+    mcode = lab["mode"].cat.codes.to_numpy()
+    cuts = np.flatnonzero(np.diff(users)) + 1
+    out: dict[str, _UserLabels] = {}
+    for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(users)].tolist(), strict=True):
+        if b > a:
+            out[str(lab["user"].cat.categories[users[a]])] = (start[a:b], end[a:b], mcode[a:b])
+    return out
+
+
+def _batch_modes(
+    files: list[Prepared], rows: np.ndarray, t: np.ndarray, by_user: dict[str, _UserLabels]
+) -> np.ndarray:
+    """Interval join of one batch: each point gets the mode code of the latest label of its user with
+    start <= t <= end, else -1. A user's rows are consecutive (files are sorted by user)."""
     out = np.full(len(t), -1, dtype=np.int16)
-    if len(lab) and len(t):
-        point_of = {u: i for i, u in enumerate(categories)}
-        lab_users = lab["user"].astype(str).to_numpy()
-        lab_codes = np.array([point_of.get(u, -1) for u in lab_users], dtype=np.int64)
-        ok = lab_codes >= 0
-        lab_codes = lab_codes[ok]
-        start = lab["start"].to_numpy()[ok]
-        end = lab["end"].to_numpy()[ok]
-        mcode = lab["mode"].cat.codes.to_numpy()[ok]
-        labelled = np.zeros(len(categories), dtype=bool)
-        labelled[lab_codes] = True
-        rows = np.flatnonzero(labelled[codes])  # only points of users that have labels
-        pc, pt = codes[rows].astype(np.int64), t[rows]
-        if len(rows) and len(lab_codes):
-            # one sorted key over (user, time): code * span + time offset, exact in float64 for whole seconds
-            base = min(start.min(), pt.min()) - 1.0
-            span = max(end.max(), pt.max()) - base + 2.0
-            lab_key = lab_codes * span + (start - base)
-            order = np.argsort(lab_key, kind="stable")
-            lab_key, lab_codes, end, mcode = lab_key[order], lab_codes[order], end[order], mcode[order]
-            idx = np.searchsorted(lab_key, pc * span + (pt - base), side="right") - 1
+    ends = np.cumsum(rows)
+    first = 0
+    while first < len(files):
+        user, last = files[first].member.user, first
+        while last + 1 < len(files) and files[last + 1].member.user == user:
+            last += 1
+        lab = by_user.get(user)
+        if lab is not None:
+            lo, hi = int(ends[first] - rows[first]), int(ends[last])
+            start, end, mcode = lab
+            pt = t[lo:hi]
+            idx = np.searchsorted(start, pt, side="right") - 1
             valid = idx >= 0
-            idxc = np.where(valid, idx, 0)
-            valid &= (lab_codes[idxc] == pc) & (pt <= end[idxc])
-            out[rows[valid]] = mcode[idxc[valid]]
-    return pd.Categorical.from_codes(out, categories=modes)
+            idx = np.where(valid, idx, 0)
+            valid &= pt <= end[idx]
+            out[lo:hi][valid] = mcode[idx[valid]]
+        first = last + 1
+    return out

@@ -443,3 +443,53 @@ def test_times_going_backwards_in_a_plt_are_counted_and_named(tmp_path):
     (skipped,) = rep["skipped_files"]
     assert skipped["file"].endswith("20090102000000.plt")
     assert skipped["reason"].startswith("line 1: wrong header")
+
+
+def test_stored_and_bzip2_entries_read_like_deflated_ones(tmp_path):
+    files = small_dataset()
+    ref = read_geolife(write_zip(tmp_path / "d.zip", files))
+    for method, name in ((zipfile.ZIP_STORED, "s.zip"), (zipfile.ZIP_BZIP2, "b.zip")):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w", method) as zf:
+            for rel, data in files.items():
+                zf.writestr(rel, data)
+        pd.testing.assert_frame_equal(read_geolife(path), ref)
+
+
+def test_stored_entry_with_a_bad_crc_is_named(tmp_path):
+    path = tmp_path / "crc.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(_PLT_NAME, HEADER + _line(39.9, 116.3, "2008-10-23 02:53:04"))
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"39.9,116.3")
+    raw[at] = ord("4")  # 49.9: still a valid line, only the CRC-32 tells
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match=r"crc\.zip/.*\.plt: corrupt or truncated zip entry \(Bad CRC-32"):
+        read_geolife(path)
+
+
+def _many_files(bad: dict[int, bytes]) -> dict[str, bytes]:
+    """70 one-line trajectories of user 000 (several batches), with some lines replaced by `bad`."""
+    out = {}
+    for i in range(70):
+        line = bad.get(i, _line(39.91, 116.36, f"2009-01-01 {i // 60:02d}:{i % 60:02d}:00"))
+        out[f"Geolife Trajectories 1.3/Data/000/Trajectory/20090101{i:06d}.plt"] = HEADER + line
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batches_report_and_raise_in_the_order_of_one_pass(tmp_path, workers):
+    # a latitude out of range in an early batch, an unparsable line in a late one: one pass over all rows
+    # parses everything before checking values, so the parse error wins and its warning comes first
+    bad = {3: _line(91.0, 116.36, "2009-01-01 00:03:00"), 66: b"39.9,116.3,0,492,39744.1,2009-01-01,xx\r\n"}
+    path = write_zip(tmp_path / "many.zip", _many_files(bad))
+    with pytest.raises(TraceFormatError, match=r"20090101000066\.plt, line 7"):
+        read_geolife(path, workers=workers)
+    tr = read_geolife(path, workers=workers, lenient=True)
+    rep = tr.attrs["read_report"]
+    assert len(tr) == 68 and rep["bad_lines_skipped"] == 2 and rep["files"] == 70
+    first, second = rep["warnings"][:2]
+    assert "000066.plt, line 7" in first and "000003.plt, line 7, column lat" in second
+    assert tr["traj"].tolist() == [i for i in range(70) if i not in bad]
+    ok = read_geolife(write_zip(tmp_path / "ok.zip", _many_files({})), workers=workers)
+    assert len(ok) == 70 and (np.diff(ok["t"]) == 60).all()
