@@ -205,6 +205,17 @@ class TiersConfig(_Model):
         description="tasks a node runs at once per tier (EosDNN: 1 / 2 / 8); the rest wait FIFO")
     cloud_queue: int | None = Field(
         20, ge=1, description="tasks waiting at a cloud before their senders block (S3); None = unbounded")
+    compute: Literal["slots", "shared"] = Field(
+        "slots", description="how a server runs its clients' queries: its tier's slots with FIFO waiting and "
+        "the bounded cloud queue, or processor sharing as without tiers (both backends)")
+
+    @model_serializer(mode="wrap")
+    def _drop_default_compute(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out at its default: resolved scenarios (run hashes) from before the key stay the same
+        out = handler(self)
+        if out.get("compute") == "slots":
+            out.pop("compute")
+        return out
 
     @model_validator(mode="after")
     def _valid(self) -> TiersConfig:
@@ -225,7 +236,7 @@ class TiersConfig(_Model):
         if self.links not in LINK_PRESETS:
             return TierSpec.from_preset(self.links)  # raises: unknown preset
         return TierSpec.from_preset({**LINK_PRESETS[self.links], **self.rates}, slots=self.slots,
-                                    cloud_queue=self.cloud_queue)
+                                    cloud_queue=self.cloud_queue, compute=self.compute)
 
 
 class TopologyConfig(_Model):
@@ -244,7 +255,8 @@ class TopologyConfig(_Model):
     access: AccessConfig = AccessConfig()
     tiers: TiersConfig | None = Field(
         None, description="three tiers: the pair rates replace the access and backhaul rates (client-edge, "
-        "edge-edge, edge-cloud), cloud servers are joined at cloud-cloud; slots and cloud_queue are recorded")
+        "edge-edge, edge-cloud), cloud servers are joined at cloud-cloud; servers query on their tier's "
+        "slots (compute)")
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> TopologyConfig:

@@ -3,7 +3,9 @@
 The local-edge-cloud papers describe their systems by tier: a bandwidth for every pair of tiers, where 0 means
 "not connected" (EosDNN Eq. 2: clients are not connected to each other), parallel slots per node (EosDNN's
 pools: client 1, edge 2, cloud 8) and a bounded queue at the cloud (S3: capacity 20). `TierSpec` holds them;
-`LINK_PRESETS` are the papers' matrices (S0's 10 / 0.5 / 0.5 / 5 / 10 MB/s, and EosDNN's sentence read
+`compute` says how the backends share a server among queries: ``"slots"`` (those slots and the cloud
+queue, emulator.sim.slotqueries and the net edge agent) or ``"shared"`` (processor sharing, as without
+tiers). `LINK_PRESETS` are the papers' matrices (S0's 10 / 0.5 / 0.5 / 5 / 10 MB/s, and EosDNN's sentence read
 literally). `apply_tiers` writes a spec onto a backhaul graph: server-to-server links (and the switches and
 relays between servers) get the edge-edge rate, links to a cloud node the edge-cloud rate, cloud nodes are
 joined pairwise at the cloud-cloud rate (no link where it is 0), the access link gets the client-edge rate,
@@ -19,18 +21,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from edgeroam.errors import TopologyError
 
-__all__ = ["LINK_PRESETS", "MB", "PAIRS", "TIERS", "TierSpec", "apply_tiers"]
+__all__ = ["COMPUTE", "LINK_PRESETS", "MB", "PAIRS", "TIERS", "TierSpec", "apply_tiers", "node_slots",
+           "slot_tiers"]
 
 #: the tiers, in node-id order
 TIERS = ("client", "edge", "cloud")
 #: every unordered tier pair, as ``"a-b"`` keys
 PAIRS = tuple(f"{a}-{b}" for a, b in itertools.combinations_with_replacement(TIERS, 2))
+#: how a server shares its compute among queries: its tier's slots (FIFO, bounded cloud queue) or processor
+#: sharing (PerDNN's default)
+COMPUTE = ("slots", "shared")
 #: bytes per "MB" (EosDNN's and S0's sizes and rates are MiB)
 MB = 2.0**20
 #: MB/s per tier pair; 0 = not connected
@@ -65,6 +72,7 @@ class TierSpec:
     links: Mapping[str, float]
     slots: Mapping[str, int] = field(default_factory=lambda: {"client": 1, "edge": 2, "cloud": 8})
     cloud_queue: int | None = 20
+    compute: str = "slots"
 
     def __post_init__(self) -> None:
         links = {_pair(k): float(v) for k, v in self.links.items()}
@@ -78,6 +86,8 @@ class TierSpec:
         if set(slots) != set(TIERS) or any(int(v) != v or v < 1 for v in slots.values()):
             raise TopologyError(f"tier slots need client, edge and cloud, each a whole number >= 1; "
                                 f"got {slots}")
+        if self.compute not in COMPUTE:
+            raise TopologyError(f"tier compute must be one of {', '.join(COMPUTE)}, got {self.compute!r}")
         q = self.cloud_queue
         if q is not None and (int(q) != q or q < 1):
             raise TopologyError(f"cloud_queue must be a whole number >= 1 or None, got {self.cloud_queue!r}")
@@ -113,7 +123,7 @@ class TierSpec:
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict (what ``G.graph["tiers"]`` holds)."""
         return {"links_mb_per_s": dict(self.links), "slots": dict(self.slots),
-                "cloud_queue": self.cloud_queue}
+                "cloud_queue": self.cloud_queue, "compute": self.compute}
 
 
 def apply_tiers(G: nx.Graph, spec: TierSpec) -> nx.Graph:
@@ -143,3 +153,16 @@ def apply_tiers(G: nx.Graph, spec: TierSpec) -> nx.Graph:
     G.graph["access"] = access
     G.graph["tiers"] = spec.as_dict()
     return G
+
+
+def slot_tiers(graph: nx.Graph) -> dict[str, Any] | None:
+    """The tier spec (``G.graph["tiers"]``) of a backhaul whose servers compute on slots; None otherwise."""
+    spec = graph.graph.get("tiers")
+    return spec if spec is not None and spec.get("compute") == "slots" else None
+
+
+def node_slots(topology: Any, server: int, spec: Mapping[str, Any]) -> tuple[int, int | None]:
+    """Slots and queue capacity (None: unbounded) of `server` of a `Topology` under tier spec `spec`."""
+    tiers = topology.servers.set_index("server")["tier"]
+    tier = str(tiers.get(server, "edge"))
+    return int(spec["slots"][tier]), (spec.get("cloud_queue") if tier == "cloud" else None)

@@ -70,6 +70,19 @@ def test_scenario_tiers_set_the_access_rates_and_stay_out_of_old_scenarios():
         scenario_from_dict({"name": "a", "topology": {"tiers": {"rates": {"client-edge": 0.0}}}})
 
 
+def test_compute_is_slots_by_default_and_left_out_of_the_dump_there():
+    sc = scenario_from_dict({"name": "a", "topology": {"tiers": {}}})
+    assert sc.topology.tiers.compute == "slots" and "compute" not in sc.model_dump()["topology"]["tiers"]
+    assert sc.topology.tiers.spec().as_dict()["compute"] == "slots"
+    shared = scenario_from_dict({"name": "a", "topology": {"tiers": {"compute": "shared"}}})
+    assert shared.model_dump()["topology"]["tiers"]["compute"] == "shared"
+    assert shared.topology.tiers.spec().compute == "shared"
+    with pytest.raises(ScenarioError, match="topology.tiers.compute"):
+        scenario_from_dict({"name": "a", "topology": {"tiers": {"compute": "fair"}}})
+    with pytest.raises(TopologyError, match="compute"):
+        TierSpec.from_preset("s0", compute="fair")
+
+
 def test_net_plan_shapes_every_tier_pair():
     """The net backend's plan (pure data, no root) has cloud hosts and shapes each link at its pair's rate."""
     from edgeroam.emulator.net.build import candidate_cells, plan_network

@@ -156,6 +156,7 @@ class Net:
         from edgeroam.emulator.net.build import Network, plan_network
         from edgeroam.emulator.net.counters import CounterSampler
         from edgeroam.emulator.net.doctor import choose_params, diagnose
+        from edgeroam.topology.tiers import node_slots, slot_tiers
 
         g = setup.topology.backhaul
         self._node_of = {int(d["server"]): n for n, d in g.nodes(data=True)
@@ -209,12 +210,16 @@ class Net:
                   str(work / "book.json"), "--model", pl.graph.name, "--execution", self.execution,
                   "--speed", repr(self.speed)]
         ttl_s = setup.ttl_intervals * setup.interval_s / self.speed if setup.ttl_intervals > 0 else 0.0
+        tiers = slot_tiers(g)
         for s, h in sorted(self._host_of_server.items()):
             args = ["edgeroam.emulator.net.agents.edge", "--name", f"e{s}", "--listen",
                     f"0.0.0.0:{_EDGE_PORT}", "--server", str(s), "--seconds", str(work / "server_s.json"),
                     "--ttl-s", repr(ttl_s), "--log", str(work / f"e{s}.jsonl"), *common]
             if setup.server_plans is not None:
                 args += ["--max-plans", str(setup.server_plans)]
+            if tiers is not None:  # three tiers on slots: the node's slots, a cloud's bounded queue
+                slots, queue = node_slots(setup.topology, s, tiers)
+                args += ["--slots", str(slots), *(["--queue", str(queue)] if queue is not None else [])]
             self._spawn(f"e{s}", h, args)
         for c, h in sorted(self._host_of_client.items()):
             self._spawn(f"c{c}", h, ["edgeroam.emulator.net.agents.client", "--name", f"c{c}", "--listen",

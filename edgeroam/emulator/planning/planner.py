@@ -111,6 +111,7 @@ class Planner:
         self._entries: dict[int, PlanEntry] = {}
         self._fractions: dict[tuple[int, float], PlanEntry] = {}
         self._latency: dict[tuple[int, bytes], float] = {}
+        self._parts: dict[tuple[int, bytes], tuple[float, float]] = {}
 
     @property
     def n_layers(self) -> int:
@@ -161,6 +162,18 @@ class Planner:
     def _make(self, k: int, plan: Plan, order: UploadOrder, target: np.ndarray) -> PlanEntry:
         idx = np.concatenate(order.groups).astype(np.int64) if order.groups else np.zeros(0, np.int64)
         return PlanEntry(k, plan, order, idx, tuple(self.names[idx].tolist()), np.asarray(target, bool))
+
+    def parts(self, held: Any) -> tuple[float, float]:
+        """One unloaded query when the server holds `held`: (seconds before the server, i.e. client layers
+        and transfers, and seconds of server-side layers) of the best placement; memoised per mask."""
+        mask = np.asarray(held, dtype=bool)
+        key = (0, np.packbits(mask).tobytes())
+        got = self._parts.get(key)
+        if got is None:
+            where, _ = self.base.best_where(mask)
+            total, _client, server, _ = self.base.costs(where)
+            got = self._parts[key] = (float(total[0] - server[0]), float(server[0]))
+        return got
 
     def latency(self, load: int, held: Any) -> float:
         """Latency of one query at `load` when the server holds `held` (bool [L]); memoised per mask."""

@@ -23,6 +23,8 @@ import numpy as np
 from edgeroam.emulator.backend import Closing, Events, Moves, Setup
 from edgeroam.emulator.planning.query import closed_loop_queries
 from edgeroam.emulator.sim.backend import SimBackend
+from edgeroam.emulator.sim.slotqueries import close_windows
+from edgeroam.topology.tiers import slot_tiers
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.actions import Action
@@ -79,6 +81,7 @@ class Sim:
             everywhere=setup.everywhere, chunk_bytes=self.chunk_bytes,
         )
         self._windows = []
+        self._slots = slot_tiers(topo.backhaul)  # tier slots instead of processor sharing (slotqueries.py)
 
     def advance(self, until: float, moves: Moves | None = None) -> Events:
         """Run to `until`, expire holdings, count the queries of the windows that ended, apply `moves`."""
@@ -129,6 +132,8 @@ class Sim:
 
     def _close(self, windows: list[_Window], now: float, out: Events) -> list[_Window]:
         """Count the queries of every window that ended by `now` into `out`; return the open ones."""
+        if self._slots is not None:
+            return close_windows(self, windows, now, out)
         pl, be = self.setup.planner, self.core
         keep = []
         gap = self.setup.query_gap_s

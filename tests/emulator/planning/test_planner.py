@@ -31,3 +31,13 @@ def test_whole_model_fraction_is_a_prefix_of_its_order():
     cut = w.fraction(1, 43e6)
     assert 0 < cut.bytes <= 43e6
     assert cut.index.tolist() == w.entry(1).index[: len(cut.index)].tolist()
+
+
+def test_parts_split_the_unloaded_latency_at_the_server() -> None:
+    p = _planner("mobilenet", False)
+    rng = np.random.default_rng(0)
+    for held in [np.zeros(p.n_layers, bool), np.ones(p.n_layers, bool), rng.random(p.n_layers) < 0.5]:
+        pre, server = p.parts(held)
+        assert pre + server == pytest.approx(p.latency(1, held)) and pre > 0 and server >= 0
+    assert p.parts(np.zeros(p.n_layers, bool))[1] == 0.0  # nothing held: all on the client
+    assert p.parts(np.ones(p.n_layers, bool))[1] > 0

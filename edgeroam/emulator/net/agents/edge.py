@@ -10,7 +10,11 @@ Requests it answers (each with a frame whose ``ref`` is the request's seq):
   (acked first, sent in the background, logged as a ``transfer``); with ``relay`` it also stands until an
   order of a later ``meta.batch``; ``Drop`` deletes the client's layers; ``SetPlan`` records the plan.
 - ``query``: runs the longest prefix of ``meta.layers`` it holds on the input tensor (torch, or the profiled
-  time / k) and answers ``result`` with the output and ``meta.ran``, ``meta.exec_s``.
+  time / k) and answers ``result`` with the output and ``meta.ran``, ``meta.exec_s``. With `slots` (three
+  tiers, ``compute = "slots"``) at most that many queries run at once (torch in a pool of that many
+  threads) and the rest wait FIFO; with `queue` as well, at most that many wait and a query beyond them
+  waits outside until a place frees (a cloud's bounded queue); ``meta.wait_s`` / ``meta.blocked_s`` and the
+  log's ``query`` event say how long, measured.
 - ``report``: ``meta.clients`` and a uint8 mask ``held`` [clients, layers] in the body (of ``client`` only
   when the request names one; ``meta.touch`` refreshes that client's hold); `held_layers` reads it back.
 - ``stats``: counters.
@@ -32,6 +36,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +76,25 @@ class EdgeAgent(Agent):
         Seconds a client's layers live after their last use (0: no expiry).
     max_plans : int, optional
         Clients held at most (least recently used evicted).
+    slots : int, optional
+        Queries run at once (None: no limit, the behaviour without tiers).
+    queue : int, optional
+        Queries waiting for a slot at most (None: unbounded); needs `slots`.
     **kwargs
         `Agent` arguments.
     """
 
     def __init__(self, server: int, runner: LayerRunner, *, ttl_s: float = 0.0, max_plans: int | None = None,
-                 **kwargs: Any) -> None:
+                 slots: int | None = None, queue: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if slots is not None and slots < 1 or queue is not None and (slots is None or queue < 1):
+            raise NetError(f"edge {server}: slots must be >= 1, and queue >= 1 with slots; got {slots}, "
+                           f"{queue}")
+        self.slots, self.queue = slots, queue
+        self._slot = asyncio.Semaphore(slots) if slots else None  # FIFO: asyncio wakes waiters in order
+        self._admit = asyncio.Semaphore(slots + queue) if slots and queue else None
+        self._pool = ThreadPoolExecutor(slots, thread_name_prefix="slot") if slots and \
+            runner.execution == "torch" else None
         self.server_id = int(server)
         self.runner = runner
         self.ttl_s = float(ttl_s)
@@ -245,16 +262,40 @@ class EdgeAgent(Agent):
                 if not self.runner.loaded(layer):  # live modules are made on first use
                     self.runner.load(layer, mine[layer])
         x = frame.tensors().get("x")
-        out, secs = await self.runner.run(ran, x)
+        waits: dict[str, float] = {}
+        if self._slot is None or not ran:
+            out, secs = await self.runner.run(ran, x)
+        else:
+            out, secs, waits = await self._on_slot(ran, x)
         self.record("query", client=client, server=self.server_id, ran=len(ran), wanted=len(want),
-                    exec_s=secs)
+                    exec_s=secs, **waits)
         tensors = {"y": out} if out is not None and ran else {}
         if ran and out is None:  # profile mode: an output of the last layer's recorded size / k
             tensors = {"y": self.runner.output_like(ran[-1])}
         await chan.send("result", frame.src, ref=frame.seq, client=client, layers=ran, tensors=tensors,
-                        meta={"ran": ran, "exec_s": secs, "server": self.server_id})
+                        meta={"ran": ran, "exec_s": secs, "server": self.server_id, **waits})
+
+    async def _on_slot(self, ran: list[str], x: torch.Tensor | None) -> tuple[Any, float, dict[str, float]]:
+        """Run `ran` once a place in the queue and then a slot are free; the output, the run's seconds and
+        the measured waits (``wait_s``: from the request to the slot, ``blocked_s``: outside the queue)."""
+        assert self._slot is not None
+        t0 = time.monotonic()
+        async with contextlib.AsyncExitStack() as held:
+            if self._admit is not None:
+                await held.enter_async_context(self._admit)
+            t_in = time.monotonic()
+            await held.enter_async_context(self._slot)
+            t_run = time.monotonic()
+            if self._pool is not None:  # torch: a real parallel slot, not the event loop's thread
+                out, secs = await asyncio.get_running_loop().run_in_executor(self._pool, self.runner.run_sync,
+                                                                             ran, x)
+            else:
+                out, secs = await self.runner.run(ran, x)
+        return out, secs, {"wait_s": t_run - t0, "blocked_s": t_in - t0}
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         if self._expiry is not None:
             self._expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -273,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ttl-s", type=float, default=0.0, help="seconds layers live unused (0: forever)")
     p.add_argument("--max-plans", type=int, default=None, help="clients held at most (LRU)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--slots", type=int, default=None, help="queries run at once (three tiers; default: any)")
+    p.add_argument("--queue", type=int, default=None, help="queries waiting for a slot at most (cloud queue)")
     args = p.parse_args(argv)
     try:
         import torch
@@ -280,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         seconds = json.loads(Path(args.seconds).read_text()) if args.seconds else None
         runner = LayerRunner(args.model, args.execution, seconds, speed=args.speed, seed=args.server)
-        agent = EdgeAgent(args.server, runner, ttl_s=args.ttl_s, max_plans=args.max_plans,
-                          **agent_kwargs(args))
+        agent = EdgeAgent(args.server, runner, ttl_s=args.ttl_s, max_plans=args.max_plans, slots=args.slots,
+                          queue=args.queue, **agent_kwargs(args))
     except (EdgeroamError, OSError, ValueError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2

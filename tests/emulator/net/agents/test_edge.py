@@ -1,0 +1,72 @@
+"""The edge agent's slots on loopback (real sockets, profiled execution): at most `slots` queries run at once,
+the rest wait FIFO, and with a bounded queue the one beyond it waits outside; the waits are measured."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from edgeroam.emulator.net.agents.compute import LayerRunner
+from edgeroam.emulator.net.agents.edge import EdgeAgent
+from edgeroam.emulator.net.agents.link import Link
+from edgeroam.emulator.net.protocol import Encoder, Tally
+from edgeroam.errors import NetError
+
+SECRET = b"k" * 32
+RUN = "t-run"
+MODEL = "mobilenet_v1"
+RUN_S = 0.4  # profiled seconds of the one layer each query runs
+
+
+def _runner() -> LayerRunner:
+    from edgeroam.emulator.dnn.zoo import model_graph
+
+    return LayerRunner(MODEL, "profile", [RUN_S] * model_graph(MODEL).n_layers)
+
+
+def _three_queries(slots: int | None, queue: int | None) -> list[dict]:
+    """Three clients' queries sent together to one edge; their ``result`` meta, in the order sent."""
+
+    async def main() -> list[dict]:
+        runner = _runner()
+        names = runner.names
+        edge = EdgeAgent(1, runner, slots=slots, queue=queue, name="e1", secret=SECRET, run=RUN,
+                         listen="127.0.0.1:0")
+        addr = await edge.start()
+        links = [Link("e1", addr, Encoder(SECRET, RUN, f"c{c}"), SECRET, Tally()) for c in range(3)]
+        try:
+            for c, link in enumerate(links):
+                await link.request("layers", client=c, layers=[names[0]])
+            replies = []
+            for c, link in enumerate(links):  # sent 50 ms apart: a FIFO order to check
+                replies.append(asyncio.ensure_future(link.request("query", client=c, timeout=20,
+                                                                  meta={"layers": [names[0]]})))
+                await asyncio.sleep(0.05)
+            return [r.meta for r in await asyncio.gather(*replies)]
+        finally:
+            for link in links:
+                await link.close()
+            await edge.close()
+
+    return asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_one_slot_and_a_queue_of_one_serve_fifo_and_block_the_third() -> None:
+    got = _three_queries(1, 1)
+    wait = [m["wait_s"] for m in got]
+    blocked = [m["blocked_s"] for m in got]
+    # the first runs at once; the second waits for it; the third waits outside until the second gets the slot
+    assert wait[0] < 0.1 and wait[1] == pytest.approx(RUN_S - 0.05, abs=0.1)
+    assert wait[2] == pytest.approx(2 * RUN_S - 0.1, abs=0.15)
+    assert blocked[0] < 0.05 and blocked[1] < 0.05 and blocked[2] == pytest.approx(RUN_S - 0.1, abs=0.1)
+    assert all(m["exec_s"] == pytest.approx(RUN_S, abs=0.1) for m in got)
+
+
+def test_two_slots_run_two_at_once_and_no_slots_is_the_old_behaviour() -> None:
+    got = _three_queries(2, None)
+    assert got[0]["wait_s"] < 0.1 and got[1]["wait_s"] < 0.1 and got[2]["blocked_s"] < 0.05
+    assert got[2]["wait_s"] == pytest.approx(RUN_S - 0.1, abs=0.1)
+    assert all("wait_s" not in m for m in _three_queries(None, None))
+    with pytest.raises(NetError, match="queue"):
+        EdgeAgent(1, _runner(), queue=3, name="e1", secret=SECRET, run=RUN, listen="127.0.0.1:0")
