@@ -255,7 +255,7 @@ class TopologyConfig(_Model):
     access: AccessConfig = AccessConfig()
     tiers: TiersConfig | None = Field(
         None, description="three tiers: the pair rates replace the access and backhaul rates (client-edge, "
-        "edge-edge, edge-cloud), cloud servers are joined at cloud-cloud; servers query on their tier's "
+        "edge-edge, edge-cloud), cloud servers are joined at cloud-cloud; servers compute on their tier's "
         "slots (compute)")
 
     @model_validator(mode="after")
