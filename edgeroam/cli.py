@@ -6,6 +6,7 @@ rich). This module only mounts them and maps `EdgeroamError` to one red line and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 
@@ -14,7 +15,9 @@ from rich.console import Console
 
 from edgeroam.errors import EdgeroamError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "full_app", "main"]
+
+app: typer.Typer  # the whole CLI, built by `full_app` when first asked for (see `__getattr__`)
 
 # area name -> module defining `app` (a typer.Typer) or `register(app)` for top-level commands
 _AREAS: dict[str, str] = {
@@ -35,14 +38,6 @@ _TOP_LEVEL: list[str] = [
     "edgeroam.commands.planners",
 ]
 
-app = typer.Typer(
-    name="edgeroam",
-    help="Mobility-aware edge-computing emulator: replay real GPS traces over hex Wi-Fi cells and migrate "
-    "DNN layers between edge servers ahead of the user.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
 
 def _print_version(value: bool) -> None:
@@ -53,7 +48,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
@@ -62,10 +56,45 @@ def _root(
     """edgeroam command line."""
 
 
-for _name, _module in _AREAS.items():
-    app.add_typer(importlib.import_module(_module).app, name=_name)
-for _module in _TOP_LEVEL:
-    importlib.import_module(_module).register(app)
+def _typer() -> typer.Typer:
+    """The root app, no commands mounted yet."""
+    root = typer.Typer(
+        name="edgeroam",
+        help="Mobility-aware edge-computing emulator: replay real GPS traces over hex Wi-Fi cells and "
+        "migrate DNN layers between edge servers ahead of the user.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    root.callback()(_root)
+    return root
+
+
+@functools.cache
+def full_app() -> typer.Typer:
+    """The app with every area and top-level command (their modules imported on the first call)."""
+    root = _typer()
+    for name, module in _AREAS.items():
+        root.add_typer(importlib.import_module(module).app, name=name)
+    for module in _TOP_LEVEL:
+        importlib.import_module(module).register(root)
+    return root
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """The app that runs `argv`: only its area when it names one (``edgeroam datasets info`` imports the
+    datasets commands alone, not torch or the emulator), else every command."""
+    if argv and argv[0] in _AREAS:
+        one = _typer()
+        one.add_typer(importlib.import_module(_AREAS[argv[0]]).app, name=argv[0])
+        return one
+    return full_app()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     err = Console(stderr=True)
     try:
-        app(args=argv, prog_name="edgeroam", standalone_mode=True)
+        run = _app_for(sys.argv[1:] if argv is None else list(argv))
+        run(args=argv, prog_name="edgeroam", standalone_mode=True)
     except SystemExit as exc:
         if exc.code is None:
             return 0

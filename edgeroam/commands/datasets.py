@@ -159,7 +159,7 @@ def info(
 ) -> None:
     """Users, trajectories, points, points in the region, time span, sampling interval and mean speeds."""
     from edgeroam._progress import progress_bar
-    from edgeroam.datasets import describe_dataset, plot_traces
+    from edgeroam.datasets.load import describe_dataset
 
     given = {"columns": columns, "crs": crs, "timezone": timezone, "max_gap_s": max_gap,
              "user_per": "track" if per_track else None, "coords": coords}
@@ -178,6 +178,8 @@ def info(
     if summary["read"]["bad_lines_skipped"]:
         summary["bad_lines_skipped"] = summary["read"]["bad_lines_skipped"]
     if plot is not None:
+        from edgeroam.datasets.plot import plot_traces
+
         summary["plot"] = str(plot_traces(traces, plot, reg))
     summary["note"] = speed_note(summary)
     if as_json:

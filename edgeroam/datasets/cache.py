@@ -16,11 +16,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # pandas and pyarrow are imported where a table is read or written, not for a key
+    import pandas as pd
 
 __all__ = ["CACHE_FORMAT", "cache_key", "cache_path", "cached_read"]
 
@@ -113,6 +112,10 @@ def cached_read(
 
 
 def _read(path: Path) -> pd.DataFrame | None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path, use_threads=True)
         df = table.to_pandas(split_blocks=True)
@@ -132,6 +135,8 @@ def _read(path: Path) -> pd.DataFrame | None:
 
 def _empty_categories(df: pd.DataFrame) -> dict[str, list[Any]]:
     """The category columns whose values are all missing, with their categories (Arrow loses the dtype)."""
+    import pandas as pd
+
     out: dict[str, list[Any]] = {}
     for col in df.columns:
         dtype = df[col].dtype
@@ -141,6 +146,9 @@ def _empty_categories(df: pd.DataFrame) -> dict[str, list[Any]]:
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     attrs = {k: v for k, v in df.attrs.items() if k != "cache"}
     try:
         table = pa.Table.from_pandas(df, preserve_index=False)

@@ -14,16 +14,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-
-from edgeroam.datasets.project import project
-from edgeroam.datasets.regions import Region, filter_region, get_region
-from edgeroam.datasets.resample import resample
-from edgeroam.datasets.stats import dataset_info
-from edgeroam.datasets.synthetic import synthetic_traces
 from edgeroam.errors import DatasetError
+
+if TYPE_CHECKING:  # the heavy modules are imported where used: a warm `datasets info` needs none of them
+    import pandas as pd
+
+    from edgeroam.datasets.regions import Region
 
 __all__ = [
     "DATASET_KINDS",
@@ -247,6 +245,8 @@ def resolve_region(kind: str, region: Region | str | None, traces: pd.DataFrame)
         if kind not in DEFAULT_REGION:
             return None
         region = DEFAULT_REGION[kind]
+    from edgeroam.datasets.regions import get_region
+
     if region == "perdnn-kaist" and kind == "kaist":
         return get_region("perdnn-kaist", traces)
     return get_region(region)
@@ -254,6 +254,10 @@ def resolve_region(kind: str, region: Region | str | None, traces: pd.DataFrame)
 
 def _region_key(region: Region | str | None) -> Any:
     """What of `region` keys the cache: a name or spec as given, a Region by its frame and polygon."""
+    if region is None or isinstance(region, str):
+        return region
+    from edgeroam.datasets.regions import Region
+
     if isinstance(region, Region):
         return {"name": region.name, "frame": region.frame, "wkt": region.polygon.wkt}
     return region
@@ -333,6 +337,11 @@ def _load(
     reader: dict[str, Any] | None,
 ) -> pd.DataFrame:
     """`load_dataset` without its final-table cache (`cache` is the parsed-files cache)."""
+    from edgeroam.datasets.project import project
+    from edgeroam.datasets.regions import filter_region
+    from edgeroam.datasets.resample import resample
+    from edgeroam.datasets.synthetic import synthetic_traces
+
     if kind == "synthetic":
         traces = synthetic_traces(**(synthetic or {}))
     else:
@@ -397,6 +406,9 @@ def describe_dataset(
         if info is not None:
             say("done", 4, 4)
             return info, None, None
+    from edgeroam.datasets.resample import resample
+    from edgeroam.datasets.stats import dataset_info
+
     say(f"reading {kind}", 0, 4)
     traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     say("region", 1, 4)
