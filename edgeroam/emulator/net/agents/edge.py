@@ -13,8 +13,8 @@ Requests it answers (each with a frame whose ``ref`` is the request's seq):
   time / k) and answers ``result`` with the output and ``meta.ran``, ``meta.exec_s``. With `slots` (three
   tiers, ``compute = "slots"``) at most that many queries run at once (torch in a pool of that many
   threads) and the rest wait FIFO; with `queue` as well, at most that many wait and a query beyond them
-  waits outside until a place frees (a cloud's bounded queue); ``meta.wait_s`` / ``meta.blocked_s`` and the
-  log's ``query`` event say how long, measured.
+  waits outside until a place frees (a cloud's bounded queue); ``meta.wait_s`` / ``meta.blocked_s`` (and
+  ``slot_t``, when the slot was granted) and the log's ``query`` event say how long, measured.
 - ``report``: ``meta.clients`` and a uint8 mask ``held`` [clients, layers] in the body (of ``client`` only
   when the request names one; ``meta.touch`` refreshes that client's hold); `held_layers` reads it back.
 - ``stats``: counters.
@@ -277,7 +277,8 @@ class EdgeAgent(Agent):
 
     async def _on_slot(self, ran: list[str], x: torch.Tensor | None) -> tuple[Any, float, dict[str, float]]:
         """Run `ran` once a place in the queue and then a slot are free; the output, the run's seconds and
-        the measured waits (``wait_s``: from the request to the slot, ``blocked_s``: outside the queue)."""
+        the measured waits (``wait_s``: from the request to the slot, ``blocked_s``: outside the queue) and
+        the wall time the slot was granted (``slot_t``)."""
         assert self._slot is not None
         t0 = time.monotonic()
         async with contextlib.AsyncExitStack() as held:
@@ -285,13 +286,13 @@ class EdgeAgent(Agent):
                 await held.enter_async_context(self._admit)
             t_in = time.monotonic()
             await held.enter_async_context(self._slot)
-            t_run = time.monotonic()
+            t_run, granted = time.monotonic(), time.time()
             if self._pool is not None:  # torch: a real parallel slot, not the event loop's thread
                 out, secs = await asyncio.get_running_loop().run_in_executor(self._pool, self.runner.run_sync,
                                                                              ran, x)
             else:
                 out, secs = await self.runner.run(ran, x)
-        return out, secs, {"wait_s": t_run - t0, "blocked_s": t_in - t0}
+        return out, secs, {"wait_s": t_run - t0, "blocked_s": t_in - t0, "slot_t": granted}
 
     async def close(self) -> None:
         if self._pool is not None:

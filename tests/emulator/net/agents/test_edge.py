@@ -61,6 +61,8 @@ def test_one_slot_and_a_queue_of_one_serve_fifo_and_block_the_third() -> None:
     assert wait[2] == pytest.approx(2 * RUN_S - 0.1, abs=0.15)
     assert blocked[0] < 0.05 and blocked[1] < 0.05 and blocked[2] == pytest.approx(RUN_S - 0.1, abs=0.1)
     assert all(m["exec_s"] == pytest.approx(RUN_S, abs=0.1) for m in got)
+    granted = [m["slot_t"] for m in got]
+    assert granted[1] - granted[0] >= RUN_S - 0.01 and granted[2] - granted[1] >= RUN_S - 0.01
 
 
 def test_two_slots_run_two_at_once_and_no_slots_is_the_old_behaviour() -> None:
