@@ -5,6 +5,8 @@
   top-2 per labelled transport mode (labels used only to break the score down). Quick: the KAIST rows.
 - ``table3-study``: PerDNN Fig. 6 (`edgeroam.predictors.study.run_study`): the SVR's MAE by history n and
   interval t on Geolife, and the futile ratio, MAE, accuracy a and benefit/cost by t on both datasets.
+- ``table3-gaps``: what table3.md's gaps rest on: test moves to and from cells no training window visited
+  (where Markov has nothing to go on), and Geolife with the train and test roles of the users swapped.
 - ``table3-cost``: training time and prediction throughput of every predictor (`predictor_costs`, also
   what ``benchmarks/predictors.py`` prints): a timing measurement on this machine, with the machine and its
   load in the block's provenance line; no test pins its numbers.
@@ -27,8 +29,8 @@ from edgeroam.sweep.reproduce import Item, Section
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.sweep.reproduce import Context
 
-__all__ = ["COST_KINDS", "MODE_VARIANTS", "mode_labels", "predictor_costs", "table3_cost", "table3_modes",
-           "table3_study"]
+__all__ = ["COST_KINDS", "MODE_VARIANTS", "SWAPPED", "mode_labels", "predictor_costs", "table3_cost",
+           "table3_gaps", "table3_modes", "table3_study", "unseen_cells"]
 
 #: (label, predictor kind, parameters): the mode-aware SVR taken apart
 MODE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -40,6 +42,8 @@ MODE_VARIANTS: list[tuple[str, str, dict[str, Any]]] = [
 #: predictors compared per labelled mode (top-2 over the moves)
 MODE_KINDS = ["svr", "svr-mode", "velocity"]
 COST_KINDS = ["markov", "svr", "lstm", "stay", "velocity", "svr-mode"]
+#: Geolife with the roles of the users swapped: 92 train, 29 test users (the paper's ratio the other way)
+SWAPPED = "dataset.split.test_users=0.242"
 
 
 def _data(dataset: str) -> tuple[Any, Any]:
@@ -145,6 +149,47 @@ def table3_study(ctx: Context) -> Section:
         if dataset == "geolife":
             what = "Geolife: interval t with the largest benefit/cost a(p − f)/p"
             sec.items.append(Item("P-F6f", what, 20.0, res.best_t, "s", "linear SVR, n = 5, t = 15 … 60 s"))
+    return sec
+
+
+def unseen_cells(data: Any) -> dict[str, Any]:
+    """Of the test moves (non-futile windows): the share whose next cell no training window visited (its
+    last position or its target), and the share whose current cell is the last cell of no training window
+    (a Markov model then has no context at all and predicts "stay")."""
+    tr, te = data.train.meta, data.test.meta
+    moves = ~te["futile"].to_numpy()
+    visited = np.union1d(tr["cell"].to_numpy(), tr["next_cell"].to_numpy())
+    to_new = ~np.isin(te["next_cell"].to_numpy(), visited)
+    no_context = ~np.isin(te["cell"].to_numpy(), tr["cell"].to_numpy())
+    n = max(int(moves.sum()), 1)
+    return {"train_windows": len(tr), "moves": int(moves.sum()),
+            "to_unseen_cell_pct": round(100 * float((to_new & moves).sum()) / n, 1),
+            "no_markov_context_pct": round(100 * float((no_context & moves).sum()) / n, 1)}
+
+
+def table3_gaps(ctx: Context) -> Section:
+    """table3.md's gaps: unseen cells per dataset; Geolife with train and test users swapped."""
+    from edgeroam.predictors.evaluate import run_table3
+    from edgeroam.scenario import load_scenario
+
+    sec = Section("table3-gaps", "Table III gaps: unseen cells, and Geolife with the user roles swapped",
+                  f"edgeroam predict evaluate perdnn-geolife --set {SWAPPED}")
+    rows = []
+    for dataset in ("kaist", "geolife"):
+        _, data = _data(dataset)
+        rows.append({"dataset": dataset, **unseen_cells(data)})
+    sec.tables["table3-gaps-cells"] = pd.DataFrame(rows)
+    kinds = ["markov", "svr", "lstm", "velocity"]
+    sc = load_scenario("perdnn-geolife", [SWAPPED])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = run_table3(sc, kinds)
+    info = res["info"]
+    pooled = {k: res["results"][k]["pooled"] for k in kinds}
+    sec.tables["table3-gaps-swapped"] = pd.DataFrame([
+        {"predictor": k, "train_users": info["train_users"], "test_users": info["test_users"],
+         "top1": round(p["top1"], 1), "top2": round(p["top2"], 1), "mae_m": round(p["mae_m"], 1)}
+        for k, p in pooled.items()])
     return sec
 
 

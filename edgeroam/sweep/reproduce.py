@@ -675,7 +675,7 @@ QUICK_SKIP |= set(HONEST)
 #: issue 24: the doc tables that were typed (section -> module of edgeroam.sweep); quick runs give only the
 #: KAIST rows of table3-modes, the others replay Geolife or measure time
 DOC_SECTIONS = {"fig9-align": "align", "table3-modes": "predict_docs", "table3-study": "predict_docs",
-                "table3-cost": "predict_docs"}
+                "table3-cost": "predict_docs", "table3-gaps": "predict_docs", "beat-history": "beat_history"}
 SECTIONS.update({n: _other(n.replace("-", "_"), m) for n, m in DOC_SECTIONS.items()})
 PAPERS["perdnn"] += list(DOC_SECTIONS)
 QUICK_SKIP |= set(DOC_SECTIONS) - {"table3-modes"}

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,18 @@ def test_cheap_sections_regenerate_the_documented_numbers(section, tmp_path):
     assert tables
     for name, t in tables.items():
         assert compare_rows(t, record[name]) == [], name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["s0", "s3"])
+def test_whole_generated_pages_are_their_scripts_output(page, tmp_path):
+    """s0.md and s3.md are whole pages written by their scripts (seconds each): a hand edit, or a code change
+    not regenerated, fails here. Only the script's own wall time in the header may differ."""
+    out = tmp_path / f"{page}.md"
+    subprocess.run([sys.executable, str(DOCS / f"{page}.py"), "--out", str(out)], check=True,
+                   capture_output=True, timeout=600)
+
+    def norm(text: str) -> str:
+        return re.sub(r"\(\d+ s([;)])", r"(… s\1", text, count=1)
+
+    assert norm(out.read_text()) == norm((DOCS / f"{page}.md").read_text())

@@ -46,3 +46,18 @@ def test_the_cost_block_is_a_timing_measurement_with_its_machine_and_load():
     pairs = [(r[0], r[1]) for r in rec["rows"]]
     assert pairs == [(d, k) for d in ("kaist", "geolife") for k in COST_KINDS]
     assert rec["columns"][:2] == ["dataset", "predictor"] and "fit_s" in rec["columns"]
+
+
+def test_unseen_cells_count_the_moves_markov_cannot_know():
+    from types import SimpleNamespace
+
+    from edgeroam.sweep.predict_docs import unseen_cells
+
+    train = pd.DataFrame({"cell": [1, 2, 3], "next_cell": [2, 3, 4]})
+    # 4 moves: to 5 (unseen, from 1), to 4 (seen as a target), to 6 from 9 (both unseen), to 2 from 4
+    # (4 ends no training window); one futile window is left out
+    test = pd.DataFrame({"cell": [1, 3, 9, 4, 2], "next_cell": [5, 4, 6, 2, 2],
+                         "futile": [False, False, False, False, True]})
+    data = SimpleNamespace(train=SimpleNamespace(meta=train), test=SimpleNamespace(meta=test))
+    got = unseen_cells(data)
+    assert got == {"train_windows": 3, "moves": 4, "to_unseen_cell_pct": 50.0, "no_markov_context_pct": 50.0}
