@@ -338,17 +338,20 @@ def _load(
 ) -> pd.DataFrame:
     """`load_dataset` without its final-table cache (`cache` is the parsed-files cache)."""
     from edgeroam.datasets.project import project
-    from edgeroam.datasets.regions import filter_region
+    from edgeroam.datasets.regions import filter_region, region_mask
     from edgeroam.datasets.resample import resample
     from edgeroam.datasets.synthetic import synthetic_traces
 
     if kind == "synthetic":
         traces = synthetic_traces(**(synthetic or {}))
+        reg = resolve_region(kind, region, traces)
     else:
         traces = _read(kind, root, cache=cache, lenient=lenient, site=site, reader=reader)
+        reg = resolve_region(kind, region, traces)  # needs x, y only for KAIST's own (unprojected) frame
         if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
-            traces = project(traces)
-    reg = resolve_region(kind, region, traces)
+            # rows outside a lon/lat region are dropped below: they are left unprojected (x, y NaN)
+            inside = region_mask(traces, reg) if reg is not None and reg.frame == "lonlat" else None
+            traces = project(traces, rows=inside)
     if interval_s is not None:
         gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
         return resample(traces, interval_s, max_gap_s=gap, region=reg)

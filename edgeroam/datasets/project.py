@@ -37,8 +37,10 @@ def utm_crs_for(lon: float | np.ndarray, lat: float | np.ndarray) -> str:
     ok = np.isfinite(lon_a) & np.isfinite(lat_a)
     if not ok.any():
         raise DatasetError("cannot choose a UTM zone: no finite lat/lon values")
-    mlon = float(np.median(lon_a[ok]))
-    mlat = float(np.median(lat_a[ok]))
+    if not ok.all():
+        lon_a, lat_a = lon_a[ok], lat_a[ok]
+    mlon = float(np.median(lon_a))
+    mlat = float(np.median(lat_a))
     if not (-180.0 <= mlon <= 180.0 and -90.0 <= mlat <= 90.0):
         raise DatasetError(f"cannot choose a UTM zone: median lon/lat ({mlon}, {mlat}) out of range")
     zone = int(np.floor((mlon + 180.0) / 6.0)) % 60 + 1
@@ -56,22 +58,30 @@ _PARALLEL_FROM = 200_000
 
 
 def _transform(src: str, dst: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`a`, `b` transformed from `src` to `dst` (always x/lon first), in slices on every core when large.
+    """`a`, `b` transformed from `src` to `dst` (always x/lon first) into new arrays, in place in slices on
+    every core when large.
 
     Each point is transformed on its own, so the slices give exactly the single call's numbers; each thread
     has its own Transformer (they are not thread-safe).
     """
+    x = np.array(a, dtype=np.float64, order="C")  # the output: a copy transformed in place
+    y = np.array(b, dtype=np.float64, order="C")
     workers = min(os.cpu_count() or 1, 4)
-    if len(a) < _PARALLEL_FROM or workers < 2:
-        return _transformer(src, dst).transform(a, b)
-    cuts = np.linspace(0, len(a), workers + 1).astype(np.int64)
+    if len(x) < _PARALLEL_FROM or workers < 2:
+        _transformer(src, dst).transform(x, y, inplace=True)
+        return x, y
+    cuts = np.linspace(0, len(x), workers + 1).astype(np.int64)
     spans = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+
+    def run(span: tuple[int, int]) -> None:
+        _transformer(src, dst).transform(x[span[0] : span[1]], y[span[0] : span[1]], inplace=True)
+
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda s: _transformer(src, dst).transform(a[s[0]:s[1]], b[s[0]:s[1]]), spans))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        list(pool.map(run, spans))
+    return x, y
 
 
-def project(traces: pd.DataFrame, crs: str | None = None) -> pd.DataFrame:
+def project(traces: pd.DataFrame, crs: str | None = None, *, rows: np.ndarray | None = None) -> pd.DataFrame:
     """Return a copy of `traces` with x, y (metres) computed from lon, lat in `crs`.
 
     Parameters
@@ -79,33 +89,42 @@ def project(traces: pd.DataFrame, crs: str | None = None) -> pd.DataFrame:
     traces : DataFrame
         A Traces table with lat/lon filled.
     crs : str, optional
-        Target projected CRS (anything pyproj accepts); default: the UTM zone of the data (`utm_crs_for`).
+        Target projected CRS (anything pyproj accepts); default: the UTM zone of the data (`utm_crs_for`,
+        from every row).
+    rows : bool array, optional
+        Only these rows get x, y (the others stay NaN): for a caller that drops the others anyway.
 
     Returns
     -------
     DataFrame
         Same rows; x, y filled where lat/lon are finite; attrs "crs" set and "metric_frame" = "utm".
         A table that has no lat/lon but already holds metric x, y (KAIST's local frame, synthetic traces)
-        is returned unchanged (a copy).
+        is returned unchanged (a copy). The other columns are shared with `traces` (copy-on-write).
     """
     lat = traces["lat"].to_numpy(dtype=float)
     lon = traces["lon"].to_numpy(dtype=float)
     ok = np.isfinite(lat) & np.isfinite(lon)
-    out = traces.copy()
-    out.attrs = dict(traces.attrs)
     if not ok.any():
-        if len(traces) and np.isfinite(traces["x"].to_numpy(dtype=float)).all():
-            return out
-        if len(traces) == 0:
+        if len(traces) == 0 or np.isfinite(traces["x"].to_numpy(dtype=float)).all():
+            out = traces.copy(deep=False)
+            out.attrs = dict(traces.attrs)
             return out
         raise DatasetError("cannot project: the traces have neither lat/lon nor metric x/y")
+    every = bool(ok.all())
     if crs is None:
-        crs = utm_crs_for(lon[ok], lat[ok])
-    x = np.full(len(traces), np.nan)
-    y = np.full(len(traces), np.nan)
-    x[ok], y[ok] = _transform("EPSG:4326", crs, lon[ok], lat[ok])
-    out["x"] = x
-    out["y"] = y
+        crs = utm_crs_for(lon, lat) if every else utm_crs_for(lon[ok], lat[ok])
+    use = ok if rows is None else ok & np.asarray(rows, dtype=bool)
+    if use.all():
+        x, y = _transform("EPSG:4326", crs, lon, lat)
+    else:
+        x = np.full(len(traces), np.nan)
+        y = np.full(len(traces), np.nan)
+        x[use], y[use] = _transform("EPSG:4326", crs, lon[use], lat[use])
+    new = {"x": x, "y": y}
+    # the other columns are shared (copy-on-write), x and y taken as they are: `out["x"] = x` would copy
+    columns = [*traces.columns, *(c for c in new if c not in traces.columns)]
+    out = pd.DataFrame({c: new[c] if c in new else traces[c] for c in columns}, copy=False)
+    out.attrs = dict(traces.attrs)
     out.attrs["crs"] = crs
     out.attrs["metric_frame"] = "utm"
     return out

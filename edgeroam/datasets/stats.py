@@ -39,14 +39,22 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame with columns ``i`` (first sample's position), ``dt`` (s), ``dist`` (m).
     """
+    i, dt, dist = _steps(traces)
+    return pd.DataFrame({"i": i, "dt": dt, "dist": dist}, copy=False)
+
+
+def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`step_table`'s columns as arrays (i, dt, dist)."""
     n = len(traces)
     if n < 2:
-        return pd.DataFrame({"i": np.zeros(0, np.int64), "dt": np.zeros(0), "dist": np.zeros(0)})
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     u = traces["user"].cat.codes.to_numpy()
     tr = traces["traj"].to_numpy()
     t = traces["t"].to_numpy(dtype=float)
-    same = (u[1:] == u[:-1]) & (tr[1:] == tr[:-1])
-    i = np.nonzero(same)[0]
+    same = u[1:] == u[:-1]
+    same &= tr[1:] == tr[:-1]
+    i = np.flatnonzero(same)
+    del same
     dt = t[i + 1] - t[i]
     x = traces["x"].to_numpy(dtype=float)
     y = traces["y"].to_numpy(dtype=float)
@@ -61,16 +69,18 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
             + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
         )
         dist[bad] = 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return pd.DataFrame({"i": i, "dt": dt, "dist": dist})
+    return i, dt, dist
 
 
-def _speed(steps: pd.DataFrame, use: np.ndarray, user_codes: np.ndarray) -> dict[str, float | int | None]:
+def _speed(
+    steps: tuple[np.ndarray, np.ndarray, np.ndarray], use: np.ndarray, user_codes: np.ndarray
+) -> dict[str, float | int | None]:
     """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means."""
-    dt = steps["dt"].to_numpy()[use]
-    dist = steps["dist"].to_numpy()[use]
-    users = user_codes[steps["i"].to_numpy()[use]]
+    i, dt, dist = steps
+    dt, dist, users = dt[use], dist[use], user_codes[i[use]]
     ok = np.isfinite(dist)
-    dt, dist, users = dt[ok], dist[ok], users[ok]
+    if not ok.all():
+        dt, dist, users = dt[ok], dist[ok], users[ok]
     total_t = float(dt.sum())
     if total_t <= 0:
         return {
@@ -83,6 +93,7 @@ def _speed(steps: pd.DataFrame, use: np.ndarray, user_codes: np.ndarray) -> dict
         }
     v = dist / dt
     moving = v >= STATIONARY_MPS
+    del v
     mt = float(dt[moving].sum())
     size = int(users.max()) + 1
     ut = np.bincount(users, weights=dt, minlength=size)
@@ -96,6 +107,24 @@ def _speed(steps: pd.DataFrame, use: np.ndarray, user_codes: np.ndarray) -> dict
         "steps": int(len(dt)),
         "hours": total_t / 3600.0,
     }
+
+
+def _count_users(codes: np.ndarray, categories: int) -> int:
+    """How many categories occur among `codes` (a categorical's codes; -1, missing, is not counted)."""
+    return int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=categories)))
+
+
+def _count_trajectories(codes: np.ndarray, traj: np.ndarray) -> int:
+    """How many (user, traj) pairs occur among rows with a user: one plus the breaks when the rows are sorted
+    by user, traj (a Traces table), else the distinct pairs."""
+    if len(codes) == 0:
+        return 0
+    traj = traj.astype(np.int64, copy=False)
+    step_u, step_t = np.diff(codes), np.diff(traj)
+    if codes[0] >= 0 and ((step_u > 0) | ((step_u == 0) & (step_t >= 0))).all():
+        return 1 + int(np.count_nonzero((step_u != 0) | (step_t != 0)))
+    has = codes >= 0
+    return int(np.unique(np.stack([codes[has], traj[has]]), axis=1).shape[1])
 
 
 def _when(t: float) -> str | float:
@@ -133,17 +162,17 @@ def dataset_info(
         steps, hours), ``mean_speed_mps``, ``mean_speed_region_mps``, ``perdnn_mean_speed_mps``,
         ``speed_definition``.
     """
-    steps = step_table(traces)
+    steps = _steps(traces)
     codes = traces["user"].cat.codes.to_numpy().astype(np.int64)
-    dt = steps["dt"].to_numpy()
+    ncat = len(traces["user"].cat.categories)
+    dt = steps[1]
     use = (dt > 0) & (dt <= max_gap_s)
     t = traces["t"].to_numpy(dtype=float)
-    n_traj = int(traces.groupby(["user", "traj"], observed=True).ngroups) if len(traces) else 0
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
-        "users": int(traces["user"].nunique()),
-        "trajectories": n_traj,
+        "users": _count_users(codes, ncat),
+        "trajectories": _count_trajectories(codes, traces["traj"].to_numpy()),
         "points": int(len(traces)),
         "t_start": _when(float(t.min())) if len(t) else None,
         "t_end": _when(float(t.max())) if len(t) else None,
@@ -156,11 +185,11 @@ def dataset_info(
     if region is not None:
         reg = get_region(region)
         mask = region_mask(traces, reg)
-        i = steps["i"].to_numpy()
+        i = steps[0]
         in_steps = use & mask[i] & mask[i + 1] if len(i) else use
         info["region"] = reg.to_dict()
         info["points_in_region"] = int(mask.sum())
-        info["users_in_region"] = int(traces["user"][mask].nunique())
+        info["users_in_region"] = _count_users(codes[mask], ncat)
         info["speed_in_region"] = _speed(steps, in_steps, codes)
         info["mean_speed_region_mps"] = info["speed_in_region"]["mean_speed_mps"]
     else:
