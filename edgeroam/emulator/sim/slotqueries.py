@@ -112,5 +112,17 @@ def close_windows(sim: Any, windows: list, now: float, out: Any) -> list:
                               full=pl.parts(np.ones(pl.n_layers, bool)), gap_s=sim.setup.query_gap_s,
                               slots=slots, capacity=cap, name=f"server {server}")
         for w, run in zip(ws, runs, strict=True):
-            out.queries.extend((w.row, w.client, w.server, q[0], q[1], 1) for q in run)
+            out.queries.extend((w.row, w.client, w.server, *seg) for seg in _runs(run))
     return keep
+
+
+def _runs(queries: list[tuple[float, float, float, float]]) -> list[tuple[float, float, int]]:
+    """Consecutive queries of the same latency as (start of the first, latency_s, count): the query
+    table's rows."""
+    out: list[list] = []
+    for start, lat, _, _ in queries:
+        if out and abs(out[-1][1] - lat) <= 1e-12:
+            out[-1][2] += 1
+        else:
+            out.append([start, lat, 1])
+    return [tuple(r) for r in out]
