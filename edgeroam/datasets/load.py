@@ -349,15 +349,50 @@ def _load(
         traces = _read(kind, root, cache=cache, lenient=lenient, site=site, reader=reader)
         reg = resolve_region(kind, region, traces)  # needs x, y only for KAIST's own (unprojected) frame
         if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
-            # rows outside a lon/lat region are dropped below: they are left unprojected (x, y NaN)
             inside = region_mask(traces, reg) if reg is not None and reg.frame == "lonlat" else None
-            traces = project(traces, rows=inside)
+            if inside is not None and inside.any():
+                return _cut_then_project(traces, reg, inside, interval_s, max_gap_s)
+            traces = project(traces)
     if interval_s is not None:
         gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
         return resample(traces, interval_s, max_gap_s=gap, region=reg)
     if reg is not None:
         return filter_region(traces, reg)
     return traces
+
+
+def _cut_then_project(
+    traces: pd.DataFrame, reg: Region, inside: Any, interval_s: float | None, max_gap_s: float | None
+) -> pd.DataFrame:
+    """`_load`'s result for an unprojected table and a lon/lat region, projecting only the rows inside.
+
+    The same table as projecting every row and then cutting (and resampling): the UTM zone comes from every
+    row; for resampling, the segments (gaps, leaving and re-entering the region) are numbered on the whole
+    table first and become the cut rows' ``traj``, so the resampler splits the cut rows exactly where it
+    would have split the whole table.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from edgeroam.datasets.project import project, utm_crs_for
+    from edgeroam.datasets.regions import filter_region
+    from edgeroam.datasets.resample import resample, segment_ids
+
+    crs = utm_crs_for(traces["lon"].to_numpy(), traces["lat"].to_numpy())
+    if interval_s is None:
+        cut = traces.loc[inside].reset_index(drop=True)
+        cut.attrs = dict(traces.attrs)
+        return filter_region(project(cut, crs), reg)
+    gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
+    seg = segment_ids(traces, max_gap_s=gap, inside=inside)
+    rows = np.flatnonzero(seg >= 0)
+    columns = {c: traces[c].take(rows).reset_index(drop=True) for c in traces.columns if c != "traj"}
+    columns["traj"] = pd.Series(seg[rows].astype(np.int32), copy=False)  # each segment: a trajectory
+    cut = pd.DataFrame({c: columns[c] for c in traces.columns}, copy=False)
+    cut.attrs = dict(traces.attrs)
+    out = resample(project(cut, crs), interval_s, max_gap_s=gap)
+    out.attrs["resample"]["region"] = reg.name
+    return out
 
 
 def read_counts(traces: pd.DataFrame) -> dict[str, Any]:

@@ -41,9 +41,16 @@ def segment_ids(traces: pd.DataFrame, *, max_gap_s: float, inside: np.ndarray | 
     t = traces["t"].to_numpy(dtype=float)
     keep = np.ones(n, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
     start = np.ones(n, dtype=bool)
-    start[1:] = (u[1:] != u[:-1]) | (tr[1:] != tr[:-1]) | (np.diff(t) > max_gap_s) | (keep[1:] & ~keep[:-1])
-    seg = np.cumsum(start) - 1
-    return np.where(keep, seg, -1)
+    later = start[1:]  # each term or-ed in place: one temporary at a time on a large table
+    np.not_equal(u[1:], u[:-1], out=later)
+    later |= tr[1:] != tr[:-1]
+    later |= np.diff(t) > max_gap_s
+    later |= keep[1:] & ~keep[:-1]
+    seg = np.cumsum(start)
+    del start
+    seg -= 1
+    seg[~keep] = -1
+    return seg
 
 
 def resample(
@@ -100,6 +107,7 @@ def resample(
     rows = np.nonzero(keep & ~dup)[0]
     seg = seg_all[rows]
     t = t_all[rows]
+    del seg_all, keep, dup, inside  # the rest works on the kept rows only
 
     # segments: first/last row (positions in `rows`)
     first = np.r_[0, np.nonzero(np.diff(seg))[0] + 1] if len(rows) else np.zeros(0, dtype=np.int64)

@@ -39,28 +39,36 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame with columns ``i`` (first sample's position), ``dt`` (s), ``dist`` (m).
     """
-    i, dt, dist = _steps(traces)
-    return pd.DataFrame({"i": i, "dt": dt, "dist": dist}, copy=False)
+    same, dt, dist = _steps(traces)
+    return pd.DataFrame({"i": np.flatnonzero(same), "dt": dt, "dist": dist}, copy=False)
 
 
 def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`step_table`'s columns as arrays (i, dt, dist)."""
+    """`step_table` as arrays: ``same`` (row k and k + 1 are one trajectory's; step k is kept where True),
+    dt and dist of the kept steps. Differences go through one scratch array, so a large table costs three
+    step-sized arrays at a time, not index arrays and gathers."""
     n = len(traces)
     if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        return np.zeros(max(n - 1, 0), bool), np.zeros(0), np.zeros(0)
     u = traces["user"].cat.codes.to_numpy()
     tr = traces["traj"].to_numpy()
-    t = traces["t"].to_numpy(dtype=float)
     same = u[1:] == u[:-1]
     same &= tr[1:] == tr[:-1]
-    i = np.flatnonzero(same)
-    del same
-    dt = t[i + 1] - t[i]
-    x = traces["x"].to_numpy(dtype=float)
-    y = traces["y"].to_numpy(dtype=float)
-    dist = np.hypot(x[i + 1] - x[i], y[i + 1] - y[i])
+    scratch = np.empty(n - 1)
+
+    def step(column: str) -> np.ndarray:  # v[k + 1] - v[k] over the kept steps
+        v = traces[column].to_numpy(dtype=float)
+        np.subtract(v[1:], v[:-1], out=scratch)
+        return scratch[same]
+
+    dist = step("x")
+    dy = step("y")
+    np.hypot(dist, dy, out=dist)
+    del dy
+    dt = step("t")
     bad = ~np.isfinite(dist)
     if bad.any():
+        i = np.flatnonzero(same)
         lat = np.radians(traces["lat"].to_numpy(dtype=float))
         lon = np.radians(traces["lon"].to_numpy(dtype=float))
         a, b = i[bad], i[bad] + 1
@@ -69,15 +77,17 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
         )
         dist[bad] = 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return i, dt, dist
+    return same, dt, dist
 
 
 def _speed(
-    steps: tuple[np.ndarray, np.ndarray, np.ndarray], use: np.ndarray, user_codes: np.ndarray
+    steps: tuple[np.ndarray, np.ndarray, np.ndarray], use: np.ndarray, step_users: np.ndarray
 ) -> dict[str, float | int | None]:
-    """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means."""
-    i, dt, dist = steps
-    dt, dist, users = dt[use], dist[use], user_codes[i[use]]
+    """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means.
+
+    `use` selects among the kept steps of `_steps`; `step_users` is the user code of each kept step."""
+    _, dt, dist = steps
+    dt, dist, users = dt[use], dist[use], step_users[use]
     ok = np.isfinite(dist)
     if not ok.all():
         dt, dist, users = dt[ok], dist[ok], users[ok]
@@ -119,12 +129,12 @@ def _count_trajectories(codes: np.ndarray, traj: np.ndarray) -> int:
     by user, traj (a Traces table), else the distinct pairs."""
     if len(codes) == 0:
         return 0
-    traj = traj.astype(np.int64, copy=False)
-    step_u, step_t = np.diff(codes), np.diff(traj)
-    if codes[0] >= 0 and ((step_u > 0) | ((step_u == 0) & (step_t >= 0))).all():
-        return 1 + int(np.count_nonzero((step_u != 0) | (step_t != 0)))
+    u0, u1, t0, t1 = codes[:-1], codes[1:], traj[:-1], traj[1:]
+    if codes[0] >= 0 and ((u1 > u0) | ((u1 == u0) & (t1 >= t0))).all():
+        return 1 + int(np.count_nonzero((u1 != u0) | (t1 != t0)))
     has = codes >= 0
-    return int(np.unique(np.stack([codes[has], traj[has]]), axis=1).shape[1])
+    pairs = np.stack([codes[has].astype(np.int64), traj[has].astype(np.int64)])
+    return int(np.unique(pairs, axis=1).shape[1])
 
 
 def _when(t: float) -> str | float:
@@ -163,10 +173,11 @@ def dataset_info(
         ``speed_definition``.
     """
     steps = _steps(traces)
-    codes = traces["user"].cat.codes.to_numpy().astype(np.int64)
+    codes = traces["user"].cat.codes.to_numpy()
     ncat = len(traces["user"].cat.categories)
-    dt = steps[1]
+    same, dt = steps[0], steps[1]
     use = (dt > 0) & (dt <= max_gap_s)
+    step_users = codes[:-1][same]
     t = traces["t"].to_numpy(dtype=float)
     info: dict = {
         "source": traces.attrs.get("source", ""),
@@ -179,18 +190,17 @@ def dataset_info(
         "span_s": float(t.max() - t.min()) if len(t) else 0.0,
         "time_is_absolute": bool(len(t) and t.min() >= _ABSOLUTE_T),
         "median_interval_s": float(np.median(dt)) if len(dt) else None,
-        "speed": _speed(steps, use, codes),
+        "speed": _speed(steps, use, step_users),
     }
     info["mean_speed_mps"] = info["speed"]["mean_speed_mps"]
     if region is not None:
         reg = get_region(region)
         mask = region_mask(traces, reg)
-        i = steps[0]
-        in_steps = use & mask[i] & mask[i + 1] if len(i) else use
+        in_steps = use & (mask[:-1] & mask[1:])[same] if len(same) else use
         info["region"] = reg.to_dict()
         info["points_in_region"] = int(mask.sum())
         info["users_in_region"] = _count_users(codes[mask], ncat)
-        info["speed_in_region"] = _speed(steps, in_steps, codes)
+        info["speed_in_region"] = _speed(steps, in_steps, step_users)
         info["mean_speed_region_mps"] = info["speed_in_region"]["mean_speed_mps"]
     else:
         info["region"] = None

@@ -33,6 +33,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("mode",)
 METRIC_FRAMES: tuple[str | None, ...] = ("utm", "local", None)
 _FLOAT_COLUMNS = ("t", "x", "y", "lat", "lon")
 MAX_REPORT_WARNINGS = 50
+_SHARED_NAN = int(pd.__version__.split(".")[0]) >= 3  # copy-on-write always on: a shared column is safe
 
 
 def empty_read_report() -> dict[str, Any]:
@@ -82,11 +83,14 @@ def make_traces(
     is_cat = isinstance(user.dtype, pd.CategoricalDtype)
     out["user"] = user.array if is_cat else pd.Categorical(user.astype(str))
     out["traj"] = df["traj"].to_numpy().astype(np.int32, copy=False)
+    nan: Any = None
     for col in _FLOAT_COLUMNS:
         if col in df.columns:
             out[col] = df[col].to_numpy().astype(np.float64, copy=False)
         else:
-            out[col] = np.full(n, np.nan)
+            if nan is None or not _SHARED_NAN:
+                nan = pd.Series(np.full(n, np.nan), index=pd.RangeIndex(n), copy=False)
+            out[col] = nan  # with copy-on-write the missing columns share one array until written
     if "mode" in df.columns:
         mode = df["mode"]
         out["mode"] = mode.array if isinstance(mode.dtype, pd.CategoricalDtype) else pd.Categorical(mode)

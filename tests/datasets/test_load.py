@@ -135,3 +135,34 @@ def test_describe_stores_its_info_and_a_warm_call_reads_only_that(shared_traces,
     assert other["points_in_region"] < info["points_in_region"]
     again, traces2, _ = describe_dataset("kaist", shared_traces, region="perdnn-kaist")
     assert again == info and traces2 is not None
+
+
+@pytest.mark.parametrize("interval_s", [None, 20.0])
+def test_a_lonlat_region_cut_before_projecting_gives_the_whole_tables_result(tmp_path, interval_s):
+    import pandas as pd
+
+    from edgeroam.datasets.regions import filter_region, get_region
+    from edgeroam.datasets.resample import resample
+
+    rng = np.random.default_rng(3)
+    parts = []
+    for user in ("a", "b"):  # random walks in and out of a 400 m box, with a long gap halfway
+        t = np.cumsum(rng.integers(1, 30, 600)).astype(float)
+        t[300:] += 500.0
+        lat = 39.92 + np.cumsum(rng.normal(0, 2e-4, 600))
+        lon = 116.40 + np.cumsum(rng.normal(0, 2e-4, 600))
+        parts.append(pd.DataFrame({"user": user, "t": t, "lat": lat, "lon": lon}))
+    path = tmp_path / "walks.csv"
+    pd.concat(parts).to_csv(path, index=False)
+    box = "lonlat:116.398,39.918,116.402,39.922"
+    whole = load_dataset("table", path, cache=False)  # every row projected
+    reg = get_region(box)
+    if interval_s is None:
+        want = filter_region(whole, reg)
+    else:
+        want = resample(whole, 20.0, max_gap_s=60, region=reg)
+    got = load_dataset("table", path, region=box, interval_s=interval_s, cache=False)
+    pd.testing.assert_frame_equal(got, want)
+    assert got.attrs == want.attrs
+    if interval_s is not None:  # the walks left and re-entered the box: several trajectories per user
+        assert got["traj"].max() >= 3
