@@ -351,7 +351,15 @@ def _load(
         if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
             inside = region_mask(traces, reg) if reg is not None and reg.frame == "lonlat" else None
             if inside is not None and inside.any():
-                return _cut_then_project(traces, reg, inside, interval_s, max_gap_s)
+                gap = None if interval_s is None else 3.0 * interval_s if max_gap_s is None else max_gap_s
+                cut, crs = _cut_to_region(traces, inside, gap)
+                del traces, inside  # only the cut rows are projected: free the whole table first
+                cut = project(cut, crs)
+                if interval_s is None or gap is None:
+                    return filter_region(cut, reg)
+                out = resample(cut, interval_s, max_gap_s=gap)
+                out.attrs["resample"]["region"] = reg.name
+                return out
             traces = project(traces)
     if interval_s is not None:
         gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
@@ -361,38 +369,32 @@ def _load(
     return traces
 
 
-def _cut_then_project(
-    traces: pd.DataFrame, reg: Region, inside: Any, interval_s: float | None, max_gap_s: float | None
-) -> pd.DataFrame:
-    """`_load`'s result for an unprojected table and a lon/lat region, projecting only the rows inside.
+def _cut_to_region(traces: pd.DataFrame, inside: Any, gap: float | None) -> tuple[pd.DataFrame, str]:
+    """The rows of an unprojected table inside a lon/lat region, and the UTM CRS of the whole table.
 
-    The same table as projecting every row and then cutting (and resampling): the UTM zone comes from every
-    row; for resampling, the segments (gaps, leaving and re-entering the region) are numbered on the whole
-    table first and become the cut rows' ``traj``, so the resampler splits the cut rows exactly where it
-    would have split the whole table.
+    Projecting the cut with that CRS and cutting (or resampling) it gives the same table as projecting every
+    row first. For resampling (`gap` given), the segments (gaps, leaving and re-entering the region) are
+    numbered on the whole table and become the cut rows' ``traj``, so the resampler splits the cut exactly
+    where it would have split the whole table.
     """
     import numpy as np
     import pandas as pd
 
-    from edgeroam.datasets.project import project, utm_crs_for
-    from edgeroam.datasets.regions import filter_region
-    from edgeroam.datasets.resample import resample, segment_ids
+    from edgeroam.datasets.project import utm_crs_for
+    from edgeroam.datasets.resample import segment_ids
 
     crs = utm_crs_for(traces["lon"].to_numpy(), traces["lat"].to_numpy())
-    if interval_s is None:
+    if gap is None:
         cut = traces.loc[inside].reset_index(drop=True)
-        cut.attrs = dict(traces.attrs)
-        return filter_region(project(cut, crs), reg)
-    gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
-    seg = segment_ids(traces, max_gap_s=gap, inside=inside)
-    rows = np.flatnonzero(seg >= 0)
-    columns = {c: traces[c].take(rows).reset_index(drop=True) for c in traces.columns if c != "traj"}
-    columns["traj"] = pd.Series(seg[rows].astype(np.int32), copy=False)  # each segment: a trajectory
-    cut = pd.DataFrame({c: columns[c] for c in traces.columns}, copy=False)
+    else:
+        seg = segment_ids(traces, max_gap_s=gap, inside=inside)
+        rows = np.flatnonzero(seg >= 0)
+        traj = pd.Series(seg[rows].astype(np.int32), copy=False)  # each segment: a trajectory
+        del seg
+        columns = {c: traj if c == "traj" else traces[c].take(rows).reset_index(drop=True) for c in traces}
+        cut = pd.DataFrame(columns, copy=False)
     cut.attrs = dict(traces.attrs)
-    out = resample(project(cut, crs), interval_s, max_gap_s=gap)
-    out.attrs["resample"]["region"] = reg.name
-    return out
+    return cut, crs
 
 
 def read_counts(traces: pd.DataFrame) -> dict[str, Any]:
