@@ -337,6 +337,11 @@ def route(G: nx.Graph, src: int | str, dst: int | str) -> tuple[tuple[tuple[str,
     >>> route(G, 0, 1)
     ((('s0', 'a'), ('a', 's1')), 1.0)
     """
+    u, v = server_node(src), server_node(dst)
+    if u != v and G.has_edge(u, v):
+        # neighbours (most pairs a policy sends between): the one-hop path is the only hop-shortest one, so
+        # this is what the search would return, without the search
+        return ((u, v),), float(G.edges[u, v]["delay_s"])
     nodes = shortest_path(G, src, dst)
     return tuple(zip(nodes[:-1], nodes[1:], strict=True)), path_delay_s(G, nodes)
 

@@ -15,6 +15,7 @@ from edgeroam.topology.backhaul import (
     path_bottleneck_bps,
     path_delay_s,
     path_length_stats,
+    route,
     shortest_path,
 )
 from edgeroam.topology.hexgrid import HexGrid, cell_id
@@ -118,6 +119,24 @@ def test_path_helpers_weight_key_and_callable():
     links = link_table(G)
     assert list(links.columns) == ["u", "v", "klass", "capacity_bps", "delay_s", "length_m"]
     assert len(links) == G.number_of_edges()
+
+
+def test_route_is_the_hop_shortest_path_with_its_delay():
+    # neighbours take the one-hop link without a search; every pair's route is the search's path
+    g = HexGrid(50.0)
+    s = _servers(g, [(0, 0), (1, 0), (5, 0), (5, 1), (-3, 7), (0, 1)])
+    G = build_backhaul(g, s, BackhaulParams(wireless_delay_ms=2.0))
+    ids = s["server"].tolist()
+    for a in ids:
+        for b in ids:
+            if a != b:
+                nodes = shortest_path(G, a, b)
+                links = tuple(zip(nodes[:-1], nodes[1:], strict=True))
+                assert route(G, a, b) == (links, path_delay_s(G, nodes))
+    a, b = _sid(s, 0, 0), _sid(s, 1, 0)
+    assert route(G, a, b) == (((f"s{a}", f"s{b}"),), 0.002)
+    with pytest.raises(TopologyError, match="s99"):
+        route(G, a, 99)
 
 
 def test_access_and_errors():

@@ -34,6 +34,7 @@ What it leaves to others: the error model and the classifier (prob.py, rank.py),
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,11 @@ def speeds(tick: Tick, interval_s: float) -> np.ndarray:
     return np.where(np.asarray(tick.history_len) >= 2, step, 0.0)
 
 
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., c - 1 for each count c, concatenated (the position of each entry within its group)."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 def _check(ok: bool, key: str, msg: str) -> None:
     if not ok:
         raise ScenarioError(None, f"policy.{key}", msg)
@@ -109,6 +115,9 @@ class TargetPolicy(Policy):
     >>> p.get_params()["targets"], p.set_params(targets=2).targets
     (3, 2)
     """
+
+    #: from this many users in a tick `decide` works on arrays (a tick of a few users goes user by user)
+    batch_users: int = 64
 
     def __init__(
         self, *, radius_m: float = 100.0, predictor: str = "model", rule: str = "nearest",
@@ -209,18 +218,34 @@ class TargetPolicy(Policy):
                 out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
         if not self.sends:
             return out
+        users = np.flatnonzero(tick.server >= 0)
+        if len(users) < self.batch_users:
+            self._decide_each(view, tick, users, out)
+            return out
+        owner, dst = self._targets(view, tick, users)
+        u_src, u_client = tick.server[users], tick.user_code[users]
+        src, client = u_src[owner], u_client[owner]
+        go = dst != src
+        out.extend(self._migrates(view, u_client.tolist(), u_src.tolist(), owner[go], client[go].tolist(),
+                                  src[go], dst[go]))
+        if self.keep_m > 0:
+            first = np.searchsorted(owner, np.arange(len(users) + 1)).tolist()
+            dst_l = dst.tolist()
+            for j, i in enumerate(users.tolist()):
+                self._keep(view, tick, i, dst_l[first[j]: first[j + 1]], out)
+        return out
+
+    def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray, out: list[Action]) -> None:
+        """`decide`'s targets and Migrates user by user (a tick with few users: cheaper than arrays)."""
         off, srv = self._near
         b = view.first_row
-        users = np.flatnonzero(tick.server >= 0)
         budget = self._budget(view, tick)
         ranked = self._rule.rank(view, tick, users, self._points[b: b + len(tick)], off, srv, self) \
             if self.rule != "nearest" else None
-        sites = self._sites
-        keep2 = self.keep_m ** 2
         servers, codes = tick.server.tolist(), tick.user_code.tolist()
-        plans: dict[int, Any] = {}  # future plan by target server: the loads are fixed within a tick
+        plans: dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] = {}
         for j, i in enumerate(users.tolist()):
-            src, client = int(servers[i]), int(codes[i])
+            src, client = servers[i], codes[i]
             if ranked is not None:
                 targets = ranked[j]
             else:
@@ -231,19 +256,97 @@ class TargetPolicy(Policy):
                     cand = near if self.count_current else near[near != src]
                     k = int(budget[i])
                     targets = (cand if k < 0 else cand[:k]).tolist()
+            have: Any = False  # not asked yet
             for dst in targets:
-                if dst != src:
-                    self._migrate(view, out, client, src, int(dst), plans)
-            if self.keep_m <= 0:
-                continue
-            held = view.held_by(client) - {src, *targets}
-            if held:
-                here = np.array([tick.x[i], tick.y[i]])
-                for s in sorted(held):
-                    d = sites[s] - here
-                    if d[0] * d[0] + d[1] * d[1] <= keep2:
-                        out.append(Migrate(client, src, s, ()))
-        return out
+                if dst == src:
+                    continue
+                dst = int(dst)
+                cut = self.fractional and (src in view.crowded or dst in view.crowded)
+                plan = plans.get((dst, cut))
+                if plan is None:
+                    plan = plans[(dst, cut)] = self._plan(view, dst, cut)
+                layers, index = plan
+                if not layers:
+                    continue
+                if self.relay:
+                    out.append(Migrate(client, src, dst, layers, relay=True))
+                    continue
+                if have is False:
+                    have = view.holds(client, src)
+                if have is None:
+                    out.append(Migrate(client, src, dst, ()))
+                    continue
+                lack = view.holds(client, dst)
+                # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack)
+                useful = have[index].any() if lack is None else (have[index] > lack[index]).any()
+                out.append(Migrate(client, src, dst, layers if useful else ()))
+            if self.keep_m > 0:
+                self._keep(view, tick, i, targets, out)
+
+    def _targets(self, view: MasterView, tick: Tick, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The targets of the rule as pairs: ``(owner, dst)``, owner the position of the user in `users`, in
+        user order and each user's target order (its current server may be among them)."""
+        off, srv = self._near
+        b = view.first_row
+        if self.rule != "nearest":
+            ranked = self._rule.rank(view, tick, users, self._points[b: b + len(tick)], off, srv, self)
+            counts = np.array([len(t) for t in ranked], np.int64)
+            dst = np.fromiter(itertools.chain.from_iterable(ranked), np.int64, int(counts.sum()))
+            return np.repeat(np.arange(len(users)), counts), dst
+        lo = off[b + users]
+        counts = off[b + users + 1] - lo
+        owner = np.repeat(np.arange(len(users)), counts)
+        dst = srv[np.repeat(lo, counts) + _ranks(counts)]
+        src = tick.server[users]
+        keep = np.ones(len(dst), bool)
+        if self.gate:  # predicted to stay (the nearest candidate is the current server): nothing goes ahead
+            first = np.cumsum(counts) - counts
+            some = counts > 0
+            stay = np.zeros(len(users), bool)
+            stay[some] = dst[first[some]] == src[some]
+            keep &= ~stay[owner]
+        if not self.count_current:
+            keep &= dst != src[owner]
+        owner, dst = owner[keep], dst[keep]
+        k = self._budget(view, tick)[users][owner]
+        pos = _ranks(np.bincount(owner, minlength=len(users)))
+        take = (k < 0) | (pos < k)
+        return owner[take], dst[take]
+
+    def _migrates(self, view: MasterView, u_client: list[int], u_src: list[int], owner: np.ndarray,
+                  client: list[int], src: np.ndarray, dst: np.ndarray) -> list[Action]:
+        """One Migrate per (user `owner`, target `dst`) pair: the future plan's layers of the target (cut for
+        crowded servers) when the source holds one of them that the target lacks (or always with `relay`),
+        else a refresh; none where the plan has no layers."""
+        if not len(dst):
+            return []
+        pl = view.planner
+        # one plan per target server and cut (the loads are fixed within a tick)
+        if self.fractional and view.crowded:
+            crowded = np.fromiter(view.crowded, np.int64, len(view.crowded))
+            cut = np.isin(src, crowded) | np.isin(dst, crowded)
+        else:
+            cut = np.zeros(len(dst), bool)
+        codes, pid = np.unique(dst * 2 + cut, return_inverse=True)
+        plans = [self._plan(view, int(c) // 2, bool(c % 2)) for c in codes.tolist()]
+        layers = [p[0] for p in plans]
+        dst_l, src_l, pid_l = dst.tolist(), src.tolist(), pid.tolist()
+        if self.relay:
+            return [Migrate(c, s, d, layers[p], relay=True)
+                    for c, s, d, p in zip(client, src_l, dst_l, pid_l, strict=True) if layers[p]]
+        # does the source hold a layer of the plan that the target lacks? (one array operation per tick)
+        holds = view.holds
+        none = np.zeros(pl.n_layers, bool)
+        have = np.stack([none if h is None else h
+                         for h in (holds(c, s) for c, s in zip(u_client, u_src, strict=True))])
+        lack = np.stack([none if h is None else h
+                         for h in (holds(c, d) for c, d in zip(client, dst_l, strict=True))])
+        wanted = np.zeros((len(plans), pl.n_layers), bool)
+        for j, p in enumerate(plans):
+            wanted[j, p[1]] = True
+        useful = (have[owner] & ~lack & wanted[pid]).any(axis=1).tolist()
+        return [Migrate(c, s, d, layers[p] if u else ())
+                for c, s, d, p, u in zip(client, src_l, dst_l, pid_l, useful, strict=True) if layers[p]]
 
     def _budget(self, view: MasterView, tick: Tick) -> np.ndarray:
         """Targets per user (-1: every candidate) of the nearest rule."""
@@ -253,33 +356,28 @@ class TargetPolicy(Policy):
         v = speeds(tick, view.interval_s)
         return np.where(v < self.v_split, k, self.targets_fast).astype(np.int64)
 
-    def _migrate(self, view: MasterView, out: list[Action], client: int, src: int, dst: int,
-                 plans: dict[int, Any]) -> None:
-        """The Migrate of one target: the future plan's layers (cut for crowded servers), or a refresh."""
-        entry = plans.get(dst)
-        if entry is None:
-            entry = plans[dst] = view.future_plan(dst)
-        cut = self.fractional and (src in view.crowded or dst in view.crowded)
+    def _plan(self, view: MasterView, dst: int, cut: bool) -> tuple[tuple[str, ...], np.ndarray]:
+        """Layers and layer indices of `dst`'s future plan, cut to the byte budget when `cut`."""
+        entry = view.future_plan(dst)
         if self._choice.default:
             if cut:
                 entry = view.planner.fraction(entry.load, view.fraction_bytes)
-            layers, index = entry.layers, entry.index
-        else:
-            layers, index = self._choice.layers(view.planner, entry.load)
-            if cut:  # the longest prefix within the budget
-                keep = int(np.searchsorted(np.cumsum(view.planner.weight_bytes[index]), view.fraction_bytes,
-                                           side="right"))
-                layers, index = layers[:keep], index[:keep]
-        if not layers:
-            return
-        if self.relay:
-            out.append(Migrate(client, src, dst, layers, relay=True))
-            return
-        have = view.holds(client, src)
-        if have is None:
-            out.append(Migrate(client, src, dst, ()))
-            return
-        lack = view.holds(client, dst)
-        # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack)
-        useful = have[index].any() if lack is None else (have[index] > lack[index]).any()
-        out.append(Migrate(client, src, dst, layers if useful else ()))
+            return entry.layers, entry.index
+        layers, index = self._choice.layers(view.planner, entry.load)
+        if cut:  # the longest prefix within the budget
+            keep = int(np.searchsorted(np.cumsum(view.planner.weight_bytes[index]), view.fraction_bytes,
+                                       side="right"))
+            layers, index = layers[:keep], index[:keep]
+        return layers, index
+
+    def _keep(self, view: MasterView, tick: Tick, i: int, targets: list[int], out: list[Action]) -> None:
+        """A refresh (Migrate with no layers) to every other server holding user `i`'s layers within `keep_m`
+        of the user."""
+        src, client = int(tick.server[i]), int(tick.user_code[i])
+        held = view.held_by(client) - {src, *targets}
+        if held:
+            here = np.array([tick.x[i], tick.y[i]])
+            for s in sorted(held):
+                d = self._sites[s] - here
+                if d[0] * d[0] + d[1] * d[1] <= self.keep_m ** 2:
+                    out.append(Migrate(client, src, s, ()))

@@ -183,7 +183,6 @@ class SimBackend:
         self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._full = np.ones(self.n_layers, dtype=bool)
         self.up_bps = float(up_bps)
-        self._servers = {int(x) for x in servers}
         self._wifi: dict[int, PSServer] = {}
         self._paths: dict[Key, tuple[tuple, float]] = {}
         self._links = backhaul_links(backhaul)
@@ -335,6 +334,8 @@ class SimBackend:
     def execute(self, actions: list[Action]) -> None:
         """Carry out `actions` now, in `sort_actions` order; they replace the standing relay orders."""
         self._orders = {}
+        if self.server_plans is None:
+            actions = self._refresh_only(actions)
         for a in sort_actions(actions):
             self.actions_done += 1
             if isinstance(a, SetPlan):
@@ -345,6 +346,32 @@ class SimBackend:
                 self._drop((a.client, a.server))
             else:  # pragma: no cover - sort_actions rejects other objects
                 raise RunError(f"unknown action {a!r}")
+
+    def _refresh_only(self, actions: list[Action]) -> list[Action]:
+        """Carry out the Migrates with no layers (most of a tick's actions) at once; the other actions.
+
+        Such a Migrate only refreshes the TTL of what `dst` holds of the client, to the same tick for all of
+        them, so without a per-server LRU order (`server_plans`) where it falls among the tick's actions
+        does not matter: a pair that starts holding later in the batch is refreshed when it does, and a
+        Drop of the client comes after its Migrates in `sort_actions` order anyway.
+        """
+        rest: list[Action] = []
+        keys: list[Key] = []
+        for a in actions:
+            if type(a) is Migrate and not a.layers:  # noqa: E721 - exactly a Migrate
+                keys.append((a.client, a.dst))
+            else:
+                rest.append(a)
+        self.actions_done += len(keys)
+        if self.everywhere or self.ttl <= 0:
+            return rest
+        exp = self._k + self.ttl
+        held, expire = self._held, self._expire
+        new = [k for k in keys if k in held and expire.get(k) != exp]
+        if new:
+            expire.update(dict.fromkeys(new, exp))
+            self._expiring.setdefault(exp, []).extend(new)
+        return rest
 
     def _indices(self, names: tuple[str, ...]) -> np.ndarray:
         idx = self._names_cache.get(names)

@@ -218,3 +218,16 @@ def test_the_default_chunk_is_8_mb():
     b.settle(7, 1)
     b.advance(100.0)
     assert b.transfers()["layers"].tolist() == [0, 2, 1]
+
+
+def test_refreshes_of_a_batch_renew_only_the_pairs_held(make_backend):
+    b = make_backend()  # TTL 2 intervals
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 1, np.ones(3, bool))
+    b.begin_tick(1, 10.0, {})
+    b.execute([Migrate(7, 0, 1, ()), Migrate(8, 0, 2, ())])  # 7 on s1 lives to tick 3; s2 holds nothing of 8
+    assert b.actions_done == 2 and b.holds(8, 2) is None
+    b.begin_tick(3, 30.0, {})
+    assert b.holds(7, 1) is not None
+    b.begin_tick(4, 40.0, {})
+    assert b.holds(7, 1) is None
