@@ -170,7 +170,9 @@ def prepare(member: Any, data: bytes, header_lines: int, header: bytes | None) -
         out.problem = TraceFormatError(member.display, f"empty file: {what}", line=header_lines + 1)
         return out
     out.needs_newline = not data.endswith(b"\n")
-    out.nlines = data.count(b"\n", out.start) + int(out.needs_newline)
+    # numpy counts newlines about 3x faster than bytes.count, and its compare releases the GIL
+    newlines = np.count_nonzero(np.frombuffer(data, np.uint8, offset=out.start) == 10)
+    out.nlines = int(newlines) + int(out.needs_newline)
     return out
 
 
@@ -193,9 +195,19 @@ def warn(report: dict[str, Any], text: str) -> None:
 
 
 def parse_files(
-    prepared: list[Prepared], spec: LineParser, *, lenient: bool, threads: bool, report: dict[str, Any]
+    prepared: list[Prepared],
+    spec: LineParser,
+    *,
+    lenient: bool,
+    threads: bool,
+    report: dict[str, Any],
+    scratch: Callable[[int], bytearray] | None = None,
 ) -> Parsed:
-    """One C parse over the concatenated data lines of all usable files; bisection only when it fails."""
+    """One C parse over the concatenated data lines of all usable files; bisection only when it fails.
+
+    `scratch(size)` gives a reusable buffer of at least `size` bytes to concatenate into (a fresh buffer's
+    page faults cost more than the copy); only for a parser whose table keeps no view of its input (no string
+    columns)."""
     files: list[Prepared] = []
     for p in prepared:
         if p.problem is None:
@@ -209,15 +221,7 @@ def parse_files(
         else:
             raise p.problem
     report["files"] += len(prepared)
-    parts: list[bytes | memoryview] = [spec.sentinel]
-    for p in files:
-        parts.append(memoryview(p.data)[p.start :])
-        if p.needs_newline:
-            parts.append(b"\n")
-    buffer = b"".join(parts)
-    del parts
-    for p in files:  # the raw bytes live on in `buffer` only; free them early (the peak memory halves)
-        p.data = b""
+    buffer = _concatenate(spec.sentinel, files, scratch)
     counts = np.fromiter((p.nlines for p in files), dtype=np.int64, count=len(files))
     total = int(counts.sum())
     report["lines"] += total
@@ -233,7 +237,7 @@ def parse_files(
         row_file = np.repeat(np.arange(len(files), dtype=np.int32), counts)
         return Parsed(table.slice(1), row_file, None, files, spec.header_lines + 1, report)
     # slow path: find the bad lines, then parse the good ones
-    lines = buffer.split(b"\n")[1:-1]
+    lines = bytes(buffer).split(b"\n")[1:-1]
     del buffer
     bad = locate_bad_lines(lines, spec.parses, first_only=not lenient)
     bad_arr = np.asarray(bad, dtype=np.int64)
@@ -264,6 +268,37 @@ def parse_files(
     return Parsed(
         table, all_files[keep].astype(np.int32), all_lines[keep], files, spec.header_lines + 1, report
     )
+
+
+def _concatenate(
+    sentinel: bytes, files: list[Prepared], scratch: Callable[[int], bytearray] | None
+) -> bytes | memoryview:
+    """The sentinel and every file's data lines (each ending in a newline) in one buffer; each file's bytes
+    are freed once copied (the raw text lives on in the buffer only, so the peak memory halves)."""
+    if scratch is None:
+        parts: list[bytes | memoryview] = [sentinel]
+        for p in files:
+            parts.append(memoryview(p.data)[p.start :])
+            if p.needs_newline:
+                parts.append(b"\n")
+        joined = b"".join(parts)
+        del parts
+        for p in files:
+            p.data = b""
+        return joined
+    size = len(sentinel) + sum(len(p.data) - p.start + p.needs_newline for p in files)
+    view = memoryview(scratch(size))
+    view[: len(sentinel)] = sentinel
+    pos = len(sentinel)
+    for p in files:
+        n = len(p.data) - p.start
+        view[pos : pos + n] = memoryview(p.data)[p.start :]
+        pos += n
+        if p.needs_newline:
+            view[pos] = 10
+            pos += 1
+        p.data = b""
+    return view[:pos]
 
 
 def apply_row_checks(

@@ -22,9 +22,10 @@ import functools
 import os
 import re
 import struct
+import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -482,9 +483,16 @@ def read_geolife(
             except (DatasetError, TraceFormatError) as exc:
                 label_error = exc
         by_user = _labels_by_user(label_table) if label_table is not None else None
+        buffers = threading.local()  # one concatenation buffer per worker, reused batch after batch
+
+        def scratch(size: int) -> bytearray:
+            buf: bytearray | None = getattr(buffers, "buf", None)
+            if buf is None or len(buf) < size:  # a new one, never resized: no view of the old one can break
+                buf = buffers.buf = bytearray(size + size // 4)
+            return buf
 
         def read_batch(batch: list[_Member]) -> _Batch:
-            return _read_batch(store, batch, lenient, by_user)
+            return _read_batch(store, batch, lenient, by_user, scratch)
 
         batches = _batches(members, nworkers)
         if len(batches) > 1:
@@ -554,13 +562,20 @@ class _Batch:
 
 
 def _read_batch(
-    store: _Store, batch: list[_Member], lenient: bool, by_user: dict[str, _UserLabels] | None
+    store: _Store,
+    batch: list[_Member],
+    lenient: bool,
+    by_user: dict[str, _UserLabels] | None,
+    scratch: Callable[[int], bytearray],
 ) -> _Batch:
     """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes."""
     header = PLT_HEADER_LINE.encode()
     prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
     reports = [empty_read_report() for _ in _PHASES]
-    parsed = parse_files(prepared, _PLT_SPEC, lenient=lenient, threads=False, report=reports[0])
+    # the .plt parse keeps no string column, so the table holds no view of the reused buffer
+    parsed = parse_files(
+        prepared, _PLT_SPEC, lenient=lenient, threads=False, report=reports[0], scratch=scratch
+    )
     phase = 1
     try:
         lat = column(parsed.table, "lat", np.float64)
