@@ -38,6 +38,8 @@ __all__ = ["FlowRecord", "FluidNetwork", "Transfer", "backhaul_links", "max_min_
 _TIME_EPS = 1e-10
 """A flow whose remaining bytes take at most this long at its rate is complete (absorbs float residue)."""
 _BYTE_EPS = 1e-6
+_SMALL = 24
+"""Flow-link entries up to which `max_min_rates` runs in plain Python (`_max_min_small`)."""
 
 
 def backhaul_links(graph: Any, capacity: str = "capacity_bps") -> dict[tuple[Hashable, Hashable], float]:
@@ -88,6 +90,8 @@ def max_min_rates(capacity: np.ndarray, flow_ptr: np.ndarray, flow_links: np.nda
     (``minimum.reduceat`` over the flow -> links and link -> flows incidence); the number of rounds is the
     length of the longest chain of bottlenecks that depend on each other, a handful in practice.
     """
+    if len(flow_links) <= _SMALL:
+        return _max_min_small(capacity, np.diff(flow_ptr).tolist(), np.asarray(flow_links).tolist())
     n_links = len(capacity)
     n_flows = len(flow_ptr) - 1
     rates = np.full(n_flows, math.inf)
@@ -136,6 +140,51 @@ def max_min_rates(capacity: np.ndarray, flow_ptr: np.ndarray, flow_links: np.nda
         seglen = seglen[~newly]
         lf = lf[~frozen[lf]]
     return rates
+
+
+def _max_min_small(capacity: np.ndarray, lengths: list[int], flat: list[int]) -> np.ndarray:
+    """`max_min_rates` of a few flows in plain Python: the same floating-point operations in the same order
+    (bit-identical rates), without the fixed cost of a dozen numpy calls per round (most recomputations of a
+    sparse replay have one to four flows)."""
+    rates = [math.inf] * len(lengths)
+    flows: list[tuple[int, list[int]]] = []
+    pos = 0
+    for f, k in enumerate(lengths):
+        if k:
+            flows.append((f, flat[pos: pos + k]))
+        pos += k
+    count: dict[int, int] = {}
+    for _f, links in flows:
+        for lk in links:
+            count[lk] = count.get(lk, 0) + 1
+    if not flows or max(count.values()) <= 1:  # no link shared: each flow at its smallest capacity
+        for f, links in flows:
+            rates[f] = min(max(float(capacity[lk]), 0.0) for lk in links)
+        return np.array(rates, dtype=np.float64)
+    residual = {lk: float(capacity[lk]) for lk in count}
+    while flows:
+        share = {lk: max(residual[lk], 0.0) / c for lk, c in count.items() if c}
+        fmin = [min(share[lk] for lk in links) for _f, links in flows]
+        lmin: dict[int, float] = {}
+        for (_f, links), m in zip(flows, fmin, strict=True):
+            for lk in links:
+                if m < lmin.get(lk, math.inf):
+                    lmin[lk] = m
+        bottleneck = {lk for lk, sh in share.items() if sh <= lmin[lk] * (1.0 + 1e-12)}
+        load: dict[int, float] = {}  # rates of the flows frozen now, summed per link in entry order
+        rest = []
+        for (f, links), m in zip(flows, fmin, strict=True):
+            if any(lk in bottleneck for lk in links):
+                rates[f] = m
+                for lk in links:
+                    count[lk] -= 1
+                    load[lk] = load.get(lk, 0.0) + m
+            else:
+                rest.append((f, links))
+        for lk, x in load.items():
+            residual[lk] -= x
+        flows = rest
+    return np.array(rates, dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +334,9 @@ class FluidNetwork:
         fluid model (``end`` excludes the latency). An empty path or zero bytes complete at once.
         """
         path = tuple(path)
-        idx = np.array([self._link(lid) for lid in path], dtype=np.int64)
-        if len(np.unique(idx)) != len(idx):
+        ids = [self._link(lid) for lid in path]
+        idx = np.array(ids, dtype=np.int64)
+        if len(set(ids)) != len(ids):
             raise TopologyError(f"path {path!r} crosses a link twice")
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise RunError(f"transfer size must be finite and >= 0 bytes, got {nbytes!r} "
@@ -509,17 +559,38 @@ class FluidNetwork:
         if n == 0:
             self._link_rate[:] = 0.0
             return
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(self._lengths, out=ptr[1:])
-        self._rate = max_min_rates(self._cap_Bps, ptr, self._flat)
-        owner = np.repeat(np.arange(n), self._lengths)
-        self._link_rate[:] = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            left = np.where(self._rate > 0, np.maximum(self._remaining, 0.0) / self._rate, math.inf)
-        dt = float(left.min())
+        if len(self._flat) <= _SMALL:
+            dt = self._rates_small()
+        else:
+            ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(self._lengths, out=ptr[1:])
+            self._rate = max_min_rates(self._cap_Bps, ptr, self._flat)
+            owner = np.repeat(np.arange(n), self._lengths)
+            self._link_rate[:] = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                left = np.where(self._rate > 0, np.maximum(self._remaining, 0.0) / self._rate, math.inf)
+            dt = float(left.min())
         if not math.isfinite(dt):
             raise RunError(f"no flow can progress at t={self.engine.now!r} s (all rates are zero)")
         self._timer = self.engine.schedule(dt, self._complete, priority=NORMAL, name="fluid completion")
+
+    def _rates_small(self) -> float:
+        """`_recompute`'s rates, link loads and time to the next completion for a few flows, in plain Python
+        with the same floating-point operations in the same order as the array code (identical floats)."""
+        lengths, flat = self._lengths.tolist(), self._flat.tolist()
+        self._rate = _max_min_small(self._cap_Bps, lengths, flat)
+        rates = self._rate.tolist()
+        load: dict[int, float] = {}  # per link, summed in entry order like np.bincount
+        pos = 0
+        for k, r in zip(lengths, rates, strict=True):
+            for lk in flat[pos: pos + k]:
+                load[lk] = load.get(lk, 0.0) + r
+            pos += k
+        self._link_rate[:] = 0.0
+        for lk, x in load.items():
+            self._link_rate[lk] = x
+        return min((max(left, 0.0) / r if r > 0 else math.inf
+                    for left, r in zip(self._remaining.tolist(), rates, strict=True)), default=math.inf)
 
     def _complete(self) -> None:
         """Timer: finish every flow whose last byte arrived now, then recompute."""

@@ -8,6 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from edgeroam.emulator.sim import fluid
 from edgeroam.emulator.sim.engine import Engine
 from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links, max_min_rates, path_links
 from edgeroam.errors import RunError, TopologyError
@@ -674,3 +675,41 @@ def test_a_network_that_grows_past_its_first_arrays_keeps_every_link():
     carried = net.link_bytes()
     assert carried["L0"] == pytest.approx(5e5) and carried["L200"] == pytest.approx(200e6)
     assert sum(carried.values()) == pytest.approx(200.5e6) and len(carried) == 201
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_instances_get_the_same_rates_in_plain_python(seed, monkeypatch):
+    # the same floats, bit for bit, as the array algorithm: ties, shared links, dead links, empty paths
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(400):
+        n_links = int(rng.integers(1, 8))
+        scale = 1.0 if seed % 2 else rng.uniform(0.5, 2.0, size=n_links)
+        cap = rng.choice([0.0, 1.0, 2.0, 3.0, 7.0], size=n_links) * scale
+        paths = [rng.choice(n_links, size=int(rng.integers(0, min(n_links, 4) + 1)), replace=False)
+                 for _ in range(int(rng.integers(1, 7)))]
+        ptr = np.concatenate([[0], np.cumsum([len(p) for p in paths])]).astype(np.int64)
+        flat = np.concatenate(paths).astype(np.int64)
+        monkeypatch.setattr(fluid, "_SMALL", -1)
+        by_arrays = max_min_rates(cap, ptr, flat)
+        monkeypatch.setattr(fluid, "_SMALL", 10**6)
+        plain = max_min_rates(cap, ptr, flat)
+        assert plain.dtype == np.float64 and plain.tobytes() == by_arrays.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_network_of_few_flows_runs_the_same_in_plain_python(seed, monkeypatch):
+    # flows that come and go over shared links: identical ends and link bytes by either way of computing
+    def run(small: int):
+        monkeypatch.setattr(fluid, "_SMALL", small)
+        rng = np.random.default_rng(seed)
+        eng = Engine()
+        caps = {k: float(c) * MBPS for k, c in zip("abcde", rng.integers(1, 20, 5), strict=True)}
+        net = FluidNetwork(eng, caps, interval_s=1.0)
+        ends: dict = {}
+        for tag in range(12):
+            path = list(rng.choice(list("abcde"), size=int(rng.integers(1, 4)), replace=False))
+            _start(eng, net, path, float(rng.uniform(1e5, 4e6)), float(rng.uniform(0, 5)), ends, tag)
+        eng.run()
+        return ends, net.link_bytes(), net.interval_matrix()[1].tobytes()
+
+    assert run(-1) == run(10**6)
