@@ -114,12 +114,9 @@ def cached_read(
 def _read(path: Path) -> pd.DataFrame | None:
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, use_threads=True)
-        df = table.to_pandas(split_blocks=True)
-        meta = table.schema.metadata or {}
+        df, meta = _read_columns(path)
         attrs = json.loads(meta[_ATTRS_KEY]) if _ATTRS_KEY in meta else {}
         categories = json.loads(meta[_CATEGORIES_KEY]) if _CATEGORIES_KEY in meta else {}
         for col, cats in categories.items():
@@ -131,6 +128,26 @@ def _read(path: Path) -> pd.DataFrame | None:
     attrs.pop("cache", None)
     df.attrs = attrs
     return df
+
+
+def _read_columns(path: Path) -> tuple[pd.DataFrame, dict[bytes, bytes]]:
+    """The Parquet file as a DataFrame, one column at a time: each Arrow column is converted, freed and its
+    memory handed back by the pool before the next is read, so the peak holds the frame and one column, not
+    the whole table twice. Returns the frame and the schema metadata."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool = pa.default_memory_pool()
+    pf = pq.ParquetFile(path)
+    meta = pf.schema_arrow.metadata or {}
+    columns = {}
+    for name in pf.schema_arrow.names:
+        table = pf.read(columns=[name], use_threads=True)
+        columns[name] = table.to_pandas(split_blocks=True, self_destruct=True)[name]
+        del table
+        pool.release_unused()
+    return pd.DataFrame(columns, copy=False), meta
 
 
 def _empty_categories(df: pd.DataFrame) -> dict[str, list[Any]]:
