@@ -578,8 +578,7 @@ def _read_batch(
     )
     phase = 1
     try:
-        lat = column(parsed.table, "lat", np.float64)
-        lon = column(parsed.table, "lon", np.float64)
+        lat, lon = _floats(parsed.table, "lat"), _floats(parsed.table, "lon")
         parsed.report = reports[1]
         bad_lat = ~(np.abs(lat) <= 90.0)
         parsed = apply_row_checks(
@@ -603,6 +602,14 @@ def _read_batch(
     rows = np.bincount(parsed.row_file, minlength=len(parsed.files)).astype(np.int64, copy=False)
     modes = _batch_modes(parsed.files, rows, t, by_user) if by_user is not None else None
     return _Batch(parsed.files, rows, {"t": t, "lat": lat, "lon": lon, "mode": modes}, reports, [])
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    """A float64 column of a batch's table, without a copy when it is one chunk (read-only: only read)."""
+    col = table.column(name)
+    if col.num_chunks == 1 and col.null_count == 0:
+        return col.chunk(0).to_numpy()
+    return column(table, name, np.float64)
 
 
 def _merge_report(report: dict[str, Any], sub: dict[str, Any]) -> None:
