@@ -118,3 +118,25 @@ def test_info_own_data_table_gpx_sumo(tmp_path, capsys, monkeypatch):
     assert "give their path (--root PATH" in capsys.readouterr().err
     assert main(["datasets", "info", "gpx", "--root", str(gpx), "--crs", "EPSG:32650"]) == 1
     assert "dataset 'gpx' takes user_per, timezone; got 'crs'" in capsys.readouterr().err
+
+
+def test_a_warm_info_imports_only_the_datasets_commands(shared_traces, tmp_path):
+    # `edgeroam datasets ...` mounts its own area alone, and a stored info is read without pandas & co.
+    import os
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "pyarrow", "torch", "pyproj", "shapely", "matplotlib", "sklearn", "edgeroam.emulator")
+    code = (
+        "import sys; from edgeroam.cli import main; "
+        f"rc = main(['datasets', 'info', 'kaist', '--root', {str(shared_traces)!r}, '--json']); "
+        f"print('LOADED', [m for m in {heavy!r} if m in sys.modules], rc)"
+    )
+    env = {**os.environ, "EDGEROAM_CACHE": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            for _ in range(2)]
+    cold, warm = (r.stdout[r.stdout.rindex("LOADED") :].strip() for r in runs)
+    assert "'pandas'" in cold and cold.endswith(" 0")  # the first call reads the traces
+    assert warm == "LOADED [] 0"
+    info = [json.loads(r.stdout[: r.stdout.rindex("LOADED")]) for r in runs]
+    assert info[0] == info[1] and info[0]["points"] > 0
