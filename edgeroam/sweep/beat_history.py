@@ -81,20 +81,16 @@ FOLDS: list[Candidate] = [
     ("perdnn-forward", "perdnn-forward", {}),
     ("perdnn-prob τ=0.05", "perdnn-prob", {}),
     ("perdnn-prob τ=0.1", "perdnn-prob", {"tau": 0.1}),
-    ("perdnn-rank τ=0.07 keep 300 m", "perdnn-rank", {"tau": 0.07}),
     ("perdnn-rank τ=0.1 keep 300 m", "perdnn-rank", {"tau": 0.1}),
     ("perdnn-rank τ=0.11 keep 300 m", "perdnn-rank", {}),
-    ("perdnn-rank τ=0.12 keep 300 m", "perdnn-rank", {"tau": 0.12}),
     ("perdnn-rank τ=0.15 keep 300 m", "perdnn-rank", {"tau": 0.15}),
     ("perdnn-rank τ=0.1 no keep", "perdnn-rank", {"tau": 0.1, "keep_m": 0.0}),
-    ("perdnn-rank τ=0.1 keep 1000 m", "perdnn-rank", {"tau": 0.1, "keep_m": 1000.0}),
     ("perdnn no expiry", "perdnn", {"ttl_intervals": 0}),
     ("perdnn LRU C=2", "perdnn", LRU2),
     ("perdnn-forward LRU C=2", "perdnn-forward", LRU2),
     ("perdnn-rank τ=0.05 LRU C=2", "perdnn-rank", {"tau": 0.05, **LRU2}),
     ("perdnn-rank τ=0.11 LRU C=2", "perdnn-rank", LRU2),
     ("perdnn-rank τ=0.15 no expiry", "perdnn-rank", {"tau": 0.15, "ttl_intervals": 0}),
-    ("perdnn-rank τ=0.3 no expiry", "perdnn-rank", {"tau": 0.3, "ttl_intervals": 0}),
 ]
 
 
