@@ -258,6 +258,8 @@ def _fig9_models(ctx: Context, ds: str) -> Section:
                     "optimal": opt,
                     "perdnn_gain_pct": round(100 * (p["executed_queries"] / ionn - 1), 1),
                     "optimizable": opt - ionn,
+                    # P-F9h: the share of the optimizable queries perdnn gets, beside its hit ratio
+                    "perdnn_share": round((p["executed_queries"] - ionn) / (opt - ionn), 2),
                     "paper_optimizable": PAPER_OPT[m] if ds == "kaist" else None,
                     "hit_pct": round(100 * p["hit_ratio"], 1),
                     "partial_hits": int(p["partial_hits"]),
