@@ -155,8 +155,8 @@ class Master:
         servers = tk.server.tolist()
         attached = {c: s for c, s, a in zip(codes, servers, active.tolist(), strict=True) if a}
         # users not seen at the next tick: the replay (the world's script) says they leave
-        gone = np.flatnonzero(self.prep.next_server[base: base + len(tk)] < 0)
-        arrived = np.flatnonzero((tk.handover | tk.joined) & active)
+        gone = (self.prep.next_server[base: base + len(tk)] < 0).nonzero()[0]
+        arrived = ((tk.handover | tk.joined) & active).nonzero()[0]
         return Moves(
             tk.index, attached,
             tuple(Arrival(base + i, codes[i], int(tk.prev_server[i]), servers[i], bool(tk.handover[i]))

@@ -150,7 +150,7 @@ def current_plans(view: MasterView, tick: Tick) -> list[Action]:
     efficiency order (the backend skips what is already there).
     """
     out: list[Action] = []
-    arrived = np.flatnonzero((tick.handover | tick.joined) & (tick.server >= 0))
+    arrived = ((tick.handover | tick.joined) & (tick.server >= 0)).nonzero()[0]
     for i in arrived.tolist():
         server = int(tick.server[i])
         out.append(SetPlan(int(tick.user_code[i]), server, view.current_plan(server).layers))

@@ -218,7 +218,7 @@ class TargetPolicy(Policy):
                 out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
         if not self.sends:
             return out
-        users = np.flatnonzero(tick.server >= 0)
+        users = (tick.server >= 0).nonzero()[0]
         if len(users) < self.batch_users:
             self._decide_each(view, tick, users, out)
             return out

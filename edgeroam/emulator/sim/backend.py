@@ -33,6 +33,7 @@ windows), metrics (metrics).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -463,19 +464,25 @@ class SimBackend:
     def _sender(
         self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
     ) -> _Sender:
-        wb = self.weight_bytes[todo]
+        wb = self.weight_bytes[todo].tolist()
+        bounds = []
         if chunked:
-            # chunk boundaries: every time the running total passes another multiple of chunk_bytes
-            cum = np.cumsum(wb)
-            cut = np.flatnonzero(np.diff(np.floor(cum / self.chunk_bytes), prepend=0.0) > 0)
-            bounds = sorted(set((cut + 1).tolist()) | {len(todo)})
-        else:
-            bounds = [len(todo)]
+            # chunk boundaries: every time the running total passes another multiple of chunk_bytes (a few
+            # hundred layers at most: plain Python beats half a dozen numpy calls)
+            total, level = 0, 0
+            for i, w in enumerate(wb):
+                total += w
+                k = math.floor(total / self.chunk_bytes)
+                if k > level:
+                    bounds.append(i + 1)
+                    level = k
+        if not bounds or bounds[-1] != len(wb):
+            bounds.append(len(wb))
         chunks, sizes, lo = [], [], 0
         for hi in bounds:
             if hi > lo:
                 chunks.append(todo[lo:hi])
-                sizes.append(int(wb[lo:hi].sum()))
+                sizes.append(sum(wb[lo:hi]))
                 lo = hi
         key = (client, dst)
         pend = self._pending.get(key)
