@@ -14,6 +14,7 @@ Loading and plotting are left to `load` and `plot`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,10 +44,13 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"i": np.flatnonzero(same), "dt": dt, "dist": dist}, copy=False)
 
 
+_CHUNK = 1 << 18
+"""Rows per chunk of the step loops: their temporaries stay a few MB on a table of millions of rows."""
+
+
 def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`step_table` as arrays: ``same`` (row k and k + 1 are one trajectory's; step k is kept where True),
-    dt and dist of the kept steps. Differences go through one scratch array, so a large table costs three
-    step-sized arrays at a time, not index arrays and gathers."""
+    dt and dist of the kept steps (``v[k + 1] - v[k]``), written chunk by chunk into their final arrays."""
     n = len(traces)
     if n < 2:
         return np.zeros(max(n - 1, 0), bool), np.zeros(0), np.zeros(0)
@@ -54,18 +58,18 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     tr = traces["traj"].to_numpy()
     same = u[1:] == u[:-1]
     same &= tr[1:] == tr[:-1]
-    scratch = np.empty(n - 1)
-
-    def step(column: str) -> np.ndarray:  # v[k + 1] - v[k] over the kept steps
-        v = traces[column].to_numpy(dtype=float)
-        np.subtract(v[1:], v[:-1], out=scratch)
-        return scratch[same]
-
-    dist = step("x")
-    dy = step("y")
-    np.hypot(dist, dy, out=dist)
-    del dy
-    dt = step("t")
+    t, x, y = (traces[c].to_numpy(dtype=float) for c in ("t", "x", "y"))
+    kept = int(np.count_nonzero(same))
+    dt, dist = np.empty(kept), np.empty(kept)
+    w = 0
+    for a in range(0, n - 1, _CHUNK):
+        b = min(a + _CHUNK, n - 1)
+        m = same[a:b]
+        k = int(np.count_nonzero(m))
+        dt[w : w + k] = (t[a + 1 : b + 1] - t[a:b])[m]
+        dx = (x[a + 1 : b + 1] - x[a:b])[m]
+        np.hypot(dx, (y[a + 1 : b + 1] - y[a:b])[m], out=dist[w : w + k])
+        w += k
     bad = ~np.isfinite(dist)
     if bad.any():
         i = np.flatnonzero(same)
@@ -80,14 +84,22 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return same, dt, dist
 
 
-def _speed(
-    steps: tuple[np.ndarray, np.ndarray, np.ndarray], use: np.ndarray, step_users: np.ndarray
-) -> dict[str, float | int | None]:
-    """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means.
+def _compact(mask: np.ndarray, *arrays: np.ndarray) -> int:
+    """Move the elements of `arrays` where `mask` holds to their front, in order and in place (chunk by
+    chunk: writing never overtakes reading); return how many there are."""
+    w = 0
+    for a in range(0, len(mask), _CHUNK):
+        m = mask[a : a + _CHUNK]
+        k = int(np.count_nonzero(m))
+        for arr in arrays:
+            arr[w : w + k] = arr[a : a + _CHUNK][m]
+        w += k
+    return w
 
-    `use` selects among the kept steps of `_steps`; `step_users` is the user code of each kept step."""
-    _, dt, dist = steps
-    dt, dist, users = dt[use], dist[use], step_users[use]
+
+def _speed(dt: np.ndarray, dist: np.ndarray, users: np.ndarray) -> dict[str, float | int | None]:
+    """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means
+    over the given steps (dt > 0; `users`: each step's user code). Overwrites `dt` and `dist`."""
     ok = np.isfinite(dist)
     if not ok.all():
         dt, dist, users = dt[ok], dist[ok], users[ok]
@@ -101,20 +113,24 @@ def _speed(
             "steps": 0,
             "hours": 0.0,
         }
-    v = dist / dt
-    moving = v >= STATIONARY_MPS
-    del v
-    mt = float(dt[moving].sum())
     size = int(users.max()) + 1
     ut = np.bincount(users, weights=dt, minlength=size)
     ud = np.bincount(users, weights=dist, minlength=size)
     has = ut > 0
+    distance = float(dist.sum())
+    moving = np.empty(len(dt), dtype=bool)
+    for a in range(0, len(dt), _CHUNK):  # speed v = dist / dt, chunk by chunk
+        part = slice(a, a + _CHUNK)
+        np.greater_equal(dist[part] / dt[part], STATIONARY_MPS, out=moving[part])
+    steps = len(dt)
+    k = _compact(moving, dt, dist)  # the moving steps, in order, at the front
+    mt = float(dt[:k].sum())
     return {
-        "mean_speed_mps": float(dist.sum()) / total_t,
-        "moving_speed_mps": float(dist[moving].sum()) / mt if mt > 0 else None,
+        "mean_speed_mps": distance / total_t,
+        "moving_speed_mps": float(dist[:k].sum()) / mt if mt > 0 else None,
         "stationary_share": 1.0 - mt / total_t,
         "user_mean_speed_mps": float(np.mean(ud[has] / ut[has])),
-        "steps": int(len(dt)),
+        "steps": steps,
         "hours": total_t / 3600.0,
     }
 
@@ -172,13 +188,25 @@ def dataset_info(
         steps, hours), ``mean_speed_mps``, ``mean_speed_region_mps``, ``perdnn_mean_speed_mps``,
         ``speed_definition``.
     """
-    steps = _steps(traces)
+    same, dt, dist = _steps(traces)
     codes = traces["user"].cat.codes.to_numpy()
     ncat = len(traces["user"].cat.categories)
-    same, dt = steps[0], steps[1]
     use = (dt > 0) & (dt <= max_gap_s)
     step_users = codes[:-1][same]
     t = traces["t"].to_numpy(dtype=float)
+    median = float(np.median(dt)) if len(dt) else None
+    in_region: dict[str, Any] = {}
+    if region is not None:  # before the speed of every step, which compacts dt and dist in place
+        reg = get_region(region)
+        mask = region_mask(traces, reg)
+        in_steps = use & (mask[:-1] & mask[1:])[same] if len(same) else use
+        in_region = {
+            "region": reg.to_dict(),
+            "points_in_region": int(mask.sum()),
+            "users_in_region": _count_users(codes[mask], ncat),
+            "speed_in_region": _speed(dt[in_steps], dist[in_steps], step_users[in_steps]),
+        }
+    kept = _compact(use, dt, dist)
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
@@ -189,18 +217,12 @@ def dataset_info(
         "t_end": _when(float(t.max())) if len(t) else None,
         "span_s": float(t.max() - t.min()) if len(t) else 0.0,
         "time_is_absolute": bool(len(t) and t.min() >= _ABSOLUTE_T),
-        "median_interval_s": float(np.median(dt)) if len(dt) else None,
-        "speed": _speed(steps, use, step_users),
+        "median_interval_s": median,
+        "speed": _speed(dt[:kept], dist[:kept], step_users[use]),
     }
     info["mean_speed_mps"] = info["speed"]["mean_speed_mps"]
     if region is not None:
-        reg = get_region(region)
-        mask = region_mask(traces, reg)
-        in_steps = use & (mask[:-1] & mask[1:])[same] if len(same) else use
-        info["region"] = reg.to_dict()
-        info["points_in_region"] = int(mask.sum())
-        info["users_in_region"] = _count_users(codes[mask], ncat)
-        info["speed_in_region"] = _speed(steps, in_steps, step_users)
+        info.update(in_region)
         info["mean_speed_region_mps"] = info["speed_in_region"]["mean_speed_mps"]
     else:
         info["region"] = None
