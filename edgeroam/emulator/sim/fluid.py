@@ -285,10 +285,12 @@ class FluidNetwork:
         new = [lid for lid in links if lid not in self._index]
         if not new:
             return
-        cap = np.array([float(links[lid]) for lid in new], dtype=np.float64)
-        if not (np.all(cap > 0) and np.all(np.isfinite(cap))):
-            lid = new[int(np.flatnonzero(~(cap > 0) | ~np.isfinite(cap))[0])]
-            raise TopologyError(f"link {lid!r} has capacity {links[lid]!r} bps; it must be finite and > 0")
+        caps = [float(links[lid]) for lid in new]  # a path's few links: checked in plain Python
+        for lid, c in zip(new, caps, strict=True):
+            if not (c > 0 and math.isfinite(c)):
+                raise TopologyError(f"link {lid!r} has capacity {links[lid]!r} bps; it must be finite and "
+                                    "> 0")
+        cap = np.array(caps, dtype=np.float64)
         self._advance()
         for lid in new:
             self._index[lid] = len(self._ids)
