@@ -27,6 +27,12 @@ def test_the_rule_needs_both_bytes_and_storage_within_perdnns():
     assert t["bytes_vs_perdnn_pct"].tolist() == [100, 90, 101, 100, 50]
     assert t["storage_vs_perdnn_pct"].tolist() == [100, 110, 90, 100, 50]
     assert t["policy"].iat[3] == "within both (chosen)"
+    # MB per hit, and the budget: perdnn's 100 bytes over hits on 70 % of its 100 changes
+    rows[0]["migrated_bytes"], rows[0]["plan_bytes"] = 7e7, 5e5
+    t = honest._table(rows, None)
+    assert t["mb_per_hit"].iat[0] == 1.4
+    assert t.attrs["info"] == {"mb_per_hit_at_perdnn_bytes_and_70_pct": 1.0,
+                               "plans_per_hit_at_perdnn_bytes_and_70_pct": 2.0}
     rows[3]["hits"], rows[3]["misses"] = 71, 29
     assert honest._table(rows, None)["goal"].iat[3] == "yes"
 
