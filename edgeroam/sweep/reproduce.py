@@ -163,7 +163,27 @@ def table1(ctx: Context) -> Section:
         sec.items.append(Item(f"P-T1{LETTER[model]}", f"{model}: layers (caffe count)", layers, count))
         sec.items.append(Item(f"P-T1{LETTER[model]}", f"{model}: size (MiB)", mb, round(mib, 1), "MiB"))
     sec.tables["table1"] = pd.DataFrame(rows)
+    sec.tables["table1-zoo"] = _zoo_table()
     return sec
+
+
+def _zoo_table() -> pd.DataFrame:
+    """Every zoo model's size and compute, and its largest layer (what table1.md's prose quotes)."""
+    from edgeroam.emulator.dnn.graph import caffe_layer_count
+    from edgeroam.emulator.dnn.zoo import ZOO, model_graph
+
+    rows = []
+    for model in ZOO:
+        g = model_graph(model)
+        w = np.asarray(g.layers["weight_bytes"], dtype=np.int64)
+        big = int(w.argmax())
+        rows.append({"model": model, "nodes": len(g.layers), "caffe_layers": caffe_layer_count(g)["total"],
+                     "weight_bytes": int(w.sum()), "float32_values": int(w.sum()) // 4,
+                     "weights_mib": round(float(w.sum()) / 2**20, 2),
+                     "gflops": round(float(np.asarray(g.layers["flops"]).sum()) / 1e9, 2),
+                     "largest_layer": f"{g.layers['op'].iat[big]} {g.layers['name'].iat[big]}",
+                     "largest_layer_mib": round(float(w[big]) / 2**20, 1)})
+    return pd.DataFrame(rows)
 
 
 def table2(ctx: Context) -> Section:
