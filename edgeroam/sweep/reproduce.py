@@ -212,7 +212,34 @@ def table2(ctx: Context) -> Section:
                     Item("P-T2b", f"{r.model}: executed queries, miss (IONN)", paper_miss, int(r.miss_ionn))
                 )
                 sec.items.append(Item("P-T2c", f"{r.model}: executed queries, hit", paper_hit, int(r.hit)))
+    sec.tables["table2-tail"] = _tail_table()
     return sec
+
+
+def _tail_table() -> pd.DataFrame:
+    """Where each model's last fc and softmax run best in Table II's setup: on the server (the output goes
+    down) or on the client (the fc's input goes down, then the client runs them). Why Inception's plan
+    leaves its 21k-class fc on the client (table2.md)."""
+    from edgeroam.emulator.planning.summary import model_problem
+
+    rows = []
+    for model in PAPER_T2:
+        p = model_problem(model, "odroid-xu4", "titan-xp", 35.0, 50.0)
+        lay = p.graph.layers
+        fc = int(np.flatnonzero(lay["op"].to_numpy() == "fc")[-1])
+        fc_in, out = float(lay["out_bytes"].iat[fc - 1]), float(lay["out_bytes"].iat[-1])
+        server = out * p.down_rate + float(p.exec_s[fc:].sum())
+        client = fc_in * p.down_rate + float(p.exec_c[fc:].sum())
+        rows.append({"model": model, "fc_weight_mb": round(float(lay["weight_bytes"].iat[fc]) / 1e6, 1),
+                     "fc_mflop": round(float(lay["flops"].iat[fc]) / 1e6, 1),
+                     "fc_input_kb": round(fc_in / 1e3, 1), "output_kb": round(out / 1e3, 1),
+                     "down_output_ms": round(out * p.down_rate * 1e3, 2),
+                     "server_fc_softmax_ms": round(float(p.exec_s[fc:].sum()) * 1e3, 2),
+                     "down_fc_input_ms": round(fc_in * p.down_rate * 1e3, 2),
+                     "client_fc_softmax_ms": round(float(p.exec_c[fc:].sum()) * 1e3, 2),
+                     "tail_server_ms": round(server * 1e3, 2), "tail_client_ms": round(client * 1e3, 2),
+                     "cheaper_on": "client" if client < server else "server"})
+    return pd.DataFrame(rows)
 
 
 def _table3_dataset(dataset: str) -> pd.DataFrame:
