@@ -31,6 +31,7 @@ from edgeroam.emulator.planning.lmu import (
 )
 from edgeroam.emulator.planning.partition import PlanProblem
 from edgeroam.emulator.planning.upload import ionn_order, recursive_order
+from edgeroam.sweep.others_seeds import ITERATIONS, SEEDS
 
 
 def md_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
@@ -89,7 +90,9 @@ def main() -> None:
     t0 = time.perf_counter()
     table, checks = run(a.iterations, a.seed)
     a.out.write_text(PAGE.format(table=table, checks="\n".join(f"- {c}" for c in checks), iters=a.iterations,
-                                 seed=a.seed, secs=time.perf_counter() - t0,
+                                 seed=a.seed, secs=time.perf_counter() - t0, n_seeds=len(SEEDS),
+                                 seed_iters=ITERATIONS,
+                                 alexnet_mib=model_graph("alexnet").layers["weight_bytes"].sum() / 2**20,
                                  seeds=block("s0-seeds", "edgeroam reproduce eosdnn --docs --only s0-seeds")))
     print(f"wrote {a.out} in {time.perf_counter() - t0:.0f} s")
 
@@ -106,8 +109,8 @@ Each client runs one task of the model. Step 1 places the layers (PSO-GA); step 
 offloaded layers; the client queries back to back while uploading, SD(t) is constant between uploads (S0
 §V.B.2), and the total is the area under SD(t) until every order has finished uploading. Where a task's
 layers sit on one server, IONN and Recursive Efficiency run unchanged on that client-server pair (S0 does
-the same per server); Direct sends each server's layers whole. Our AlexNet weighs 238 MB (EosDNN's 237 MB;
-S0 prints 223 MB).
+the same per server); Direct sends each server's layers whole. Our AlexNet weighs {alexnet_mib:.1f} MiB
+(EosDNN's 237 MB; S0 prints 223 MB).
 
 {table}
 
@@ -118,8 +121,8 @@ Recursive Efficiency lower; Recursive Efficiency lower than IONN (finer P3). Our
 
 ## Over seeds: mean ± spread
 
-The same over 5 seeds (each draws the CPUs and PSO-GA's randomness; 100 PSO-GA iterations), counting the
-seeds whose placement puts task 0's layers on one server (`edgeroam/sweep/others_seeds.py`):
+The same over {n_seeds} seeds (each draws the CPUs and PSO-GA's randomness; {seed_iters} PSO-GA iterations),
+counting the seeds whose placement puts task 0's layers on one server (`edgeroam/sweep/others_seeds.py`):
 
 {seeds}
 """
