@@ -32,7 +32,6 @@ __all__ = [
     "count_backwards",
     "file_and_line",
     "locate_bad_lines",
-    "merge_parsed",
     "parse_files",
     "prepare",
     "sentinel_parses",
@@ -372,35 +371,3 @@ def column(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
     if col.num_chunks == 0:
         return np.empty(0, dtype=dtype)
     return np.concatenate([c.to_numpy(zero_copy_only=False) for c in col.chunks]).astype(dtype, copy=False)
-
-
-def merge_parsed(parts: list[Parsed], report: dict[str, Any]) -> Parsed:
-    """Join the results of `parse_files` over consecutive batches of files into one, in batch order.
-
-    Counts of the batches' reports are added into `report`; warnings are appended up to the cap.
-    """
-    files: list[Prepared] = []
-    row_files: list[np.ndarray] = []
-    for part in parts:
-        row_files.append(part.row_file.astype(np.int32, copy=False) + np.int32(len(files)))
-        files.extend(part.files)
-        for key in ("files", "lines", "bad_lines_skipped", "files_skipped", "times_backwards"):
-            report[key] += part.report[key]
-        report["skipped_files"].extend(part.report["skipped_files"])
-        report["resorted_files"].extend(part.report["resorted_files"])
-        for text in part.report["warnings"]:
-            warn(report, text)
-    first_line = parts[0].first_line if parts else 1
-    row_line = None
-    if any(part.row_line is not None for part in parts):
-        lines = []
-        for part in parts:
-            if part.row_line is None:
-                counts = np.bincount(part.row_file, minlength=len(part.files))
-                part.row_line = file_and_line(np.arange(len(part.row_file)), counts, first_line)[1]
-            lines.append(part.row_line)
-        row_line = np.concatenate(lines)
-    tables = [part.table for part in parts]
-    table = pa.concat_tables(tables) if tables else None
-    row_file = np.concatenate(row_files) if row_files else np.empty(0, dtype=np.int32)
-    return Parsed(table, row_file, row_line, files, first_line, report)
