@@ -298,8 +298,10 @@ GA, Greedy, prePSO) and `edgeroam/emulator/planning/lmu.py` (SD, SSD, LDA/ELDA, 
   (one cycle per FLOP) and g_ij = bytes the layer reads. Execution T1 = P / Q (Eq. 1).
 - Tasks: 12 per model dealt round-robin over the clients (3 each); DAG models (GoogleNet, ResNet-101)
   linearised in topological order (two-step inception migration not modelled).
-- Waiting (Eqs. 4-6): per node, `pools` slots, subtasks served in the fixed dispatch order u_j (all tasks'
-  layer 1, then layer 2, ...); MD = Eq. (11) = sum over subtasks of execution + transmission + waiting.
+- Waiting (Eqs. 4-6): per node, `pools` slots, subtasks served FIFO in the order they arrive (Eqs. 5-6: the
+  queued subtask that arrives first takes the slot that frees first); the fixed dispatch order u_j (all
+  tasks' layer 1, then layer 2, ...) breaks ties; MD = Eq. (11) = sum over subtasks of execution +
+  transmission + waiting.
 - PSO-GA: N = 100, ε1 0.9 → 0.2 and ε2 0.4 → 0.9 linear, w by Eq. (16) with w_max 0.8, w_min 0.2,
   div = Hamming distance to GB / β̄. Its GA seed starts from single-cut plans plus the greedy plan (our
   reading of "current and historical best allocation"); "PSO-GA (no greedy seed)" shows the same without it.
@@ -398,15 +400,16 @@ topological order (one step):
 
 ## The delay model against the sim engine
 
-The same plans, once through the delay model above (Eqs. 1-6: a node's slots are handed out in dispatch
-order, layer by layer over all tasks) and once executed on the sim engine (`edgeroam/emulator/sim/tasks.py`:
-every task a process, every node a `SlotServer` whose slots go to whoever arrives first). Execution and
-transmission agree exactly; waiting agrees when no subtask overtakes another. On Greedy and PSO-GA plans
-the two waits differ by up to about a quarter, either way. On random plans, whose inputs cross the slow
-(0.5 MB/s) cloud links, a subtask dispatched early but arriving late holds its place in the model's queue and
-the ones behind it wait for it, while on the engine they run: the model's wait is tens of seconds where the
-engine's is under 0.2 s. The model's waiting, and so PSO-GA's fitness, is pessimistic for plans with long
-transfers, which is one reason no plan here puts work on a cloud (Fig. 15).
+The same plans, once through the delay model above (Eqs. 1-6: a node's slots go to the subtasks in the
+order they arrive) and once executed on the sim engine (`edgeroam/emulator/sim/tasks.py`: every task a
+process, every node a `SlotServer` whose slots go to whoever arrives first): execution and transmission
+agree exactly and the total waits agree to the millisecond. Where two subtasks reach a node at the same
+instant the model lets the one dispatched first go first and the engine the one whose event came first,
+so single subtasks' waits can differ there ("no" below) while the totals agree. (Until issue 26 the model
+handed out slots in dispatch order, layer by layer over all tasks: a subtask dispatched early but
+arriving late held its place and the ones behind it waited, 25-68 s of waiting on random plans where the
+engine has under 0.2 s, which made PSO-GA's fitness pessimistic for plans with long transfers, such as
+those to a cloud.)
 
 {engine}
 
