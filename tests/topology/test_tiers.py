@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from edgeroam.errors import ScenarioError, TopologyError
@@ -9,7 +11,7 @@ from edgeroam.scenario import scenario_from_dict
 from edgeroam.topology.backhaul import build_backhaul
 from edgeroam.topology.hexgrid import HexGrid, cell_id
 from edgeroam.topology.servers import add_cloud, make_servers
-from edgeroam.topology.tiers import LINK_PRESETS, MB, PAIRS, TierSpec, apply_tiers
+from edgeroam.topology.tiers import LINK_PRESETS, MB, PAIRS, TierSpec, apply_tiers, node_slots, slot_tiers
 
 
 def _graph(clouds: int = 3):
@@ -81,6 +83,21 @@ def test_compute_is_slots_by_default_and_left_out_of_the_dump_there():
         scenario_from_dict({"name": "a", "topology": {"tiers": {"compute": "fair"}}})
     with pytest.raises(TopologyError, match="compute"):
         TierSpec.from_preset("s0", compute="fair")
+
+
+def test_node_slots_by_tier_and_only_slot_tiers_count():
+    import networkx as nx
+    import pandas as pd
+
+    topo = SimpleNamespace(servers=pd.DataFrame({"server": [0, 1, 2], "tier": ["edge", "edge", "cloud"]}))
+    spec = TierSpec.from_preset("s0", slots={"client": 1, "edge": 3, "cloud": 16}, cloud_queue=5).as_dict()
+    assert node_slots(topo, 1, spec) == (3, None) and node_slots(topo, 2, spec) == (16, 5)
+    G = nx.Graph()
+    assert slot_tiers(G) is None
+    G.graph["tiers"] = spec
+    assert slot_tiers(G) is spec
+    G.graph["tiers"] = {**spec, "compute": "shared"}
+    assert slot_tiers(G) is None
 
 
 def test_net_plan_shapes_every_tier_pair():
