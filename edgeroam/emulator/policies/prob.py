@@ -177,14 +177,15 @@ class ProbRule:
         lens = np.array([len(e) if ok[j] else 0 for j, e in enumerate(samples)], np.int64)
         if not lens.any():
             return [np.zeros(0, np.int64) for _ in samples]
-        pts = np.concatenate([points[j] + samples[j] for j in np.flatnonzero(lens)])
+        pts = np.concatenate([points[j] + samples[j] for j in lens.nonzero()[0]])
         cells = np.asarray(self.grid.cell_ids_of(pts[:, 0], pts[:, 1]), dtype=np.int64)
         if len(self._cells) == 0:
             srv = np.full(cells.shape, -1, dtype=np.int64)
         else:  # as server_of_cell
             pos = np.clip(np.searchsorted(self._cells, cells), 0, len(self._cells) - 1)
             srv = np.where(self._cells[pos] == cells, self._ids[pos], -1)
-        return np.split(srv, np.cumsum(lens)[:-1])
+        ends = np.cumsum(lens).tolist()
+        return [srv[e - n: e] for e, n in zip(ends, lens.tolist(), strict=True)]  # np.split, without its cost
 
     @staticmethod
     def _counted(src: int, near: np.ndarray, srv: np.ndarray, *, conditional: bool) -> tuple[np.ndarray,
