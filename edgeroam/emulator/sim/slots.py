@@ -64,8 +64,8 @@ class SlotServer:
                            f"got {capacity!r}")
         self.engine, self.slots, self.capacity, self.name = engine, int(slots), capacity, name
         self.busy = 0
-        self._queue: deque[tuple[Event, float, float, float, Any]] = deque()
-        self._blocked: deque[tuple[Event, float, float, Any, Event | None]] = deque()
+        self._queue: deque[tuple[Event, float, float, float, Any, Event | None]] = deque()
+        self._blocked: deque[tuple[Event, float, float, Any, Event | None, Event | None]] = deque()
         self.busy_s = 0.0
 
     @property
@@ -78,10 +78,13 @@ class SlotServer:
         """Jobs waiting outside a full queue."""
         return len(self._blocked)
 
-    def run(self, work_s: float, tag: Any = None, entered: Event | None = None) -> Event:
+    def run(self, work_s: float, tag: Any = None, entered: Event | None = None,
+            hold: Event | None = None) -> Event:
         """Ask for a slot for `work_s` seconds now; the event succeeds with a `SlotRecord` when it ends.
 
         `entered`, if given, succeeds when the job is in the queue or running (at once unless blocked).
+        `hold`, if given, keeps the slot after the work until `hold` is triggered: a job whose output must
+        enter a next node's full queue blocks its slot (S3's edge in front of the cloud).
         """
         if not (work_s >= 0 and math.isfinite(work_s)):
             raise RunError(f"node {self.name!r}: job work must be finite and >= 0 s, got {work_s!r} "
@@ -89,30 +92,37 @@ class SlotServer:
         ev = Event(self.engine, name=f"job on {self.name}")
         now = self.engine.now
         if self.busy < self.slots:
-            self._start(ev, now, now, float(work_s), tag)
+            self._start(ev, now, now, float(work_s), tag, hold)
         elif self.capacity is None or len(self._queue) < self.capacity:
-            self._queue.append((ev, now, now, float(work_s), tag))
+            self._queue.append((ev, now, now, float(work_s), tag, hold))
         else:
-            self._blocked.append((ev, now, float(work_s), tag, entered))
+            self._blocked.append((ev, now, float(work_s), tag, entered, hold))
             return ev
         if entered is not None:
             entered.succeed(now)
         return ev
 
-    def _start(self, ev: Event, arrive: float, enter: float, work: float, tag: Any) -> None:
+    def _start(self, ev: Event, arrive: float, enter: float, work: float, tag: Any,
+               hold: Event | None) -> None:
         self.busy += 1
         start = self.engine.now
         self.busy_s += work
         rec = SlotRecord(arrive, enter, start, start + work, tag)
-        self.engine.schedule(work, lambda: self._done(ev, rec), name=f"slot on {self.name}")
+        self.engine.schedule(work, lambda: self._done(ev, rec, hold), name=f"slot on {self.name}")
 
-    def _done(self, ev: Event, rec: SlotRecord) -> None:
+    def _done(self, ev: Event, rec: SlotRecord, hold: Event | None) -> None:
+        if hold is not None and not hold.triggered:
+            hold.callbacks.append(lambda _e: self._free())  # type: ignore[union-attr]
+        else:
+            self._free()
+        ev.succeed(rec)
+
+    def _free(self) -> None:
         self.busy -= 1
         if self._queue:
             self._start(*self._queue.popleft())
         if self._blocked and (self.capacity is None or len(self._queue) < self.capacity):
-            bev, arrive, work, tag, entered = self._blocked.popleft()
-            self._queue.append((bev, arrive, self.engine.now, work, tag))
+            bev, arrive, work, tag, entered, hold = self._blocked.popleft()
+            self._queue.append((bev, arrive, self.engine.now, work, tag, hold))
             if entered is not None:
                 entered.succeed(self.engine.now)
-        ev.succeed(rec)

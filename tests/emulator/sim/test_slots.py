@@ -39,3 +39,15 @@ def test_bad_slots_and_work_are_errors():
         SlotServer(eng, capacity=0)
     with pytest.raises(RunError, match="finite"):
         SlotServer(eng).run(float("nan"))
+
+
+def test_a_held_slot_stays_busy_until_its_hold_triggers():
+    # one slot: job 0 works 1 s but holds its slot until its output enters a next queue at 3 s; job 1 waits
+    eng = Engine()
+    srv = SlotServer(eng, slots=1)
+    hold = eng.event()
+    jobs = [srv.run(1.0, hold=hold), srv.run(1.0)]
+    eng.schedule(3.0, lambda: hold.succeed(3.0))
+    eng.run()
+    assert (jobs[0].value.end, jobs[1].value.start, jobs[1].value.end) == (1.0, 3.0, 4.0)
+    assert srv.busy == 0
