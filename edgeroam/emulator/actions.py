@@ -5,7 +5,9 @@ order: highest efficiency first) the one the client uses on `server` from now on
 ones the server lacks. ``Migrate(client, src, dst, layers, relay=False)`` sends the named layers of `client`
 from server `src` to `dst` in the given order; with ``relay`` it is also a standing order until the next batch
 of actions: listed layers that land at `src` later are forwarded to `dst` as they land. ``Drop(client,
-server)`` deletes what `server` holds of `client` (IONN's from-scratch rule). Actions are small frozen records
+server)`` deletes what `server` holds of `client` (IONN's from-scratch rule). ``SetCloud(client, server,
+cut)`` sends the tail of the client's queries on edge `server`, layers from `cut` on, to that server's cloud
+(S3's three-way split; only where the tiers give servers slots and a cloud). Actions are small frozen records
 of ints, strings and bools: :func:`action_to_dict` / :func:`action_from_dict` carry them through JSON, across
 a process or a network. Policies build them, backends (``sim``, ``net``) carry them out; nothing here moves
 bytes.
@@ -23,7 +25,8 @@ from typing import Any, TypeAlias
 
 from edgeroam.errors import PlanningError
 
-__all__ = ["Action", "Drop", "Migrate", "SetPlan", "action_from_dict", "action_to_dict", "sort_actions"]
+__all__ = ["Action", "Drop", "Migrate", "SetCloud", "SetPlan", "action_from_dict", "action_to_dict",
+           "sort_actions"]
 
 
 def _as_int(value: Any, what: str, action: str) -> int:
@@ -147,9 +150,27 @@ class Drop:
         object.__setattr__(self, "server", _as_int(self.server, "server", f"Drop(client={self.client})"))
 
 
-Action: TypeAlias = SetPlan | Migrate | Drop
+@dataclass(frozen=True, slots=True)
+class SetCloud:
+    """Run layers `cut` and after (topological order) of `client`'s queries on edge `server` on its cloud
+    server from now on; ``cut`` = the number of layers: no cloud part. The cloud holds the whole model."""
 
-_KINDS: dict[str, type] = {"SetPlan": SetPlan, "Migrate": Migrate, "Drop": Drop}
+    client: int
+    server: int
+    cut: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "client", _as_int(self.client, "client", "SetCloud"))
+        label = f"SetCloud(client={self.client})"
+        object.__setattr__(self, "server", _as_int(self.server, "server", label))
+        object.__setattr__(self, "cut", _as_int(self.cut, "cut", label))
+        if self.cut < 0:
+            raise PlanningError(f"{label}: cut must be >= 0, got {self.cut}")
+
+
+Action: TypeAlias = SetPlan | Migrate | Drop | SetCloud
+
+_KINDS: dict[str, type] = {"SetPlan": SetPlan, "Migrate": Migrate, "Drop": Drop, "SetCloud": SetCloud}
 
 
 def action_to_dict(action: Action) -> dict[str, Any]:
@@ -193,7 +214,7 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
 
 
 def sort_actions(actions: Iterable[Action]) -> list[Action]:
-    """A deterministic order: by client, SetPlan, then Migrate (by src, dst), then Drop; else stable.
+    """A deterministic order: by client, SetPlan, then Migrate (by src, dst), then Drop, then SetCloud.
 
     Policies may return actions in any order; a backend that executes them in this order gives the same run
     for the same decisions.
@@ -206,6 +227,8 @@ def sort_actions(actions: Iterable[Action]) -> list[Action]:
             return (a.client, 0, a.server, 0)
         if isinstance(a, Drop):
             return (a.client, 2, a.server, 0)
+        if isinstance(a, SetCloud):
+            return (a.client, 3, a.server, 0)
         raise PlanningError(f"not an action: {a!r}")
 
     return sorted(actions, key=key)

@@ -105,6 +105,8 @@ class Master:
         events = Events()
         t0 = prep.ticks[0].time
         total = len(prep.ticks)
+        tails = getattr(be, "tails", None)  # the sim on tier slots: its measured waits
+        tiered = {} if tails is None else {"cloud_bps": tails.edge_cloud_bps, "queue_wait": tails.wait}
         for j, tk in enumerate(prep.ticks):
             now = tk.time - t0
             base = int(prep.offsets[j])
@@ -114,7 +116,7 @@ class Master:
                 tick_index=tk.index, interval_s=self.interval, first_row=base,
                 predicted=prep.predicted[base: base + len(tk)], load=lambda s, _l=load: int(_l.get(s, 0)),
                 holds=be.holds, held_by=be.held_by, planner=pl,
-                crowded=self.crowded, fraction_bytes=self.fraction_bytes,
+                crowded=self.crowded, fraction_bytes=self.fraction_bytes, **tiered,
             )
             be.apply(self.policy.decide(view, tk))
             if callback is not None and (j % 256 == 0 or j == total - 1):

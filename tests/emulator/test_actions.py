@@ -8,7 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Drop, Migrate, SetPlan, action_from_dict, action_to_dict, sort_actions
+from edgeroam.emulator.actions import (
+    Drop,
+    Migrate,
+    SetCloud,
+    SetPlan,
+    action_from_dict,
+    action_to_dict,
+    sort_actions,
+)
 from edgeroam.errors import PlanningError
 
 
@@ -100,11 +108,11 @@ def test_every_refusal_is_one_line_naming_the_action_and_the_value():
     assert _message(lambda: Drop(4, True)) == "Drop(client=4): server must be an integer id, got True"
     assert _message(lambda: Drop(None, 4)) == "Drop: client must be an integer id, got None"
     assert _message(lambda: action_from_dict({"action": "Teleport"})) == (
-        "unknown action 'Teleport'; choose one of SetPlan, Migrate, Drop")
+        "unknown action 'Teleport'; choose one of SetPlan, Migrate, Drop, SetCloud")
     assert _message(lambda: action_from_dict({"client": 1})) == (
-        "unknown action None; choose one of SetPlan, Migrate, Drop")
+        "unknown action None; choose one of SetPlan, Migrate, Drop, SetCloud")
     assert _message(lambda: action_from_dict({"action": 7})) == (
-        "unknown action 7; choose one of SetPlan, Migrate, Drop")
+        "unknown action 7; choose one of SetPlan, Migrate, Drop, SetCloud")
     extra = {"action": "Drop", "client": 1, "server": 2, "z": 0, "b": 1}
     assert _message(lambda: action_from_dict(extra)) == "Drop: unknown field(s) b, z"
     assert _message(lambda: action_from_dict({"action": "Drop", "client": 1})).startswith("Drop: ")
@@ -140,10 +148,18 @@ def test_tuples_of_layers_are_checked_as_closely_as_lists():
     assert _message(lambda: Migrate(3, 1, 2, ("c",), relay=1)) == (
         "Migrate(client=3): relay must be true or false, got 1")
     assert _message(lambda: action_from_dict({"action": ["Drop"]})) == (
-        "unknown action ['Drop']; choose one of SetPlan, Migrate, Drop")
+        "unknown action ['Drop']; choose one of SetPlan, Migrate, Drop, SetCloud")
 
 
 def test_action_dicts_hold_plain_lists():
     d = action_to_dict(SetPlan(1, 2, ("a", "b")))
     assert d == {"action": "SetPlan", "client": 1, "server": 2, "layers": ["a", "b"]}
     assert type(d["layers"]) is list
+
+
+def test_set_cloud_round_trips_sorts_last_and_refuses_a_negative_cut():
+    a = SetCloud(4, 2, 17)
+    assert action_from_dict(json.loads(json.dumps(action_to_dict(a)))) == a
+    assert action_to_dict(a) == {"action": "SetCloud", "client": 4, "server": 2, "cut": 17}
+    assert sort_actions([a, Drop(4, 1), SetPlan(4, 2, ())]) == [SetPlan(4, 2, ()), Drop(4, 1), a]
+    assert _message(lambda: SetCloud(4, 2, -1)) == "SetCloud(client=4): cut must be >= 0, got -1"

@@ -35,8 +35,8 @@ import pandas as pd
 
 from edgeroam.errors import PlanningError
 
-__all__ = ["METHODS", "SPLITS", "CutTable", "ScheduleResult", "cut_table", "model_cut_table", "simulate",
-           "speedup", "split_mask"]
+__all__ = ["METHODS", "SPLITS", "CutTable", "ScheduleResult", "ThreeTierCuts", "cut_table", "model_cut_table",
+           "simulate", "speedup", "split_mask"]
 
 METHODS = ("edge", "cloud", "single", "queue")
 #: S3 §5.2 uplinks, bits per second
@@ -335,3 +335,74 @@ def split_mask(base: object, slowdown: float, method: str) -> np.ndarray:
             if wait[i] < t_wait and t_wait - wait[i] > client[i] - te:
                 cut, t_wait, te = i, float(wait[i]), float(client[i])
     return on_server[cut].copy()
+
+
+class ThreeTierCuts:
+    """S3's chain cuts on three tiers: client ``[0, i)``, edge ``[i, j)``, cloud the rest.
+
+    `base` is the unloaded client/edge `PlanProblem`; the cloud runs layers at the edge's profiled speed (a
+    cloud server of the same kind, more slots) and the edge-cloud hop runs at `edge_cloud_bps` (bits/s) both
+    ways (0: no cloud, j = L always). Per cut: ``pre[i]`` (client layers and client-edge transfers, the
+    result's way back included), ``server[i]`` (profiled time of layers >= i) and ``up[j]`` (edge-cloud
+    transfer of cut j and the result back; 0 for j = L). `best` picks the cut pair of least latency given
+    the waits a query meets at the edge and at the cloud (S3's Scheduling with Queuing reads them from the
+    queues; Single Cutting from none); `parts` is what a query takes when the edge holds only some layers.
+
+    Examples
+    --------
+    >>> from edgeroam.emulator.dnn.graph import LayerGraph
+    >>> from edgeroam.emulator.planning.partition import PlanProblem
+    >>> g = LayerGraph.from_chain("c", [0, 0], [100, 10], [1.0, 1.0], input_bytes=100)
+    >>> cuts = ThreeTierCuts(PlanProblem(g, [2.0, 2.0], [0.5, 0.5], up_bps=8000.0, down_bps=8000.0), 8000.0)
+    >>> cuts.best(0.0, 0.0), cuts.best(5.0, 0.0), cuts.best(5.0, 5.0)  # a long edge queue: on to the cloud
+    ((0, 2), (0, 0), (2, 2))
+    """
+
+    def __init__(self, base: object, edge_cloud_bps: float) -> None:
+        from edgeroam.emulator.planning.partition import PlanProblem
+
+        if not edge_cloud_bps >= 0:
+            raise PlanningError(f"edge-cloud rate must be >= 0 bit/s (0: no cloud), got {edge_cloud_bps!r}")
+        n = self.n = int(base.n)  # type: ignore[attr-defined]
+        rows = np.arange(n)[None, :] >= np.arange(n + 1)[:, None]  # row i: layers >= i off the client
+        _, client, server, transfer = base.costs(rows)  # type: ignore[attr-defined]
+        exec_s = base.exec_s  # type: ignore[attr-defined]
+        self.pre, self.server = client + transfer, server
+        self.up = np.where(np.arange(n + 1) < n, np.inf, 0.0)  # no cloud: never a cloud part
+        if edge_cloud_bps > 0:
+            ec = PlanProblem(base.graph, exec_s, exec_s,  # type: ignore[attr-defined]
+                             up_bps=edge_cloud_bps, down_bps=edge_cloud_bps)
+            self.up = ec.costs(rows)[3]
+        self._memo: dict[bytes, int] = {}
+
+    def best(self, edge_wait_s: float = 0.0, cloud_wait_s: float = 0.0) -> tuple[int, int]:
+        """The cut pair (i, j) of least latency, the latest cuts on ties (the least sent off the client).
+
+        The cloud runs at the edge's speed, so a pair costs ``pre[i] + server[i] + up[j]``, plus the edge
+        wait if the edge runs anything (i < j) and the cloud wait if the cloud does (j < L): O(L) with a
+        suffix minimum over j.
+        """
+        n = self.n
+        a = self.pre + self.server
+        b = self.up + np.where(np.arange(n + 1) < n, cloud_wait_s, 0.0)
+        diag = a + b
+        suf = np.minimum.accumulate(b[::-1])[::-1]  # suf[i] = min over j >= i
+        off = a[:n] + suf[1:] + edge_wait_s  # i < j
+        m = min(float(diag.min()), float(off.min()) if n else np.inf) + 1e-12
+        i = int(np.concatenate([np.flatnonzero(diag <= m), np.flatnonzero(off <= m)]).max())
+        if i < n and off[i] <= m:
+            return i, int(np.flatnonzero(b[i + 1:] <= suf[i + 1] + 1e-12)[-1]) + i + 1
+        return i, i
+
+    def parts(self, held: np.ndarray, cut: int) -> tuple[float, float, float, float]:
+        """One query with the cloud from layer `cut` on and the edge holding `held` (bool [L]): (seconds
+        before the edge, on the edge, edge-cloud transfer, on the cloud). The edge runs the held run just
+        before the cut; the client runs everything before it."""
+        held = np.asarray(held, dtype=bool)
+        key = np.packbits(held).tobytes() + int(cut).to_bytes(4, "little")
+        i = self._memo.get(key)
+        if i is None:
+            missing = np.flatnonzero(~held[:cut])
+            i = self._memo[key] = int(missing[-1]) + 1 if len(missing) else 0
+        s = self.server
+        return float(self.pre[i]), float(s[i] - s[cut]), float(self.up[cut]), float(s[cut])

@@ -62,6 +62,12 @@ class MasterView:
         Servers treated as crowded (fractional migration); empty otherwise.
     fraction_bytes : float
         Byte budget of a migration from or to a crowded server.
+    cloud_bps : float or None
+        Where servers compute on tier slots: the edge-cloud rate (bit/s) at which a query's tail can go to
+        a cloud server (`SetCloud`), 0 if there is no cloud; None without slots.
+    queue_wait : callable(server) -> (float, float)
+        Mean seconds the server's queries last waited for a slot at the edge and at its cloud (measured on
+        tier slots; zeros otherwise).
     """
 
     tick_index: int
@@ -74,6 +80,8 @@ class MasterView:
     held_by: Callable[[int], frozenset[int]] = field(default=lambda _client: frozenset())
     crowded: frozenset[int] = field(default_factory=frozenset)
     fraction_bytes: float = float("inf")
+    cloud_bps: float | None = None
+    queue_wait: Callable[[int], tuple[float, float]] = field(default=lambda _server: (0.0, 0.0))
 
     def future_plan(self, server: int) -> PlanEntry:
         """The future plan of `server` with its current load (+1 for the client who is coming)."""

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeroam.emulator.actions import Action, Drop, Migrate, SetPlan
+from edgeroam.emulator.actions import Action, Drop, Migrate, SetCloud, SetPlan
 from edgeroam.emulator.policies.base import MasterView, Policy, current_plans
 from edgeroam.emulator.policies.layers import ORDERS, SPLITS, LayerChoice
 from edgeroam.errors import RunError, ScenarioError
@@ -210,7 +210,9 @@ class TargetPolicy(Policy):
         if self._near is None:
             raise RunError(f"policy {self.name!r}: not fitted (fit(prepared) comes before decide)")
         out = current_plans(view, tick)
-        if not self._choice.default:
+        if view.cloud_bps is not None and self.split != "optimal":  # S3 on tier slots: three-way (layers.py)
+            out = [x for a in out for x in self._three_way(view, a.client, a.server)]
+        elif not self._choice.default:
             out = [SetPlan(a.client, a.server, self._choice.layers(view.planner, view.load(a.server))[0])
                    for a in out]
         if self.from_scratch:
@@ -234,6 +236,11 @@ class TargetPolicy(Policy):
             for j, i in enumerate(users.tolist()):
                 self._keep(view, tick, i, dst_l[first[j]: first[j + 1]], out)
         return out
+
+    def _three_way(self, view: MasterView, client: int, server: int) -> tuple[SetPlan, SetCloud]:
+        """S3's client | edge | cloud split of one arrival from the waits its edge server measured."""
+        layers, cut = self._choice.three_way(view.planner, view.cloud_bps or 0.0, view.queue_wait(server))
+        return SetPlan(client, server, layers), SetCloud(client, server, cut)
 
     def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray, out: list[Action]) -> None:
         """`decide`'s targets and Migrates user by user (a tick with few users: cheaper than arrays)."""
@@ -277,8 +284,9 @@ class TargetPolicy(Policy):
                     out.append(Migrate(client, src, dst, ()))
                     continue
                 lack = view.holds(client, dst)
-                # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack)
-                useful = have[index].any() if lack is None else (have[index] > lack[index]).any()
+                # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack;
+                # count_nonzero: the cheapest test of a small mask)
+                useful = np.count_nonzero(have[index] if lack is None else have[index] > lack[index]) > 0
                 out.append(Migrate(client, src, dst, layers if useful else ()))
             if self.keep_m > 0:
                 self._keep(view, tick, i, targets, out)

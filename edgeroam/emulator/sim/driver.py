@@ -23,7 +23,7 @@ import numpy as np
 from edgeroam.emulator.backend import Closing, Events, Moves, Setup
 from edgeroam.emulator.planning.query import closed_loop_queries
 from edgeroam.emulator.sim.backend import SimBackend
-from edgeroam.emulator.sim.slotqueries import close_windows
+from edgeroam.emulator.sim.slotqueries import CloudTails, close_windows
 from edgeroam.topology.tiers import slot_tiers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +82,7 @@ class Sim:
         )
         self._windows = []
         self._slots = slot_tiers(topo.backhaul)  # tier slots instead of processor sharing (slotqueries.py)
+        self.tails = None if self._slots is None else CloudTails.of(setup, self._slots)
 
     def advance(self, until: float, moves: Moves | None = None) -> Events:
         """Run to `until`, expire holdings, count the queries of the windows that ended, apply `moves`."""
@@ -109,7 +110,7 @@ class Sim:
 
     def apply(self, actions: list[Action]) -> None:
         """Carry out `actions` now."""
-        self.core.execute(actions)
+        self.core.execute(actions if self.tails is None else self.tails.take(actions))
 
     def holds(self, client: int, server: int) -> np.ndarray | None:
         """Layers `server` holds for `client` now (None: nothing)."""

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from edgeroam.emulator.dnn.graph import LayerGraph
-from edgeroam.emulator.planning.scheduling import CutTable, cut_table, model_cut_table, simulate, speedup
+from edgeroam.emulator.planning.partition import PlanProblem
+from edgeroam.emulator.planning.scheduling import (
+    CutTable,
+    ThreeTierCuts,
+    cut_table,
+    model_cut_table,
+    simulate,
+    speedup,
+)
 from edgeroam.errors import PlanningError
 
 
@@ -113,3 +121,31 @@ def test_queue_never_loses_to_single_on_darknet19_4g_with_unequal_rates() -> Non
     for seed in range(3):
         fps = np.random.default_rng(seed).uniform(5, 15, 5)
         assert simulate(t, "queue", fps=fps).makespan <= simulate(t, "single", fps=fps).makespan + 1e-9
+
+
+def test_three_tier_best_cut_equals_enumerating_every_pair() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        n = int(rng.integers(1, 7))
+        out_bytes = rng.integers(1, 5000, n).tolist()
+        g = LayerGraph.from_chain("c", [0] * n, out_bytes, [1.0] * n, input_bytes=3000)
+        base = PlanProblem(g, rng.uniform(0, 0.5, n), rng.uniform(0, 0.1, n), up_bps=8e4, down_bps=8e4)
+        cuts = ThreeTierCuts(base, float(rng.choice([0.0, 4e4, 4e5])))
+        we, wc = rng.uniform(0, 0.5, 2)
+        lat = {}
+        for i in range(n + 1):
+            for j in range(i, n + 1):
+                edge, up, cloud = cuts.server[i] - cuts.server[j], cuts.up[j], cuts.server[j]
+                lat[i, j] = cuts.pre[i] + edge + up + cloud + (we if i < j else 0.0) + (wc if j < n else 0.0)
+        m = min(lat.values())
+        assert cuts.best(we, wc) == max(k for k, v in lat.items() if v <= m + 1e-12)
+
+
+def test_three_tier_parts_run_on_the_edge_only_the_held_run_before_the_cloud_cut() -> None:
+    # chain of 4, 1 s per layer on the client, 0.5 s on the edge and the cloud, no bytes to move
+    g = LayerGraph.from_chain("c", [0] * 4, [0] * 4, [1.0] * 4, input_bytes=0)
+    cuts = ThreeTierCuts(PlanProblem(g, [1.0] * 4, [0.5] * 4, up_bps=8e3, down_bps=8e3), 8e3)
+    held = np.array([True, False, True, False])
+    assert cuts.parts(held, 3) == (2.0, 0.5, 0.0, 0.5)  # layers 0-1 client, 2 edge, 3 cloud
+    assert cuts.parts(held, 1) == (0.0, 0.5, 0.0, 1.5)  # layer 0 held: edge, 1-3 cloud
+    assert cuts.parts(np.zeros(4, bool), 4) == (4.0, 0.0, 0.0, 0.0)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Migrate, SetPlan
+from edgeroam.emulator.actions import Migrate, SetCloud, SetPlan
 from edgeroam.emulator.dnn.graph import LayerGraph
 from edgeroam.emulator.planning import Planner
 from edgeroam.emulator.planning.lmu import lmu_order
-from edgeroam.emulator.planning.scheduling import split_mask
+from edgeroam.emulator.planning.scheduling import ThreeTierCuts, split_mask
 from edgeroam.emulator.policies import MasterView, make_policy
 from edgeroam.emulator.policies.layers import LayerChoice
 from edgeroam.errors import ScenarioError
@@ -81,6 +82,29 @@ def test_s3_queue_moves_the_cut_toward_the_client_as_the_server_load_grows():
             sizes[kind, load] = len(a.layers)
     # unloaded both run the Eq. 1 cut; a long queue moves S-Q's cut, S-C keeps it
     assert sizes["s3", 1] == sizes["s3-single", 1] == sizes["s3-single", 16] > sizes["s3", 16]
+
+
+def test_s3_on_tier_slots_splits_three_ways_from_the_measured_edge_wait():
+    pl = planner()
+    fast = 8 * 2**20 * 5.0  # a 5 MB/s edge-cloud link: the cloud is worth it once the edge queue is long
+    cuts = ThreeTierCuts(pl.base, fast)
+    got = {}
+    for kind in ("s3", "s3-single"):
+        pol = make_policy(kind)
+        pol.set_candidates(np.zeros((1, 2)), (np.array([0, 1]), np.array([11])))
+        for wait in (0.0, 2.0):
+            view, tick = view_and_tick(pl, 1)
+            view = dataclasses.replace(view, cloud_bps=fast, queue_wait=lambda s, w=wait: (w, 0.0))
+            plan, cloud = pol.decide(view, tick)
+            assert isinstance(plan, SetPlan) and isinstance(cloud, SetCloud) and cloud.server == 10
+            i, j = cuts.best(wait if kind == "s3" else 0.0, 0.0)
+            assert cloud.cut == j and set(plan.layers) == set(pl.names[i:j])
+            got[kind, wait] = (i, j)
+    # idle: the whole model on the edge (no cloud part); a 2 s edge wait moves S-Q's tail to the cloud
+    assert got["s3", 0.0] == got["s3-single", 0.0] == got["s3-single", 2.0] == (0, 4)
+    assert got["s3", 2.0] == (0, 0)
+    # a measured cloud wait as long sends it back to the client
+    assert cuts.best(2.0, 2.0) == (4, 4)
 
 
 def test_bad_order_or_split_names_the_key():

@@ -54,6 +54,34 @@ def test_the_split_steps_when_layers_land() -> None:
         window_queries(0.0, 1.0, [_one(0.0, 0.0)], background=0, full=(0.0, 0.0), gap_s=0.0, slots=1)
 
 
+def test_a_tail_waits_outside_the_cloud_queue_when_20_are_queued() -> None:
+    # 29 queries send only a 1 s tail to a cloud of 8 slots and a queue of 20: 8 run, 20 queue, the 29th is
+    # blocked until the first 8 end (1 s), then runs after the next three rounds: it starts at 3 s
+    tails = [[(0.0, 0.0, 0.0, 0.0, 1.0)] for _ in range(29)]
+    got = window_queries(0.0, 10.0, tails, background=0, full=(0.0, 0.0), gap_s=100.0, slots=2, cloud=(8, 20))
+    assert [q[0][1:] for q in got[:9:8]] == [(1.0, 0.0, 0.0), (2.0, 1.0, 0.0)]
+    assert got[27][0][1:] == (4.0, 3.0, 0.0) and got[28][0][1:] == (4.0, 3.0, 1.0)
+    free = window_queries(0.0, 10.0, tails, background=0, full=(0.0, 0.0), gap_s=100.0, slots=2,
+                          cloud=(8, None))
+    assert free[28][0][1:] == (4.0, 3.0, 0.0)
+    with pytest.raises(RunError, match="no cloud"):
+        window_queries(0.0, 10.0, tails[:1], background=0, full=(0.0, 0.0), gap_s=1.0, slots=2)
+
+
+def test_a_full_cloud_queue_blocks_the_edge_slot_of_the_query_in_front_of_it() -> None:
+    # cloud: 1 slot, queue 1; three 10 s tails fill it at 0 (run, queue, blocked). On the edge (1 slot) query
+    # 4 runs 0-1 s, finds the cloud full and keeps its edge slot until its tail enters the queue at 20 s
+    # (query 3 starts); query 5 gets the edge slot only then (20-21 s), is blocked in turn until 30 s, and
+    # runs on the cloud 40-50 s
+    fill = [[(0.0, 0.0, 0.0, 0.0, 10.0)] for _ in range(3)]
+    edge = [[(0.0, 0.0, 1.0, 0.0, 10.0)] for _ in range(2)]
+    got = window_queries(0.0, 60.0, fill + edge, background=0, full=(0.0, 0.0), gap_s=100.0, slots=1,
+                         cloud=(1, 1))
+    assert [q[0][1] for q in got[:3]] == [10.0, 20.0, 30.0]
+    assert got[3] == [(0.0, 40.0, 29.0, 19.0)]  # edge wait 0, cloud wait 1 -> 30 of which 19 blocked
+    assert got[4] == [(0.0, 50.0, 39.0, 9.0)]   # edge wait 0 -> 20, cloud wait 21 -> 40 of which 9 blocked
+
+
 def _sim(scripted, compute: str | None, slots: dict | None = None) -> tuple[Sim, object]:
     prep = scripted({"a": (0, 0, 1, 1), "b": (0, 0, 1, 1)}, model="inception")
     if compute is not None:
