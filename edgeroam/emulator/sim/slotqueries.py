@@ -21,6 +21,7 @@ What it leaves to others: which layers the server holds when (backend.py), the w
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,7 +45,8 @@ class CloudTails:
 
     `cut[(client, server)]` is the first layer the cloud runs (a `SetCloud`; absent: no cloud part);
     `waits[server]` the mean (edge, cloud) slot waits of the server's queries in its last closed window;
-    `stats` one ``(server, queries, blocked at the cloud, waited at the cloud)`` row per closed window.
+    `stats` one ``(server, queries, blocked at the cloud, waited at the cloud)`` row per closed window;
+    `chosen` how often each cloud cut was set.
     """
 
     def __init__(self, planner: Any, edge_cloud_bps: float) -> None:
@@ -52,6 +54,7 @@ class CloudTails:
         self.cut: dict[tuple[int, int], int] = {}
         self.waits: dict[int, tuple[float, float]] = {}
         self.stats: list[tuple[int, int, int, int]] = []
+        self.chosen: Counter[int] = Counter()
         self._cuts: ThreeTierCuts | None = None
 
     @classmethod
@@ -68,6 +71,7 @@ class CloudTails:
         for a in actions:
             if isinstance(a, SetCloud):
                 self.cut[(a.client, a.server)] = a.cut
+                self.chosen[a.cut] += 1
             else:
                 rest.append(a)
         return rest

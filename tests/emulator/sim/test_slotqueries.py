@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeroam.emulator.actions import SetCloud
 from edgeroam.emulator.backend import Arrival, Moves
 from edgeroam.emulator.master import Master
 from edgeroam.emulator.policies import make_policy
 from edgeroam.emulator.sim.driver import Sim
 from edgeroam.emulator.sim.slotqueries import window_queries
 from edgeroam.errors import RunError
+from edgeroam.topology.servers import add_cloud
 from edgeroam.topology.tiers import node_slots, slot_tiers
 
 
@@ -123,3 +125,28 @@ def test_the_driver_runs_windows_on_slots_only_when_the_tiers_say_so(scripted) -
     assert len(first) == 2 and first[0] == pytest.approx(max(q[4] for q in apart if q[3] == 0.0))
     server_s = prep3.planner.parts(np.ones(prep3.planner.n_layers, bool))[1]
     assert server_s > 0 and first[1] - first[0] == pytest.approx(server_s)  # it waited one server part
+
+
+def test_the_driver_runs_set_cloud_tails_on_the_cloud_the_edges_share(scripted) -> None:
+    prep = scripted({"a": (0, 0, 1, 1), "b": (0, 0, 1, 1), "c": (0, 0, 1, 1)}, model="inception")
+    topo = prep.world.topology
+    object.__setattr__(topo, "servers", add_cloud(topo.servers))
+    topo.backhaul.graph["tiers"] = {"links_mb_per_s": {"edge-cloud": 5.0}, "cloud_queue": 1,
+                                    "compute": "slots", "slots": {"client": 1, "edge": 1, "cloud": 1}}
+    sim = Sim()
+    master = Master(prep, make_policy("s3"), backend=sim)
+    sim.start(master.setup)
+    assert sim.tails.edge_cloud_bps == 5.0 * 8 * 2**20
+    n, clients = prep.planner.n_layers, {0: 1, 1: 1, 2: 1}
+    for c in clients:
+        sim.core.grant(c, 1, np.ones(n, bool))
+    sim.advance(0.0, Moves(0, dict(clients), tuple(Arrival(c, c, -1, 1, False) for c in clients), ()))
+    sim.apply([SetCloud(c, 1, 0) for c in clients])  # every layer on the cloud: one slot, a queue of one
+    got = sim.advance(30.0, Moves(1, dict(clients), (), ())).queries
+    pre, edge, up, cloud = sim.tails.parts(np.ones(n, bool), 0)
+    assert edge == 0.0 and up > 0 and cloud == pytest.approx(prep.planner.base.exec_s.sum())
+    assert min(q[4] for q in got) == pytest.approx(pre + up + cloud)  # the first to reach the cloud
+    (_, queries, blocked, waited), = sim.tails.stats
+    assert queries == sum(q[5] for q in got) and waited > 0 and blocked > 0  # the third found it full
+    assert sim.tails.waits[1][0] == 0.0 and sim.tails.waits[1][1] > 0  # observed: no edge wait, a cloud one
+    assert sim.tails.chosen == {0: 3}
