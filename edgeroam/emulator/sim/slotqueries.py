@@ -45,7 +45,8 @@ class CloudTails:
 
     `cut[(client, server)]` is the first layer the cloud runs (a `SetCloud`; absent: no cloud part);
     `waits[server]` the mean (edge, cloud) slot waits of the server's queries in its last closed window;
-    `stats` one ``(server, queries, blocked at the cloud, waited at the cloud)`` row per closed window;
+    `stats` one ``(server, queries, blocked at the cloud, waited at the cloud, edge wait, cloud wait)`` row
+    per closed window (the waits as in `waits`);
     `chosen` how often each cloud cut was set.
     """
 
@@ -53,7 +54,7 @@ class CloudTails:
         self.planner, self.edge_cloud_bps = planner, float(edge_cloud_bps)
         self.cut: dict[tuple[int, int], int] = {}
         self.waits: dict[int, tuple[float, float]] = {}
-        self.stats: list[tuple[int, int, int, int]] = []
+        self.stats: list[tuple[int, int, int, int, float, float]] = []
         self.chosen: Counter[int] = Counter()
         self._cuts: ThreeTierCuts | None = None
 
@@ -229,7 +230,8 @@ def close_windows(sim: Any, windows: list, now: float, out: Any) -> list:
             if counted:
                 q = np.asarray(counted)
                 tails.waits[server] = (float((q[:, 2] - q[:, 4]).mean()), float(q[:, 4].mean()))
-                tails.stats.append((server, len(q), int((q[:, 3] > 0).sum()), int((q[:, 4] > 0).sum())))
+                tails.stats.append((server, len(q), int((q[:, 3] > 0).sum()), int((q[:, 4] > 0).sum()),
+                                    *tails.waits[server]))
     return keep
 
 

@@ -146,7 +146,8 @@ def test_the_driver_runs_set_cloud_tails_on_the_cloud_the_edges_share(scripted) 
     pre, edge, up, cloud = sim.tails.parts(np.ones(n, bool), 0)
     assert edge == 0.0 and up > 0 and cloud == pytest.approx(prep.planner.base.exec_s.sum())
     assert min(q[4] for q in got) == pytest.approx(pre + up + cloud)  # the first to reach the cloud
-    (_, queries, blocked, waited), = sim.tails.stats
+    (_, queries, blocked, waited, *waits), = sim.tails.stats
+    assert tuple(waits) == sim.tails.waits[1]
     assert queries == sum(q[5] for q in got) and waited > 0 and blocked > 0  # the third found it full
     assert sim.tails.waits[1][0] == 0.0 and sim.tails.waits[1][1] > 0  # observed: no edge wait, a cloud one
     assert sim.tails.chosen == {0: 3}
