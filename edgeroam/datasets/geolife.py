@@ -50,6 +50,7 @@ from edgeroam.datasets._lines import (
     stray_cr,
     warn,
 )
+from edgeroam.datasets.project import transformer, utm_crs_for
 from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report, make_traces
 from edgeroam.errors import DatasetError, TraceFormatError
 
@@ -435,6 +436,7 @@ def read_geolife(
     lenient: bool = False,
     users: Iterable[str | int] | None = None,
     workers: int | None = None,
+    xy: bool = False,
 ) -> pd.DataFrame:
     """Read Geolife trajectories into a Traces table.
 
@@ -451,12 +453,16 @@ def read_geolife(
     workers
         Threads that unzip and parse batches of files in parallel (default: the CPU count, at least 2 and
         at most 4); zlib and pyarrow release the GIL, so two threads use both cores.
+    xy
+        Also fill x, y as `project` does (the UTM zone of every row's median, `utm_crs_for`), each batch
+        projected by its worker (pyproj releases the GIL too), so that projecting overlaps the reading.
 
     Returns
     -------
     pandas.DataFrame
         Traces: user = folder name ``NNN``, traj = index of the ``.plt`` within the user (by file name),
-        t = GMT date and time as epoch seconds, lat/lon filled, x/y NaN, ``attrs["crs"]`` None.
+        t = GMT date and time as epoch seconds, lat/lon filled, x/y NaN and ``attrs["crs"]`` None (with `xy`:
+        x/y in metres, ``attrs["crs"]`` the UTM zone, ``metric_frame`` "utm", the table `project` returns).
 
     Raises
     ------
@@ -491,8 +497,10 @@ def read_geolife(
                 buf = buffers.buf = bytearray(size + size // 4)
             return buf
 
+        to_xy = _Projector() if xy else None
+
         def read_batch(batch: list[_Member]) -> _Batch:
-            return _read_batch(store, batch, lenient, by_user, scratch)
+            return _read_batch(store, batch, lenient, by_user, scratch, to_xy)
 
         batches = _batches(members, nworkers)
         if len(batches) > 1:
@@ -536,12 +544,55 @@ def read_geolife(
         "lat": _join(parts, "lat", np.float64),
         "lon": _join(parts, "lon", np.float64),
     }
+    crs = None
+    if to_xy is not None and len(frame["lon"]):  # no rows: unprojected, as `project` leaves such a table
+        crs = utm_crs_for(frame["lon"], frame["lat"])
+        frame["x"], frame["y"] = _projected(parts, crs, frame["lon"], frame["lat"], to_xy)
     if label_table is not None:
         modes = label_table["mode"].cat.categories
         frame["mode"] = pd.Categorical.from_codes(_join(parts, "mode", np.int16), categories=modes)
-    return make_traces(
-        pd.DataFrame(frame, copy=False), crs=None, source=str(src), metric_frame=None, read_report=report
-    )
+    return make_traces(pd.DataFrame(frame, copy=False), crs=crs, source=str(src),
+                       metric_frame=None if crs is None else "utm", read_report=report)
+
+
+class _Projector:
+    """Projects the batches in the workers: into the UTM zone of the first batch to get there (a guess, the
+    whole data's zone in practice), with one pyproj Transformer per thread (they are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._guess: str | None = None
+        self._local = threading.local()
+
+    def guess(self, lon: np.ndarray, lat: np.ndarray) -> str:
+        with self._lock:
+            if self._guess is None:
+                self._guess = utm_crs_for(lon, lat)
+            return self._guess
+
+    def __call__(self, crs: str, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """lon, lat in `crs` as new arrays (each point transformed on its own: `project`'s numbers)."""
+        held: tuple[str, Any] | None = getattr(self._local, "held", None)
+        if held is None or held[0] != crs:
+            held = self._local.held = (crs, transformer("EPSG:4326", crs))
+        x = np.array(lon, dtype=np.float64, order="C")
+        y = np.array(lat, dtype=np.float64, order="C")
+        held[1].transform(x, y, inplace=True)
+        return x, y
+
+
+def _projected(
+    parts: list[_Batch], crs: str, lon: np.ndarray, lat: np.ndarray, to_xy: _Projector
+) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of every batch joined; a batch projected into another zone than `crs` (the whole data's, as
+    `project` chooses it) is projected again from the joined lon/lat."""
+    end = 0
+    for part in parts:
+        n = int(part.rows.sum())
+        if n and part.crs != crs:
+            part.columns["x"], part.columns["y"] = to_xy(crs, lon[end : end + n], lat[end : end + n])
+        end += n
+    return _join(parts, "x", np.float64), _join(parts, "y", np.float64)
 
 
 _PHASES = ("parse", "lat", "lon", "backwards")
@@ -559,6 +610,7 @@ class _Batch:
     columns: dict[str, np.ndarray | None]
     reports: list[dict[str, Any]]
     errors: list[tuple[int, TraceFormatError]]
+    crs: str | None = None  # the CRS of columns x, y when the worker projected them
 
 
 def _read_batch(
@@ -567,8 +619,10 @@ def _read_batch(
     lenient: bool,
     by_user: dict[str, _UserLabels] | None,
     scratch: Callable[[int], bytearray],
+    to_xy: _Projector | None = None,
 ) -> _Batch:
-    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes."""
+    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes (and x, y in a
+    guessed UTM zone with `to_xy`)."""
     header = PLT_HEADER_LINE.encode()
     prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
     reports = [empty_read_report() for _ in _PHASES]
@@ -601,7 +655,12 @@ def _read_batch(
     count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
     rows = np.bincount(parsed.row_file, minlength=len(parsed.files)).astype(np.int64, copy=False)
     modes = _batch_modes(parsed.files, rows, t, by_user) if by_user is not None else None
-    return _Batch(parsed.files, rows, {"t": t, "lat": lat, "lon": lon, "mode": modes}, reports, [])
+    columns: dict[str, np.ndarray | None] = {"t": t, "lat": lat, "lon": lon, "mode": modes}
+    crs = None
+    if to_xy is not None and len(lon):
+        crs = to_xy.guess(lon, lat)
+        columns["x"], columns["y"] = to_xy(crs, lon, lat)
+    return _Batch(parsed.files, rows, columns, reports, [], crs)
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from edgeroam.errors import DatasetError
 
-__all__ = ["project", "unproject", "utm_crs_for"]
+__all__ = ["project", "transformer", "unproject", "utm_crs_for"]
 
 
 def utm_crs_for(lon: float | np.ndarray, lat: float | np.ndarray) -> str:
@@ -47,7 +47,8 @@ def utm_crs_for(lon: float | np.ndarray, lat: float | np.ndarray) -> str:
     return f"EPSG:{32600 + zone if mlat >= 0 else 32700 + zone}"
 
 
-def _transformer(src: str, dst: str):
+def transformer(src: str, dst: str):
+    """A pyproj Transformer from `src` to `dst`, x/lon first (one per thread: they are not thread-safe)."""
     from pyproj import Transformer
 
     return Transformer.from_crs(src, dst, always_xy=True)
@@ -68,13 +69,13 @@ def _transform(src: str, dst: str, a: np.ndarray, b: np.ndarray) -> tuple[np.nda
     y = np.array(b, dtype=np.float64, order="C")
     workers = min(os.cpu_count() or 1, 4)
     if len(x) < _PARALLEL_FROM or workers < 2:
-        _transformer(src, dst).transform(x, y, inplace=True)
+        transformer(src, dst).transform(x, y, inplace=True)
         return x, y
     cuts = np.linspace(0, len(x), workers + 1).astype(np.int64)
     spans = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
 
     def run(span: tuple[int, int]) -> None:
-        _transformer(src, dst).transform(x[span[0] : span[1]], y[span[0] : span[1]], inplace=True)
+        transformer(src, dst).transform(x[span[0] : span[1]], y[span[0] : span[1]], inplace=True)
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(run, spans))

@@ -60,6 +60,7 @@ def resample(
     max_gap_s: float,
     region: Region | str | None = None,
     min_points: int = 1,
+    inside: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Resample every trajectory to one sample per `interval_s` seconds by linear interpolation.
 
@@ -75,6 +76,8 @@ def resample(
         When given, only points inside are used and leaving the region ends a trajectory.
     min_points : int
         Segments yielding fewer resampled points are dropped.
+    inside : bool array, optional
+        The rows inside `region` when the caller knows them (`region_mask`; e.g. it let go of lat/lon).
 
     Returns
     -------
@@ -97,7 +100,10 @@ def resample(
         raise DatasetError(f"resample: max_gap_s must be > 0, got {max_gap_s}")
     src = _sorted(traces)
     reg = None if region is None else get_region(region)
-    inside = None if reg is None else region_mask(src, reg)
+    if reg is None:
+        inside = None
+    elif inside is None:
+        inside = region_mask(src, reg)
     seg_all = segment_ids(src, max_gap_s=max_gap_s, inside=inside)
     keep = seg_all >= 0
     t_all = src["t"].to_numpy(dtype=float)

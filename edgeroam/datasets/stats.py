@@ -50,23 +50,44 @@ _CHUNK = 1 << 18
 
 def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`step_table` as arrays: ``same`` (row k and k + 1 are one trajectory's; step k is kept where True),
-    dt and dist of the kept steps (``v[k + 1] - v[k]``), written chunk by chunk into their final arrays."""
+    dt and dist of the kept steps (``v[k + 1] - v[k]``)."""
+    same, dt = _step_times(traces)
+    return same, dt, _step_distances(traces, same, len(dt))
+
+
+def _step_times(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``same`` (see `_steps`) and the kept steps' dt, written chunk by chunk into its final array."""
     n = len(traces)
     if n < 2:
-        return np.zeros(max(n - 1, 0), bool), np.zeros(0), np.zeros(0)
+        return np.zeros(max(n - 1, 0), bool), np.zeros(0)
     u = traces["user"].cat.codes.to_numpy()
     tr = traces["traj"].to_numpy()
     same = u[1:] == u[:-1]
     same &= tr[1:] == tr[:-1]
-    t, x, y = (traces[c].to_numpy(dtype=float) for c in ("t", "x", "y"))
-    kept = int(np.count_nonzero(same))
-    dt, dist = np.empty(kept), np.empty(kept)
+    t = traces["t"].to_numpy(dtype=float)
+    dt = np.empty(int(np.count_nonzero(same)))
     w = 0
     for a in range(0, n - 1, _CHUNK):
         b = min(a + _CHUNK, n - 1)
         m = same[a:b]
         k = int(np.count_nonzero(m))
         dt[w : w + k] = (t[a + 1 : b + 1] - t[a:b])[m]
+        w += k
+    return same, dt
+
+
+def _step_distances(traces: pd.DataFrame, same: np.ndarray, kept: int) -> np.ndarray:
+    """The kept steps' distances: Euclidean in x, y chunk by chunk, great-circle from lat/lon where x or y
+    is missing."""
+    dist = np.empty(kept)
+    if kept == 0:
+        return dist
+    x, y = (traces[c].to_numpy(dtype=float) for c in ("x", "y"))
+    w = 0
+    for a in range(0, len(same), _CHUNK):
+        b = min(a + _CHUNK, len(same))
+        m = same[a:b]
+        k = int(np.count_nonzero(m))
         dx = (x[a + 1 : b + 1] - x[a:b])[m]
         np.hypot(dx, (y[a + 1 : b + 1] - y[a:b])[m], out=dist[w : w + k])
         w += k
@@ -81,7 +102,7 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
         )
         dist[bad] = 2 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return same, dt, dist
+    return dist
 
 
 def _compact(mask: np.ndarray, *arrays: np.ndarray) -> int:
@@ -113,9 +134,7 @@ def _speed(dt: np.ndarray, dist: np.ndarray, users: np.ndarray) -> dict[str, flo
             "steps": 0,
             "hours": 0.0,
         }
-    size = int(users.max()) + 1
-    ut = np.bincount(users, weights=dt, minlength=size)
-    ud = np.bincount(users, weights=dist, minlength=size)
+    ut, ud = _user_sums(users, dt, dist)
     has = ut > 0
     distance = float(dist.sum())
     moving = np.empty(len(dt), dtype=bool)
@@ -133,6 +152,27 @@ def _speed(dt: np.ndarray, dist: np.ndarray, users: np.ndarray) -> dict[str, flo
         "steps": steps,
         "hours": total_t / 3600.0,
     }
+
+
+def _user_sums(users: np.ndarray, dt: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user sums of `dt` and `dist`, as one `np.bincount` over all steps gives them, without its int64
+    copy of every step's user: when the steps are sorted by user (a Traces table's are), in chunks cut between
+    users, so that each user's steps are still added in order from zero (the same sums)."""
+    size = int(users.max()) + 1
+    n = len(users)
+    if n <= _CHUNK or bool((users[1:] < users[:-1]).any()):
+        return (np.bincount(users, weights=dt, minlength=size),
+                np.bincount(users, weights=dist, minlength=size))
+    ut, ud = np.zeros(size), np.zeros(size)
+    a = 0
+    while a < n:
+        b = min(a + _CHUNK, n)
+        if b < n:  # on to the last step of the chunk's last user
+            b = int(np.searchsorted(users, users[b - 1], side="right"))
+        ut += np.bincount(users[a:b], weights=dt[a:b], minlength=size)  # + 0.0 for the other users: exact
+        ud += np.bincount(users[a:b], weights=dist[a:b], minlength=size)
+        a = b
+    return ut, ud
 
 
 def _count_users(codes: np.ndarray, categories: int) -> int:
@@ -165,6 +205,7 @@ def dataset_info(
     *,
     kind: str | None = None,
     max_gap_s: float = SPEED_MAX_GAP_S,
+    inside: np.ndarray | None = None,
 ) -> dict:
     """Summarise `traces` (and the part inside `region`) as a JSON-ready dict.
 
@@ -178,6 +219,8 @@ def dataset_info(
         "kaist" or "geolife" to add PerDNN's mean speed beside ours.
     max_gap_s : float
         Longest pause between consecutive samples that still counts as a step for the mean speed.
+    inside : bool array, optional
+        The rows inside `region` when the caller knows them (`region_mask`; e.g. it let go of lat/lon).
 
     Returns
     -------
@@ -188,17 +231,20 @@ def dataset_info(
         steps, hours), ``mean_speed_mps``, ``mean_speed_region_mps``, ``perdnn_mean_speed_mps``,
         ``speed_definition``.
     """
-    same, dt, dist = _steps(traces)
     codes = traces["user"].cat.codes.to_numpy()
     ncat = len(traces["user"].cat.categories)
+    # the counts first, the median's copy of dt next: their temporaries never meet the steps' arrays
+    users, trajectories = _count_users(codes, ncat), _count_trajectories(codes, traces["traj"].to_numpy())
+    same, dt = _step_times(traces)
+    median = float(np.median(dt)) if len(dt) else None
+    dist = _step_distances(traces, same, len(dt))
     use = (dt > 0) & (dt <= max_gap_s)
     step_users = codes[:-1][same]
     t = traces["t"].to_numpy(dtype=float)
-    median = float(np.median(dt)) if len(dt) else None
     in_region: dict[str, Any] = {}
     if region is not None:  # before the speed of every step, which compacts dt and dist in place
         reg = get_region(region)
-        mask = region_mask(traces, reg)
+        mask = region_mask(traces, reg) if inside is None else np.asarray(inside, dtype=bool)
         in_steps = use & (mask[:-1] & mask[1:])[same] if len(same) else use
         in_region = {
             "region": reg.to_dict(),
@@ -210,8 +256,8 @@ def dataset_info(
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
-        "users": _count_users(codes, ncat),
-        "trajectories": _count_trajectories(codes, traces["traj"].to_numpy()),
+        "users": users,
+        "trajectories": trajectories,
         "points": int(len(traces)),
         "t_start": _when(float(t.min())) if len(t) else None,
         "t_end": _when(float(t.max())) if len(t) else None,

@@ -493,3 +493,37 @@ def test_batches_report_and_raise_in_the_order_of_one_pass(tmp_path, workers):
     assert tr["traj"].tolist() == [i for i in range(70) if i not in bad]
     ok = read_geolife(write_zip(tmp_path / "ok.zip", _many_files({})), workers=workers)
     assert len(ok) == 70 and (np.diff(ok["t"]) == 60).all()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_xy_projects_in_the_workers_as_project_does(tmp_path, workers):
+    from edgeroam.datasets.project import project
+
+    # the first 20 files in UTM zone 49, 50 in zone 50 (the whole data's median): the first batch guesses
+    # 49 and the others are projected again; one file goes back in time (re-sorted after projecting)
+    files = {}
+    for i in range(70):
+        lon = 110.5 if i < 20 else 116.36
+        first, second = (30, 0) if i == 33 else (0, 30)
+        body = _line(39.91, lon + i * 1e-4, f"2009-01-01 {i // 60:02d}:{i % 60:02d}:{first:02d}")
+        body += _line(39.92, lon, f"2009-01-01 {i // 60:02d}:{i % 60:02d}:{second:02d}")
+        files[f"Geolife Trajectories 1.3/Data/{i // 24:03d}/Trajectory/20090101{i:06d}.plt"] = HEADER + body
+    path = write_zip(tmp_path / "zones.zip", files)
+    ref = project(read_geolife(path, workers=workers))
+    tr = read_geolife(path, workers=workers, xy=True)
+    _assert_same_table(tr, ref)
+    assert tr.attrs == ref.attrs and tr.attrs["crs"] == "EPSG:32650"
+    assert tr.attrs["read_report"]["times_backwards"] == 1
+    empty = read_geolife(write_zip(tmp_path / "bad.zip", _many_files({i: b"x\r\n" for i in range(70)})),
+                         lenient=True, xy=True)
+    assert len(empty) == 0 and empty.attrs["crs"] is None and empty.attrs["metric_frame"] is None
+
+
+@pytest.mark.slow
+def test_shared_zip_projected_by_the_workers_is_the_projected_table(shared_traces, geolife_zip_traces):
+    from edgeroam.datasets.project import project
+
+    tr = read_geolife(shared_traces / "geolife_perdnn_box.zip", xy=True)
+    ref = project(geolife_zip_traces)
+    _assert_same_table(tr, ref)
+    assert tr.attrs == ref.attrs

@@ -166,3 +166,12 @@ def test_a_lonlat_region_cut_before_projecting_gives_the_whole_tables_result(tmp
     assert got.attrs == want.attrs
     if interval_s is not None:  # the walks left and re-entered the box: several trajectories per user
         assert got["traj"].max() >= 3
+
+
+@pytest.mark.parametrize("kind", ["kaist", "synthetic"])
+def test_describe_without_the_table_gives_the_same_info(shared_traces, kind):
+    root = shared_traces if kind == "kaist" else None
+    opts = {"synthetic": {"users": 4, "duration_s": 900}} if kind == "synthetic" else {}
+    ref, traces, _ = describe_dataset(kind, root, cache=False, **opts)
+    lean, none, _ = describe_dataset(kind, root, cache=False, traces_needed=False, **opts)
+    assert lean == ref and traces is not None and none is not None

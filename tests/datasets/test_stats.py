@@ -101,3 +101,26 @@ def test_mean_speeds_in_both_perdnn_regions(shared_traces):
     assert 2.5 < g["mean_speed_region_mps"] < 5.0  # PerDNN ~3.9 m/s
     assert k["median_interval_s"] == 30.0 and g["median_interval_s"] <= 5.0
     assert np.isfinite(g["speed_resampled_in_region"]["mean_speed_mps"])
+
+
+def test_user_sums_in_chunks_between_users_are_bincounts_sums():
+    from edgeroam.datasets.stats import _CHUNK, _user_sums
+
+    rng = np.random.default_rng(5)
+    users = np.sort(rng.integers(0, 40, 3 * _CHUNK + 17)).astype(np.int8)
+    users[: _CHUNK + 5] = 3  # one user across a chunk's end
+    dt, dist = rng.random(len(users)) * 30, rng.random(len(users)) * 1e3
+    ut, ud = _user_sums(users, dt, dist)
+    assert np.array_equal(ut, np.bincount(users, weights=dt))
+    assert np.array_equal(ud, np.bincount(users, weights=dist))
+    shuffled = rng.permutation(users)  # not sorted: one bincount over all
+    assert np.array_equal(_user_sums(shuffled, dt, dist)[0], np.bincount(shuffled, weights=dt))
+
+
+def test_given_region_rows_and_nan_lat_lon_give_the_same_info(tiny):
+    from edgeroam.datasets.regions import get_region, region_mask
+
+    reg = get_region("metric:0,0,60,10")
+    ref = dataset_info(tiny, reg)
+    lean = tiny.assign(lat=np.nan, lon=np.nan)  # x, y filled everywhere: lat/lon are not read
+    assert dataset_info(lean, reg, inside=region_mask(tiny, reg)) == ref
