@@ -73,10 +73,10 @@ class LayerChoice:
         return out
 
     def three_way(self, planner: Planner, cloud_bps: float, waits: tuple[float, float]) -> tuple[
-            tuple[str, ...], int]:
-        """S3's split on slots (``split`` single or queue): the edge's layers in upload order and the first
-        layer the cloud runs (the layer count: none), from the measured (edge, cloud) `waits` (Scheduling
-        with Queuing) or none (Single Cutting); `planning.scheduling.ThreeTierCuts`."""
+            tuple[str, ...], np.ndarray, int]:
+        """S3's split on slots (``split`` single or queue): the edge's layers (names and indices, in upload
+        order) and the first layer the cloud runs (the layer count: none), from the measured (edge, cloud)
+        `waits` (Scheduling with Queuing) or none (Single Cutting); `planning.scheduling.ThreeTierCuts`."""
         from edgeroam.emulator.planning.scheduling import ThreeTierCuts
 
         if planner is not self._planner:
@@ -90,7 +90,7 @@ class LayerChoice:
             target = np.zeros(planner.n_layers, bool)
             target[i:j] = True
             hit = self._memo[(i, j)] = self._ordered(planner, planner.base, target)
-        return hit[0], j
+        return hit[0], hit[1], j
 
     def _ordered(self, planner: Planner, prob: object,
                  target: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:

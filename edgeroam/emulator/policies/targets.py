@@ -239,7 +239,7 @@ class TargetPolicy(Policy):
 
     def _three_way(self, view: MasterView, client: int, server: int) -> tuple[SetPlan, SetCloud]:
         """S3's client | edge | cloud split of one arrival from the waits its edge server measured."""
-        layers, cut = self._choice.three_way(view.planner, view.cloud_bps or 0.0, view.queue_wait(server))
+        layers, _, cut = self._choice.three_way(view.planner, view.cloud_bps or 0.0, view.queue_wait(server))
         return SetPlan(client, server, layers), SetCloud(client, server, cut)
 
     def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray, out: list[Action]) -> None:
@@ -371,7 +371,10 @@ class TargetPolicy(Policy):
             if cut:
                 entry = view.planner.fraction(entry.load, view.fraction_bytes)
             return entry.layers, entry.index
-        layers, index = self._choice.layers(view.planner, entry.load)
+        if view.cloud_bps is not None and self.split != "optimal":  # S3 on tier slots: dst's edge part
+            layers, index, _ = self._choice.three_way(view.planner, view.cloud_bps, view.queue_wait(dst))
+        else:
+            layers, index = self._choice.layers(view.planner, entry.load)
         if cut:  # the longest prefix within the budget
             keep = int(np.searchsorted(np.cumsum(view.planner.weight_bytes[index]), view.fraction_bytes,
                                        side="right"))

@@ -107,6 +107,23 @@ def test_s3_on_tier_slots_splits_three_ways_from_the_measured_edge_wait():
     assert cuts.best(2.0, 2.0) == (4, 4)
 
 
+def test_perdnn_s3_on_tier_slots_sends_ahead_the_edge_part_of_the_targets_own_split():
+    pl = planner()
+    pol = make_policy("perdnn-s3")  # server 10 holds the whole model; 11 is the target
+    pol.set_candidates(np.zeros((1, 2)), (np.array([0, 1]), np.array([11])))
+    sent = {}
+    for wait in (0.0, 2.0):  # what target 11's queries last waited at its edge
+        view, tick = view_and_tick(pl, 1)
+        view = dataclasses.replace(view, cloud_bps=8e4, queue_wait=lambda s, w=wait: (w * (s == 11), 0.0),
+                                   holds=lambda c, s: np.ones(4, bool) if s == 10 else None)
+        acts = pol.decide(view, tick)
+        assert [type(a) for a in acts[:2]] == [SetPlan, SetCloud] and acts[1].cut == 4  # 10 idle: the edge
+        sent[wait] = {name for a in acts[2:] if isinstance(a, Migrate) for name in a.layers}
+    # idle, the target's edge runs the whole model (0, 4); a 2 s wait there sends it to the cloud (0, 0)
+    assert ThreeTierCuts(pl.base, 8e4).best(2.0, 0.0) == (0, 0)
+    assert sent == {0.0: set(pl.names), 2.0: set()}
+
+
 def test_bad_order_or_split_names_the_key():
     with pytest.raises(ScenarioError, match="policy.order"):
         make_policy("perdnn", order="random")
