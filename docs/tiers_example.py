@@ -108,7 +108,7 @@ def s3_rows() -> pd.DataFrame:
                                                         "cloud_wait"])
             chosen = sim.tails.chosen
             moved = sum(v for cut, v in chosen.items() if cut < n)
-            rows.append({"tiers": label, "policy": kind, "executed queries": int(q["queries"].sum()),
+            rows.append({"tiers": label, "policy": kind, "executed queries": res.summary["executed_queries"],
                          "mean latency ms": round(1e3 * float(lat.mean()), 1),
                          "p99 latency ms": round(1e3 * float(lat.quantile(0.99)), 1),
                          "plans": sum(chosen.values()), "cuts to the cloud": moved,
