@@ -345,8 +345,9 @@ class SimBackend:
                 self._migrate(a)
             elif isinstance(a, Drop):
                 self._drop((a.client, a.server))
-            else:  # pragma: no cover - sort_actions rejects other objects
-                raise RunError(f"unknown action {a!r}")
+            else:  # sort_actions rejects non-actions: a SetCloud, which only the tier slots carry out
+                raise RunError(f"{a!r}: a query's cloud part needs topology.tiers with compute = \"slots\" "
+                               "(the sim's slot windows take SetCloud; without them there is no cloud)")
 
     def _refresh_only(self, actions: list[Action]) -> list[Action]:
         """Carry out the Migrates with no layers (most of a tick's actions) at once; the other actions.

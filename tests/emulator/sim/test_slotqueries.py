@@ -151,3 +151,9 @@ def test_the_driver_runs_set_cloud_tails_on_the_cloud_the_edges_share(scripted) 
     assert queries == sum(q[5] for q in got) and waited > 0 and blocked > 0  # the third found it full
     assert sim.tails.waits[1][0] == 0.0 and sim.tails.waits[1][1] > 0  # observed: no edge wait, a cloud one
     assert sim.tails.chosen == {0: 3}
+
+
+def test_a_set_cloud_without_tier_slots_is_one_clear_error(scripted) -> None:
+    sim, prep = _sim(scripted, None)
+    with pytest.raises(RunError, match="compute = \"slots\""):
+        sim.apply([SetCloud(0, 1, 0)])
