@@ -459,6 +459,7 @@ def describe_dataset(
             return info, None, None
     from edgeroam.datasets.resample import resample
     from edgeroam.datasets.stats import dataset_info
+    from edgeroam.datasets.traces import trim_heap
 
     say(f"reading {kind}", 0, 4)
     traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
@@ -470,6 +471,7 @@ def describe_dataset(
 
         inside = region_mask(traces, reg) if reg is not None else None
         traces = _statistics_columns(traces)
+        trim_heap()  # what was let go leaves the resident memory before the statistics' arrays come
     say("statistics", 2, 4)
     info = dataset_info(traces, reg, kind=kind, inside=inside)
     info["dataset"] = kind

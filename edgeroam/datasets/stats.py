@@ -121,9 +121,11 @@ def _compact(mask: np.ndarray, *arrays: np.ndarray) -> int:
 def _speed(dt: np.ndarray, dist: np.ndarray, users: np.ndarray) -> dict[str, float | int | None]:
     """Mean speed (distance / time), moving-only speed, stationary share, and the mean of per-user means
     over the given steps (dt > 0; `users`: each step's user code). Overwrites `dt` and `dist`."""
-    ok = np.isfinite(dist)
-    if not ok.all():
+    distance = float(dist.sum())  # finite exactly when every distance is (they are >= 0 or NaN)
+    if not np.isfinite(distance):
+        ok = np.isfinite(dist)
         dt, dist, users = dt[ok], dist[ok], users[ok]
+        distance = float(dist.sum())
     total_t = float(dt.sum())
     if total_t <= 0:
         return {
@@ -136,7 +138,6 @@ def _speed(dt: np.ndarray, dist: np.ndarray, users: np.ndarray) -> dict[str, flo
         }
     ut, ud = _user_sums(users, dt, dist)
     has = ut > 0
-    distance = float(dist.sum())
     moving = np.empty(len(dt), dtype=bool)
     for a in range(0, len(dt), _CHUNK):  # speed v = dist / dt, chunk by chunk
         part = slice(a, a + _CHUNK)
@@ -160,7 +161,7 @@ def _user_sums(users: np.ndarray, dt: np.ndarray, dist: np.ndarray) -> tuple[np.
     users, so that each user's steps are still added in order from zero (the same sums)."""
     size = int(users.max()) + 1
     n = len(users)
-    if n <= _CHUNK or bool((users[1:] < users[:-1]).any()):
+    if n <= _CHUNK or not _nondecreasing(users):
         return (np.bincount(users, weights=dt, minlength=size),
                 np.bincount(users, weights=dist, minlength=size))
     ut, ud = np.zeros(size), np.zeros(size)
@@ -173,6 +174,15 @@ def _user_sums(users: np.ndarray, dt: np.ndarray, dist: np.ndarray) -> tuple[np.
         ud += np.bincount(users[a:b], weights=dist[a:b], minlength=size)
         a = b
     return ut, ud
+
+
+def _nondecreasing(v: np.ndarray) -> bool:
+    """True when `v` never decreases (checked chunk by chunk: no temporary of its length)."""
+    for a in range(0, len(v) - 1, _CHUNK):
+        b = min(a + _CHUNK, len(v) - 1)
+        if not bool((v[a + 1 : b + 1] >= v[a:b]).all()):
+            return False
+    return True
 
 
 def _count_users(codes: np.ndarray, categories: int) -> int:
@@ -233,26 +243,38 @@ def dataset_info(
     """
     codes = traces["user"].cat.codes.to_numpy()
     ncat = len(traces["user"].cat.categories)
-    # the counts first, the median's copy of dt next: their temporaries never meet the steps' arrays
+    # the counts first, the median's copy of dt next, the region's steps before the distances of every step:
+    # their temporaries never meet the steps' arrays
     users, trajectories = _count_users(codes, ncat), _count_trajectories(codes, traces["traj"].to_numpy())
     same, dt = _step_times(traces)
     median = float(np.median(dt)) if len(dt) else None
-    dist = _step_distances(traces, same, len(dt))
-    use = (dt > 0) & (dt <= max_gap_s)
+    use = dt > 0
+    use &= dt <= max_gap_s
     step_users = codes[:-1][same]
     t = traces["t"].to_numpy(dtype=float)
     in_region: dict[str, Any] = {}
-    if region is not None:  # before the speed of every step, which compacts dt and dist in place
+    if region is not None:
         reg = get_region(region)
         mask = region_mask(traces, reg) if inside is None else np.asarray(inside, dtype=bool)
-        in_steps = use & (mask[:-1] & mask[1:])[same] if len(same) else use
+        in_steps, dist_in = use, np.zeros(0)
+        if len(same):
+            in_steps = (mask[:-1] & mask[1:])[same]
+            in_steps &= use
+            pairs = np.zeros_like(same)  # the row pairs of those steps: their distances measured alone
+            pairs[same] = in_steps
+            dist_in = _step_distances(traces, pairs, int(np.count_nonzero(in_steps)))
+            del pairs
         in_region = {
             "region": reg.to_dict(),
             "points_in_region": int(mask.sum()),
             "users_in_region": _count_users(codes[mask], ncat),
-            "speed_in_region": _speed(dt[in_steps], dist[in_steps], step_users[in_steps]),
+            "speed_in_region": _speed(dt[in_steps], dist_in, step_users[in_steps]),
         }
-    kept = _compact(use, dt, dist)
+        del in_steps, dist_in
+    dist = _step_distances(traces, same, len(dt))
+    del same
+    kept = _compact(use, dt, dist, step_users)
+    del use
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
@@ -264,7 +286,7 @@ def dataset_info(
         "span_s": float(t.max() - t.min()) if len(t) else 0.0,
         "time_is_absolute": bool(len(t) and t.min() >= _ABSOLUTE_T),
         "median_interval_s": median,
-        "speed": _speed(dt[:kept], dist[:kept], step_users[use]),
+        "speed": _speed(dt[:kept], dist[:kept], step_users[:kept]),
     }
     info["mean_speed_mps"] = info["speed"]["mean_speed_mps"]
     if region is not None:

@@ -11,6 +11,7 @@ projection to ``project``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "empty_read_report",
     "make_traces",
     "to_geodataframe",
+    "trim_heap",
     "validate_traces",
 ]
 
@@ -194,3 +196,22 @@ def to_geodataframe(traces: pd.DataFrame) -> Any:
     gdf = gpd.GeoDataFrame(traces.copy(), geometry=geometry, crs=out_crs)
     gdf.attrs = attrs
     return gdf
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None elsewhere."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Hand the heap memory freed so far back to the system: glibc keeps freed blocks of the main and of each
+    thread's arena resident otherwise, and the next peak grows by them; a no-op without glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
