@@ -17,8 +17,8 @@ Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel,
 warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere. A last table splits
 the cold work into its stages in one fresh process, wall and CPU seconds each: imports; the zip's inflation
 alone on one thread for reference; ``load_dataset``'s read, cut to the region, projection of the cut and
-resampling; then what ``datasets info`` adds on the whole table (projecting every row, statistics, resampling
-in the region).
+resampling; then ``datasets info``'s own path (the read with every batch projected by its worker, statistics
+on the columns they read, resampling in the region).
 
 Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
 """
@@ -130,8 +130,8 @@ def measure(kind: str, zip_path: Path) -> dict:
 
 def breakdown(zip_path: Path) -> list[dict]:
     """Where the cold time goes, stage by stage in one fresh process (wall and CPU s): `load_dataset`'s path
-    (read, cut to the region, project the cut, resample) and then what `datasets info` adds on the whole
-    table (project every row, statistics, resampling in the region)."""
+    (read, cut to the region, project the cut, resample) and then `datasets info`'s (the read projecting
+    every row in its workers, statistics, resampling in the region)."""
     rows: list[dict] = []
 
     def stage(name: str, fn, *args, **kwargs):
@@ -145,7 +145,7 @@ def breakdown(zip_path: Path) -> list[dict]:
 
     stage("imports (edgeroam.datasets, pandas, pyarrow, pyproj, shapely)", imports)
     from edgeroam.datasets.geolife import _open_store
-    from edgeroam.datasets.load import _cut_to_region, resolve_region
+    from edgeroam.datasets.load import _cut_to_region, _statistics_columns, resolve_region
     from edgeroam.datasets.project import project
     from edgeroam.datasets.regions import region_mask
     from edgeroam.datasets.resample import resample
@@ -166,18 +166,24 @@ def breakdown(zip_path: Path) -> list[dict]:
     cut, crs = stage(f"{load} cut to the region (mask, segments on every row)", cut_to_region, raw, reg)
     cut = stage(f"{load} project the cut rows", project, cut, crs)
     stage(f"{load} resample the cut at 20 s", resample, cut, 20, max_gap_s=60)
-    xy = stage(f"{info} project every row", project, raw)
-    stage(f"{info} statistics, all rows and in the region", dataset_info, xy, reg, kind="geolife")
-    res = stage(f"{info} resample in the region at 20 s", resample, xy, 20, max_gap_s=60, region=reg)
+    del raw, cut
+    xy = stage(f"{info} read_geolife, every batch projected by its worker (xy=True)", read_geolife_zip,
+               zip_path, xy=True)
+    inside = region_mask(xy, reg)
+    xy = _statistics_columns(xy)  # what the statistics read: lat/lon and mode let go
+    stage(f"{info} statistics, all rows and in the region", dataset_info, xy, reg, kind="geolife",
+          inside=inside)
+    res = stage(f"{info} resample in the region at 20 s", resample, xy, 20, max_gap_s=60, region=reg,
+                inside=inside)
     stage(f"{info} statistics of the resampled table", dataset_info, res, None, max_gap_s=60)
     return rows
 
 
-def read_geolife_zip(zip_path: Path):
+def read_geolife_zip(zip_path: Path, *, xy: bool = False):
     """`read_geolife` on the zip (imported here so that the stage above times the imports alone)."""
     from edgeroam.datasets.geolife import read_geolife
 
-    return read_geolife(zip_path)
+    return read_geolife(zip_path, xy=xy)
 
 
 def _measure_cli(kind: str, zip_path: Path) -> dict:
