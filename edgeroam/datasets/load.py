@@ -441,14 +441,15 @@ def describe_dataset(
     `progress(step, done, total)` is called before each of the four steps (read, region, statistics,
     resampling) and once at the end. With `cache` the info is stored as JSON beside the Parquet cache, keyed
     like it (sources, options, region); when `traces_needed` is False a stored info is returned with
-    ``traces`` and ``region`` None, so a warm ``datasets info`` reads nothing else.
+    ``traces`` and ``region`` None, so a warm ``datasets info`` reads nothing else, and a computed one with
+    ``traces`` None (the statistics let go of the columns they do not read).
 
     Returns
     -------
     (info, traces, region)
         ``info`` is `dataset_info`'s dict plus ``speed_resampled_in_region`` (the mean speed after resampling
         the in-region part at `DEFAULT_INTERVAL_S`, gaps over 3 intervals split) and ``read`` (`read_counts`);
-        ``traces`` the full table.
+        ``traces`` the full table (None when not `traces_needed`).
     """
     say = progress or (lambda _step, _done, _total: None)
     stored = _info_path(kind, root, region, lenient, reader) if cache and kind != "synthetic" else None
@@ -490,7 +491,7 @@ def describe_dataset(
     if stored is not None:
         _write_info(stored, info)
     say("done", 4, 4)
-    return info, traces, reg
+    return info, traces if traces_needed else None, reg
 
 
 def _statistics_columns(traces: pd.DataFrame) -> pd.DataFrame:

@@ -174,4 +174,4 @@ def test_describe_without_the_table_gives_the_same_info(shared_traces, kind):
     opts = {"synthetic": {"users": 4, "duration_s": 900}} if kind == "synthetic" else {}
     ref, traces, _ = describe_dataset(kind, root, cache=False, **opts)
     lean, none, _ = describe_dataset(kind, root, cache=False, traces_needed=False, **opts)
-    assert lean == ref and traces is not None and none is not None
+    assert lean == ref and traces is not None and none is None
