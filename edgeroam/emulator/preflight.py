@@ -34,7 +34,7 @@ __all__ = ["MemoryEstimate", "available_memory", "check_run", "estimate_memory",
 #: copies and the keep mask: ten arrays of 8 bytes, plus slack for numpy's temporaries)
 CANDIDATE_BYTES = 96
 #: points per chunk of ``HexGrid.cells_within`` (its default)
-CHUNK_POINTS = 262_144
+CHUNK_POINTS = 32_768
 #: bytes per (step, near server) pair: cell id, distance and server id of both CSR lists (predicted, true)
 PAIR_BYTES = 2 * 24
 #: predictor fit, planner and result tables on top of the traces (measured: about 320 MB on KAIST)
@@ -79,7 +79,7 @@ def estimate_memory(steps: int, servers: int, radius_m: float, cell_radius_m: fl
     --------
     >>> est = estimate_memory(43_629, 352, 1000.0, 50.0)
     >>> est.disk_cells, round(est.candidates_bytes / 1e9, 2)
-    (631, 2.64)
+    (631, 1.98)
     """
     disk = _disk_cells(radius_m, cell_radius_m)
     chunk = min(int(steps), CHUNK_POINTS)

@@ -187,7 +187,7 @@ class HexGrid:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def cells_within(
-        self, x: np.ndarray, y: np.ndarray, r_m: float, *, chunk: int = 262_144
+        self, x: np.ndarray, y: np.ndarray, r_m: float, *, chunk: int = 32_768
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All cells whose centre (= server site) lies within `r_m` metres of each point.
 

@@ -411,6 +411,8 @@ class SimBackend:
                 pend[rest] = False
             if len(rest):
                 self._sender(snd.kind, client, snd.src, snd.dst, rest, (snd.path, snd.delay_s), chunked=True)
+            else:
+                self._unpend(key)
 
     def _set_plan(self, a: SetPlan) -> None:
         self._cancel_upload(a.client)
@@ -502,6 +504,7 @@ class SimBackend:
             self._arrive(snd, self.engine.now, self.engine.now)
         if snd.pos >= len(snd.chunks):
             snd.current = None  # the last chunk's event refers back to `snd`: no cycle left for the collector
+            self._unpend((snd.client, snd.dst))
             if snd.kind == "upload" and self._uploads.get(snd.client) is snd:
                 del self._uploads[snd.client]
             return
@@ -578,6 +581,14 @@ class SimBackend:
         if pend is not None:
             for idx in snd.chunks[snd.pos:]:
                 pend[idx] = False
+            self._unpend((client, snd.dst))
+
+    def _unpend(self, key: Key) -> None:
+        """Forget `key`'s pending mask once nothing is on its way there (a missing mask means none pending):
+        a pass leaves hundreds of thousands of (client, server) pairs behind."""
+        pend = self._pending.get(key)
+        if pend is not None and not pend.any():
+            del self._pending[key]
 
     def _refresh(self, key: Key) -> None:
         if self.server_plans is not None and key in self._held:
@@ -594,6 +605,16 @@ class SimBackend:
                 bucket.append(key)
 
     # -- results --------------------------------------------------------------------------------------------
+    def release(self) -> None:
+        """Let go of the per-client state and the logs once their tables are built (the end of a pass): a
+        10,000-user pass holds a few hundred MB of them while the master still builds its summary."""
+        for part in (self._held, self._by_client, self._pending, self._expire, self._expiring, self._uploads,
+                     self._inflight, self._watch, self._orders, self._recent, self._per_server):
+            part.clear()
+        self._attached = set()
+        self._hold_log = []
+        self._records = []
+
     def transfers(self) -> pd.DataFrame:
         """One row per chunk sent (`TRANSFER_COLUMNS`); ``complete`` is False for a cancelled upload."""
         df = pd.DataFrame(self._records, columns=TRANSFER_COLUMNS)

@@ -121,15 +121,18 @@ class Sim:
         return self.core.held_by(client)
 
     def close(self) -> Closing:
-        """Run until the last query window ends, count its queries, return the tables."""
+        """Run until the last query window ends, count its queries, return the tables; the core then lets go
+        of the pass's state (`SimBackend.release`)."""
         be, out = self.core, Events()
         end = max([w.t1 for w in self._windows], default=be.now)
         be.advance(end)
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
         # times relative to the first tick, like the queries
-        return Closing(out, be.transfers(), be.backhaul(), memory,
-                       holdings=None if self.setup.everywhere else be.holdings())
+        closing = Closing(out, be.transfers(), be.backhaul(), memory,
+                          holdings=None if self.setup.everywhere else be.holdings())
+        be.release()  # the tables hold what the summary needs; the pass's state goes before it is built
+        return closing
 
     def _close(self, windows: list[_Window], now: float, out: Events) -> list[_Window]:
         """Count the queries of every window that ended by `now` into `out`; return the open ones."""
