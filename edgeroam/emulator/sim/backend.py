@@ -34,6 +34,7 @@ windows), metrics (metrics).
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -195,7 +196,10 @@ class SimBackend:
         self._mem_peak = 0
         self._per_server: dict[int, int] = {}
         self._per_server_peak = 0
-        self._hold_log: list[tuple[float, int, int, int, int]] = []
+        # the holdings log (`holdings`) in two flat columns, not a list of tuples (a 10,000-user pass logs
+        # hundreds of thousands of changes): times, and client, server, bytes, copies per change
+        self._hold_t = array("d")
+        self._hold_v = array("q")
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
         self._expiring: dict[int, list[Key]] = {}  # expiry tick -> keys refreshed to it (stale ones skipped)
@@ -252,13 +256,17 @@ class SimBackend:
         ``bytes`` (layer bytes gained, negative when dropped) and ``copies`` (+1 when a (client, server) pair
         starts holding layers, -1 when it stops). The cumulative sums are the storage held over time
         (`edgeroam.emulator.metrics.storage_summary`)."""
-        df = pd.DataFrame(self._hold_log, columns=["t", "client", "server", "bytes", "copies"])
-        return df.astype({"t": np.float64, "client": np.int64, "server": np.int64, "bytes": np.int64,
-                          "copies": np.int64})
+        v = np.array(self._hold_v, dtype=np.int64).reshape(-1, 4)
+        return pd.DataFrame({"t": np.array(self._hold_t, dtype=np.float64), "client": v[:, 0],
+                             "server": v[:, 1], "bytes": v[:, 2], "copies": v[:, 3]})
+
+    def _log_hold(self, client: int, server: int, nbytes: int, copies: int) -> None:
+        self._hold_t.append(self.engine.now)
+        self._hold_v.extend((client, server, nbytes, copies))
 
     def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
         self._held[key] = mask
-        self._hold_log.append((self.engine.now, key[0], key[1], int(self.weight_bytes[mask].sum()), 1))
+        self._log_hold(key[0], key[1], int(self.weight_bytes[mask].sum()), 1)
         self._by_client.setdefault(key[0], set()).add(key[1])
         n = self._per_server[key[1]] = self._per_server.get(key[1], 0) + 1
         if self.server_plans is not None:
@@ -292,7 +300,7 @@ class SimBackend:
         mask = self._held.pop(key, None)
         if mask is None:
             return
-        self._hold_log.append((self.engine.now, key[0], key[1], -int(self.weight_bytes[mask].sum()), -1))
+        self._log_hold(key[0], key[1], -int(self.weight_bytes[mask].sum()), -1)
         self._by_client[key[0]].discard(key[1])
         self._per_server[key[1]] -= 1
         self._expire.pop(key, None)
@@ -315,7 +323,7 @@ class SimBackend:
         else:
             gained = int(self.weight_bytes[mask & ~cur].sum())
             if gained:
-                self._hold_log.append((self.engine.now, client, server, gained, 0))
+                self._log_hold(client, server, gained, 0)
             self._held[key] = cur | mask
         self._refresh(key)
 
@@ -545,7 +553,7 @@ class SimBackend:
             self._refresh(key)
         gained = int(self.weight_bytes[idx[~held[idx]]].sum())
         if gained:
-            self._hold_log.append((self.engine.now, key[0], key[1], gained, 0))
+            self._log_hold(key[0], key[1], gained, 0)
         held[idx] = True
         pend = self._pending.get(key)
         if pend is not None:
@@ -612,7 +620,7 @@ class SimBackend:
                      self._inflight, self._watch, self._orders, self._recent, self._per_server):
             part.clear()
         self._attached = set()
-        self._hold_log = []
+        self._hold_t, self._hold_v = array("d"), array("q")
         self._records = []
 
     def transfers(self) -> pd.DataFrame:
