@@ -613,15 +613,17 @@ class SimBackend:
                 bucket.append(key)
 
     # -- results --------------------------------------------------------------------------------------------
-    def release(self) -> None:
+    def release(self, *, records: bool = True) -> None:
         """Let go of the per-client state and the logs once their tables are built (the end of a pass): a
-        10,000-user pass holds a few hundred MB of them while the master still builds its summary."""
+        10,000-user pass holds a few hundred MB of them while the master still builds its summary. With
+        ``records=False`` the transfer records stay (`transfers` and `backhaul` read only them)."""
         for part in (self._held, self._by_client, self._pending, self._expire, self._expiring, self._uploads,
                      self._inflight, self._watch, self._orders, self._recent, self._per_server):
             part.clear()
         self._attached = set()
         self._hold_t, self._hold_v = array("d"), array("q")
-        self._records = []
+        if records:
+            self._records = []
 
     def transfers(self) -> pd.DataFrame:
         """One row per chunk sent (`TRANSFER_COLUMNS`); ``complete`` is False for a cancelled upload."""

@@ -128,10 +128,11 @@ class Sim:
         be.advance(end)
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
+        holdings = None if self.setup.everywhere else be.holdings()
+        be.release(records=False)  # the pass's state goes before the tables are built, the records after
         # times relative to the first tick, like the queries
-        closing = Closing(out, be.transfers(), be.backhaul(), memory,
-                          holdings=None if self.setup.everywhere else be.holdings())
-        be.release()  # the tables hold what the summary needs; the pass's state goes before it is built
+        closing = Closing(out, be.transfers(), be.backhaul(), memory, holdings=holdings)
+        be.release()
         return closing
 
     def _close(self, windows: list[_Window], now: float, out: Events) -> list[_Window]:
