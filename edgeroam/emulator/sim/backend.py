@@ -579,12 +579,21 @@ class SimBackend:
         snd = self._uploads.pop(client, None)
         if snd is None:
             return
-        snd.cancelled = True
-        if snd.current is not None and not snd.current.triggered:
-            rec = self._wifi[snd.dst].cancel(snd.current)
-            snd.current = None
-            self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end,
-                                  rec.work_s * self.up_bps / 8.0, 0, 0, False))
+        cur = snd.current
+        if cur is not None and cur.triggered:
+            # the chunk's completion fires at this instant: it lands then, and nothing is sent after it
+            del snd.chunks[snd.pos + 1:]
+        else:
+            snd.cancelled = True
+            if cur is not None:
+                rec = self._wifi[snd.dst].cancel(cur)
+                snd.current = None
+                sent = rec.work_s * self.up_bps / 8.0
+                if sent + 1e-6 >= snd.sizes[snd.pos]:  # its last byte is in (as in `settle`): the chunk lands
+                    self._arrive(snd, rec.start, rec.end)
+                else:
+                    self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, sent,
+                                          0, 0, False))
         pend = self._pending.get((client, snd.dst))
         if pend is not None:
             for idx in snd.chunks[snd.pos:]:

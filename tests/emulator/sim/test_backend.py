@@ -387,3 +387,31 @@ def test_spread_chunks_splits_bytes_by_interval_overlap_over_every_link_of_the_p
     assert k.tolist() == [0, 0, 1, 1, 2, 2, 3]
     assert link.tolist() == [0, 1, 0, 1, 0, 1, 2]
     assert b.tolist() == [100.0, 100.0, 200.0, 200.0, 100.0, 100.0, 7.0]
+
+
+@pytest.mark.parametrize("how", ["advance", "callback"])
+def test_an_upload_chunk_whose_last_byte_is_in_lands_when_its_client_leaves_at_that_instant(how):
+    # 1 MB chunks at 1 MB/s: "a" is fully up at 1 s. The client leaves at exactly 1 s, either after `advance`
+    # stopped there (the chunk's end not yet processed) or from an event of the same instant that runs while
+    # the chunk's completion is already triggered: "a" lands and is recorded complete; "b" is never sent.
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+    from edgeroam.emulator.sim.engine import Timeout
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    b = SimBackend(G, [0, 1], [MB, 0, MB], ["a", "relu", "b"], interval_s=10.0, ttl_intervals=2, up_bps=8e6,
+                   chunk_bytes=1e6)
+    b.begin_tick(0, 0.0, {3: 0})
+    b.execute([SetPlan(3, 0, ("a", "b"))])
+    if how == "advance":
+        b.advance(1.0)
+        b.depart(3)
+    else:
+        Timeout(b.engine, 1.0).callbacks.append(lambda _e: b.depart(3))
+    b.advance(10.0)
+    tr = b.transfers()
+    rows = list(zip(tr["end"], tr["bytes"], tr["layers"], tr["complete"], strict=True))
+    assert rows == [(1.0, MB, 1, True)]
+    assert b.holds(3, 0).tolist() == [True, False, False]
