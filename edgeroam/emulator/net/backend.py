@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.emulator.actions import action_to_dict, sort_actions
+from edgeroam.emulator.actions import SetCloud, action_to_dict, sort_actions
 from edgeroam.emulator.backend import Closing, Events, Moves, Setup
 from edgeroam.errors import NetError, RunError
 
@@ -413,6 +413,10 @@ class Net:
 
     def apply(self, actions: list[Action]) -> None:
         """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
+        if any(isinstance(a, SetCloud) for a in actions):
+            self._teardown()
+            raise RunError("net: a SetCloud (S3's cloud tail) is not emulated by the net backend yet; run "
+                           "this scenario with run.backend = \"sim\"")
         acts = [action_to_dict(a) for a in sort_actions(actions)]
         t_wall = time.perf_counter()
         raw = json.dumps(acts, separators=(",", ":")).encode()
