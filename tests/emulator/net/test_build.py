@@ -114,8 +114,11 @@ def test_refuses_to_build_over_leftovers(net_ok, switch):
     assert leftovers(net_ok).empty
 
 
+# the child takes Ctrl-C as an interactive run does, even when the suite runs in a background job (which
+# starts its processes with SIGINT ignored)
 _SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {tests!r})
     from conftest import hex_graph
     from edgeroam.emulator.net.build import NetParams, Network, plan_network
