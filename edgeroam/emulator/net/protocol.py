@@ -79,6 +79,7 @@ TYPES = frozenset({
     "order",      # master -> edge: an action (meta.action)
     "query",      # client -> edge: an input tensor, meta.layers to run
     "result",     # edge -> client: the output of a query, meta: where and how long
+    "admit",      # edge -> cloud: a place in the cloud's queue for a query's tail (acked once one is free)
     "report",     # edge -> master: what it holds (meta)
     "position",   # client -> master: where the client is (meta)
     "stats",      # any agent -> master: its counters (meta)
@@ -473,22 +474,30 @@ class Channel:
         self.on_close: Callable[[Channel], None] | None = None
         self._ready: list[Frame] = []
         self._eof = False
+        self._ending = False  # nothing more is written: half-closed (`end_writing`) or closed
         self._lock = asyncio.Lock()
 
     async def send(self, type: str, dst: str, *, on_seq: Callable[[int], None] | None = None,
-                   **fields: Any) -> int:
+                   last: bool = False, **fields: Any) -> int:
         """Encode and write a frame (waits for the write buffer to drain); its seq. `on_seq(seq)` runs before
-        the bytes are written (so an answer can never arrive before the sender knows what it answers)."""
+        the bytes are written (so an answer can never arrive before the sender knows what it answers). With
+        `last`, the writing side is half-closed right after this frame (`end_writing`). NetError once the
+        connection is ending: bytes are counted in `bytes_out` as they are handed to the transport, so a
+        connection logged at close counts every byte that may still reach the peer."""
         async with self._lock:  # numbered in the order written: a receiver never sees a lower seq later
+            if self._ending:
+                raise NetError(f"send {type} to {self.peer}: the connection is closing")
             seq, data = self.encoder.encode(type, dst, **fields)
             if on_seq is not None:
                 on_seq(seq)
             try:
                 self.writer.write(data)
+                self.bytes_out += len(data)
+                if last:
+                    self.end_writing()
                 await self.writer.drain()
             except (ConnectionError, OSError) as exc:
                 raise NetError(f"send {type} seq {seq} to {self.peer}: {exc}") from None
-        self.bytes_out += len(data)
         return seq
 
     async def recv(self) -> Frame | None:
@@ -507,15 +516,39 @@ class Channel:
                 self._ready.extend(self.decoder.feed(data))
         return self._ready.pop(0)
 
+    def end_writing(self) -> None:
+        """Half-close: the peer reads what was written, then the end of the stream, while this side goes on
+        reading until the peer closes too; every later `send` is a NetError."""
+        self._ending = True
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()  # the transport sends the FIN once its buffer is out
+
+    async def drain_to_eof(self, linger_s: float) -> int:
+        """Half-close and read (counting the bytes, handling no frame) until the peer closes too, at most
+        `linger_s` seconds; the frames that came, which nobody handled. For the side that has stopped
+        reading frames: a connection whose both ends close this way logs final counters at both ends (each
+        end has read all the other wrote)."""
+        self.end_writing()
+        came = len(self._ready)
+        self._ready.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(linger_s):
+                while (await self.recv()) is not None:
+                    came += 1
+        return came
+
     def finish(self) -> None:
         """Run `on_close` (once) and close the socket now."""
+        self._ending = True
         cb, self.on_close = self.on_close, None
         if cb is not None:
             cb(self)
         self.writer.close()
 
     async def close(self) -> None:
-        """Close the writing side (errors of an already broken connection are ignored)."""
+        """Close now (errors of an already broken connection are ignored); `drain_to_eof` first for counters
+        that are final at both ends."""
         self.finish()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from edgeroam.emulator.net.agents.link import Link, Server
+from edgeroam.emulator.net.agents.link import LINGER_S, Link, Server
 from edgeroam.emulator.net.agents.wire import conn_record
 from edgeroam.emulator.net.protocol import DEFAULT_MAX_BODY, Channel, Encoder, Frame, Tally, load_secret
 from edgeroam.errors import EdgeroamError, NetError
@@ -125,9 +125,9 @@ class Agent:
             self._log.flush()
 
     async def close(self) -> None:
-        """Close links and server; write the final stats line."""
-        for lk in list(self.links.values()):
-            await lk.close()
+        """Close links (all at once: each waits for its peer to close too) and server; write the final stats
+        line."""
+        await asyncio.gather(*(lk.close() for lk in list(self.links.values())))
         await self.listener.close()
         self.record("stats", **self.stats())
         if self._log is not None:
@@ -175,7 +175,7 @@ def run_agent(agent: Agent) -> int:
             await stop.wait()
         finally:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(agent.close(), 10)
+                await asyncio.wait_for(agent.close(), 2 * LINGER_S + 10)  # links, then server, may linger
 
     try:
         asyncio.run(main())

@@ -26,9 +26,12 @@ from typing import Any
 from edgeroam.emulator.net.protocol import Channel, Decoder, Encoder, Frame, Tally
 from edgeroam.errors import NetError
 
-__all__ = ["Link", "Server", "open_stream", "parse_address"]
+__all__ = ["LINGER_S", "Link", "Server", "open_stream", "parse_address"]
 
 log = logging.getLogger(__name__)
+
+#: how long a closing end waits for its peer to close too (then it logs its counters as they are)
+LINGER_S = 5.0
 
 
 def parse_address(addr: str) -> tuple[str, str | int]:
@@ -79,6 +82,8 @@ class Link:
         How long to keep trying to reconnect before the pending requests fail with NetError.
     on_close : callable, optional
         Called with each connection of this link just before it closes (`Channel.on_close`).
+    linger_s : float
+        At `close`, how long to wait for the peer to close its end too.
 
     Attributes
     ----------
@@ -91,7 +96,7 @@ class Link:
     def __init__(self, peer: str, addr: str, encoder: Encoder, secret: bytes, tally: Tally, *,
                  on_frame: Callable[[Frame], Awaitable[None] | None] | None = None,
                  reconnect_s: float = 10.0, max_body: int | None = None,
-                 on_close: Callable[[Channel], None] | None = None) -> None:
+                 on_close: Callable[[Channel], None] | None = None, linger_s: float = LINGER_S) -> None:
         self.peer = peer
         self.addr = addr
         self.encoder = encoder
@@ -101,6 +106,7 @@ class Link:
         self.reconnect_s = float(reconnect_s)
         self.max_body = max_body
         self.on_close = on_close
+        self.linger_s = float(linger_s)
         self.resent = 0
         self.reconnects = 0
         self.bytes_out = 0
@@ -225,12 +231,17 @@ class Link:
                 await self._ensure()  # reconnect and resend what is unanswered
 
     async def close(self) -> None:
-        """Say bye and close (pending requests fail with NetError)."""
+        """Say bye and half-close, keep reading (answers still resolve their requests) until the peer has
+        closed too (at most `linger_s`), then close: the counters both ends log then hold every byte the other
+        wrote. Requests still pending fail with NetError."""
         self._closed = True
         chan, self._chan = self._chan, None
         if chan is not None:
             with contextlib.suppress(NetError, OSError):
-                await chan.send("bye", self.peer)
+                await chan.send("bye", self.peer, last=True)
+            chan.end_writing()  # also when the bye could not be sent
+            if self._reader is not None:  # it ends at the peer's end of stream
+                await asyncio.wait({self._reader}, timeout=self.linger_s)
             await chan.close()
         if self._reader is not None:
             self._reader.cancel()
@@ -250,12 +261,13 @@ class Server:
 
     One `Tally` counts what all connections drop; a handler exception is logged and counted
     (``tally.dropped['handler_error']``), never kills the server. `on_close` is called with each accepted
-    connection just before it closes.
+    connection just before it closes; at `close`, each connection is closed at both ends before it is logged
+    (at most `linger_s` seconds).
     """
 
     def __init__(self, addr: str, name: str, encoder: Encoder, secret: bytes, handler: Handler, *,
                  tally: Tally | None = None, max_body: int | None = None,
-                 on_close: Callable[[Channel], None] | None = None) -> None:
+                 on_close: Callable[[Channel], None] | None = None, linger_s: float = LINGER_S) -> None:
         self.addr = addr
         self.name = name
         self.encoder = encoder
@@ -264,9 +276,12 @@ class Server:
         self.tally = Tally() if tally is None else tally
         self.max_body = max_body
         self.on_close = on_close
+        self.linger_s = float(linger_s)
         self.channels: set[Channel] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._serving: set[asyncio.Task] = set()
+        self._closing = False
 
     async def start(self) -> str:
         """Listen; the address actually bound (port 0 picks one)."""
@@ -285,12 +300,18 @@ class Server:
         chan = Channel(reader, writer, self.encoder, dec, peer)
         chan.on_close = self.on_close
         self.channels.add(chan)
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
         try:
             while (frame := await chan.recv()) is not None:
                 if frame.type == "hello":
                     chan.peer = frame.src
                     continue
-                if frame.type == "bye":
+                if frame.type == "bye":  # the peer's last frame: read on to its end of stream, then log
+                    late = await chan.drain_to_eof(self.linger_s)
+                    if late:
+                        self.tally.dropped["after_bye"] += late
                     break
                 try:
                     await self.handler(frame, chan)
@@ -301,12 +322,17 @@ class Server:
                                   frame.src)
                     self.tally.dropped["handler_error"] += 1
         finally:
+            self._serving.discard(task)
             self.channels.discard(chan)
             await chan.close()
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
-        """Run `coro` in the background, kept until done (cancelled by `close`; a failure is counted)."""
+        """Run `coro` in the background, kept until done (cancelled by `close`; a failure is counted). Once
+        the server is closing, it is cancelled before it starts."""
         task = asyncio.ensure_future(coro)
+        if self._closing:
+            task.cancel()
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -319,7 +345,10 @@ class Server:
             self.tally.dropped["task_error"] += 1
 
     async def close(self) -> None:
-        """Stop listening, end background work and close every connection."""
+        """Stop listening and end background work; half-close every connection and go on reading and
+        handling (answers can no longer be sent) until each peer has closed too, at most `linger_s`: the
+        counters both ends log then hold every byte the other wrote. Then close what is left."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
         for task in list(self._tasks):
@@ -327,6 +356,11 @@ class Server:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for chan in list(self.channels):
+            chan.end_writing()
+        serving = {t for t in self._serving if not t.done() and t is not asyncio.current_task()}
+        if serving:
+            await asyncio.wait(serving, timeout=self.linger_s)
         for chan in list(self.channels):
             await chan.close()
         if self._server is not None:
