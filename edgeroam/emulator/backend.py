@@ -10,8 +10,12 @@ then the master alternates, tick by tick:
 
 and ends with ``close()``, which returns the last events and the run's tables (transfers, backhaul) and
 memory figures. Between calls the master may ask ``holds(client, server)`` and ``held_by(client)``: what a
-master learns from the edge servers' reports, the only backend state a policy's view exposes. Every backend
-writes the same tables; metrics are computed from them alone.
+master learns from the edge servers' reports, the only backend state a policy's view exposes. Where servers
+compute on tier slots (``topology.tiers.compute = "slots"``) it also asks, each tick, ``cloud_bps()`` (the
+edge-cloud rate a query's tail reaches a cloud at: configured, or measured) and ``queue_wait(server)`` (the
+slot waits the server's queries last met, edge and cloud): S3's Scheduling with Queuing reads them
+(`MasterView.cloud_bps`, `MasterView.queue_wait`). Every backend writes the same tables; metrics are computed
+from them alone.
 
 Backends are found by name in `BACKENDS` (scenario ``run.backend``); the registry holds import paths, so
 neither this module nor the master imports a backend.
@@ -172,6 +176,16 @@ class Backend(Protocol):
 
     def held_by(self, client: int) -> frozenset[int]:
         """Servers holding any layer of `client` now."""
+        ...
+
+    def cloud_bps(self) -> float | None:
+        """Where servers compute on tier slots: the edge-cloud rate (bit/s) a query's tail reaches a cloud at
+        now (0: no cloud); None without tier slots (no three-way split)."""
+        ...
+
+    def queue_wait(self, server: int) -> tuple[float, float]:
+        """Mean seconds (edge, cloud) the queries of `server` last waited for a slot (zeros before any
+        and without tier slots)."""
         ...
 
     def close(self) -> Closing:

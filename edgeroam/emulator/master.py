@@ -105,12 +105,12 @@ class Master:
         events = Events()
         t0 = prep.ticks[0].time
         total = len(prep.ticks)
-        tails = getattr(be, "tails", None)  # the sim on tier slots: its measured waits
-        tiered = {} if tails is None else {"cloud_bps": tails.edge_cloud_bps, "queue_wait": tails.wait}
         for j, tk in enumerate(prep.ticks):
             now = tk.time - t0
             base = int(prep.offsets[j])
             events.extend(be.advance(now, self.moves(tk, base)))
+            cloud = be.cloud_bps()  # on tier slots: the edge-cloud rate and the waits, as measured so far
+            tiered = {} if cloud is None else {"cloud_bps": cloud, "queue_wait": be.queue_wait}
             load = Counter(int(s) for s in tk.server[tk.server >= 0].tolist())
             view = MasterView(
                 tick_index=tk.index, interval_s=self.interval, first_row=base,

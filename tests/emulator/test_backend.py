@@ -51,6 +51,12 @@ class RecordingBackend:
     def held_by(self, client: int) -> frozenset[int]:
         return frozenset()
 
+    def cloud_bps(self) -> float | None:
+        return None
+
+    def queue_wait(self, server: int) -> tuple[float, float]:
+        return (0.0, 0.0)
+
     def close(self) -> Closing:
         self.calls.append(("close",))
         transfers = pd.DataFrame({"kind": pd.Series(dtype=str), "bytes": pd.Series(dtype=float)})
@@ -271,3 +277,34 @@ def test_storage_counts_from_the_first_tick_of_a_clock_that_does_not_start_at_0(
     master.prep.ticks = []
     holdings = pd.DataFrame({"t": [0.0], "client": [0], "server": [0], "bytes": [1000], "copies": [1]})
     assert master.storage(holdings)["horizon_s"] == 0.0
+
+
+class TieredBackend(RecordingBackend):
+    """A recording backend on tier slots whose measured edge-cloud rate and waits change every tick."""
+
+    def cloud_bps(self) -> float | None:
+        return 1e6 * sum(c[0] == "advance" for c in self.calls)
+
+    def queue_wait(self, server: int) -> tuple[float, float]:
+        return (0.5 * server, 0.25 * len(self.calls))
+
+
+def test_the_view_gets_the_backends_cloud_rate_and_waits_each_tick(scripted):
+    # the contract's cloud_bps / queue_wait, asked after every advance (a measuring backend's change)
+    prep = scripted({"a": (0, 0, 1, 1)})
+    fake, policy, seen = TieredBackend(), make_policy("perdnn"), []
+    decide = policy.decide
+
+    def watched(view, tick):
+        seen.append((view.cloud_bps, view.queue_wait(2), len(fake.calls)))
+        return decide(view, tick)
+
+    policy.decide = watched
+    run_pass(prep, policy, backend=fake)
+    assert [s[0] for s in seen] == [1e6 * (k + 1) for k in range(len(prep.ticks))]
+    assert all(w == (1.0, 0.25 * n) for _, w, n in seen)
+    plain, seen = RecordingBackend(), []
+    policy = make_policy("perdnn")
+    policy.decide = lambda view, tick: seen.append((view.cloud_bps, view.queue_wait(2))) or []
+    run_pass(prep, policy, backend=plain)
+    assert seen and set(seen) == {(None, (0.0, 0.0))}

@@ -133,6 +133,9 @@ class Net:
         self._leaving: list[tuple[float, int]] = []
         self._attached: dict[int, int] = {}
         self._logs: dict[str, list[dict]] = {}
+        self._clouds: list[int] = []
+        self._tail_bps: float | None = None  # on tier slots: the edge-cloud rate, configured then measured
+        self._waits: dict[int, tuple[float, float]] = {}
         self._wire: Any = None
         self._pss_mb = 0.0
         self._mem = {"sum": 0, "ticks": 0, "peak": 0, "peak_server": 0}
@@ -159,8 +162,14 @@ class Net:
         from edgeroam.topology.tiers import node_slots, slot_tiers
 
         g = setup.topology.backhaul
+        tiers = slot_tiers(g)
+        kinds = ("server", "cloud") if tiers is not None else ("server",)  # on slots, clouds run S3's tails
+        if tiers is not None:
+            from edgeroam.emulator.sim.slotqueries import CloudTails
+
+            self._tail_bps = CloudTails.of(setup, tiers).edge_cloud_bps  # the configured rate until measured
         self._node_of = {int(d["server"]): n for n, d in g.nodes(data=True)
-                         if d.get("kind", "server") == "server" and "server" in d}
+                         if d.get("kind", "server") in kinds and "server" in d}
         self.clients = sorted(visits)
         agents = len(self._node_of) + len(self.clients) + 1
         if agents > self.max_agents:
@@ -187,7 +196,8 @@ class Net:
         hosts = plan.hosts
         self._host_of_client = {c: f"{self.prefix}c{j}" for j, c in enumerate(self.clients)}
         self._host_of_server = {int(g.nodes[h.node]["server"]): name for name, h in hosts.items()
-                                if h.role == "server"}
+                                if h.role in kinds}
+        self._clouds = sorted(s for s, n in self._node_of.items() if g.nodes[n].get("kind") == "cloud")
         master_host = next((n for n, h in hosts.items() if h.role == "master"), None)
         if master_host is None:
             gw = g.graph.get("gateway")
@@ -210,7 +220,6 @@ class Net:
                   str(work / "book.json"), "--model", pl.graph.name, "--execution", self.execution,
                   "--speed", repr(self.speed)]
         ttl_s = setup.ttl_intervals * setup.interval_s / self.speed if setup.ttl_intervals > 0 else 0.0
-        tiers = slot_tiers(g)
         for s, h in sorted(self._host_of_server.items()):
             args = ["edgeroam.emulator.net.agents.edge", "--name", f"e{s}", "--listen",
                     f"0.0.0.0:{_EDGE_PORT}", "--server", str(s), "--seconds", str(work / "server_s.json"),
@@ -220,6 +229,9 @@ class Net:
             if tiers is not None:  # three tiers on slots: the node's slots, a cloud's bounded queue
                 slots, queue = node_slots(setup.topology, s, tiers)
                 args += ["--slots", str(slots), *(["--queue", str(queue)] if queue is not None else [])]
+                # S3's tails: an edge sends them to its cloud (spread by id, as in sim), which holds the model
+                args += ["--whole-model"] if s in self._clouds else \
+                    ["--cloud", f"e{self._clouds[s % len(self._clouds)]}"] if self._clouds else []
             self._spawn(f"e{s}", h, args)
         for c, h in sorted(self._host_of_client.items()):
             self._spawn(f"c{c}", h, ["edgeroam.emulator.net.agents.client", "--name", f"c{c}", "--listen",
@@ -392,6 +404,7 @@ class Net:
     def _refresh(self) -> None:
         """Ask the master for every server's holdings."""
         rep = self._call(self._driver.request("report", timeout=60.0))
+        self._measured(rep.meta.get("waits", {}))
         pairs = rep.meta.get("pairs", [])
         held = rep.tensors().get("held")
         self._held = {}
@@ -400,6 +413,30 @@ class Net:
             for (s, c), m in zip(pairs, masks, strict=True):
                 if m.any():
                     self._held[(int(c), int(s))] = m
+
+    def _measured(self, waits: Mapping[str, Mapping[str, float]]) -> None:
+        """The waits each edge measured since its last report (wall seconds x k): a server's mean (edge,
+        cloud) wait over the queries it answered, kept until it answers more; and the rate its tails'
+        tensors reached the cloud at (bytes over the seconds they took, summed over every edge)."""
+        up_bytes = up_s = 0.0
+        for server, m in waits.items():
+            if m.get("queries", 0) > 0:
+                n = m["queries"]
+                k = self.speed / n
+                self._waits[int(server)] = (m["edge_wait_s"] * k, m["cloud_wait_s"] * k)
+            up_bytes, up_s = up_bytes + m.get("up_bytes", 0.0), up_s + m.get("up_s", 0.0)
+        if up_s > 0 and self._tail_bps is not None:  # bytes are cut by k and so is the time they take
+            self._tail_bps = float(f"{8 * up_bytes / up_s:.3g}")  # 3 digits: a policy memoises per rate
+
+    def cloud_bps(self) -> float | None:
+        """On tier slots the rate the tails' tensors last reached the cloud at (bit/s; the tier spec's
+        edge-cloud rate before any, 0 without a cloud); None otherwise."""
+        return self._tail_bps
+
+    def queue_wait(self, server: int) -> tuple[float, float]:
+        """The mean (edge, cloud) waits of `server`'s queries in the last interval it answered any, as its
+        agent measured them (virtual seconds)."""
+        return self._waits.get(int(server), (0.0, 0.0))
 
     def _count_held(self) -> None:
         """Client plans held (pairs holding any layer) at this tick, from the servers' own reports."""
@@ -413,10 +450,10 @@ class Net:
 
     def apply(self, actions: list[Action]) -> None:
         """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
-        if any(isinstance(a, SetCloud) for a in actions):
+        if not self._clouds and any(isinstance(a, SetCloud) for a in actions):
             self._teardown()
-            raise RunError("net: a SetCloud (S3's cloud tail) is not emulated by the net backend yet; run "
-                           "this scenario with run.backend = \"sim\"")
+            raise RunError("net: a SetCloud (S3's cloud tail) needs servers on tier slots (topology.tiers "
+                           "compute = \"slots\") and a cloud server (topology.backhaul.cloud)")
         acts = [action_to_dict(a) for a in sort_actions(actions)]
         t_wall = time.perf_counter()
         raw = json.dumps(acts, separators=(",", ":")).encode()

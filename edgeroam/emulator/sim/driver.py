@@ -60,6 +60,7 @@ class Sim:
         self.chunk_bytes = float(chunk_bytes)
         self._core: SimBackend | None = None
         self._windows: list[_Window] = []
+        self.tails: CloudTails | None = None
 
     @property
     def core(self) -> SimBackend:
@@ -119,6 +120,14 @@ class Sim:
     def held_by(self, client: int) -> frozenset[int]:
         """Servers holding any layer of `client` now."""
         return self.core.held_by(client)
+
+    def cloud_bps(self) -> float | None:
+        """On tier slots the tier spec's edge-cloud rate (0: no cloud); None otherwise."""
+        return None if self.tails is None else self.tails.edge_cloud_bps
+
+    def queue_wait(self, server: int) -> tuple[float, float]:
+        """The mean (edge, cloud) slot waits of `server`'s queries in its last closed window."""
+        return (0.0, 0.0) if self.tails is None else self.tails.wait(server)
 
     def close(self) -> Closing:
         """Run until the last query window ends, count its queries, return the tables; the core then lets go

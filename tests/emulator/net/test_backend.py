@@ -88,11 +88,12 @@ def test_net_hits_and_misses_equal_sim_on_a_scripted_path(scripted, net_ok, tmp_
     assert np.isfinite(res.tables["queries"]["latency_s"]).all()
 
 
-def test_a_setcloud_is_refused_with_one_clear_error() -> None:
-    # S3's cloud tail runs in sim only: net says so instead of ignoring the action (nothing is built here)
+def test_a_setcloud_without_a_cloud_on_tier_slots_is_one_clear_error() -> None:
+    # S3's cloud tail needs cloud agents (tier slots and a cloud server): net says so instead of ignoring the
+    # action (nothing is built here)
     from edgeroam.emulator.actions import SetCloud, SetPlan
     from edgeroam.errors import RunError
 
     net = Net({1: [0]})
-    with pytest.raises(RunError, match="SetCloud .* not emulated by the net backend"):
+    with pytest.raises(RunError, match="SetCloud .* needs servers on tier slots"):
         net.apply([SetPlan(1, 0, ("a",)), SetCloud(1, 0, 3)])

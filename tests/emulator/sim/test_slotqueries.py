@@ -157,3 +157,32 @@ def test_a_set_cloud_without_tier_slots_is_one_clear_error(scripted) -> None:
     sim, prep = _sim(scripted, None)
     with pytest.raises(RunError, match="compute = \"slots\""):
         sim.apply([SetCloud(0, 1, 0)])
+
+
+def test_the_master_reads_cloud_rate_and_waits_through_the_backend_contract(scripted) -> None:
+    # Backend.cloud_bps / queue_wait: what every tick's MasterView gets (S-Q reads them), the sim's own
+    # configured rate and the waits its closed windows measured; None / zeros without tier slots
+    from edgeroam.emulator.backend import Backend
+    from edgeroam.emulator.master import run_pass
+
+    prep = scripted({"a": (0, 0, 0, 0), "b": (0, 0, 0, 0), "c": (0, 0, 0, 0)}, model="inception")
+    topo = prep.world.topology
+    object.__setattr__(topo, "servers", add_cloud(topo.servers))
+    topo.backhaul.graph["tiers"] = {"links_mb_per_s": {"edge-cloud": 5.0}, "cloud_queue": 1,
+                                    "compute": "slots", "slots": {"client": 1, "edge": 1, "cloud": 1}}
+    sim, policy, seen = Sim(), make_policy("s3"), []
+    decide = policy.decide
+
+    def watched(view, tick):  # noqa: ANN001, ANN202
+        seen.append((view.cloud_bps, view.queue_wait(0), sim.queue_wait(0), dict(sim.tails.waits)))
+        return decide(view, tick)
+
+    policy.decide = watched
+    assert isinstance(sim, Backend)
+    run_pass(prep, policy, backend=sim)
+    assert [s[0] for s in seen] == [5.0 * 8 * 2**20] * len(prep.ticks)
+    assert all(view == own == waits.get(0, (0.0, 0.0)) for _, view, own, waits in seen)
+    assert seen[0][1] == (0.0, 0.0) and any(s[1][0] > 0 for s in seen)  # one edge slot, three clients
+    plain = Sim()
+    run_pass(scripted({"a": (0, 0, 1)}), make_policy("perdnn"), backend=plain)
+    assert plain.cloud_bps() is None and plain.queue_wait(0) == (0.0, 0.0)

@@ -2,14 +2,18 @@
 
 Orders it takes (``order`` frames, each acked): ``meta.action`` a ``SetPlan`` (the plan's server-side layers
 in upload order: the client asks the server what it holds and uploads the rest, one acked frame per layer, all
-in flight at once), ``meta.attach`` (the server it is attached to now, or null: detached; a handover) and
-``meta.queries`` (true/false: raise queries back to back with the think time `query_gap_s` / k while
-attached).
+in flight at once) or a ``SetCloud`` (S3's cloud tail: from then on its queries on that server send the layers
+from the cut on to the server's cloud), ``meta.attach`` (the server it is attached to now, or null: detached;
+a handover) and ``meta.queries`` (true/false: raise queries back to back with the think time `query_gap_s` /
+k while attached).
 
 A query runs the layers before the plan's first server-side layer on the client, sends the tensor there to the
 server with the plan's server-side layers (model order), gets back the output of the longest prefix the
 server holds, and runs every other layer on the client: its latency and where every layer ran are logged
-(``query``: start, latency_s, server, ran_server, n_plan, hit) and kept in `queries`.
+(``query``: start, latency_s, server, ran_server, n_plan, hit, and ``ran_cloud`` for a tail) and kept in
+`queries`. With a cloud cut the plan's layers before the cut are the edge's; the query goes to the server
+even when the edge runs none of them, with ``meta.cloud`` (the cut), and the layers the edge and its cloud
+ran come back as one answer (edge.py).
 
 What it leaves to others: when to attach and what plan to use (master), running layers (compute).
 """
@@ -23,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeroam.emulator.actions import SetPlan, action_from_dict
+from edgeroam.emulator.actions import SetCloud, SetPlan, action_from_dict
 from edgeroam.emulator.net.agents.base import Agent, agent_kwargs, common_parser, run_agent
 from edgeroam.emulator.net.agents.compute import LayerRunner
 from edgeroam.emulator.net.agents.edge import held_layers
@@ -59,6 +63,7 @@ class ClientAgent(Agent):
         self.query_timeout_s = float(query_timeout_s)
         self.attached: int | None = None
         self.plan: tuple[str, ...] = ()
+        self.cuts: dict[int, int] = {}  # server -> the first layer its cloud runs (SetCloud)
         self.queries: list[dict[str, Any]] = []
         self.uploads: list[dict[str, Any]] = []
         self._querying = False
@@ -75,13 +80,16 @@ class ClientAgent(Agent):
             self.record("attach", client=self.client, server=self.attached)
         if "action" in meta:
             action = action_from_dict(meta["action"])
-            if not isinstance(action, SetPlan) or action.client != self.client:
+            if not isinstance(action, SetPlan | SetCloud) or action.client != self.client:
                 raise NetError(f"{self.name}: cannot carry out {meta['action']} (seq {frame.seq})")
-            self.plan = action.layers
-            self.attached = action.server
-            if self._upload is not None and not self._upload.done():
-                self._upload.cancel()
-            self._upload = self.listener.spawn(self.upload(action.server, action.layers))
+            if isinstance(action, SetCloud):
+                self.cuts[action.server] = action.cut
+            else:
+                self.plan = action.layers
+                self.attached = action.server
+                if self._upload is not None and not self._upload.done():
+                    self._upload.cancel()
+                self._upload = self.listener.spawn(self.upload(action.server, action.layers))
         if "queries" in meta:
             self.set_querying(bool(meta["queries"]))
         await chan.send("ack", frame.src, ref=frame.seq, client=self.client)
@@ -142,26 +150,32 @@ class ClientAgent(Agent):
         if server is None:
             raise NetError(f"{self.name}: not attached to a server")
         r = self.runner
-        plan = sorted(self.plan, key=r.index.__getitem__)
-        first = r.index[plan[0]] if plan else len(r.names)
+        cut = min(self.cuts.get(server, len(r.names)), len(r.names))
+        plan = sorted((n for n in self.plan if r.index[n] < cut), key=r.index.__getitem__)
+        first = r.index[plan[0]] if plan else cut
         t0 = time.time()
         x = r.input_like() if r.execution == "profile" else r.input_for(r.names[0])
         before = r.names[:first]
         x, _ = await r.run(before, x)
         ran: list[str] = []
-        if plan:
+        cloud = 0
+        if plan or cut < len(r.names):
             reply = await self.link(f"e{server}").request(
                 "query", timeout=self.query_timeout_s, client=self.client,
-                tensors={"x": x if x is not None else r.input_like()}, meta={"layers": plan})
+                tensors={"x": x if x is not None else r.input_like()},
+                meta={"layers": plan, **({"cloud": cut} if cut < len(r.names) else {})})
             ran = [str(n) for n in reply.meta.get("ran", [])]
+            cloud = int(reply.meta.get("cloud_ran", 0))
             y = reply.tensors().get("y")
             if r.execution == "torch" and ran and y is not None:
                 x = y
         done = set(before) | set(ran)
         rest = [n for n in r.names[first:] if n not in done]
         await r.run(rest, x)
+        edge = len(ran) - cloud
         rec = {"client": self.client, "server": server, "start": t0, "latency_s": time.time() - t0,
-               "ran_server": len(ran), "n_plan": len(plan), "hit": bool(plan) and len(ran) == len(plan)}
+               "ran_server": edge, "n_plan": len(plan), "hit": bool(plan) and edge == len(plan),
+               **({"ran_cloud": cloud} if cloud else {})}
         self.queries.append(rec)
         self.record("query", **rec)
         return rec

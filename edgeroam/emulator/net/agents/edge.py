@@ -15,8 +15,20 @@ Requests it answers (each with a frame whose ``ref`` is the request's seq):
   threads) and the rest wait FIFO; with `queue` as well, at most that many wait and a query beyond them
   waits outside until a place frees (a cloud's bounded queue); ``meta.wait_s`` / ``meta.blocked_s`` (and
   ``slot_t``, when the slot was granted) and the log's ``query`` event say how long, measured.
+  With ``meta.cloud`` (a cut: S3's cloud tail, `SetCloud`) the layers from the first one this edge did not
+  run (the cut, once the edge holds its part) go on to its `cloud` agent, in two phases: while it still
+  holds its slot the edge asks the cloud for a place in its queue (``admit``, answered when one is free:
+  a full cloud queue keeps the edge slot busy, S3's blocked edge), then frees the slot and sends the tensor
+  over the backhaul (``query`` with ``meta.tail`` and the place's ``token``); the cloud runs the tail on one
+  of its slots and answers with the output. ``meta.ran`` then lists the edge's and the cloud's layers; the
+  log's ``query`` event adds ``cloud_ran``, ``hold_s`` (waiting for the place), ``cloud_wait_s`` and
+  ``cloud_blocked_s`` (as the cloud measured them), ``up_s`` and ``up_bytes`` (the tensor's way up).
+- ``admit`` and ``query`` with ``meta.tail`` (on a cloud server, `whole_model`): the two phases above, each
+  in a task of its own so that one edge's queries queue side by side; the cloud holds the whole model.
 - ``report``: ``meta.clients`` and a uint8 mask ``held`` [clients, layers] in the body (of ``client`` only
   when the request names one; ``meta.touch`` refreshes that client's hold); `held_layers` reads it back.
+  With ``meta.waits`` (the master's) it adds ``meta.waits``: the sums over the queries answered since the
+  last such report (count, edge and cloud waits, blocked queries, bytes sent up and their seconds).
 - ``stats``: counters.
 
 Holding rule: a client's layers expire `ttl_s` seconds after their last use (0: never) and, with `max_plans`,
@@ -35,7 +47,7 @@ import json
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +63,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.net.protocol import Channel, Frame
 
 __all__ = ["EdgeAgent", "held_layers", "main"]
+
+#: what an edge sums over its answered queries for the master's report (``meta.waits``)
+_MEASURED = ("queries", "edge_wait_s", "cloud_wait_s", "tails", "cloud_waited", "blocked", "up_bytes", "up_s")
+#: a wait longer than this (wall seconds) counts as waited or blocked (an uncontended semaphore takes µs)
+_BUSY_S = 1e-3
 
 
 def held_layers(report: Frame, names: Sequence[str]) -> dict[int, list[str]]:
@@ -80,12 +97,19 @@ class EdgeAgent(Agent):
         Queries run at once (None: no limit, the behaviour without tiers).
     queue : int, optional
         Queries waiting for a slot at most (None: unbounded); needs `slots`.
+    cloud : str, optional
+        The cloud agent (``e<id>``) that runs the tails of queries with a cloud cut.
+    whole_model : bool
+        A cloud server: it holds the whole model and runs the tails edges send it.
+    tail_timeout_s : float
+        A cloud's answer (a place in its queue, a tail's output) unanswered this long is a NetError.
     **kwargs
         `Agent` arguments.
     """
 
     def __init__(self, server: int, runner: LayerRunner, *, ttl_s: float = 0.0, max_plans: int | None = None,
-                 slots: int | None = None, queue: int | None = None, **kwargs: Any) -> None:
+                 slots: int | None = None, queue: int | None = None, cloud: str | None = None,
+                 whole_model: bool = False, tail_timeout_s: float = 60.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if slots is not None and slots < 1 or queue is not None and (slots is None or queue < 1):
             raise NetError(f"edge {server}: slots must be >= 1, and queue >= 1 with slots; got {slots}, "
@@ -107,6 +131,10 @@ class EdgeAgent(Agent):
         self.bytes_in = 0
         self.inflight: set[tuple[int, int, str]] = set()  # (client, dst, layer) sent, not yet acked
         self._expiry: asyncio.Task | None = None
+        self.cloud, self.whole_model, self.tail_timeout_s = cloud, bool(whole_model), float(tail_timeout_s)
+        self._places: dict[int, float] = {}  # cloud: token of a place in the queue -> seconds blocked for it
+        self._token = 0
+        self._measured = dict.fromkeys(_MEASURED, 0.0)  # sums since the master's last report
 
     async def start(self) -> str:
         addr = await super().start()
@@ -180,14 +208,21 @@ class EdgeAgent(Agent):
             self._relay(int(frame.client or 0), new)
         elif frame.type == "order":
             await self._order(frame, chan)
+        elif frame.type == "query" and frame.meta.get("tail"):
+            self.listener.spawn(self._tail(frame, chan))
+        elif frame.type == "admit":
+            self.listener.spawn(self._place(frame, chan))
         elif frame.type == "query":
             await self._query(frame, chan)
         elif frame.type == "report":
             if frame.meta.get("touch") and frame.client in self.held:
                 self._touch(frame.client)
             clients = [frame.client] if frame.client is not None else sorted(self.held)
+            meta: dict[str, Any] = {"clients": clients, "server": self.server_id}
+            if frame.meta.get("waits"):
+                meta["waits"], self._measured = self._measured, dict.fromkeys(_MEASURED, 0.0)
             await chan.send("report", frame.src, ref=frame.seq, tensors={"held": self.masks(clients)},
-                            meta={"clients": clients, "server": self.server_id})
+                            meta=meta)
         else:
             await super().handle(frame, chan)
 
@@ -262,23 +297,123 @@ class EdgeAgent(Agent):
                 if not self.runner.loaded(layer):  # live modules are made on first use
                     self.runner.load(layer, mine[layer])
         x = frame.tensors().get("x")
-        waits: dict[str, float] = {}
+        cut = frame.meta.get("cloud")
+        tail = cut is not None and int(cut) < len(self.runner.names)
+        if tail and self.cloud is None:
+            raise NetError(f"{self.name}: query seq {frame.seq} of client {client} has a cloud part, but "
+                           "this server has no cloud")
+        place = self._cloud_place if tail else None
+        waits: dict[str, Any] = {}
         if self._slot is None or not ran:
             out, secs = await self.runner.run(ran, x)
+            ticket = await place() if place is not None else None
         else:
-            out, secs, waits = await self._on_slot(ran, x)
+            out, secs, waits, ticket = await self._on_slot(ran, x, place)
+        y = out if self.runner.execution == "torch" or not ran else self.runner.output_like(ran[-1])
+        tensors = {"y": y} if y is not None and ran else {}
+        sent = list(ran)
+        if ticket is not None:  # S3's tail: on to the cloud from the first layer not run here
+            start = self.runner.index[ran[-1]] + 1 if ran else (self.runner.index[want[0]] if want else
+                                                                int(cut))
+            y, up = await self._to_cloud(client, self.runner.names[start:], y, ticket)
+            tensors = {"y": y} if y is not None else {}
+            sent += up.pop("cloud_layers")
+            waits |= up
         self.record("query", client=client, server=self.server_id, ran=len(ran), wanted=len(want),
                     exec_s=secs, **waits)
-        tensors = {"y": out} if out is not None and ran else {}
-        if ran and out is None:  # profile mode: an output of the last layer's recorded size / k
-            tensors = {"y": self.runner.output_like(ran[-1])}
-        await chan.send("result", frame.src, ref=frame.seq, client=client, layers=ran, tensors=tensors,
-                        meta={"ran": ran, "exec_s": secs, "server": self.server_id, **waits})
+        self._measure(waits)
+        await chan.send("result", frame.src, ref=frame.seq, client=client, layers=sent, tensors=tensors,
+                        meta={"ran": sent, "exec_s": secs, "server": self.server_id, **waits})
 
-    async def _on_slot(self, ran: list[str], x: torch.Tensor | None) -> tuple[Any, float, dict[str, float]]:
+    def _measure(self, waits: dict[str, Any]) -> None:
+        """Add one answered query's measured waits to the sums the next master's report carries."""
+        m = self._measured
+        m["queries"] += 1
+        m["edge_wait_s"] += waits.get("wait_s", 0.0)
+        m["cloud_wait_s"] += waits.get("cloud_wait_s", 0.0)
+        m["tails"] += "cloud_ran" in waits
+        m["cloud_waited"] += waits.get("cloud_wait_s", 0.0) > _BUSY_S
+        m["blocked"] += max(waits.get("cloud_blocked_s", 0.0), waits.get("blocked_s", 0.0)) > _BUSY_S
+        m["up_bytes"] += waits.get("up_bytes", 0)
+        m["up_s"] += waits.get("up_s", 0.0)
+
+    async def _cloud_place(self) -> dict[str, Any]:
+        """Phase one of a tail: a place in the cloud's queue (its token and how long it took to get)."""
+        assert self.cloud is not None
+        t0 = time.monotonic()
+        ack = await self.link(self.cloud).request("admit", timeout=self.tail_timeout_s)
+        return {"token": int(ack.meta["token"]), "hold_s": time.monotonic() - t0}
+
+    async def _to_cloud(self, client: int, layers: list[str], x: torch.Tensor | None,
+                        ticket: dict[str, Any]) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        """Phase two: send the tensor and the tail's `layers` to the cloud on the place of `ticket`; the
+        output and what the cloud measured."""
+        assert self.cloud is not None
+        tensors = {"x": x} if x is not None else {}
+        reply = await self.link(self.cloud).request(
+            "query", timeout=self.tail_timeout_s, client=client, tensors=tensors,
+            meta={"tail": True, "token": ticket["token"], "layers": layers})
+        m = reply.meta
+        return reply.tensors().get("y"), {
+            "cloud": int(m["server"]), "cloud_layers": list(m["ran"]), "cloud_ran": len(m["ran"]),
+            "cloud_exec_s": m["exec_s"], "hold_s": ticket["hold_s"], "cloud_wait_s": m["wait_s"],
+            "cloud_blocked_s": m["blocked_s"], "up_s": m["up_s"], "up_bytes": m["bytes"]}
+
+    def _cloud_only(self, frame: Frame) -> None:
+        if not self.whole_model:
+            raise NetError(f"{self.name}: {frame.type} seq {frame.seq} from {frame.src} is for a cloud "
+                           "server")
+
+    async def _place(self, frame: Frame, chan: Channel) -> None:
+        """A cloud: give an edge a place in the queue once one is free (the seconds it was blocked)."""
+        self._cloud_only(frame)
+        t0 = time.monotonic()
+        if self._admit is not None:
+            await self._admit.acquire()
+        self._token += 1
+        self._places[self._token] = time.monotonic() - t0
+        await chan.send("ack", frame.src, ref=frame.seq, meta={"token": self._token})
+
+    async def _tail(self, frame: Frame, chan: Channel) -> None:
+        """A cloud: run a tail on a slot, on the place its token holds; answer with the output."""
+        self._cloud_only(frame)
+        up_s, t_in = time.time() - frame.ts, time.monotonic()
+        blocked = self._places.pop(int(frame.meta.get("token", -1)), None)
+        if blocked is None:
+            raise NetError(f"{self.name}: tail seq {frame.seq} from {frame.src} holds no place in the queue")
+        layers = [str(n) for n in frame.meta.get("layers", [])]
+        x = frame.tensors().get("x")
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                if self._slot is not None:
+                    await held.enter_async_context(self._slot)
+                t_run, granted = time.monotonic(), time.time()
+                out, secs = await self._run(layers, x)
+        finally:
+            if self._admit is not None:
+                self._admit.release()
+        waits = {"wait_s": blocked + t_run - t_in, "blocked_s": blocked, "slot_t": granted}
+        self.record("query", client=frame.client, server=self.server_id, ran=len(layers), wanted=len(layers),
+                    exec_s=secs, tail=True, edge=frame.src, up_s=up_s, bytes=len(frame.body), **waits)
+        y = out if self.runner.execution == "torch" or not layers else self.runner.output_like(layers[-1])
+        await chan.send("result", frame.src, ref=frame.seq, client=frame.client, layers=layers,
+                        tensors={"y": y} if y is not None and layers else {},
+                        meta={"ran": layers, "exec_s": secs, "server": self.server_id, "up_s": up_s,
+                              "bytes": len(frame.body), **waits})
+
+    async def _run(self, layers: list[str], x: torch.Tensor | None) -> tuple[Any, float]:
+        """Run `layers` (torch in the slots' pool, off the event loop's thread, where there is one)."""
+        if self._pool is not None:  # torch: a real parallel slot, not the event loop's thread
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self.runner.run_sync, layers, x)
+        return await self.runner.run(layers, x)
+
+    async def _on_slot(self, ran: list[str], x: torch.Tensor | None,
+                       then: Callable[[], Awaitable[Any]] | None = None) -> tuple[Any, float, dict, Any]:
         """Run `ran` once a place in the queue and then a slot are free; the output, the run's seconds and
         the measured waits (``wait_s``: from the request to the slot, ``blocked_s``: outside the queue) and
-        the wall time the slot was granted (``slot_t``)."""
+        the wall time the slot was granted (``slot_t``), and what `then` gave: it runs after the layers,
+        before the slot is freed (a tail's place in the cloud queue)."""
         assert self._slot is not None
         t0 = time.monotonic()
         async with contextlib.AsyncExitStack() as held:
@@ -287,12 +422,9 @@ class EdgeAgent(Agent):
             t_in = time.monotonic()
             await held.enter_async_context(self._slot)
             t_run, granted = time.monotonic(), time.time()
-            if self._pool is not None:  # torch: a real parallel slot, not the event loop's thread
-                out, secs = await asyncio.get_running_loop().run_in_executor(self._pool, self.runner.run_sync,
-                                                                             ran, x)
-            else:
-                out, secs = await self.runner.run(ran, x)
-        return out, secs, {"wait_s": t_run - t0, "blocked_s": t_in - t0, "slot_t": granted}
+            out, secs = await self._run(ran, x)
+            after = await then() if then is not None else None
+        return out, secs, {"wait_s": t_run - t0, "blocked_s": t_in - t0, "slot_t": granted}, after
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -317,15 +449,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--slots", type=int, default=None, help="queries run at once (three tiers; default: any)")
     p.add_argument("--queue", type=int, default=None, help="queries waiting for a slot at most (cloud queue)")
+    p.add_argument("--cloud", default=None, help="the cloud agent (e<id>) that runs queries' cloud tails")
+    p.add_argument("--whole-model", action="store_true",
+                   help="a cloud server: holds the whole model and runs the tails edges send it")
     args = p.parse_args(argv)
     try:
         import torch
 
         torch.set_num_threads(args.threads)
         seconds = json.loads(Path(args.seconds).read_text()) if args.seconds else None
-        runner = LayerRunner(args.model, args.execution, seconds, speed=args.speed, seed=args.server)
+        runner = LayerRunner(args.model, args.execution, seconds, speed=args.speed, seed=args.server,
+                             weights=args.whole_model and args.execution == "torch")
         agent = EdgeAgent(args.server, runner, ttl_s=args.ttl_s, max_plans=args.max_plans, slots=args.slots,
-                          queue=args.queue, **agent_kwargs(args))
+                          queue=args.queue, cloud=args.cloud, whole_model=args.whole_model,
+                          **agent_kwargs(args))
     except (EdgeroamError, OSError, ValueError) as exc:
         print(f"edge: {exc}", file=sys.stderr)
         return 2

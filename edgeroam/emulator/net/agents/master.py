@@ -3,14 +3,16 @@ servers hold.
 
 `MasterAgent.apply(actions)` numbers the batch and sends each action (in `sort_actions` order) where it takes
 effect: ``SetPlan`` to the client (which uploads) and to its server, ``Migrate`` to the sending server,
-``Drop`` to the server; it returns when every order is acknowledged. `attach(client, server)` tells a client
-where it is now (a handover), `queries(client, on)` starts or stops its queries, `reports` asks every edge
-server what it holds. As a process it listens (a Unix socket reaches it from the root namespace) and relays:
-an ``order`` with ``meta.actions`` (one batch; or ``meta.actions_body`` with the batch as UTF-8 JSON in the
-body's ``actions`` tensor, when it would not fit the 64 KiB header), ``meta.action``, ``meta.attach`` or
-``meta.queries`` from the driver goes to the agents it concerns and is acked once they acked it; a ``report``
-request is answered with every server's holdings (``meta.pairs`` [[server, client], ...] and the uint8 mask
-``held`` [pairs, layers] in the body).
+``Drop`` to the server, ``SetCloud`` to the client (its queries carry the cut); it returns when every order is
+acknowledged. `attach(client, server)` tells a client where it is now (a handover), `queries(client, on)`
+starts or stops its queries, `reports` asks every edge server what it holds. As a process it listens (a Unix
+socket reaches it from the root namespace) and relays: an ``order`` with ``meta.actions`` (one batch; or
+``meta.actions_body`` with the batch as UTF-8 JSON in the body's ``actions`` tensor, when it would not fit the
+64 KiB header), ``meta.action``, ``meta.attach`` or ``meta.queries`` from the driver goes to the agents it
+concerns and is acked once they acked it; a ``report`` request is answered with every server's holdings
+(``meta.pairs`` [[server, client], ...] and the uint8 mask ``held`` [pairs, layers] in the body) and what each
+measured since the last report (``meta.waits``: server -> the sums of `edge` reports: queries, waits, bytes
+sent to the cloud).
 
 What it leaves to others: deciding (``emulator.master`` and the policies), executing (edge, client).
 """
@@ -28,6 +30,7 @@ from edgeroam.emulator.actions import (
     Action,
     Drop,
     Migrate,
+    SetCloud,
     SetPlan,
     action_from_dict,
     action_to_dict,
@@ -84,6 +87,8 @@ class MasterAgent(Agent):
             if isinstance(a, SetPlan):
                 sends.append(self._order(f"c{a.client}", meta, a.client))
                 sends.append(self._order(f"e{a.server}", meta, a.client))
+            elif isinstance(a, SetCloud):
+                sends.append(self._order(f"c{a.client}", meta, a.client))
             elif isinstance(a, Migrate):
                 sends.append(self._order(f"e{a.src}", meta, a.client))
             elif isinstance(a, Drop):
@@ -108,7 +113,7 @@ class MasterAgent(Agent):
         t0 = time.time()
 
         async def one(e: str) -> Frame:
-            f = await self.link(e).request("report", timeout=self.order_timeout_s)
+            f = await self.link(e).request("report", timeout=self.order_timeout_s, meta={"waits": True})
             took[e] = round(time.time() - t0, 4)
             return f
 
@@ -148,8 +153,10 @@ class MasterAgent(Agent):
             import torch
 
 
-            pairs, masks = [], []
+            pairs, masks, waits = [], [], {}
             for r in await self.reports():
+                if "waits" in r.meta:
+                    waits[str(r.meta.get("server", -1))] = r.meta["waits"]
                 held = r.tensors().get("held")
                 clients = r.meta.get("clients", [])
                 if held is None or len(clients) != held.shape[0]:
@@ -157,7 +164,8 @@ class MasterAgent(Agent):
                 pairs += [[int(r.meta.get("server", -1)), int(c)] for c in clients]
                 masks.append(held)
             body = {"held": torch.cat(masks)} if masks and sum(len(m) for m in masks) else {}
-            await chan.send("report", frame.src, ref=frame.seq, tensors=body, meta={"pairs": pairs})
+            await chan.send("report", frame.src, ref=frame.seq, tensors=body,
+                            meta={"pairs": pairs, "waits": waits})
         else:
             await super().handle(frame, chan)
 

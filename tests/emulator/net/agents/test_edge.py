@@ -72,3 +72,56 @@ def test_two_slots_run_two_at_once_and_no_slots_is_the_old_behaviour() -> None:
     assert all("wait_s" not in m for m in _three_queries(None, None))
     with pytest.raises(NetError, match="queue"):
         EdgeAgent(1, _runner(), queue=3, name="e1", secret=SECRET, run=RUN, listen="127.0.0.1:0")
+
+
+def test_cloud_tails_take_a_place_first_and_a_full_cloud_queue_holds_the_edge_slot() -> None:
+    # S3 on loopback: edge e1 (1 slot) runs layer 0 (0.3 s), its cloud e9 (1 slot, queue 1) the rest (0.7 s).
+    # Four clients 50 ms apart: q0 runs on the cloud 0.3-1.0, q1 queues there at 0.6; q2's edge part ends at
+    # 0.9 with the cloud full, so q2 keeps the edge slot until q0 leaves at 1.0 (blocked 0.1 s), and q3 gets
+    # the edge at 1.0 (not 0.9), then is blocked itself until 1.7, when q1 leaves the cloud
+    from edgeroam.emulator.dnn.zoo import model_graph
+
+    n = model_graph(MODEL).n_layers
+    seconds = [0.3] + [0.7 / (n - 1)] * (n - 1)
+
+    async def main() -> tuple[list[dict], dict]:
+        edge = EdgeAgent(1, LayerRunner(MODEL, "profile", seconds), slots=1, cloud="e9", name="e1",
+                         secret=SECRET, run=RUN, listen="127.0.0.1:0")
+        cloud = EdgeAgent(9, LayerRunner(MODEL, "profile", seconds), slots=1, queue=1, whole_model=True,
+                          name="e9", secret=SECRET, run=RUN, listen="127.0.0.1:0")
+        edge.book["e9"] = await cloud.start()
+        addr = await edge.start()
+        names = edge.runner.names
+        links = [Link("e1", addr, Encoder(SECRET, RUN, f"c{c}"), SECRET, Tally()) for c in range(4)]
+        try:
+            for c, link in enumerate(links):
+                await link.request("layers", client=c, layers=[names[0]])
+            await edge.link("e9").connect()
+            replies = []
+            for c, link in enumerate(links):
+                replies.append(asyncio.ensure_future(link.request("query", client=c, timeout=20,
+                                                                  meta={"layers": [names[0]], "cloud": 1})))
+                await asyncio.sleep(0.05)
+            got = [r.meta for r in await asyncio.gather(*replies)]
+            master = Link("e1", addr, Encoder(SECRET, RUN, "master"), SECRET, Tally())
+            report = await master.request("report", meta={"waits": True})
+            await master.close()
+            return got, report.meta["waits"]
+        finally:
+            for link in links:
+                await link.close()
+            await edge.close()
+            await cloud.close()
+
+    got, waits = asyncio.run(asyncio.wait_for(main(), 60))
+    assert all(m["ran"] == m["ran"][:1] + m["ran"][1:] and len(m["ran"]) == n and m["cloud_ran"] == n - 1
+               and m["cloud"] == 9 for m in got)
+    tol = 0.08
+    assert [m["hold_s"] for m in got] == pytest.approx([0.0, 0.0, 0.1, 0.4], abs=tol)
+    assert [m["cloud_blocked_s"] for m in got] == pytest.approx([0.0, 0.0, 0.1, 0.4], abs=tol)
+    assert [m["cloud_wait_s"] for m in got] == pytest.approx([0.0, 0.4, 0.8, 1.1], abs=tol)
+    assert [m["wait_s"] for m in got] == pytest.approx([0.0, 0.25, 0.5, 0.85], abs=tol)  # q3: q2's hold
+    assert all(m["up_bytes"] > 0 and 0 <= m["up_s"] < 0.1 for m in got)
+    assert (waits["queries"], waits["tails"], waits["blocked"], waits["cloud_waited"]) == (4, 4, 2, 3)
+    assert waits["edge_wait_s"] == pytest.approx(1.6, abs=2 * tol)
+    assert waits["up_bytes"] == sum(m["up_bytes"] for m in got)
