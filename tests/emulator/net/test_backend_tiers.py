@@ -1,5 +1,6 @@
 """The net backend with three tiers on slots, on a real network: two clients on one edge server of one slot
-take turns (no two queries run at once), and the waits the agent measured are in its log."""
+take turns (no two queries run at once), and the waits the agent measured are in its log; S3 sends query tails
+through a cloud agent of one slot and a queue of one, whose measured waits and rate reach the master's view."""
 
 from __future__ import annotations
 
@@ -75,11 +76,12 @@ def _s3_world(clients: int, ticks: int):  # noqa: ANN202
 
 
 def test_s3_sends_query_tails_through_a_tight_cloud(net_ok, tmp_path) -> None:
-    # S3's Scheduling with Queuing on net: five clients on one edge slot meet measured waits, so arrivals send
-    # their queries' tails to the cloud agent over the WAN link; its one slot and queue of one block edges
+    # S3's Scheduling with Queuing on net: five clients on one edge slot meet measured waits, so the arrivals
+    # of ticks 2 and 3 send their queries' tails to the cloud agent over the WAN link; its one slot and queue
+    # of one block edges. The views after the first tails carry the measured rate and waits.
     from edgeroam.emulator.net.counters import link_bytes
 
-    prep = _s3_world(5, 6)
+    prep = _s3_world(5, 4)
     visits = {c: [0, 1] for c in range(5)}
     net_backend = Net(visits, speed=15.0, prefix=net_ok, ready_s=240, keep_logs=tmp_path / "logs")
     seen = []
@@ -108,7 +110,8 @@ def test_s3_sends_query_tails_through_a_tight_cloud(net_ok, tmp_path) -> None:
                       "bytes"].sum()
     print(f"cloud e{cloud}: {len(tails)} tails ({len(waited)} waited, {len(blocked)} blocked at the full "
           f"queue), {to_cloud} bytes on the WAN link to it; views (cloud_bps, waits e0, e1): {seen}")
-    assert len(tails) > 0 and len(sent) == len(tails)  # every tail an edge sent ran on the cloud agent
+    # every tail an edge got back ran on the cloud agent (up to one a client may be cut off by the close)
+    assert len(sent) > 0 and len(sent) <= len(tails) <= len(sent) + len(visits)
     assert to_cloud >= sum(r["bytes"] for r in tails) > 0
     assert waited and blocked  # one slot, a queue of one: measured waits and blocked edges
     assert max(r["hold_s"] for r in sent) > 1e-3  # an edge slot held while the cloud queue was full
