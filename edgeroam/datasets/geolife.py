@@ -10,8 +10,10 @@ Speed: a thread pool takes consecutive batches of files; each worker inflates it
 zip (ISA-L's inflate when the ``isal`` package is there, else zlib; both release the GIL), parses the batch's
 data lines in one pyarrow CSV parse (which releases it too), checks them, joins the transport modes and keeps
 only the final columns (t, lat, lon float64, mode codes int16), so the text of at most one batch per worker
-is alive at a time. The batches' columns are joined once; user and trajectory come from ``np.repeat`` over
-the rows per file. Only when a parse fails are the bad lines searched (by bisection, see ``_lines``).
+is alive at a time. Once every batch is parsed (so every batch's offset is known), the same workers copy
+each batch's columns into the final arrays at its offset, user and trajectory codes too, and with ``xy``
+project its rows there, so that the copies' page faults and the projection use every core. Only when a
+parse fails are the bad lines searched (by bisection, see ``_lines``).
 Projection, regions and resampling are left to the other modules of ``edgeroam.datasets``.
 """
 
@@ -455,7 +457,7 @@ def read_geolife(
         at most 4); zlib and pyarrow release the GIL, so two threads use both cores.
     xy
         Also fill x, y as `project` does (the UTM zone of every row's median, `utm_crs_for`), each batch
-        projected by its worker (pyproj releases the GIL too), so that projecting overlaps the reading.
+        projected by a worker into its place in the final arrays (pyproj releases the GIL too).
 
     Returns
     -------
@@ -474,7 +476,8 @@ def read_geolife(
     nworkers = _resolve_workers(workers)
     src = Path(source)
     report = empty_read_report()
-    with _open_store(src) as store:
+    with contextlib.ExitStack() as stack:  # the pool's threads are joined however this ends
+        store = stack.enter_context(_open_store(src))
         _check_users(users, store.plt, src)
         members = _select(store.plt, users)
         # the labels first: the workers join the modes; their report and errors keep their place after parsing
@@ -497,17 +500,32 @@ def read_geolife(
                 buf = buffers.buf = bytearray(size + size // 4)
             return buf
 
-        to_xy = _Projector() if xy else None
-
         def read_batch(batch: list[_Member]) -> _Batch:
-            return _read_batch(store, batch, lenient, by_user, scratch, to_xy)
+            return _read_batch(store, batch, lenient, by_user, scratch)
 
         batches = _batches(members, nworkers)
+        pool = None
         if len(batches) > 1:
-            with ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read") as pool:
-                parts = list(pool.map(read_batch, batches))  # in order: the first bad file's error wins
-        else:
-            parts = [read_batch(batch) for batch in batches]
+            pool = stack.enter_context(ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read"))
+        # in order: the first bad file's error wins
+        parts = list(pool.map(read_batch, batches)) if pool else [read_batch(b) for b in batches]
+        return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool)
+
+
+def _assemble(
+    parts: list[_Batch],
+    members: list[_Member],
+    label_table: pd.DataFrame | None,
+    label_error: DatasetError | TraceFormatError | None,
+    label_report: dict[str, Any],
+    report: dict[str, Any],
+    src: Path,
+    xy: bool,
+    pool: ThreadPoolExecutor | None,
+) -> pd.DataFrame:
+    """The Traces table of the parsed batches: errors and reports in the order of one pass, then every
+    batch's columns copied into the final arrays at its offset (and x, y projected there with `xy`) by the
+    workers, so that the copies' page faults and the projection run on every core."""
     trim_heap()
     if label_error is not None:
         raise label_error
@@ -525,7 +543,6 @@ def read_geolife(
             _merge_report(report, label_report)
 
     files = [f for part in parts for f in part.files]
-    rows = np.concatenate([part.rows for part in parts]) if parts else np.zeros(0, dtype=np.int64)
     categories = sorted({f.member.user for f in files})
     code_of = {u: i for i, u in enumerate(categories)}
     code_type = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
@@ -537,63 +554,82 @@ def read_geolife(
         all_traj[m.key] = traj_index.get(m.user, 0)
         traj_index[m.user] = all_traj[m.key] + 1
     file_traj = np.fromiter((all_traj[f.member.key] for f in files), dtype=np.int32, count=len(files))
-    # the batches' columns joined first (each batch's part freed as its column is joined), user and traj last:
-    # they never meet the batches' parts
-    columns: dict[str, Any] = {c: _join(parts, c, np.float64) for c in ("t", "lat", "lon")}
-    crs = None
-    if to_xy is not None and len(columns["lon"]):  # no rows: unprojected, as `project` leaves such a table
-        crs = utm_crs_for(columns["lon"], columns["lat"])
-        columns["x"], columns["y"] = _projected(parts, crs, columns["lon"], columns["lat"], to_xy)
-    if label_table is not None:
-        modes = label_table["mode"].cat.categories
-        columns["mode"] = pd.Categorical.from_codes(_join(parts, "mode", np.int16), categories=modes)
+    part_rows = [int(part.rows.sum()) for part in parts]
+    row_at = np.concatenate(([0], np.cumsum(part_rows, dtype=np.int64))).tolist()
+    file_at = np.concatenate(([0], np.cumsum([len(part.files) for part in parts], dtype=np.int64))).tolist()
+    n = row_at[-1]
+    crs = _zone(parts, n) if xy and n else None  # no rows: unprojected, as `project` leaves such a table
+    names = ["t", "lat", "lon", *(["x", "y"] if crs else []), *(["mode"] if label_table is not None else [])]
+    out = {c: np.empty(n, dtype=np.int16 if c == "mode" else np.float64) for c in names}
+    codes = np.empty(n, dtype=code_type)
+    traj = np.empty(n, dtype=np.int32)
+    local = threading.local()
+
+    def fill(i: int) -> None:
+        """Batch `i`'s rows into their place; its own columns let go as they are copied."""
+        part, a, b = parts[i], row_at[i], row_at[i + 1]
+        rows, fa, fb = part.rows, file_at[i], file_at[i + 1]
+        for c in ("t", "lat", "lon", "mode"):
+            col = part.columns.pop(c, None)
+            if col is not None:
+                out[c][a:b] = col
+            if crs and c in ("lat", "lon"):  # x from lon, y from lat, projected in place below
+                out["y" if c == "lat" else "x"][a:b] = col
+            del col
+        codes[a:b] = np.repeat(file_codes[fa:fb], rows)
+        traj[a:b] = np.repeat(file_traj[fa:fb], rows)
+        if crs and b > a:
+            held: tuple[str, Any] | None = getattr(local, "held", None)
+            if held is None or held[0] != crs:  # one Transformer per thread (they are not thread-safe)
+                held = local.held = (crs, transformer("EPSG:4326", crs))
+            held[1].transform(out["x"][a:b], out["y"][a:b], inplace=True)  # each point on its own
+        trim_heap()  # the batch's own columns leave the resident memory as the final ones fill up
+
+    if pool is not None and len(parts) > 1:
+        list(pool.map(fill, range(len(parts))))
+    else:
+        for i in range(len(parts)):
+            fill(i)
+    trim_heap()
     frame: dict[str, Any] = {
-        "user": pd.Categorical.from_codes(np.repeat(file_codes, rows), categories=categories),
-        "traj": np.repeat(file_traj, rows),
-        **columns,
+        "user": pd.Categorical.from_codes(codes, categories=categories),
+        "traj": traj,
+        **{c: out[c] for c in names if c != "mode"},
     }
+    if label_table is not None:
+        frame["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table["mode"].cat.categories)
     return make_traces(pd.DataFrame(frame, copy=False), crs=crs, source=str(src),
                        metric_frame=None if crs is None else "utm", read_report=report)
 
 
-class _Projector:
-    """Projects the batches in the workers: into the UTM zone of the first batch to get there (a guess, the
-    whole data's zone in practice), with one pyproj Transformer per thread (they are not thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._guess: str | None = None
-        self._local = threading.local()
-
-    def guess(self, lon: np.ndarray, lat: np.ndarray) -> str:
-        with self._lock:
-            if self._guess is None:
-                self._guess = utm_crs_for(lon, lat)
-            return self._guess
-
-    def __call__(self, crs: str, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """lon, lat in `crs` as new arrays (each point transformed on its own: `project`'s numbers)."""
-        held: tuple[str, Any] | None = getattr(self._local, "held", None)
-        if held is None or held[0] != crs:
-            held = self._local.held = (crs, transformer("EPSG:4326", crs))
-        x = np.array(lon, dtype=np.float64, order="C")
-        y = np.array(lat, dtype=np.float64, order="C")
-        held[1].transform(x, y, inplace=True)
-        return x, y
+_ZONE_MARGIN = 1e-6
+"""Degrees: a median this far inside a zone's edges (or the equator) is in that zone whatever its rounding."""
 
 
-def _projected(
-    parts: list[_Batch], crs: str, lon: np.ndarray, lat: np.ndarray, to_xy: _Projector
-) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of every batch joined; a batch projected into another zone than `crs` (the whole data's, as
-    `project` chooses it) is projected again from the joined lon/lat."""
-    end = 0
+def _zone(parts: list[_Batch], n: int) -> str:
+    """`utm_crs_for` of every row (the zone of the median lon/lat) without sorting them: the zone of the first
+    batch's median, confirmed by counting the rows below its edges (both middle values of all the rows lie
+    well inside it, and on one side of the equator); the full median when that does not hold."""
+    first = next(part for part in parts if len(part.columns.get("lon", ())))
+    guess = utm_crs_for(first.columns["lon"], first.columns["lat"])
+    zone = int(guess[-2:])
+    lo = (zone - 1) * 6.0 - 180.0
+    low, high = lo + _ZONE_MARGIN, lo + 6.0 - _ZONE_MARGIN
+    below_low = below_high = south = 0
     for part in parts:
-        n = int(part.rows.sum())
-        if n and part.crs != crs:
-            part.columns["x"], part.columns["y"] = to_xy(crs, lon[end : end + n], lat[end : end + n])
-        end += n
-    return _join(parts, "x", np.float64), _join(parts, "y", np.float64)
+        lon, lat = part.columns.get("lon"), part.columns.get("lat")
+        if lon is None or lat is None:
+            continue
+        below_low += int(np.count_nonzero(lon < low))
+        below_high += int(np.count_nonzero(lon < high))
+        south += int(np.count_nonzero(lat < 0.0))
+    mid_lo, mid_hi = (n - 1) // 2, n // 2  # the middle values' positions in sorted order (one when n is odd)
+    north = south <= mid_lo
+    if below_low <= mid_lo and mid_hi < below_high and (north or south > mid_hi):
+        return f"EPSG:{32600 + zone if north else 32700 + zone}"
+    lon = np.concatenate([p.columns["lon"] for p in parts if p.columns.get("lon") is not None])
+    lat = np.concatenate([p.columns["lat"] for p in parts if p.columns.get("lat") is not None])
+    return utm_crs_for(lon, lat)
 
 
 _PHASES = ("parse", "lat", "lon", "backwards")
@@ -611,7 +647,6 @@ class _Batch:
     columns: dict[str, np.ndarray | None]
     reports: list[dict[str, Any]]
     errors: list[tuple[int, TraceFormatError]]
-    crs: str | None = None  # the CRS of columns x, y when the worker projected them
 
 
 def _read_batch(
@@ -620,10 +655,8 @@ def _read_batch(
     lenient: bool,
     by_user: dict[str, _UserLabels] | None,
     scratch: Callable[[int], bytearray],
-    to_xy: _Projector | None = None,
 ) -> _Batch:
-    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes (and x, y in a
-    guessed UTM zone with `to_xy`)."""
+    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes."""
     header = PLT_HEADER_LINE.encode()
     prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
     reports = [empty_read_report() for _ in _PHASES]
@@ -657,11 +690,7 @@ def _read_batch(
     rows = np.bincount(parsed.row_file, minlength=len(parsed.files)).astype(np.int64, copy=False)
     modes = _batch_modes(parsed.files, rows, t, by_user) if by_user is not None else None
     columns: dict[str, np.ndarray | None] = {"t": t, "lat": lat, "lon": lon, "mode": modes}
-    crs = None
-    if to_xy is not None and len(lon):
-        crs = to_xy.guess(lon, lat)
-        columns["x"], columns["y"] = to_xy(crs, lon, lat)
-    return _Batch(parsed.files, rows, columns, reports, [], crs)
+    return _Batch(parsed.files, rows, columns, reports, [])
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:

@@ -499,8 +499,9 @@ def test_batches_report_and_raise_in_the_order_of_one_pass(tmp_path, workers):
 def test_xy_projects_in_the_workers_as_project_does(tmp_path, workers):
     from edgeroam.datasets.project import project
 
-    # the first 20 files in UTM zone 49, 50 in zone 50 (the whole data's median): the first batch guesses
-    # 49 and the others are projected again; one file goes back in time (re-sorted after projecting)
+    # the first 20 files in UTM zone 49, 50 in zone 50 (the whole data's median): the first batch's zone (49)
+    # is not confirmed by the counts, so the median of every row decides; one file goes back in time
+    # (re-sorted after projecting)
     files = {}
     for i in range(70):
         lon = 110.5 if i < 20 else 116.36
@@ -517,6 +518,26 @@ def test_xy_projects_in_the_workers_as_project_does(tmp_path, workers):
     empty = read_geolife(write_zip(tmp_path / "bad.zip", _many_files({i: b"x\r\n" for i in range(70)})),
                          lenient=True, xy=True)
     assert len(empty) == 0 and empty.attrs["crs"] is None and empty.attrs["metric_frame"] is None
+
+
+def test_zone_by_counting_is_the_median_zone():
+    from edgeroam.datasets.geolife import _Batch, _zone
+    from edgeroam.datasets.project import utm_crs_for
+
+    rng = np.random.default_rng(7)
+    cases = [
+        (rng.uniform(116.0, 116.5, 1001), rng.uniform(39.8, 40.1, 1001)),  # inside one zone, odd n
+        (rng.uniform(110.0, 118.0, 1000), rng.uniform(-0.5, 0.4, 1000)),  # two zones, both hemispheres
+        (np.r_[np.full(500, 113.9999999999), np.full(500, 114.0)], np.full(1000, 10.0)),  # middle on an edge
+        (np.r_[np.full(500, 114.0 - 1e-7), np.full(500, 114.0 + 1e-7)], np.full(1000, 10.0)),
+        (np.full(6, 179.99), np.r_[np.full(3, -1e-300), np.full(3, 0.0)]),  # the last zone, median lat 0
+        (np.r_[np.full(3, -180.0), np.full(4, 5.0)], np.r_[np.full(4, -3.0), np.full(3, 3.0)]),
+    ]
+    for lon, lat in cases:
+        cuts = np.sort(rng.choice(np.arange(1, len(lon)), size=3, replace=False))
+        parts = [_Batch([], np.array([len(a)]), {"lon": a, "lat": b}, [], [])
+                 for a, b in zip(np.split(lon, cuts), np.split(lat, cuts), strict=True)]
+        assert _zone(parts, len(lon)) == utm_crs_for(lon, lat)
 
 
 @pytest.mark.slow
