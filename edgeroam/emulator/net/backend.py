@@ -50,7 +50,7 @@ from edgeroam.errors import NetError, RunError
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.actions import Action
 
-__all__ = ["Net"]
+__all__ = ["Net", "byte_balance"]
 
 _EDGE_PORT = 7100
 _CLIENT_PORT = 7101
@@ -660,28 +660,10 @@ class Net:
             hosts.append(row)
         sent_all = sum(exp_out.values())
         counted_all = sum(int(cnt_out.get(h, 0)) for h in exp_out)
-        ends = {(r["local"], r["remote"]): r for _a, r in conns if "remote" in r}
-        bal = {"connections": len(ends), "sent": 0, "received": 0, "lost_unread": 0, "lost_in_flight": 0,
-               "unexplained": 0, "excess": 0, "unpaired": 0}
-        for (loc, rem), r in ends.items():
-            other = ends.get((rem, loc))
-            bal["sent"] += r["bytes_out"]
-            if other is None:
-                bal["unpaired"] += r["bytes_out"]
-                continue
-            got = other["bytes_in"]
-            bal["received"] += min(got, r["bytes_out"])
-            bal["excess"] += max(0, got - r["bytes_out"])
-            short = max(0, r["bytes_out"] - got)
-            unread = min(short, other.get("unread", 0))
-            flight = min(short - unread, r.get("unacked", 0) + r.get("unwritten", 0))
-            bal["lost_unread"] += unread
-            bal["lost_in_flight"] += flight
-            bal["unexplained"] += short - unread - flight
         return {"hosts": hosts, "sent_wire_bytes": int(sent_all), "counted_wire_bytes": int(counted_all),
                 "err_total": counted_all / sent_all - 1 if sent_all else None,
                 "err_max": max((abs(x["err_out"]) for x in hosts if x["err_out"] is not None), default=None),
-                "balance": bal}
+                "balance": byte_balance([r for _a, r in conns])}
 
     def _teardown(self) -> None:
         """Stop the driver loop and the network (which ends every recorded PID); idempotent."""
@@ -723,6 +705,38 @@ def _pss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def byte_balance(conns: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The byte balance of TCP connections from both ends' ``conn`` records (`wire.conn_record`): each byte
+    one end wrote was read by the other (``received``), or counted lost: left unread at close
+    (``lost_unread``) or unacknowledged / unwritten at the sender (``lost_in_flight``). ``unexplained``: short
+    and none of those; ``excess``: read but not written; ``unpaired``: written on a connection whose other
+    end logged nothing (or a record that names no peer address). The agents log only once both ends have
+    closed (`Channel.drain_to_eof`), so in a clean close everything is ``received``."""
+    ends = {(r["local"], r["remote"]): r for r in conns if "remote" in r}
+    bal = {"connections": len(ends), "sent": 0, "received": 0, "lost_unread": 0, "lost_in_flight": 0,
+           "unexplained": 0, "excess": 0, "unpaired": 0}
+    for r in conns:
+        if "remote" not in r:
+            bal["sent"] += r["bytes_out"]
+            bal["unpaired"] += r["bytes_out"]
+    for (loc, rem), r in ends.items():
+        other = ends.get((rem, loc))
+        bal["sent"] += r["bytes_out"]
+        if other is None:
+            bal["unpaired"] += r["bytes_out"]
+            continue
+        got = other["bytes_in"]
+        bal["received"] += min(got, r["bytes_out"])
+        bal["excess"] += max(0, got - r["bytes_out"])
+        short = max(0, r["bytes_out"] - got)
+        unread = min(short, other.get("unread", 0))
+        flight = min(short - unread, r.get("unacked", 0) + r.get("unwritten", 0))
+        bal["lost_unread"] += unread
+        bal["lost_in_flight"] += flight
+        bal["unexplained"] += short - unread - flight
+    return bal
 
 
 def _read_log(path: Path) -> list[dict]:

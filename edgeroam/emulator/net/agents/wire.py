@@ -67,9 +67,13 @@ def conn_record(chan: Channel) -> dict[str, Any]:
     rec["unread"] = buffered
     if sock is None or sock.family != socket.AF_INET:
         return rec
+    # the addresses the transport noted when the connection opened: once both ends have closed (as they do
+    # before logging, `Channel.drain_to_eof`) the socket no longer has a peer name
     with contextlib.suppress(OSError):
-        rec["local"] = "{}:{}".format(*sock.getsockname()[:2])
-        rec["remote"] = "{}:{}".format(*sock.getpeername()[:2])
+        local = writer.get_extra_info("sockname") or sock.getsockname()
+        rec["local"] = "{}:{}".format(*local[:2])
+        remote = writer.get_extra_info("peername") or sock.getpeername()
+        rec["remote"] = "{}:{}".format(*remote[:2])
     with contextlib.suppress(OSError, ValueError):
         fd = sock.fileno()
         rec["unread"] = buffered + _ioctl_int(fd, termios.FIONREAD)

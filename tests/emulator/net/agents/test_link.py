@@ -10,6 +10,7 @@ import torch
 
 from edgeroam.emulator.net.agents.link import Link, Server
 from edgeroam.emulator.net.agents.wire import conn_record
+from edgeroam.emulator.net.backend import byte_balance
 from edgeroam.emulator.net.protocol import Encoder, Tally
 
 SECRET = b"k" * 32
@@ -30,10 +31,14 @@ async def _pair(handler):
 
 
 def _assert_final(logged: dict[str, list[dict]]) -> None:
-    """One connection, logged once by each end; what each wrote the other read, nothing left unread."""
+    """One connection, logged once by each end, each naming the other (as the backend pairs them); what each
+    wrote the other read, nothing left unread."""
     (srv,), (lnk,) = logged["server"], logged["link"]
+    assert (lnk["local"], lnk["remote"]) == (srv["remote"], srv["local"]), (lnk, srv)
     assert (lnk["bytes_out"], lnk["bytes_in"]) == (srv["bytes_in"], srv["bytes_out"]), (lnk, srv)
     assert srv["unread"] == lnk["unread"] == 0, (lnk, srv)
+    bal = byte_balance([lnk, srv])  # as the net backend checks a run's connections at close
+    assert bal["connections"] == 2 and bal["sent"] == bal["received"] > 0, bal
 
 
 def test_the_sender_answers_after_the_receiver_began_to_close() -> None:
