@@ -450,7 +450,8 @@ class Net:
 
     def apply(self, actions: list[Action]) -> None:
         """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
-        if not self._clouds and any(isinstance(a, SetCloud) for a in actions):
+        layers = self.setup.planner.n_layers if hasattr(self, "setup") else float("inf")  # lower cut: a tail
+        if not self._clouds and any(isinstance(a, SetCloud) and a.cut < layers for a in actions):
             self._teardown()
             raise RunError("net: a SetCloud (S3's cloud tail) needs servers on tier slots (topology.tiers "
                            "compute = \"slots\") and a cloud server (topology.backhaul.cloud)")
