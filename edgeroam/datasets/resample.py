@@ -53,6 +53,38 @@ def segment_ids(traces: pd.DataFrame, *, max_gap_s: float, inside: np.ndarray | 
     return seg
 
 
+def _kept_rows(src: pd.DataFrame, max_gap_s: float, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows `resample` interpolates between when only `inside` rows are used, and their segments.
+
+    The same rows as from `segment_ids` (rows inside, less a repeated time within a segment), computed from
+    each inside row and the row before it alone; the segment numbers count segments among these rows only,
+    so they differ from `segment_ids`'s by a gap-free renumbering that keeps their order and equalities (all
+    `resample` reads of them).
+    """
+    idx = np.flatnonzero(inside)
+    if len(idx) == 0:
+        return idx, np.zeros(0, dtype=np.int64)
+    u = src["user"].cat.codes.to_numpy()
+    tr = src["traj"].to_numpy()
+    t = src["t"].to_numpy(dtype=float)
+    has = idx > 0  # every row but the table's first has a row before it
+    cur, prev = idx[has], idx[has] - 1
+    start = np.ones(len(idx), dtype=bool)
+    later = start[has]
+    np.not_equal(u[cur], u[prev], out=later)
+    later |= tr[cur] != tr[prev]
+    later |= (t[cur] - t[prev]) > max_gap_s
+    later |= ~inside[prev]
+    start[has] = later
+    seg = np.cumsum(start)
+    seg -= 1
+    # a repeated timestamp inside a segment (keep the first): it cannot be interpolated between
+    dup = np.zeros(len(idx), dtype=bool)
+    dup[has] = ~later & (t[cur] == t[prev])
+    keep = ~dup
+    return idx[keep], seg[keep]
+
+
 def resample(
     traces: pd.DataFrame,
     interval_s: float,
@@ -104,16 +136,19 @@ def resample(
         inside = None
     elif inside is None:
         inside = region_mask(src, reg)
-    seg_all = segment_ids(src, max_gap_s=max_gap_s, inside=inside)
-    keep = seg_all >= 0
     t_all = src["t"].to_numpy(dtype=float)
-    # drop repeated timestamps inside a segment (keep the first): they cannot be interpolated between
-    dup = np.zeros(len(src), dtype=bool)
-    dup[1:] = (seg_all[1:] == seg_all[:-1]) & (t_all[1:] == t_all[:-1])
-    rows = np.nonzero(keep & ~dup)[0]
-    seg = seg_all[rows]
+    if inside is not None:  # the region's rows and their predecessors alone: no array of every row
+        rows, seg = _kept_rows(src, max_gap_s, np.asarray(inside, dtype=bool))
+    else:
+        seg_all = segment_ids(src, max_gap_s=max_gap_s)
+        # drop repeated timestamps inside a segment (keep the first): they cannot be interpolated between
+        dup = np.zeros(len(src), dtype=bool)
+        dup[1:] = (seg_all[1:] == seg_all[:-1]) & (t_all[1:] == t_all[:-1])
+        rows = np.nonzero(~dup)[0]
+        seg = seg_all[rows]
+        del seg_all, dup
     t = t_all[rows]
-    del seg_all, keep, dup, inside  # the rest works on the kept rows only
+    del inside  # the rest works on the kept rows only
 
     # segments: first/last row (positions in `rows`)
     first = np.r_[0, np.nonzero(np.diff(seg))[0] + 1] if len(rows) else np.zeros(0, dtype=np.int64)

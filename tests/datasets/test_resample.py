@@ -260,3 +260,28 @@ def test_the_tables_index_is_ignored_and_a_missing_source_stays_empty():
     r = resample(tr, 5, max_gap_s=60)
     assert r["x"].tolist() == [0.0, 1.0, 2.0] and r.index.tolist() == [0, 1, 2]
     assert r.attrs["source"] == ""
+
+
+def test_the_region_rows_and_segments_are_those_of_segment_ids():
+    from edgeroam.datasets.resample import _kept_rows
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 50, 3000):
+        df = make_traces(pd.DataFrame({
+            "user": np.sort(rng.integers(0, 4, n)).astype(str),
+            "traj": np.zeros(n, dtype=np.int32),
+            "t": np.round(rng.uniform(0, 50, n)).cumsum(),  # steps of 0 (repeated times) to 50 s
+            "x": rng.uniform(0, 100, n), "y": rng.uniform(0, 100, n),
+        }), metric_frame="local")
+        df["traj"] = (rng.uniform(size=n) < 0.05).cumsum().astype(np.int32)
+        first_only = np.r_[True, np.zeros(n - 1, bool)]
+        for inside in (rng.uniform(size=n) < 0.7, np.ones(n, bool), np.zeros(n, bool), first_only):
+            seg_all = segment_ids(df, max_gap_s=30.0, inside=inside)
+            t = df["t"].to_numpy()
+            dup = np.r_[False, (seg_all[1:] == seg_all[:-1]) & (t[1:] == t[:-1])]
+            want = np.flatnonzero((seg_all >= 0) & ~dup)
+            rows, seg = _kept_rows(df, 30.0, inside)
+            assert rows.tolist() == want.tolist()
+            # the same segments, numbered without gaps among these rows
+            assert (np.diff(seg) >= 0).all() and ((np.diff(seg) != 0) == (np.diff(seg_all[want]) != 0)).all()
+            assert len(seg) == 0 or seg[0] == 0
