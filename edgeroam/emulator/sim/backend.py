@@ -58,6 +58,8 @@ __all__ = ["TRANSFER_COLUMNS", "SimBackend"]
 TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
 
 Key = tuple[int, int]
+UPLOAD, MIGRATE = 0, 1
+"""A transfer's kind: its index in `_Records.KINDS`."""
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
@@ -95,11 +97,45 @@ def spread_chunks(start: np.ndarray, end: np.ndarray, nbytes: np.ndarray, path: 
     return k[row], link, (nbytes[rec] * share)[row]
 
 
+class _Records:
+    """The transfer records, one per chunk (`TRANSFER_COLUMNS`), in column buffers rather than a tuple per
+    chunk: a 10,000-user pass records a few hundred thousand chunks, and the tables read them as columns."""
+
+    KINDS = ("upload", "migrate")
+
+    def __init__(self) -> None:
+        self.ints = array("q")  # kind code, client, src, dst, layers, hops, complete per record
+        self.floats = array("d")  # start, end, bytes per record
+
+    def __len__(self) -> int:
+        return len(self.floats) // 3
+
+    def add(self, kind: int, client: int, src: int, dst: int, start: float, end: float, nbytes: float,
+            layers: int, hops: int, complete: bool) -> None:
+        """Record a chunk (`kind`: an index into `KINDS`)."""
+        self.ints.extend((kind, client, src, dst, layers, hops, complete))
+        self.floats.extend((start, end, nbytes))
+
+    def append(self, rec: tuple) -> None:
+        """Record a chunk given as a `TRANSFER_COLUMNS` row (the net backend's measured transfers)."""
+        kind, client, src, dst, start, end, nbytes, layers, hops, complete = rec
+        self.add(self.KINDS.index(kind), int(client), int(src), int(dst), float(start), float(end),
+                 float(nbytes), int(layers), int(hops), bool(complete))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column as an array (``kind`` as its code)."""
+        i = np.array(self.ints, dtype=np.int64).reshape(-1, 7)
+        f = np.array(self.floats, dtype=np.float64).reshape(-1, 3)
+        return {"kind": i[:, 0], "client": i[:, 1], "src": i[:, 2], "dst": i[:, 3], "start": f[:, 0],
+                "end": f[:, 1], "bytes": f[:, 2], "layers": i[:, 4], "hops": i[:, 5],
+                "complete": i[:, 6].astype(bool)}
+
+
 @dataclass(eq=False)
 class _Sender:
     """One transfer: chunks of layer indices sent one after the other over one path."""
 
-    kind: str
+    kind: int  # an index into `_Records.KINDS`
     client: int
     src: int
     dst: int
@@ -206,7 +242,7 @@ class SimBackend:
         self._uploads: dict[int, _Sender] = {}
         self._inflight: dict[Key, list[_Sender]] = {}
         self._watch: dict[Key, list[tuple[float, np.ndarray]]] = {}
-        self._records: list[tuple] = []
+        self._records = _Records()
         self._k = 0
         self.actions_done = 0
 
@@ -411,8 +447,8 @@ class SimBackend:
             n_full = int(np.searchsorted(cum, rec.nbytes + 1e-6, side="right"))
             if n_full:
                 self._land(key, idx[:n_full], rec.start, rec.end)
-            self._records.append((snd.kind, client, snd.src, snd.dst, rec.start, rec.end, rec.nbytes,
-                                  n_full, len(snd.path), False))
+            self._records.add(snd.kind, client, snd.src, snd.dst, rec.start, rec.end, rec.nbytes, n_full,
+                              len(snd.path), False)
             rest = np.concatenate([idx[n_full:], *snd.chunks[snd.pos + 1:]]).astype(np.int64)
             pend = self._pending.get(key)
             if pend is not None:
@@ -431,7 +467,7 @@ class SimBackend:
         self._refresh(key)
         todo = self._missing(key, self._indices(a.layers))
         if len(todo):
-            snd = self._sender("upload", a.client, -1, a.server, todo, ((), 0.0), chunked=True)
+            snd = self._sender(UPLOAD, a.client, -1, a.server, todo, ((), 0.0), chunked=True)
             self._uploads[a.client] = snd
 
     def _migrate(self, a: Migrate) -> None:
@@ -451,7 +487,7 @@ class SimBackend:
         idx = idx[src[idx]]
         todo = self._missing(dst_key, idx)
         if len(todo):
-            self._sender("migrate", a.client, a.src, a.dst, todo, self._path(a.src, a.dst))
+            self._sender(MIGRATE, a.client, a.src, a.dst, todo, self._path(a.src, a.dst))
 
     def _missing(self, key: Key, order: np.ndarray) -> np.ndarray:
         held = self._held.get(key)
@@ -473,7 +509,7 @@ class SimBackend:
         return hit
 
     def _sender(
-        self, kind: str, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
+        self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
     ) -> _Sender:
         wb = self.weight_bytes[todo].tolist()
         bounds = []
@@ -501,7 +537,7 @@ class SimBackend:
             pend = self._pending[key] = np.zeros(self.n_layers, dtype=bool)
         pend[todo] = True
         snd = _Sender(kind, client, src, dst, route[0], route[1], chunks, sizes)
-        if kind == "migrate":
+        if kind == MIGRATE:
             self._inflight.setdefault(key, []).append(snd)
         self._next_chunk(snd)
         return snd
@@ -513,10 +549,10 @@ class SimBackend:
         if snd.pos >= len(snd.chunks):
             snd.current = None  # the last chunk's event refers back to `snd`: no cycle left for the collector
             self._unpend((snd.client, snd.dst))
-            if snd.kind == "upload" and self._uploads.get(snd.client) is snd:
+            if snd.kind == UPLOAD and self._uploads.get(snd.client) is snd:
                 del self._uploads[snd.client]
             return
-        if snd.kind == "upload":
+        if snd.kind == UPLOAD:
             cell = self._wifi.get(snd.dst)
             if cell is None:
                 cell = self._wifi[snd.dst] = PSServer(self.engine, 1.0, name=f"wifi-up s{snd.dst}")
@@ -536,10 +572,10 @@ class SimBackend:
     def _arrive(self, snd: _Sender, start: float, end: float) -> None:
         idx = snd.chunks[snd.pos]
         self._land((snd.client, snd.dst), idx, start, end)
-        self._records.append((snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos],
-                              len(idx), len(snd.path), True))
+        self._records.add(snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos], len(idx),
+                          len(snd.path), True)
         snd.pos += 1
-        if snd.pos >= len(snd.chunks) and snd.kind == "migrate":
+        if snd.pos >= len(snd.chunks) and snd.kind == MIGRATE:
             lst = self._inflight.get((snd.client, snd.dst))
             if lst is not None and snd in lst:
                 lst.remove(snd)
@@ -573,7 +609,7 @@ class SimBackend:
         for dst, order in orders:
             todo = self._missing((client, dst), order[now[order]])
             if len(todo):
-                self._sender("migrate", client, src, dst, todo, self._path(src, dst))
+                self._sender(MIGRATE, client, src, dst, todo, self._path(src, dst))
 
     def _cancel_upload(self, client: int) -> None:
         snd = self._uploads.pop(client, None)
@@ -592,8 +628,8 @@ class SimBackend:
                 if sent + 1e-6 >= snd.sizes[snd.pos]:  # its last byte is in (as in `settle`): the chunk lands
                     self._arrive(snd, rec.start, rec.end)
                 else:
-                    self._records.append((snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, sent,
-                                          0, 0, False))
+                    self._records.add(snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, sent, 0, 0,
+                                      False)
         pend = self._pending.get((client, snd.dst))
         if pend is not None:
             for idx in snd.chunks[snd.pos:]:
@@ -632,13 +668,17 @@ class SimBackend:
         self._attached = set()
         self._hold_t, self._hold_v = array("d"), array("q")
         if records:
-            self._records = []
+            self._records = _Records()
 
     def transfers(self) -> pd.DataFrame:
         """One row per chunk sent (`TRANSFER_COLUMNS`); ``complete`` is False for a cancelled upload."""
-        df = pd.DataFrame(self._records, columns=TRANSFER_COLUMNS)
-        return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
-                          "layers": np.int64, "hops": np.int64, "complete": bool})
+        if not len(self._records):
+            df = pd.DataFrame([], columns=TRANSFER_COLUMNS)
+            return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
+                              "layers": np.int64, "hops": np.int64, "complete": bool})
+        cols = self._records.columns()
+        cols["kind"] = np.array(_Records.KINDS, dtype=object)[cols["kind"]]
+        return pd.DataFrame(cols, columns=TRANSFER_COLUMNS)
 
     def backhaul(self, t0: float = 0.0) -> pd.DataFrame:
         """Bytes sent (``up_bytes``) and received (``down_bytes``) over the backhaul per server and interval.
@@ -648,27 +688,27 @@ class SimBackend:
         ``down_bytes``; sorted by interval and server.
         """
         w = self.interval_s
-        recs = [r for r in self._records if r[0] == "migrate" and r[6] > 0]
-        # the links of each path, flattened (u: uplink end, v: downlink end), and each record's path
-        path_ids: dict[Key, int] = {}
+        cols = self._records.columns()
+        keep = (cols["kind"] == MIGRATE) & (cols["bytes"] > 0)
+        src, dst = cols["src"][keep], cols["dst"][keep]
+        # the links of each path, flattened (u: uplink end, v: downlink end), and each record's path (paths
+        # numbered in the order of their first record)
+        pairs, first_rec, rec_path = np.unique(src * (1 << 32) + dst, return_index=True, return_inverse=True)
+        order = np.argsort(first_rec, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        rec_path = rank[rec_path.reshape(-1)]
         flat_u: list[Any] = []
         flat_v: list[Any] = []
         first: list[int] = []
         n_links: list[int] = []
-        rec_path = np.empty(len(recs), dtype=np.int64)
-        for j, rec in enumerate(recs):
-            pid = path_ids.get((rec[2], rec[3]))
-            if pid is None:
-                links, _ = self._paths[(rec[2], rec[3])]
-                pid = path_ids[(rec[2], rec[3])] = len(first)
-                first.append(len(flat_u))
-                n_links.append(len(links))
-                flat_u.extend(u for u, _v in links)
-                flat_v.extend(v for _u, v in links)
-            rec_path[j] = pid
-        start = np.array([r[4] for r in recs], dtype=np.float64)
-        end = np.array([r[5] for r in recs], dtype=np.float64)
-        nbytes = np.array([r[6] for r in recs], dtype=np.float64)
+        for pair in pairs[order].tolist():
+            links, _ = self._paths[(pair >> 32, pair & 0xFFFFFFFF)]
+            first.append(len(flat_u))
+            n_links.append(len(links))
+            flat_u.extend(u for u, _v in links)
+            flat_v.extend(v for _u, v in links)
+        start, end, nbytes = cols["start"][keep], cols["end"][keep], cols["bytes"][keep]
         k, link, b = spread_chunks(start, end, nbytes, rec_path, np.asarray(first, dtype=np.int64),
                                    np.asarray(n_links, dtype=np.int64), w)
         if not len(k):
