@@ -50,7 +50,7 @@ from edgeroam.errors import NetError, RunError
 if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.actions import Action
 
-__all__ = ["Net", "byte_balance"]
+__all__ = ["Net", "byte_balance", "cloud_tails"]
 
 _EDGE_PORT = 7100
 _CLIENT_PORT = 7101
@@ -506,6 +506,8 @@ class Net:
             self._wire.sample()  # every connection is closed: the counters hold all the agents sent
             self._logs = {a: _read_log(self.net.workdir / f"{a}.jsonl") for a in self._procs}
             self.emulated["wire"] = self._wire_check()
+            if self._clouds:
+                self.emulated["cloud_tails"] = cloud_tails(self._logs, self.speed)
             transfers = self._transfers()
             return Closing(self._queries(), transfers, self._backhaul(transfers), self._memory(),
                            self.emulated, tables={"fidelity": self._judge_fidelity()})
@@ -694,6 +696,23 @@ class Net:
                 if p.stdout is not None:
                     p.stdout.close()
             self.net.stop()
+
+
+def cloud_tails(logs: Mapping[str, list[dict]], speed: float) -> dict[str, Any]:
+    """What the agents' logs say of the query tails the clouds ran (``emulated['cloud_tails']``): how many,
+    how many waited for a place or a slot and how many were blocked by a full queue (over 1 ms of wall
+    time), the mean wait (virtual seconds), the tensors' bytes (x k) and the rate they came at (bit/s);
+    and how many queries held an edge slot while waiting for the place."""
+    tails = [r for recs in logs.values() for r in recs if r.get("event") == "query" and r.get("tail")]
+    holds = [r["hold_s"] for recs in logs.values() for r in recs
+             if r.get("event") == "query" and "hold_s" in r and "slot_t" in r]
+    up_s = sum(r["up_s"] for r in tails)
+    return {"tails": len(tails), "waited": sum(r["wait_s"] > 1e-3 for r in tails),
+            "blocked": sum(r["blocked_s"] > 1e-3 for r in tails),
+            "mean_wait_s": float(np.mean([r["wait_s"] for r in tails]) * speed) if tails else 0.0,
+            "bytes": float(sum(r["bytes"] for r in tails) * speed),
+            "rate_bps": 8 * sum(r["bytes"] for r in tails) / up_s if up_s > 0 else None,
+            "edge_slot_held": sum(h > 1e-3 for h in holds)}
 
 
 def _pss_mb(pid: int) -> float:

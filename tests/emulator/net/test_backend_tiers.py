@@ -1,6 +1,7 @@
 """The net backend with three tiers on slots, on a real network: two clients on one edge server of one slot
-take turns (no two queries run at once), and the waits the agent measured are in its log; S3 sends query tails
-through a cloud agent of one slot and a queue of one, whose measured waits and rate reach the master's view."""
+take turns (no two queries run at once), and the waits the agent measured are in its log; S3 sends query
+tails through a cloud agent of one slot and a queue of one, whose measured waits and rate reach the master's
+view."""
 
 from __future__ import annotations
 
@@ -114,6 +115,13 @@ def test_s3_sends_query_tails_through_a_tight_cloud(net_ok, tmp_path) -> None:
     assert len(sent) > 0 and len(sent) <= len(tails) <= len(sent) + len(visits)
     assert to_cloud >= sum(r["bytes"] for r in tails) > 0
     assert waited and blocked  # one slot, a queue of one: measured waits and blocked edges
-    assert max(r["hold_s"] for r in sent) > 1e-3  # an edge slot held while the cloud queue was full
+    assert max(r["hold_s"] for r in sent) > 1e-3  # an edge waited for a place while the cloud queue was full
+    summary = net_backend.emulated["cloud_tails"]
+    assert (summary["tails"], summary["waited"], summary["blocked"]) == (len(tails), len(waited),
+                                                                         len(blocked))
+    # S-Q sent whole queries (cut 0: no edge slot to hold) or tails behind an edge part (the slot held)
+    held = [r for r in sent if "slot_t" in r and r["hold_s"] > 1e-3]
+    assert summary["edge_slot_held"] == len(held)
+    assert summary["bytes"] == pytest.approx(15.0 * sum(r["bytes"] for r in tails))
     assert seen[0][0] == 20.0 * 8 * 2**20 and any(s[0] != seen[0][0] for s in seen)  # then measured
     assert any(max(s[1] + s[2]) > 0 for s in seen)
