@@ -12,7 +12,9 @@ parameters; the ``perdnn-prob`` alias relays to them).
 
 The error sample needs the fitted predictor and the train windows, which a `MasterView` does not carry:
 `ProbRule.fit` (from `TargetPolicy.fit`) takes the predictor `prepare` fitted, predicts the train users'
-windows and stores the error pools. Ranking stays pure.
+windows and stores the error pools. A ranking depends only on the replay, never on the emulation (like the
+predictions `prepare` makes in one batch), so `ProbRule.targets` ranks every replay row at fit time, in
+batches of samples; `decide` only looks the targets up and stays pure.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from edgeroam.emulator.policies.base import MasterView
     from edgeroam.emulator.prepare import Prepared
     from edgeroam.mobility.replay import Tick
 
@@ -138,12 +139,18 @@ class ProbRule:
     ``"probability"``)."""
 
     def __init__(self, model: ErrorModel, grid: Any, servers: Any) -> None:
+        from edgeroam.topology.hexgrid import unpack_cell_id
+
         self.model, self.grid, self.servers = model, grid, servers
-        # `server_of_cell`'s sorted edge cells, found once instead of every tick
+        # the edge server of each axial (q, r) over the servers' extent, the first listed where a cell has two
+        # (as `server_of_cell`): a table lookup per sample instead of a search
         edge = servers[servers["tier"] == "edge"]
-        cells = edge["cell"].to_numpy(np.int64)
-        order = np.argsort(cells, kind="stable")
-        self._cells, self._ids = cells[order], edge["server"].to_numpy(np.int64)[order]
+        cells, first = np.unique(edge["cell"].to_numpy(np.int64), return_index=True)
+        q, r = unpack_cell_id(cells)
+        self._q0, self._r0 = (int(q.min()), int(r.min())) if len(cells) else (0, 0)
+        shape = (int(q.max(initial=0)) - self._q0 + 1, int(r.max(initial=0)) - self._r0 + 1)
+        self._table = np.full(shape, -1, np.int64)
+        self._table[q - self._q0, r - self._r0] = edge["server"].to_numpy(np.int64)[first]
 
     @classmethod
     def fit(cls, prep: Prepared, *, n_bins: int, n_samples: int, moving_only: bool, seed: int) -> ProbRule:
@@ -163,66 +170,78 @@ class ProbRule:
                             moving_only=~futile if moving_only else None)
         return cls(model, grid, world.topology.servers)
 
-    def probabilities(self, src: int, near: np.ndarray, point: np.ndarray, samples: np.ndarray, *,
-                      conditional: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Candidates (`near` without the current server `src`) and P(next = each); `conditional`: given
-        the user leaves `src` (the `q` rule)."""
-        return self._counted(src, near, self._sample_servers(np.asarray(point)[None, :], [samples])[0],
-                             conditional=conditional)
+    def targets(self, ticks: list[Tick], points: np.ndarray, near: tuple[np.ndarray, np.ndarray], *,
+                tau: float | None, q: float, k_max: int,
+                chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+        """The targets of every replay row, most probable first (CSR: row r's are ``dst[off[r]:off[r + 1]]``).
 
-    def _sample_servers(self, points: np.ndarray, samples: list[np.ndarray]) -> list[np.ndarray]:
-        """The server of the cell each ``points[j] + samples[j]`` lands in (-1: none), one array per user
-        (empty where the point is not finite); one cell lookup for all users."""
-        ok = np.isfinite(points).all(axis=1)
-        lens = np.array([len(e) if ok[j] else 0 for j, e in enumerate(samples)], np.int64)
-        if not lens.any():
-            return [np.zeros(0, np.int64) for _ in samples]
-        pts = np.concatenate([points[j] + samples[j] for j in lens.nonzero()[0]])
-        cells = np.asarray(self.grid.cell_ids_of(pts[:, 0], pts[:, 1]), dtype=np.int64)
-        if len(self._cells) == 0:
-            srv = np.full(cells.shape, -1, dtype=np.int64)
-        else:  # as server_of_cell
-            pos = np.clip(np.searchsorted(self._cells, cells), 0, len(self._cells) - 1)
-            srv = np.where(self._cells[pos] == cells, self._ids[pos], -1)
-        ends = np.cumsum(lens).tolist()
-        return [srv[e - n: e] for e, n in zip(ends, lens.tolist(), strict=True)]  # np.split, without its cost
+        A row's candidates are its `near` servers without its own; P ≥ `tau` (at most `k_max`), or with
+        ``tau=None`` the fewest reaching `q` given the user leaves its server (at least one: where no sample
+        lands, the nearest). A ranking depends only on the replay (history, server, prediction), never on
+        the emulation, so `TargetPolicy.fit` makes them all here, in batches of about `chunk` samples;
+        `decide` looks them up.
+        """
+        hist = np.concatenate([np.asarray(tk.history, np.float64) for tk in ticks])
+        hlen = np.concatenate([np.asarray(tk.history_len) for tk in ticks])
+        server = np.concatenate([np.asarray(tk.server, np.int64) for tk in ticks])
+        n_rows, (noff, nsrv) = len(server), near
+        # candidates: the near servers without the row's own, nearest first (flat, row `crow`)
+        row = np.repeat(np.arange(n_rows), np.diff(noff))
+        keep = nsrv != server[row]
+        cand, crow = nsrv[keep], row[keep]
+        ncand = np.bincount(crow, minlength=n_rows)
+        first = np.concatenate([[0], np.cumsum(ncand)])
+        prob = np.zeros(len(cand))
+        # each row's error sample: its speed pool, turned into its heading (ErrorModel.samples)
+        step = hist[:, -1] - hist[:, -2] if hist.shape[1] >= 2 else np.zeros((n_rows, 2))
+        step = np.where((hlen >= 2)[:, None], step, 0.0)
+        length = np.hypot(step[:, 0], step[:, 1])
+        b = np.searchsorted(self.model.edges, length, side="right")
+        pool = np.minimum(b, len(self.model.pools) - 1)
+        asked = (server >= 0) & (ncand > 0) & np.isfinite(points).all(axis=1)
+        for k, e in enumerate(self.model.pools):
+            rows = np.flatnonzero(asked & (pool == k))
+            turn = k > 0 and len(e) > 0
+            e = e if len(e) else self.model.fallback  # an empty pool: every error, world frame
+            if len(e) == 0 or len(rows) == 0:
+                continue  # no sample lands: P = 0
+            for lo in range(0, len(rows), max(1, chunk // len(e))):
+                r = rows[lo: lo + max(1, chunk // len(e))]
+                ex, ey = e[None, :, 0], e[None, :, 1]
+                if turn:
+                    cs = step[r] / length[r, None]
+                    c, s = cs[:, :1], cs[:, 1:]
+                    ex, ey = ex * c - ey * s, ex * s + ey * c
+                landed = self._server_at(points[r, :1] + ex, points[r, 1:] + ey)
+                src = server[r]
+                away = (np.count_nonzero((landed >= 0) & (landed != src[:, None]), axis=1) if tau is None
+                        else np.full(len(r), landed.shape[1]))
+                for j in range(int(ncand[r].max())):
+                    has = np.flatnonzero(ncand[r] > j)
+                    at = first[r[has]] + j
+                    hits = np.count_nonzero(landed[has] == cand[at][:, None], axis=1)
+                    ok = away[has] > 0
+                    prob[at[ok]] = hits[ok] / away[has][ok]
+        # most probable first, ties nearest first (a stable sort within each row)
+        order = np.lexsort((-prob, crow))
+        cand, prob = cand[order], prob[order]
+        pos = np.arange(len(cand)) - first[crow]
+        if tau is not None:
+            k_row = np.minimum(k_max, np.bincount(crow[prob >= tau], minlength=n_rows))
+        else:  # choose_targets on each row, at least one
+            table = np.zeros((n_rows, int(ncand.max(initial=0))))
+            table[crow, pos] = prob
+            reach = np.count_nonzero((np.cumsum(table, axis=1) < q - 1e-12)
+                                     & (np.arange(table.shape[1]) < ncand[:, None]), axis=1) + 1
+            k_row = np.minimum(np.minimum(k_max, reach), np.bincount(crow[prob > 0], minlength=n_rows))
+            k_row = np.where(ncand > 0, np.maximum(k_row, 1), 0)
+        take = pos < np.where(server >= 0, k_row, 0)[crow]  # a user without a server is never asked
+        return np.concatenate([[0], np.cumsum(np.bincount(crow[take], minlength=n_rows))]), cand[take]
 
-    @staticmethod
-    def _counted(src: int, near: np.ndarray, srv: np.ndarray, *, conditional: bool) -> tuple[np.ndarray,
-                                                                                              np.ndarray]:
-        """Candidates (`near` without `src`) and the share of the landed servers `srv` on each."""
-        cand = np.array([s for s in near.tolist() if s != src], np.int64)
-        if len(cand) == 0 or len(srv) == 0:
-            return cand, np.zeros(len(cand))
-        away = np.count_nonzero((srv >= 0) & (srv != src)) if conditional else len(srv)
-        if away == 0:
-            return cand, np.zeros(len(cand))
-        counts = (srv[:, None] == cand[None, :]).sum(axis=0)
-        return cand, counts / away
-
-    def rank(self, view: MasterView, tick: Tick, users: np.ndarray, points: np.ndarray, off: np.ndarray,
-             srv: np.ndarray, params: Any) -> list[list[int]]:
-        """The targets of each user in `users`: P ≥ `params.tau` (at most `k_max`), or the fewest reaching
-        `params.q` (at least one)."""
-        if len(users) == 0:
-            return []
-        h = np.asarray(tick.history, np.float64)[users]
-        step = h[:, -1] - h[:, -2] if h.shape[1] >= 2 else np.zeros((len(users), 2))
-        step = np.where((np.asarray(tick.history_len)[users] >= 2)[:, None], step, 0.0)
-        samples = self.model.samples(h[:, -1], step)
-        landed = self._sample_servers(points[users], samples)
-        b, out = view.first_row, []
-        for j, i in enumerate(users.tolist()):
-            cand, prob = self._counted(int(tick.server[i]), srv[off[b + i]: off[b + i + 1]], landed[j],
-                                       conditional=params.tau is None)
-            if not len(cand):
-                out.append([])
-                continue
-            order = np.argsort(-prob, kind="stable")  # ties: nearest to the prediction first
-            if params.tau is not None:
-                k = min(params.k_max, int(np.count_nonzero(prob >= params.tau)))
-            else:
-                # at least one: where no sample lands, the nearest
-                k = max(choose_targets(prob[order], params.q, params.k_max), 1)
-            out.append(cand[order[:k]].tolist())
-        return out
+    def _server_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The edge server of the cell each point (x, y) lands in (-1: none), as `server_of_cell`."""
+        q, r = self.grid.round_axial(*self.grid.fractional(x, y))
+        q -= self._q0
+        r -= self._r0
+        inside = (q >= 0) & (q < self._table.shape[0]) & (r >= 0) & (r < self._table.shape[1])
+        return np.where(inside, self._table[np.where(inside, q, 0), np.where(inside, r, 0)], -1)

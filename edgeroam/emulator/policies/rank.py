@@ -19,7 +19,8 @@ Each tick, for each user:
 `RankRule.fit` (from `TargetPolicy.fit`) takes the point predictor `prepare` fitted, replays the train users,
 fits the ranker on their candidate rows, and scores every candidate row of the replay in one batch (a
 probability depends only on the trajectory so far, never on the emulation, like the predictions `prepare`
-makes in one batch). Ranking stays pure: it only looks them up. The keep-alive refreshes are `TargetPolicy`'s
+makes in one batch), and `RankRule.targets` picks every row's targets from them at fit time. Ranking stays
+pure: `decide` only looks them up. The keep-alive refreshes are `TargetPolicy`'s
 (``keep_m``).
 
 What it leaves to others: the classifier and its features (`edgeroam.predictors.nextserver`), executing the
@@ -37,9 +38,7 @@ from edgeroam.errors import RunError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from edgeroam.emulator.policies.base import MasterView
     from edgeroam.emulator.prepare import Prepared
-    from edgeroam.mobility.replay import Tick
     from edgeroam.predictors.nextserver import CandidateRows
 
 __all__ = ["RankRule", "scenario_rows", "server_sites"]
@@ -108,15 +107,15 @@ class RankRule:
         rows = candidate_rows(prep.ticks, points, unknown, near)
         return cls(rows.offsets, rows.cand, ranker.predict_proba(rows, sites, box), sites)
 
-    def rank(self, view: MasterView, tick: Tick, users: np.ndarray, points: np.ndarray, off: np.ndarray,
-             srv: np.ndarray, params: Any) -> list[list[int]]:
-        """The targets of each user in `users`: P ≥ `params.tau` (None: any), at most `params.k_max`, most
-        probable first."""
-        b, out = view.first_row, []
-        tau = -np.inf if params.tau is None else params.tau
-        for i in users.tolist():
-            lo, hi = self.off[b + i], self.off[b + i + 1]
-            cand, prob = self.cand[lo:hi], self.prob[lo:hi]
-            order = np.argsort(-prob, kind="stable")[: params.k_max]
-            out.append([int(s) for s in cand[order[prob[order] >= tau]]])
-        return out
+    def targets(self, tau: float | None, k_max: int) -> tuple[np.ndarray, np.ndarray]:
+        """The targets of every row, most probable first (CSR: row r's are ``dst[off[r]:off[r + 1]]``): P ≥
+        `tau` (None: any), at most `k_max` (`TargetPolicy.fit` makes them all at once; `decide` looks them
+        up)."""
+        n_rows = len(self.off) - 1
+        row = np.repeat(np.arange(n_rows), np.diff(self.off))
+        order = np.lexsort((-self.prob, row))  # within each row, a stable sort by P, descending
+        pos = np.arange(len(order)) - self.off[row]
+        take = order[pos < k_max]
+        if tau is not None:
+            take = take[self.prob[take] >= tau]
+        return np.concatenate([[0], np.cumsum(np.bincount(row[take], minlength=n_rows))]), self.cand[take]

@@ -34,7 +34,6 @@ What it leaves to others: the error model and the classifier (prob.py, rank.py),
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +162,7 @@ class TargetPolicy(Policy):
         self._choice = LayerChoice(order, split)
         self._near: tuple[np.ndarray, np.ndarray] | None = None
         self._points = np.zeros((0, 2))
-        self._rule: Any = None
+        self._ranked: tuple[np.ndarray, np.ndarray] | None = None  # the rule's targets of every row (CSR)
         self._sites = np.zeros((0, 2))
 
     @property
@@ -187,12 +186,15 @@ class TargetPolicy(Policy):
         if self.rule == "probability":
             from edgeroam.emulator.policies.prob import ProbRule
 
-            self._rule = ProbRule.fit(prep, n_bins=self.n_bins, n_samples=self.n_samples,
-                                      moving_only=self.moving_only, seed=self.seed)
+            rule = ProbRule.fit(prep, n_bins=self.n_bins, n_samples=self.n_samples,
+                                moving_only=self.moving_only, seed=self.seed)
+            self._ranked = rule.targets(prep.ticks, self._points, self._near, tau=self.tau, q=self.q,
+                                        k_max=self.k_max)
         elif self.rule == "classifier":
             from edgeroam.emulator.policies.rank import RankRule
 
-            self._rule = RankRule.fit(prep, self._points, self._near, self.radius_m, seed=self.seed)
+            rule = RankRule.fit(prep, self._points, self._near, self.radius_m, seed=self.seed)
+            self._ranked = rule.targets(self.tau, self.k_max)
         if self.keep_m > 0:
             from edgeroam.emulator.policies.rank import server_sites
 
@@ -247,14 +249,13 @@ class TargetPolicy(Policy):
         off, srv = self._near
         b = view.first_row
         budget = self._budget(view, tick)
-        ranked = self._rule.rank(view, tick, users, self._points[b: b + len(tick)], off, srv, self) \
-            if self.rule != "nearest" else None
+        ranked = self._ranked if self.rule != "nearest" else None
         servers, codes = tick.server.tolist(), tick.user_code.tolist()
         plans: dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] = {}
-        for j, i in enumerate(users.tolist()):
+        for i in users.tolist():
             src, client = servers[i], codes[i]
             if ranked is not None:
-                targets = ranked[j]
+                targets = ranked[1][ranked[0][b + i]: ranked[0][b + i + 1]].tolist()
             else:
                 near = srv[off[b + i]: off[b + i + 1]]
                 if self.gate and len(near) and int(near[0]) == src:
@@ -297,14 +298,13 @@ class TargetPolicy(Policy):
         off, srv = self._near
         b = view.first_row
         if self.rule != "nearest":
-            ranked = self._rule.rank(view, tick, users, self._points[b: b + len(tick)], off, srv, self)
-            counts = np.array([len(t) for t in ranked], np.int64)
-            dst = np.fromiter(itertools.chain.from_iterable(ranked), np.int64, int(counts.sum()))
-            return np.repeat(np.arange(len(users)), counts), dst
+            off, srv = self._ranked  # the rule's targets, most probable first
         lo = off[b + users]
         counts = off[b + users + 1] - lo
         owner = np.repeat(np.arange(len(users)), counts)
         dst = srv[np.repeat(lo, counts) + _ranks(counts)]
+        if self.rule != "nearest":
+            return owner, dst
         src = tick.server[users]
         keep = np.ones(len(dst), bool)
         if self.gate:  # predicted to stay (the nearest candidate is the current server): nothing goes ahead

@@ -90,31 +90,68 @@ def test_probability_targets_pick_the_heading_neighbour_with_fewer_bytes_than_to
         assert top3.summary["backhaul"]["migrated_bytes"] > prob.summary["backhaul"]["migrated_bytes"]
 
 
-def test_one_cell_lookup_for_all_users_gives_each_users_probabilities():
+def reference_targets(rule, grid, servers, tick, points, near, tau, q, k_max):
+    """The ranking user by user, as `decide` made it before the targets were made at fit time."""
+    from edgeroam.topology.servers import server_of_cell
+
+    out = []
+    for i in range(len(tick.server)):
+        src = int(tick.server[i])
+        cand = np.array([s for s in near[1][near[0][i]: near[0][i + 1]].tolist() if s != src], np.int64)
+        if src < 0 or not len(cand):
+            out.append([])
+            continue
+        h = tick.history[i]
+        step = h[-1] - h[-2] if tick.history_len[i] >= 2 else np.zeros(2)
+        sample = rule.model.samples(h[-1:], step[None])[0]
+        srv = np.zeros(0, np.int64)
+        if np.isfinite(points[i]).all() and len(sample):
+            pts = points[i] + sample
+            srv = server_of_cell(servers, grid.cell_ids_of(pts[:, 0], pts[:, 1]))
+        away = np.count_nonzero((srv >= 0) & (srv != src)) if tau is None else len(srv)
+        prob = (srv[:, None] == cand[None, :]).sum(axis=0) / away if away else np.zeros(len(cand))
+        order = np.argsort(-prob, kind="stable")
+        if tau is not None:
+            k = min(k_max, int(np.count_nonzero(prob >= tau)))
+        else:
+            k = max(choose_targets(prob[order], q, k_max), 1)
+        out.append(cand[order[:k]].tolist())
+    return out
+
+
+@pytest.mark.parametrize(("tau", "q", "k_max"),
+                         [(0.05, 0.8, 3), (0.0, 0.8, 2), (None, 0.8, 3), (None, 0.5, 0), (None, 1.0, 5)])
+def test_targets_of_every_row_at_once_are_each_users_ranking(tau, q, k_max):
+    from types import SimpleNamespace
+
     from edgeroam.emulator.policies.prob import ProbRule
     from edgeroam.topology.hexgrid import HexGrid
-    from edgeroam.topology.servers import server_of_cell
 
     grid = HexGrid(radius=50.0)
     rng = np.random.default_rng(3)
-    xs, ys = rng.uniform(-300, 300, 40), rng.uniform(-300, 300, 40)
-    cells = np.unique(grid.cell_ids_of(xs, ys))
+    cells = np.unique(grid.cell_ids_of(*rng.uniform(-300, 300, (2, 60))))
     servers = pd.DataFrame({"server": np.arange(len(cells)), "cell": cells, "tier": "edge"})
-    cloud = pd.DataFrame({"server": [999], "cell": [cells[0]], "tier": ["cloud"]})  # never a landing server
-    servers = pd.concat([cloud, servers], ignore_index=True)
-    rule = ProbRule(None, grid, servers)
-    points = rng.uniform(-200, 200, (6, 2))
-    points[2] = np.nan  # not finite: no samples land
-    samples = [rng.normal(0, 60, (n, 2)) for n in (50, 7, 30, 0, 1, 80)]
-    landed = rule._sample_servers(points, samples)
-    assert [len(s) for s in landed] == [50, 7, 0, 0, 1, 80]
-    for j in (0, 1, 4, 5):  # the servers one lookup per user finds (the per-user loop this replaced)
-        pts = points[j] + samples[j]
-        assert landed[j].tolist() == server_of_cell(servers, grid.cell_ids_of(pts[:, 0], pts[:, 1])).tolist()
-    near = np.arange(len(cells))
-    for j in range(6):
-        for conditional in (True, False):
-            one = rule.probabilities(3, near, points[j], samples[j], conditional=conditional)
-            batch = rule._counted(3, near, landed[j], conditional=conditional)
-            assert one[0].tolist() == batch[0].tolist() and one[1].tolist() == batch[1].tolist()
-    assert rule.probabilities(3, near, points[0], samples[0], conditional=False)[1].sum() > 0
+    extra = pd.DataFrame({"server": [998, 999], "cell": [cells[0], cells[1]], "tier": ["cloud", "edge"]})
+    servers = pd.concat([extra, servers], ignore_index=True)  # a cloud never lands; a cell's first edge does
+    # errors: standing pool, one moving pool, one empty moving pool (its users take every error)
+    w = np.concatenate([np.zeros((40, 2, 2)), np.cumsum(rng.normal(0, 20, (120, 2, 2)), axis=1)])
+    pred = rng.uniform(-50, 50, (160, 2))
+    model = error_model(w, pred + rng.normal(0, 70, (160, 2)), pred, n_bins=2, n_samples=50)
+    model.pools[2] = np.zeros((0, 2))
+    rule = ProbRule(model, grid, servers)
+    n = 300
+    hist = np.cumsum(rng.normal(0, 30, (n, 3, 2)), axis=1)
+    hist[:30, 1:] = hist[:30, :1]  # standing
+    tick = SimpleNamespace(history=hist, history_len=rng.integers(1, 4, n),
+                           server=rng.choice(np.r_[-1, servers["server"].to_numpy()], n))
+    points = hist[:, -1] + rng.normal(0, 40, (n, 2))
+    points[5] = np.nan  # not finite: no sample lands
+    counts = rng.integers(0, 7, n)
+    counts[7] = 0
+    near = (np.r_[0, np.cumsum(counts)],
+            np.concatenate([rng.choice(len(cells), c, replace=False) for c in counts]))
+    tick.server[9] = near[1][near[0][9]] if counts[9] else -1  # the current server among the candidates
+    off, dst = rule.targets([tick], points, near, tau=tau, q=q, k_max=k_max, chunk=64)
+    want = reference_targets(rule, grid, servers, tick, points, near, tau, q, k_max)
+    assert [dst[off[i]: off[i + 1]].tolist() for i in range(n)] == want
+    assert sum(map(len, want)) > n // 4

@@ -68,3 +68,21 @@ def test_walker_gets_every_hit_with_one_plan_per_hit():
     assert rank["backhaul"]["migrated_bytes"] == pytest.approx(5 * plan_bytes)
     assert top3["hits"] < rank["hits"]
     assert rank["memory"]["peak_held"] >= 1 and rank["memory"]["mean_held"] > 0
+
+
+@pytest.mark.parametrize(("tau", "k_max"), [(0.11, 5), (None, 2), (0.3, 1), (0.0, 0)])
+def test_targets_of_every_row_at_once_are_each_rows_ranking(tau, k_max):
+    from edgeroam.emulator.policies.rank import RankRule
+
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 8, 200)
+    off = np.r_[0, np.cumsum(counts)]
+    prob = rng.choice([0.0, 0.1, 0.11, 0.3, 0.5, 0.9], int(off[-1]))  # ties: the nearer first
+    cand = rng.integers(0, 50, int(off[-1]))
+    t_off, dst = RankRule(off, cand, prob, np.zeros((50, 2))).targets(tau, k_max)
+    for r in range(len(counts)):  # row by row, as `decide` ranked before the targets were made at fit time
+        p, c = prob[off[r]: off[r + 1]], cand[off[r]: off[r + 1]]
+        order = np.argsort(-p, kind="stable")[:k_max]
+        want = c[order[p[order] >= (-np.inf if tau is None else tau)]].tolist()
+        assert dst[t_off[r]: t_off[r + 1]].tolist() == want
+    assert len(dst) > 0 or k_max == 0
