@@ -57,9 +57,17 @@ __all__ = ["TRANSFER_COLUMNS", "SimBackend"]
 #: columns of the transfers table (one row per chunk)
 TRANSFER_COLUMNS = ["kind", "client", "src", "dst", "start", "end", "bytes", "layers", "hops", "complete"]
 
-Key = tuple[int, int]
+Key = int
+"""A (client, server) pair as one integer, ``client << 32 | server`` (`_key`): cheaper to hash, compare and
+keep than a tuple, and in the same order."""
+_LOW = 0xFFFFFFFF
 UPLOAD, MIGRATE = 0, 1
 """A transfer's kind: its index in `_Records.KINDS`."""
+
+
+def _key(client: int, server: int) -> Key:
+    """The `Key` of a (client, server) pair (servers are ids >= 0)."""
+    return client << 32 | server
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
@@ -222,7 +230,7 @@ class SimBackend:
         self._full = np.ones(self.n_layers, dtype=bool)
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
-        self._paths: dict[Key, tuple[tuple, float]] = {}
+        self._paths: dict[tuple[int, int], tuple[tuple, float]] = {}
         self._links = backhaul_links(backhaul)
         self.net = FluidNetwork(self.engine, {})
         self._held: dict[Key, np.ndarray] = {}
@@ -264,13 +272,15 @@ class SimBackend:
         """
         self.advance(t)
         self._k = k
-        self._attached = set(attached.items())
-        for client, server in attached.items():
-            self._refresh((client, server))
+        keys = [client << 32 | server for client, server in attached.items()]
+        self._attached = set(keys)
+        for key in keys:
+            self._refresh(key)
+        expire = self._expire
         for exp in sorted(e for e in self._expiring if e < k):  # in (tick, client, server) order
             for key in sorted(set(self._expiring.pop(exp))):
-                if self._expire.get(key, k) < k:
-                    del self._expire[key]
+                if expire.get(key, k) < k:
+                    del expire[key]
                     self._drop(key)
         self._mem_sum += len(self._held)
         self._mem_ticks += 1
@@ -302,31 +312,33 @@ class SimBackend:
 
     def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
         self._held[key] = mask
-        self._log_hold(key[0], key[1], int(self.weight_bytes[mask].sum()), 1)
-        self._by_client.setdefault(key[0], set()).add(key[1])
-        n = self._per_server[key[1]] = self._per_server.get(key[1], 0) + 1
+        client, server = key >> 32, key & _LOW
+        self._log_hold(client, server, int(self.weight_bytes[mask].sum()), 1)
+        self._by_client.setdefault(client, set()).add(server)
+        n = self._per_server[server] = self._per_server.get(server, 0) + 1
         if self.server_plans is not None:
             self._touch(key)
             if n > self.server_plans:
                 self._evict(key)
-        self._per_server_peak = max(self._per_server_peak, self._per_server[key[1]])
+        self._per_server_peak = max(self._per_server_peak, self._per_server[server])  # after evictions
         return mask
 
     def _touch(self, key: Key) -> None:
         """Mark `key` the most recently used on its server (the LRU order)."""
-        rec = self._recent.setdefault(key[1], OrderedDict())
-        rec[key[0]] = None
-        rec.move_to_end(key[0])
+        client, server = key >> 32, key & _LOW
+        rec = self._recent.setdefault(server, OrderedDict())
+        rec[client] = None
+        rec.move_to_end(client)
 
     def _evict(self, keep: Key) -> None:
         """Drop the least recently used clients of `keep`'s server, down to `server_plans` (never `keep`
         itself nor a client attached there now)."""
-        server = keep[1]
+        server = keep & _LOW
         rec = self._recent[server]
         for client in list(rec):
             if self._per_server[server] <= self.server_plans:
                 break
-            key = (client, server)
+            key = client << 32 | server
             if key == keep or key in self._attached:
                 continue
             self._drop(key)
@@ -336,23 +348,24 @@ class SimBackend:
         mask = self._held.pop(key, None)
         if mask is None:
             return
-        self._log_hold(key[0], key[1], -int(self.weight_bytes[mask].sum()), -1)
-        self._by_client[key[0]].discard(key[1])
-        self._per_server[key[1]] -= 1
+        client, server = key >> 32, key & _LOW
+        self._log_hold(client, server, -int(self.weight_bytes[mask].sum()), -1)
+        self._by_client[client].discard(server)
+        self._per_server[server] -= 1
         self._expire.pop(key, None)
-        rec = self._recent.get(key[1])
+        rec = self._recent.get(server)
         if rec is not None:
-            rec.pop(key[0], None)
+            rec.pop(client, None)
 
     def holds(self, client: int, server: int) -> np.ndarray | None:
         """Layers `server` holds for `client` now (None: nothing); do not mutate."""
         if self.everywhere:
             return self._full
-        return self._held.get((client, server))
+        return self._held.get(client << 32 | server)
 
     def grant(self, client: int, server: int, mask: np.ndarray) -> None:
         """Put layers on a server directly (tests, warm starts)."""
-        key = (client, server)
+        key = _key(client, server)
         cur = self._held.get(key)
         if cur is None:
             self._add(key, mask.copy())
@@ -365,11 +378,11 @@ class SimBackend:
 
     def watch(self, client: int, server: int) -> None:
         """Record the arrivals of `client`'s layers at `server` from now on (a query window)."""
-        self._watch[(client, server)] = []
+        self._watch[_key(client, server)] = []
 
     def unwatch(self, client: int, server: int) -> list[tuple[float, np.ndarray]]:
         """Stop recording; the (time, layer indices) arrivals since `watch`."""
-        return self._watch.pop((client, server), [])
+        return self._watch.pop(_key(client, server), [])
 
     def depart(self, client: int) -> None:
         """The client left (its trajectory ended): cancel its upload."""
@@ -388,7 +401,7 @@ class SimBackend:
             elif isinstance(a, Migrate):
                 self._migrate(a)
             elif isinstance(a, Drop):
-                self._drop((a.client, a.server))
+                self._drop(_key(a.client, a.server))
             else:  # sort_actions rejects non-actions: a SetCloud, which only the tier slots carry out
                 raise RunError(f"{a!r}: a query's cloud part needs topology.tiers with compute = \"slots\" "
                                "(the sim's slot windows take SetCloud; without them there is no cloud)")
@@ -405,7 +418,7 @@ class SimBackend:
         keys: list[Key] = []
         for a in actions:
             if type(a) is Migrate and not a.layers:  # noqa: E721 - exactly a Migrate
-                keys.append((a.client, a.dst))
+                keys.append(a.client << 32 | a.dst)
             else:
                 rest.append(a)
         self.actions_done += len(keys)
@@ -434,7 +447,7 @@ class SimBackend:
 
         Idempotent; called by the master before it looks at what the server holds.
         """
-        key = (client, server)
+        key = _key(client, server)
         for snd in self._inflight.pop(key, []):
             if snd.cancelled or snd.current is None or snd.current.triggered:
                 continue
@@ -463,7 +476,7 @@ class SimBackend:
         if self.everywhere:
             return
         self.settle(a.client, a.server)
-        key = (a.client, a.server)
+        key = _key(a.client, a.server)
         self._refresh(key)
         todo = self._missing(key, self._indices(a.layers))
         if len(todo):
@@ -473,15 +486,15 @@ class SimBackend:
     def _migrate(self, a: Migrate) -> None:
         if self.everywhere:
             return
-        dst_key = (a.client, a.dst)
+        dst_key = _key(a.client, a.dst)
         if dst_key in self._held:
             self._refresh(dst_key)
         if not a.layers:  # a refresh only (most of a tick's Migrates): nothing to send or relay
             return
         idx = self._indices(a.layers)
         if a.relay and len(idx):
-            self._orders.setdefault((a.client, a.src), []).append((a.dst, idx))
-        src = self._held.get((a.client, a.src))
+            self._orders.setdefault(_key(a.client, a.src), []).append((a.dst, idx))
+        src = self._held.get(_key(a.client, a.src))
         if src is None:
             return
         idx = idx[src[idx]]
@@ -531,7 +544,7 @@ class SimBackend:
                 chunks.append(todo[lo:hi])
                 sizes.append(sum(wb[lo:hi]))
                 lo = hi
-        key = (client, dst)
+        key = _key(client, dst)
         pend = self._pending.get(key)
         if pend is None:
             pend = self._pending[key] = np.zeros(self.n_layers, dtype=bool)
@@ -548,7 +561,7 @@ class SimBackend:
             self._arrive(snd, self.engine.now, self.engine.now)
         if snd.pos >= len(snd.chunks):
             snd.current = None  # the last chunk's event refers back to `snd`: no cycle left for the collector
-            self._unpend((snd.client, snd.dst))
+            self._unpend(_key(snd.client, snd.dst))
             if snd.kind == UPLOAD and self._uploads.get(snd.client) is snd:
                 del self._uploads[snd.client]
             return
@@ -571,16 +584,17 @@ class SimBackend:
 
     def _arrive(self, snd: _Sender, start: float, end: float) -> None:
         idx = snd.chunks[snd.pos]
-        self._land((snd.client, snd.dst), idx, start, end)
+        key = _key(snd.client, snd.dst)
+        self._land(key, idx, start, end)
         self._records.add(snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos], len(idx),
                           len(snd.path), True)
         snd.pos += 1
         if snd.pos >= len(snd.chunks) and snd.kind == MIGRATE:
-            lst = self._inflight.get((snd.client, snd.dst))
+            lst = self._inflight.get(key)
             if lst is not None and snd in lst:
                 lst.remove(snd)
                 if not lst:
-                    del self._inflight[(snd.client, snd.dst)]
+                    del self._inflight[key]
 
     def _land(self, key: Key, idx: np.ndarray, start: float, end: float) -> None:
         held = self._held.get(key)
@@ -589,7 +603,7 @@ class SimBackend:
             self._refresh(key)
         gained = int(self.weight_bytes[idx[~held[idx]]].sum())
         if gained:
-            self._log_hold(key[0], key[1], gained, 0)
+            self._log_hold(key >> 32, key & _LOW, gained, 0)
         held[idx] = True
         pend = self._pending.get(key)
         if pend is not None:
@@ -603,11 +617,11 @@ class SimBackend:
 
     def _forward(self, key: Key, landed: np.ndarray, orders: list[tuple[int, np.ndarray]]) -> None:
         """Relay: send the just-landed layers of `key` on to the standing orders' destinations."""
-        client, src = key
+        client, src = key >> 32, key & _LOW
         now = np.zeros(self.n_layers, dtype=bool)
         now[landed] = True  # a mask, not np.isin: the same layers in `order`'s order, far cheaper
         for dst, order in orders:
-            todo = self._missing((client, dst), order[now[order]])
+            todo = self._missing(_key(client, dst), order[now[order]])
             if len(todo):
                 self._sender(MIGRATE, client, src, dst, todo, self._path(src, dst))
 
@@ -630,11 +644,12 @@ class SimBackend:
                 else:
                     self._records.add(snd.kind, snd.client, snd.src, snd.dst, rec.start, rec.end, sent, 0, 0,
                                       False)
-        pend = self._pending.get((client, snd.dst))
+        key = _key(client, snd.dst)
+        pend = self._pending.get(key)
         if pend is not None:
             for idx in snd.chunks[snd.pos:]:
                 pend[idx] = False
-            self._unpend((client, snd.dst))
+            self._unpend(key)
 
     def _unpend(self, key: Key) -> None:
         """Forget `key`'s pending mask once nothing is on its way there (a missing mask means none pending):
