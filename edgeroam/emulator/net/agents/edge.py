@@ -372,7 +372,15 @@ class EdgeAgent(Agent):
             await self._admit.acquire()
         self._token += 1
         self._places[self._token] = time.monotonic() - t0
+        asyncio.get_running_loop().call_later(self.tail_timeout_s, self._unused, self._token, frame.src)
         await chan.send("ack", frame.src, ref=frame.seq, meta={"token": self._token})
+
+    def _unused(self, token: int, edge: str) -> None:
+        """A place whose tail never came (its edge failed or went away) frees after `tail_timeout_s`."""
+        if self._places.pop(token, None) is not None:
+            if self._admit is not None:
+                self._admit.release()
+            self.record("place_expired", server=self.server_id, edge=edge, token=token)
 
     async def _tail(self, frame: Frame, chan: Channel) -> None:
         """A cloud: run a tail on a slot, on the place its token holds; answer with the output."""
