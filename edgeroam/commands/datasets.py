@@ -5,6 +5,7 @@ A thin shell: parse, call `edgeroam.datasets.describe_dataset` / `plot_traces`, 
 
 from __future__ import annotations
 
+import gc
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -171,10 +172,14 @@ def info(
         def step(name: str, done: int, total: int) -> None:
             bar.update(task, description=name, completed=done, total=total)
 
-        summary, traces, reg = describe_dataset(
-            kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient, progress=step,
-            reader=reader, traces_needed=plot is not None,
-        )
+        gc.disable()  # the imports and the read make few cycles but many objects: no collection walks them
+        try:
+            summary, traces, reg = describe_dataset(
+                kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient,
+                progress=step, reader=reader, traces_needed=plot is not None,
+            )
+        finally:
+            gc.enable()
     if summary["read"]["bad_lines_skipped"]:
         summary["bad_lines_skipped"] = summary["read"]["bad_lines_skipped"]
     if plot is not None:

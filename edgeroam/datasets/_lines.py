@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report
+from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report
 from edgeroam.errors import TraceFormatError
 
 __all__ = [

@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import struct
+import sys
 import threading
 import zipfile
 import zlib
@@ -30,10 +31,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -51,9 +51,12 @@ from edgeroam.datasets._lines import (
     stray_cr,
     warn,
 )
+from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report, trim_heap
 from edgeroam.datasets.project import transformer, utm_crs_for
-from edgeroam.datasets.traces import MAX_REPORT_WARNINGS, empty_read_report, make_traces, trim_heap
 from edgeroam.errors import DatasetError, TraceFormatError
+
+if TYPE_CHECKING:  # pandas is imported while the workers read (`_import_while_reading`)
+    import pandas as pd
 
 try:  # ISA-L inflates about 2.5x faster than zlib, with the same output and errors
     from isal.isal_zlib import crc32 as _crc32
@@ -482,7 +485,7 @@ def read_geolife(
         members = _select(store.plt, users)
         # the labels first: the workers join the modes; their report and errors keep their place after parsing
         label_report = empty_read_report()
-        label_table: pd.DataFrame | None = None
+        label_table: _Labels | None = None
         label_error: DatasetError | TraceFormatError | None = None
         if labels:
             try:
@@ -507,15 +510,36 @@ def read_geolife(
         pool = None
         if len(batches) > 1:
             pool = stack.enter_context(ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read"))
-        # in order: the first bad file's error wins
-        parts = list(pool.map(read_batch, batches)) if pool else [read_batch(b) for b in batches]
+        if pool is None:
+            parts = [read_batch(b) for b in batches]
+        else:
+            running = pool.map(read_batch, batches)
+            _import_while_reading(xy)
+            parts = list(running)  # in order: the first bad file's error wins
         return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool)
+
+
+def _import_while_reading(xy: bool) -> None:
+    """Import pandas (a fifth of a second), and pyproj for `xy`, while the workers inflate and parse instead
+    of before; with a short GIL switch interval meanwhile, so that a worker back from C code waits a tenth of
+    a millisecond for the GIL, not the default five."""
+    if "pandas" in sys.modules and (not xy or "pyproj" in sys.modules):
+        return
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        import pandas  # noqa: F401
+
+        if xy:
+            import pyproj  # noqa: F401
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _assemble(
     parts: list[_Batch],
     members: list[_Member],
-    label_table: pd.DataFrame | None,
+    label_table: _Labels | None,
     label_error: DatasetError | TraceFormatError | None,
     label_report: dict[str, Any],
     report: dict[str, Any],
@@ -526,6 +550,10 @@ def _assemble(
     """The Traces table of the parsed batches: errors and reports in the order of one pass, then every
     batch's columns copied into the final arrays at its offset (and x, y projected there with `xy`) by the
     workers, so that the copies' page faults and the projection run on every core."""
+    import pandas as pd
+
+    from edgeroam.datasets.traces import make_traces
+
     trim_heap()
     if label_error is not None:
         raise label_error
@@ -597,7 +625,7 @@ def _assemble(
         **{c: out[c] for c in names if c != "mode"},
     }
     if label_table is not None:
-        frame["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table["mode"].cat.categories)
+        frame["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table.modes)
     return make_traces(pd.DataFrame(frame, copy=False), crs=crs, source=str(src),
                        metric_frame=None if crs is None else "utm", read_report=report)
 
@@ -735,14 +763,37 @@ def read_geolife_labels(
     report = empty_read_report()
     with _open_store(src) as store:
         _check_users(users, store.plt + store.labels, src)
-        table = _labels_from_store(store, _select(store.labels, users), lenient, report, merge=False)
+        lab = _labels_from_store(store, _select(store.labels, users), lenient, report, merge=False)
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "user": pd.Categorical.from_codes(lab.user_codes, categories=lab.users),
+            "start": lab.start,
+            "end": lab.end,
+            "mode": pd.Categorical(lab.mode, categories=lab.modes),
+        }
+    )
     table.attrs = {"source": str(src), "read_report": report}
     return table
 
 
+@dataclass(frozen=True)
+class _Labels:
+    """Every label row, sorted by user, then start: the `read_geolife_labels` table's columns as arrays."""
+
+    users: list[str]  # the user categories (sorted)
+    user_codes: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    mode: np.ndarray  # the mode of each row (str objects)
+    modes: list[str]  # the mode categories (sorted)
+    mode_codes: np.ndarray
+
+
 def _labels_from_store(
     store: _Store, members: list[_Member], lenient: bool, report: dict[str, Any], *, merge: bool
-) -> pd.DataFrame:
+) -> _Labels:
     header = LABEL_HEADER.encode()
     prepared = [prepare(m, store.read(m), 1, header) for m in members]
     sub = empty_read_report() if merge else report
@@ -771,31 +822,25 @@ def _labels_from_store(
     file_codes = np.fromiter((code_of[u] for u in users), dtype=np.int32, count=len(users))
     codes = file_codes[parsed.row_file]
     order = np.lexsort((start, codes))
-    mode_cat = pd.Categorical(mode[order], categories=sorted(set(mode.tolist())))
-    return pd.DataFrame(
-        {
-            "user": pd.Categorical.from_codes(codes[order], categories=categories),
-            "start": start[order],
-            "end": end[order],
-            "mode": mode_cat,
-        }
-    )
+    mode = mode[order]
+    modes = sorted(set(mode.tolist()))
+    mode_of = {m: i for i, m in enumerate(modes)}
+    mode_codes = np.fromiter((mode_of[m] for m in mode), dtype=np.int16, count=len(mode))
+    return _Labels(categories, codes[order], start[order], end[order], mode, modes, mode_codes)
 
 
 _UserLabels = tuple[np.ndarray, np.ndarray, np.ndarray]
 """One user's labels in table order (sorted by start): start, end (epoch seconds) and mode codes."""
 
 
-def _labels_by_user(lab: pd.DataFrame) -> dict[str, _UserLabels]:
-    """The labels table split by user (it is sorted by user, then start)."""
-    users = lab["user"].cat.codes.to_numpy()
-    start, end = lab["start"].to_numpy(), lab["end"].to_numpy()
-    mcode = lab["mode"].cat.codes.to_numpy()
+def _labels_by_user(lab: _Labels) -> dict[str, _UserLabels]:
+    """The labels split by user (they are sorted by user, then start)."""
+    users, start, end, mcode = lab.user_codes, lab.start, lab.end, lab.mode_codes
     cuts = np.flatnonzero(np.diff(users)) + 1
     out: dict[str, _UserLabels] = {}
     for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, len(users)].tolist(), strict=True):
         if b > a:
-            out[str(lab["user"].cat.categories[users[a]])] = (start[a:b], end[a:b], mcode[a:b])
+            out[lab.users[users[a]]] = (start[a:b], end[a:b], mcode[a:b])
     return out
 
 

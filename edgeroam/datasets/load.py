@@ -339,12 +339,9 @@ def _load(
     reader: dict[str, Any] | None,
 ) -> pd.DataFrame:
     """`load_dataset` without its final-table cache (`cache` is the parsed-files cache)."""
-    from edgeroam.datasets.project import project
-    from edgeroam.datasets.regions import filter_region, region_mask
-    from edgeroam.datasets.resample import resample
-    from edgeroam.datasets.synthetic import synthetic_traces
-
     if kind == "synthetic":
+        from edgeroam.datasets.synthetic import synthetic_traces
+
         traces = synthetic_traces(**(synthetic or {}))
         reg = resolve_region(kind, region, traces)
     else:
@@ -353,20 +350,25 @@ def _load(
         every = kind == "geolife" and _every_row(resolve_region(kind, region, None))
         traces = _read(kind, root, cache=cache, lenient=lenient, site=site, reader=reader, xy=every)
         reg = resolve_region(kind, region, traces)  # needs x, y only for KAIST's own (unprojected) frame
-        if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
-            inside = region_mask(traces, reg) if reg is not None and reg.frame == "lonlat" else None
-            if inside is not None and inside.any():
-                gap = None if interval_s is None else 3.0 * interval_s if max_gap_s is None else max_gap_s
-                cut, crs = _cut_to_region(traces, inside, gap)
-                del traces, inside  # only the cut rows are projected: free the whole table first
-                cut = project(cut, crs)
-                if interval_s is None or gap is None:
-                    return filter_region(cut, reg)
-                out = resample(cut, interval_s, max_gap_s=gap)
-                out.attrs["resample"]["region"] = reg.name
-                return out
-            if traces.attrs.get("metric_frame") is None:  # not projected by the reader
-                traces = project(traces)
+    # after the read: the Geolife reader imports pandas while its workers run
+    from edgeroam.datasets.project import project
+    from edgeroam.datasets.regions import filter_region, region_mask
+    from edgeroam.datasets.resample import resample
+
+    if kind == "geolife" or (kind in OWN_KINDS and traces.attrs.get("metric_frame") is None):
+        inside = region_mask(traces, reg) if reg is not None and reg.frame == "lonlat" else None
+        if inside is not None and inside.any():
+            gap = None if interval_s is None else 3.0 * interval_s if max_gap_s is None else max_gap_s
+            cut, crs = _cut_to_region(traces, inside, gap)
+            del traces, inside  # only the cut rows are projected: free the whole table first
+            cut = project(cut, crs)
+            if interval_s is None or gap is None:
+                return filter_region(cut, reg)
+            out = resample(cut, interval_s, max_gap_s=gap)
+            out.attrs["resample"]["region"] = reg.name
+            return out
+        if traces.attrs.get("metric_frame") is None:  # not projected by the reader
+            traces = project(traces)
     if interval_s is not None:
         gap = 3.0 * interval_s if max_gap_s is None else max_gap_s
         return resample(traces, interval_s, max_gap_s=gap, region=reg)
@@ -458,12 +460,13 @@ def describe_dataset(
         if info is not None:
             say("done", 4, 4)
             return info, None, None
+    say(f"reading {kind}", 0, 4)
+    # the modules that need pandas come after the read: the Geolife reader imports it while its workers run
+    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     from edgeroam.datasets.resample import resample
     from edgeroam.datasets.stats import dataset_info
     from edgeroam.datasets.traces import trim_heap
 
-    say(f"reading {kind}", 0, 4)
-    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     say("region", 1, 4)
     reg = resolve_region(kind, region, traces)
     inside = None

@@ -11,15 +11,16 @@ projection to ``project``.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report, trim_heap
 from edgeroam.errors import DatasetError
 
 __all__ = [
+    "MAX_REPORT_WARNINGS",
     "METRIC_FRAMES",
     "OPTIONAL_COLUMNS",
     "TRACE_COLUMNS",
@@ -34,17 +35,7 @@ TRACE_COLUMNS: tuple[str, ...] = ("user", "traj", "t", "x", "y", "lat", "lon")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("mode",)
 METRIC_FRAMES: tuple[str | None, ...] = ("utm", "local", None)
 _FLOAT_COLUMNS = ("t", "x", "y", "lat", "lon")
-MAX_REPORT_WARNINGS = 50
 _SHARED_NAN = int(pd.__version__.split(".")[0]) >= 3  # copy-on-write always on: a shared column is safe
-
-
-def empty_read_report() -> dict[str, Any]:
-    """A fresh ``read_report``: files read, data lines seen, bad lines skipped, warnings (capped), every
-    skipped file with its reason (``skipped_files``: file, reason), and the steps where time went backwards
-    inside a file (``times_backwards``; ``resorted_files``: file, backwards, first_line), which the Traces
-    table re-sorts."""
-    return {"files": 0, "lines": 0, "bad_lines_skipped": 0, "files_skipped": 0, "warnings": [],
-            "skipped_files": [], "times_backwards": 0, "resorted_files": []}
 
 
 def make_traces(
@@ -196,22 +187,3 @@ def to_geodataframe(traces: pd.DataFrame) -> Any:
     gdf = gpd.GeoDataFrame(traces.copy(), geometry=geometry, crs=out_crs)
     gdf.attrs = attrs
     return gdf
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim``, or None elsewhere."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def trim_heap() -> None:
-    """Hand the heap memory freed so far back to the system: glibc keeps freed blocks of the main and of each
-    thread's arena resident otherwise, and the next peak grows by them; a no-op without glibc."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)

@@ -548,3 +548,18 @@ def test_shared_zip_projected_by_the_workers_is_the_projected_table(shared_trace
     ref = project(geolife_zip_traces)
     _assert_same_table(tr, ref)
     assert tr.attrs == ref.attrs
+
+
+def test_the_reader_imports_pandas_only_while_its_workers_read(tmp_path):
+    # the worker phase needs numpy and pyarrow alone: pandas is imported while the batches are read
+    import subprocess
+    import sys
+
+    path = write_zip(tmp_path / "many.zip", _many_files({}))
+    code = (
+        "import sys; import edgeroam.datasets.geolife as g; before = 'pandas' in sys.modules; "
+        f"tr = g.read_geolife({str(path)!r}, workers=2, xy=True); "
+        "print(before, 'pandas' in sys.modules, 'pyproj' in sys.modules, len(tr), sys.getswitchinterval())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True", "70", "0.005"]

@@ -80,3 +80,23 @@ def test_local_frame_is_left_alone_and_cannot_unproject():
     assert p["x"].tolist() == [1.0, 2.0] and p.attrs["metric_frame"] == "local"
     with pytest.raises(DatasetError, match="no CRS"):
         unproject(tr)
+
+
+def test_lonlat_to_utm_is_bit_identical_to_the_pyproj_pipeline():
+    from pyproj import Transformer
+
+    from edgeroam.datasets.project import transformer
+
+    rng = np.random.default_rng(1)
+    for zone in range(1, 61):
+        for north in (True, False):
+            crs = f"EPSG:{(32600 if north else 32700) + zone}"
+            mid = (zone - 1) * 6 - 177
+            lon = np.r_[mid + rng.uniform(-9, 9, 2000), np.nan, np.inf, mid, mid + 3, mid - 3]
+            lat = np.r_[rng.uniform(0, 84, 2000) * (1 if north else -1), 1.0, 1.0, 0.0, -0.0, 89.9]
+            want = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+            got = transformer("EPSG:4326", crs).transform(lon, lat)
+            for a, b in zip(want, got, strict=True):
+                assert np.array_equal(a, b, equal_nan=True)
+    assert transformer("EPSG:4326", "EPSG:32750").definition == "proj=utm zone=50 south ellps=WGS84"
+    assert transformer("EPSG:32650", "EPSG:4326").definition.startswith("proj=pipeline")  # the rest: from_crs
