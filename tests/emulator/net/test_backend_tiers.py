@@ -123,5 +123,10 @@ def test_s3_sends_query_tails_through_a_tight_cloud(net_ok, tmp_path) -> None:
     held = [r for r in sent if "slot_t" in r and r["hold_s"] > 1e-3]
     assert summary["edge_slot_held"] == len(held)
     assert summary["bytes"] == pytest.approx(15.0 * sum(r["bytes"] for r in tails))
+    # S-Q reacted to the measured waits: no tail while the views had none, tails once edge waits were seen
+    cuts = [(r["batch"], r["cut"]) for r in logs["master"]
+            if r["event"] == "action" and r["action"] == "SetCloud"]
+    n = prep.planner.n_layers
+    assert {c for b, c in cuts if b <= 2} == {n} and any(c < n for b, c in cuts if b > 2)
     assert seen[0][0] == 20.0 * 8 * 2**20 and any(s[0] != seen[0][0] for s in seen)  # then measured
     assert any(max(s[1] + s[2]) > 0 for s in seen)
