@@ -19,3 +19,15 @@ def test_version(capsys):
 
 def test_unknown_command_is_usage_error(capsys):
     assert main(["no-such-command"]) == 2
+
+
+def test_the_process_entry_freezes_the_heap_before_exit_and_a_call_with_arguments_does_not():
+    # `edgeroam ...` (main() with no arguments) ends its process next: the final collection skips the heap
+    import subprocess
+    import sys
+
+    code = ("import gc, sys; sys.argv = ['edgeroam', 'datasets', '--help']; from edgeroam.cli import main; "
+            "main(['datasets', '--help']); before = gc.get_freeze_count(); main(); "
+            "print(before, gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-2:] == ["0", "True"]
