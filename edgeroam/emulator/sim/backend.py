@@ -114,6 +114,7 @@ class _Records:
     def __init__(self) -> None:
         self.ints = array("q")  # kind code, client, src, dst, layers, hops, complete per record
         self.floats = array("d")  # start, end, bytes per record
+        self._columns: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.floats) // 3
@@ -123,6 +124,7 @@ class _Records:
         """Record a chunk (`kind`: an index into `KINDS`)."""
         self.ints.extend((kind, client, src, dst, layers, hops, complete))
         self.floats.extend((start, end, nbytes))
+        self._columns = None
 
     def append(self, rec: tuple) -> None:
         """Record a chunk given as a `TRANSFER_COLUMNS` row (the net backend's measured transfers)."""
@@ -131,12 +133,16 @@ class _Records:
                  float(nbytes), int(layers), int(hops), bool(complete))
 
     def columns(self) -> dict[str, np.ndarray]:
-        """Every column as an array (``kind`` as its code)."""
+        """Every column as an array (``kind`` as its code); read-only views, made once for the tables."""
+        if self._columns is not None:
+            return self._columns
         i = np.array(self.ints, dtype=np.int64).reshape(-1, 7)
         f = np.array(self.floats, dtype=np.float64).reshape(-1, 3)
-        return {"kind": i[:, 0], "client": i[:, 1], "src": i[:, 2], "dst": i[:, 3], "start": f[:, 0],
+        i.flags.writeable = f.flags.writeable = False
+        self._columns = {"kind": i[:, 0], "client": i[:, 1], "src": i[:, 2], "dst": i[:, 3], "start": f[:, 0],
                 "end": f[:, 1], "bytes": f[:, 2], "layers": i[:, 4], "hops": i[:, 5],
                 "complete": i[:, 6].astype(bool)}
+        return self._columns
 
 
 @dataclass(eq=False)
@@ -426,7 +432,7 @@ class SimBackend:
             return rest
         exp = self._k + self.ttl
         held, expire = self._held, self._expire
-        new = [k for k in keys if k in held and expire.get(k) != exp]
+        new = [k for k in held.keys() & keys if expire.get(k) != exp]  # (the order of `new` matters not)
         if new:
             expire.update(dict.fromkeys(new, exp))
             self._expiring.setdefault(exp, []).extend(new)
@@ -692,8 +698,8 @@ class SimBackend:
             return df.astype({"client": np.int64, "src": np.int64, "dst": np.int64, "bytes": np.float64,
                               "layers": np.int64, "hops": np.int64, "complete": bool})
         cols = self._records.columns()
-        cols["kind"] = np.array(_Records.KINDS, dtype=object)[cols["kind"]]
-        return pd.DataFrame(cols, columns=TRANSFER_COLUMNS)
+        kind = np.array(_Records.KINDS, dtype=object)[cols["kind"]]
+        return pd.DataFrame(cols | {"kind": kind}, columns=TRANSFER_COLUMNS)
 
     def backhaul(self, t0: float = 0.0) -> pd.DataFrame:
         """Bytes sent (``up_bytes``) and received (``down_bytes``) over the backhaul per server and interval.
