@@ -186,7 +186,10 @@ def _nondecreasing(v: np.ndarray) -> bool:
 
 
 def _count_users(codes: np.ndarray, categories: int) -> int:
-    """How many categories occur among `codes` (a categorical's codes; -1, missing, is not counted)."""
+    """How many categories occur among `codes` (a categorical's codes; -1, missing, is not counted): one plus
+    the changes when they never decrease and none is missing (a Traces table's), else by counting each."""
+    if len(codes) and codes[0] >= 0 and _nondecreasing(codes):
+        return 1 + int(np.count_nonzero(codes[1:] != codes[:-1]))
     return int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=categories)))
 
 

@@ -124,3 +124,13 @@ def test_given_region_rows_and_nan_lat_lon_give_the_same_info(tiny):
     ref = dataset_info(tiny, reg)
     lean = tiny.assign(lat=np.nan, lon=np.nan)  # x, y filled everywhere: lat/lon are not read
     assert dataset_info(lean, reg, inside=region_mask(tiny, reg)) == ref
+
+
+def test_users_are_counted_alike_sorted_or_not():
+    from edgeroam.datasets.stats import _count_users
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        codes = rng.integers(-1, 6, int(rng.integers(0, 50))).astype(np.int8)
+        for c in (codes, np.sort(codes), np.sort(codes[codes >= 0])):
+            assert _count_users(c, 6) == len(set(c[c >= 0].tolist()))
