@@ -246,45 +246,49 @@ class TargetPolicy(Policy):
 
     def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray, out: list[Action]) -> None:
         """`decide`'s targets and Migrates user by user (a tick with few users: cheaper than arrays)."""
-        off, srv = self._near
+        nearest = self.rule == "nearest"
+        off, srv = self._near if nearest else self._ranked  # CSR rows: candidates, or the rule's targets
         b = view.first_row
-        budget = self._budget(view, tick)
-        ranked = self._ranked if self.rule != "nearest" else None
+        bounds = off[b: b + len(tick.server) + 1].tolist()
+        budget = self._budget(view, tick).tolist() if nearest and self.v_split is not None else None
+        k_all = -1 if self.targets is None else self.targets
+        gate, count_current, relay = self.gate, self.count_current, self.relay
+        crowded = view.crowded if self.fractional else frozenset()
+        holds = view.holds
         servers, codes = tick.server.tolist(), tick.user_code.tolist()
         plans: dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] = {}
         for i in users.tolist():
             src, client = servers[i], codes[i]
-            if ranked is not None:
-                targets = ranked[1][ranked[0][b + i]: ranked[0][b + i + 1]].tolist()
-            else:
-                near = srv[off[b + i]: off[b + i + 1]]
-                if self.gate and len(near) and int(near[0]) == src:
+            targets = srv[bounds[i]: bounds[i + 1]].tolist()
+            if nearest:
+                if gate and targets and targets[0] == src:
                     targets = []  # predicted to stay: nothing goes ahead
                 else:
-                    cand = near if self.count_current else near[near != src]
-                    k = int(budget[i])
-                    targets = (cand if k < 0 else cand[:k]).tolist()
+                    if not count_current:
+                        targets = [s for s in targets if s != src]
+                    k = k_all if budget is None else budget[i]
+                    if k >= 0:
+                        targets = targets[:k]
             have: Any = False  # not asked yet
             for dst in targets:
                 if dst == src:
                     continue
-                dst = int(dst)
-                cut = self.fractional and (src in view.crowded or dst in view.crowded)
+                cut = bool(crowded) and (src in crowded or dst in crowded)
                 plan = plans.get((dst, cut))
                 if plan is None:
                     plan = plans[(dst, cut)] = self._plan(view, dst, cut)
                 layers, index = plan
                 if not layers:
                     continue
-                if self.relay:
+                if relay:
                     out.append(Migrate(client, src, dst, layers, relay=True))
                     continue
                 if have is False:
-                    have = view.holds(client, src)
+                    have = holds(client, src)
                 if have is None:
                     out.append(Migrate(client, src, dst, ()))
                     continue
-                lack = view.holds(client, dst)
+                lack = holds(client, dst)
                 # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack;
                 # count_nonzero: the cheapest test of a small mask)
                 useful = np.count_nonzero(have[index] if lack is None else have[index] > lack[index]) > 0
