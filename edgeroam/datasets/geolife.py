@@ -739,15 +739,6 @@ def _merge_report(report: dict[str, Any], sub: dict[str, Any]) -> None:
         warn(report, text)
 
 
-def _join(parts: list[_Batch], name: str, dtype: Any) -> np.ndarray:
-    """One column of every batch joined into one array, each batch's part freed once copied."""
-    chunks = [part.columns.pop(name, None) for part in parts]
-    out = np.concatenate([c for c in chunks if c is not None] or [np.zeros(0, dtype=dtype)])
-    del chunks
-    trim_heap()
-    return out.astype(dtype, copy=False)
-
-
 def read_geolife_labels(
     source: str | Path, *, users: Iterable[str | int] | None = None, lenient: bool = False
 ) -> pd.DataFrame:
