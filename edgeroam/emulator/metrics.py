@@ -91,19 +91,34 @@ def arrival_table(
     ``handover`` (False: first server of a trajectory), ``load``, ``kind`` (hit|partial|miss),
     ``held_bytes`` (bytes of the plan's server-side layers present on arrival), ``plan_bytes``, ``queries``.
     """
-    rows = []
-    wb = planner.weight_bytes
-    for row, c, src, dst, t, k, handover, held in arrivals:
-        target = planner.entry(k).target
-        kind = "hit" if everywhere else classify_arrival(held, target)
-        held_b = int(wb[target].sum()) if everywhere else int(wb[target & held].sum())
-        rows.append((row, c, src, dst, t, handover, k, kind, held_b, int(wb[target].sum())))
     cols = ["row", "client", "from_server", "server", "t", "handover", "load", "kind", "held_bytes",
             "plan_bytes"]
-    df = pd.DataFrame(rows, columns=cols)
-    df = df.astype({"row": np.int64, "client": np.int64, "from_server": np.int64, "server": np.int64,
-                    "t": np.float64, "handover": bool, "load": np.int64, "held_bytes": np.int64,
-                    "plan_bytes": np.int64})
+    types = {"row": np.int64, "client": np.int64, "from_server": np.int64, "server": np.int64,
+             "t": np.float64, "handover": bool, "load": np.int64, "held_bytes": np.int64,
+             "plan_bytes": np.int64}
+    if not arrivals:
+        df = pd.DataFrame([], columns=cols).astype(types)
+    else:
+        # on arrays, not one row at a time (tens of thousands of arrivals): the plan's layers for each load,
+        # what the server held of them, in whole bytes (integer sums: exact in any order)
+        row, c, src, dst, t, k, handover, held = zip(*arrivals, strict=True)
+        load = np.array(k, dtype=np.int64)
+        loads, which = np.unique(load, return_inverse=True)
+        wb = np.asarray(planner.weight_bytes, dtype=np.int64)
+        targets = [planner.entry(int(n)).target for n in loads.tolist()]
+        plan_b = np.array([int(wb[tg].sum()) for tg in targets], dtype=np.int64)[which]
+        if everywhere:
+            kind, held_b = np.full(len(load), "hit", dtype=object), plan_b
+        else:
+            have = np.stack(targets)[which] & np.stack(held).astype(bool)
+            n_have, n_need = have.sum(axis=1), np.array([tg.sum() for tg in targets])[which]
+            kind = np.where(n_have == n_need, "hit", np.where(n_have == 0, "miss", "partial")).astype(object)
+            held_b = np.zeros(len(load), dtype=np.int64)
+            for j in np.flatnonzero(wb).tolist():  # layer by layer: no arrivals x layers array of bytes
+                held_b += wb[j] * have[:, j]
+        df = pd.DataFrame({"row": row, "client": c, "from_server": src, "server": dst, "t": t,
+                           "handover": handover, "load": load, "kind": kind, "held_bytes": held_b,
+                           "plan_bytes": plan_b}, columns=cols).astype(types)
     q = queries.groupby("row")["queries"].sum() if len(queries) else pd.Series(dtype=np.int64)
     df["queries"] = df["row"].map(q).fillna(0).astype(np.int64)
     user_names = np.concatenate([tk.user for tk in prep.ticks])

@@ -280,9 +280,16 @@ class SimBackend:
         self._k = k
         keys = [client << 32 | server for client, server in attached.items()]
         self._attached = set(keys)
-        for key in keys:
-            self._refresh(key)
         expire = self._expire
+        if self.server_plans is None and self.ttl > 0:  # `_refresh` of each key (no LRU order to keep)
+            exp = k + self.ttl
+            new = [key for key in keys if expire.get(key) != exp]
+            if new:
+                expire.update(dict.fromkeys(new, exp))
+                self._expiring.setdefault(exp, []).extend(new)
+        else:
+            for key in keys:
+                self._refresh(key)
         for exp in sorted(e for e in self._expiring if e < k):  # in (tick, client, server) order
             for key in sorted(set(self._expiring.pop(exp))):
                 if expire.get(key, k) < k:
