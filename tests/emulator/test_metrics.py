@@ -157,6 +157,21 @@ def test_held_bytes_count_only_the_plans_layers(scripted):
     assert list(q.columns)[:2] == ["row", "user"]
 
 
+def test_arrival_classes_and_bytes_match_the_row_rule_for_mixed_loads(scripted):
+    prep = scripted({"a": (0, 0, 1, 1)}, model="tiny_yolo")
+    planner, wb = prep.planner, prep.planner.weight_bytes
+    rng = np.random.default_rng(3)
+    arrivals = [(i % 4, 0, 0, 1, float(i), int(rng.integers(1, 5)), True, rng.random(planner.n_layers) < p)
+                for i, p in enumerate(rng.random(40).tolist() + [0.0, 1.0])]
+    df = arrival_table(arrivals, query_table([]), prep, planner, everywhere=False)
+    for (_r, _c, _p, _s, _t, k, _h, held), kind, held_b, plan_b in zip(
+            arrivals, df["kind"], df["held_bytes"], df["plan_bytes"], strict=True):
+        target = planner.entry(k).target
+        assert (kind, held_b, plan_b) == (classify_arrival(held, target), int(wb[target & held].sum()),
+                                          int(wb[target].sum()))
+    assert {"hit", "miss", "partial"} <= set(df["kind"])
+
+
 def test_summary_without_any_event(scripted):
     prep = scripted({"a": (0, 0, 1, 1)})
     none = {
