@@ -134,3 +134,17 @@ def test_users_are_counted_alike_sorted_or_not():
         codes = rng.integers(-1, 6, int(rng.integers(0, 50))).astype(np.int8)
         for c in (codes, np.sort(codes), np.sort(codes[codes >= 0])):
             assert _count_users(c, 6) == len(set(c[c >= 0].tolist()))
+
+
+def test_the_median_without_a_sorted_copy_is_numpys():
+    from edgeroam.datasets.stats import _median
+
+    rng = np.random.default_rng(5)
+    for trial in range(2000):
+        n = int(rng.integers(1, 3000))
+        v = [rng.uniform(0, 10, n), rng.integers(0, 4, n).astype(float), np.round(rng.exponential(3, n), 1),
+             np.r_[rng.uniform(0, 1, n // 2), np.full(n - n // 2, 2.0)],
+             rng.choice([1.0, 2.0, 5.0, np.nan] if trial % 2 else [1.0, 2.0, 5.0], n)][trial % 5]
+        with np.errstate(all="ignore"):
+            want, got = float(np.median(v)), _median(v)
+        assert got == want or (math.isnan(got) and math.isnan(want))
