@@ -13,6 +13,7 @@ Loading and plotting are left to `load` and `plot`.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,14 +84,23 @@ def _step_distances(traces: pd.DataFrame, same: np.ndarray, kept: int) -> np.nda
     if kept == 0:
         return dist
     x, y = (traces[c].to_numpy(dtype=float) for c in ("x", "y"))
-    w = 0
-    for a in range(0, len(same), _CHUNK):
+    starts = range(0, len(same), _CHUNK)
+    # where each chunk's steps go in `dist`, then the chunks on two threads (numpy lets go of the GIL; each
+    # writes its own slice, every distance as one np.hypot gives it)
+    ends = np.cumsum([np.count_nonzero(same[a : a + _CHUNK]) for a in starts]).tolist()
+
+    def chunk(j: int) -> None:
+        a, w = starts[j], ends[j - 1] if j else 0
         b = min(a + _CHUNK, len(same))
         m = same[a:b]
-        k = int(np.count_nonzero(m))
         dx = (x[a + 1 : b + 1] - x[a:b])[m]
-        np.hypot(dx, (y[a + 1 : b + 1] - y[a:b])[m], out=dist[w : w + k])
-        w += k
+        np.hypot(dx, (y[a + 1 : b + 1] - y[a:b])[m], out=dist[w : ends[j]])
+
+    if len(starts) > 1:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(chunk, range(len(starts))))
+    else:
+        chunk(0)
     bad = ~np.isfinite(dist)
     if bad.any():
         i = np.flatnonzero(same)
