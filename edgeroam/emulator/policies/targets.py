@@ -164,6 +164,7 @@ class TargetPolicy(Policy):
         self._points = np.zeros((0, 2))
         self._ranked: tuple[np.ndarray, np.ndarray] | None = None  # the rule's targets of every row (CSR)
         self._sites = np.zeros((0, 2))
+        self._memo: tuple[Any, float, dict] | None = None  # `_plans`
 
     @property
     def sends(self) -> bool:
@@ -256,7 +257,8 @@ class TargetPolicy(Policy):
         crowded = view.crowded if self.fractional else frozenset()
         holds = view.holds
         servers, codes = tick.server.tolist(), tick.user_code.tolist()
-        plans: dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] = {}
+        plans, load = self._plans(view), view.load
+        tick_plans: dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] = {}
         for i in users.tolist():
             src, client = servers[i], codes[i]
             targets = srv[bounds[i]: bounds[i + 1]].tolist()
@@ -270,13 +272,20 @@ class TargetPolicy(Policy):
                     if k >= 0:
                         targets = targets[:k]
             have: Any = False  # not asked yet
+            held: dict[int, bool] = {}  # id(plan's layer indices) -> src holds one of them
             for dst in targets:
                 if dst == src:
                     continue
                 cut = bool(crowded) and (src in crowded or dst in crowded)
-                plan = plans.get((dst, cut))
-                if plan is None:
-                    plan = plans[(dst, cut)] = self._plan(view, dst, cut)
+                if plans is None:
+                    plan = tick_plans.get((dst, cut))
+                    if plan is None:
+                        plan = tick_plans[(dst, cut)] = self._plan(view, dst, cut)
+                else:
+                    key = (load(dst), cut)
+                    plan = plans.get(key)
+                    if plan is None:
+                        plan = plans[key] = self._plan(view, dst, cut)
                 layers, index = plan
                 if not layers:
                     continue
@@ -291,7 +300,12 @@ class TargetPolicy(Policy):
                 lack = holds(client, dst)
                 # does src hold a layer of the plan that dst lacks? (on bools, have > lack is have & ~lack;
                 # count_nonzero: the cheapest test of a small mask)
-                useful = np.count_nonzero(have[index] if lack is None else have[index] > lack[index]) > 0
+                if lack is None:
+                    useful = held.get(id(index))
+                    if useful is None:
+                        useful = held[id(index)] = np.count_nonzero(have[index]) > 0
+                else:
+                    useful = np.count_nonzero(have[index] > lack[index]) > 0
                 out.append(Migrate(client, src, dst, layers if useful else ()))
             if self.keep_m > 0:
                 self._keep(view, tick, i, targets, out)
@@ -367,6 +381,16 @@ class TargetPolicy(Policy):
             return np.full(len(tick.server), k, np.int64)
         v = speeds(tick, view.interval_s)
         return np.where(v < self.v_split, k, self.targets_fast).astype(np.int64)
+
+    def _plans(self, view: MasterView) -> dict[tuple[int, bool], tuple[tuple[str, ...], np.ndarray]] | None:
+        """`_plan` by (load of the target, cut), kept across ticks for the view's planner and byte budget
+        (a plan depends on nothing else); None for S3 on tier slots, whose plans read the measured waits."""
+        if view.cloud_bps is not None and self.split != "optimal":
+            return None
+        memo = self._memo
+        if memo is None or memo[0] is not view.planner or memo[1] != view.fraction_bytes:
+            memo = self._memo = (view.planner, view.fraction_bytes, {})
+        return memo[2]
 
     def _plan(self, view: MasterView, dst: int, cut: bool) -> tuple[tuple[str, ...], np.ndarray]:
         """Layers and layer indices of `dst`'s future plan, cut to the byte budget when `cut`."""

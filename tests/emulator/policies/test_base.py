@@ -67,3 +67,47 @@ def test_repr_names_the_class_and_every_parameter_so_it_can_be_pasted_back():
     text = repr(p)
     assert text.startswith("TargetPolicy(radius_m=50.0, predictor='model', ")
     assert eval(text, {"TargetPolicy": type(p)}).get_params() == p.get_params()
+
+
+def test_current_plans_of_a_few_users_and_of_many_are_alike():
+    from edgeroam.emulator.actions import SetPlan
+    from edgeroam.emulator.policies.base import current_plans
+
+    rng = np.random.default_rng(2)
+    view = _view(_planner(), {10: 1, 11: 2})
+    for n in (1, 3, 4, 5, 9):  # up to 4 users in plain Python, more on arrays
+        for _ in range(20):
+            server = rng.choice([-1, 10, 11], n)
+            handover, joined = rng.random(n) < 0.4, rng.random(n) < 0.3
+            tick = Tick(index=3, time=90.0, user=np.array(list("abcdefghi")[:n], object),
+                        user_code=rng.permutation(20)[:n], traj=np.zeros(n, np.int64), x=np.zeros(n),
+                        y=np.zeros(n), cell=np.zeros(n, np.int64), server=server, prev_server=server,
+                        handover=handover, joined=joined, history=np.zeros((n, 1, 2)),
+                        history_len=np.ones(n, np.int64))
+            want = [SetPlan(int(tick.user_code[i]), int(server[i]), view.current_plan(int(server[i])).layers)
+                    for i in range(n) if (handover[i] or joined[i]) and server[i] >= 0]
+            assert current_plans(view, tick) == want
+
+
+def test_plans_kept_across_ticks_follow_the_views_planner_and_budget():
+    perdnn = make_policy("perdnn")
+    perdnn.set_candidates(np.zeros((1, 2)), (np.array([0, 1]), np.array([13])))
+
+    def sent(view):
+        return [a.layers for a in perdnn.decide(view, _tick()) if isinstance(a, Migrate)]
+
+    assert sent(_view(_planner(), {10: 1})) == [("layer0", "layer1")]
+    g = LayerGraph.from_chain("toy", [8000, 8000], [1000, 10], [1.0, 1.0], input_bytes=1000)
+    slow = Planner(g, [1.0, 2.0], [5.0, 9.0], up_bps=8000.0, down_bps=8000.0)  # all on the client
+    assert slow.entry(1).layers == ()
+    assert sent(_view(slow, {10: 1})) == []  # another planner, another plan (no Migrate without layers)
+    fractional = make_policy("fractional")
+    fractional.set_candidates(np.zeros((1, 2)), (np.array([0, 1]), np.array([13])))
+    planner = _planner()
+    for budget, want in ((float("inf"), ("layer0", "layer1")), (9000.0, ()), (16000.0, ("layer0", "layer1")),
+                         (100.0, ())):  # the two layers are one upload group: all or nothing
+        assert planner.fraction(1, budget).layers == want
+        view = _view(planner, {10: 1})
+        view = MasterView(**{**view.__dict__, "crowded": frozenset({13}), "fraction_bytes": budget})
+        got = [a.layers for a in fractional.decide(view, _tick()) if isinstance(a, Migrate)]
+        assert got == ([want] if want else [])
