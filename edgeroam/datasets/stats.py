@@ -47,6 +47,8 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
 
 _CHUNK = 1 << 18
 """Rows per chunk of the step loops: their temporaries stay a few MB on a table of millions of rows."""
+_SMALL_CHUNK = 1 << 15
+"""Rows per chunk where two threads take the chunks (each thread's temporaries stay in its own heap)."""
 
 
 def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,14 +86,14 @@ def _step_distances(traces: pd.DataFrame, same: np.ndarray, kept: int) -> np.nda
     if kept == 0:
         return dist
     x, y = (traces[c].to_numpy(dtype=float) for c in ("x", "y"))
-    starts = range(0, len(same), _CHUNK)
+    starts = range(0, len(same), _SMALL_CHUNK)
     # where each chunk's steps go in `dist`, then the chunks on two threads (numpy lets go of the GIL; each
-    # writes its own slice, every distance as one np.hypot gives it)
-    ends = np.cumsum([np.count_nonzero(same[a : a + _CHUNK]) for a in starts]).tolist()
+    # writes its own slice, every distance as one np.hypot gives it); small chunks: two threads' temporaries
+    ends = np.cumsum([np.count_nonzero(same[a : a + _SMALL_CHUNK]) for a in starts]).tolist()
 
     def chunk(j: int) -> None:
         a, w = starts[j], ends[j - 1] if j else 0
-        b = min(a + _CHUNK, len(same))
+        b = min(a + _SMALL_CHUNK, len(same))
         m = same[a:b]
         dx = (x[a + 1 : b + 1] - x[a:b])[m]
         np.hypot(dx, (y[a + 1 : b + 1] - y[a:b])[m], out=dist[w : ends[j]])
