@@ -17,8 +17,8 @@ Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel,
 warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere. A last table splits
 the cold work into its stages in one fresh process, wall and CPU seconds each: imports; the zip's inflation
 alone on one thread for reference; ``load_dataset``'s read, cut to the region, projection of the cut and
-resampling; then ``datasets info``'s own path (the read with every batch projected by its worker, statistics
-on the columns they read, resampling in the region).
+resampling; then ``datasets info``'s own path (the read with every batch placed and projected by a worker,
+statistics on the columns they read, resampling in the region).
 
 Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
 """
@@ -167,8 +167,8 @@ def breakdown(zip_path: Path) -> list[dict]:
     cut = stage(f"{load} project the cut rows", project, cut, crs)
     stage(f"{load} resample the cut at 20 s", resample, cut, 20, max_gap_s=60)
     del raw, cut
-    xy = stage(f"{info} read_geolife, every batch projected by its worker (xy=True)", read_geolife_zip,
-               zip_path, xy=True)
+    xy = stage(f"{info} read_geolife, every batch placed and projected by a worker (xy=True)",
+               read_geolife_zip, zip_path, xy=True)
     inside = region_mask(xy, reg)
     xy = _statistics_columns(xy)  # what the statistics read: lat/lon and mode let go
     stage(f"{info} statistics, all rows and in the region", dataset_info, xy, reg, kind="geolife",
