@@ -103,3 +103,30 @@ def test_storage_held_by_the_optimal_bound_and_by_ionn():
     # ionn drops what a server held when the client leaves: never more than one copy, at most the plan
     st = ionn.summary["storage"]
     assert st["copies_peak"] == 1.0 and 0 < st["bytes_peak"] <= prep.planner.entry(1).bytes
+
+
+def test_a_sim_pass_runs_without_the_cyclic_collector_and_restores_it():
+    import gc
+
+    seen = []
+
+    class Recording:
+        """perdnn, noting whether the collector is on at every decision."""
+
+        def __init__(self) -> None:
+            self.inner = make_policy("perdnn")
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def decide(self, view, tick):
+            seen.append((gc.isenabled(), gc.get_threshold()))
+            return self.inner.decide(view, tick)
+
+    prep, plain = scripted()
+    before = gc.get_threshold()
+    assert gc.isenabled()
+    res = run_pass(prep, Recording())
+    assert seen and set(seen) == {(False, (50_000, 20, 10))}
+    assert gc.isenabled() and gc.get_threshold() == before and not gc.get_freeze_count()
+    assert res.summary == plain.summary  # the collector changes when memory goes, never a result
