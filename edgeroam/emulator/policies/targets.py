@@ -347,27 +347,41 @@ class TargetPolicy(Policy):
         if not len(dst):
             return []
         pl = view.planner
-        # one plan per target server and cut (the loads are fixed within a tick)
         if self.fractional and view.crowded:
             crowded = np.fromiter(view.crowded, np.int64, len(view.crowded))
             cut = np.isin(src, crowded) | np.isin(dst, crowded)
         else:
             cut = np.zeros(len(dst), bool)
-        codes, pid = np.unique(dst * 2 + cut, return_inverse=True)
-        plans = [self._plan(view, int(c) // 2, bool(c % 2)) for c in codes.tolist()]
+        memo = self._plans(view)
+        if memo is None:  # one plan per target server and cut (the loads are fixed within a tick)
+            _, first, pid = np.unique(dst * 2 + cut, return_index=True, return_inverse=True)
+            plans = [self._plan(view, int(dst[f]), bool(cut[f])) for f in first.tolist()]
+        else:  # one plan per load of the target and cut, kept across ticks
+            servers, at = np.unique(dst, return_inverse=True)
+            load = np.array([view.load(x) for x in servers.tolist()], np.int64)[at]
+            codes, first, pid = np.unique(load * 2 + cut, return_index=True, return_inverse=True)
+            plans = []
+            for c, f in zip(codes.tolist(), first.tolist(), strict=True):
+                key = (c // 2, bool(c % 2))
+                if key not in memo:
+                    memo[key] = self._plan(view, int(dst[f]), key[1])
+                plans.append(memo[key])
         layers = [p[0] for p in plans]
         dst_l, src_l, pid_l = dst.tolist(), src.tolist(), pid.tolist()
         if self.relay:
             return [Migrate(c, s, d, layers[p], relay=True)
                     for c, s, d, p in zip(client, src_l, dst_l, pid_l, strict=True) if layers[p]]
         # does the source hold a layer of the plan that the target lacks? (one array operation per tick)
-        holds = view.holds
-        none = np.zeros(pl.n_layers, bool)
-        have = np.stack([none if h is None else h
-                         for h in (holds(c, s) for c, s in zip(u_client, u_src, strict=True))])
-        lack = np.stack([none if h is None else h
-                         for h in (holds(c, d) for c, d in zip(client, dst_l, strict=True))])
-        wanted = np.zeros((len(plans), pl.n_layers), bool)
+        holds, n_layers = view.holds, pl.n_layers
+        none = bytes(n_layers)
+
+        def rows(masks: Any) -> np.ndarray:  # the masks as rows of one matrix (cheaper than np.stack)
+            joined = b"".join([none if h is None else h.tobytes() for h in masks])
+            return np.frombuffer(joined, bool).reshape(-1, n_layers)
+
+        have = rows(holds(c, s) for c, s in zip(u_client, u_src, strict=True))
+        lack = rows(holds(c, d) for c, d in zip(client, dst_l, strict=True))
+        wanted = np.zeros((len(plans), n_layers), bool)
         for j, p in enumerate(plans):
             wanted[j, p[1]] = True
         useful = (have[owner] & ~lack & wanted[pid]).any(axis=1).tolist()
