@@ -236,7 +236,7 @@ class SimBackend:
         self._full = np.ones(self.n_layers, dtype=bool)
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
-        self._paths: dict[tuple[int, int], tuple[tuple, float]] = {}
+        self._paths: dict[int, tuple[tuple, float]] = {}  # by the (src, dst) pair as a `Key`
         self._links = backhaul_links(backhaul)
         self.net = FluidNetwork(self.engine, {})
         self._held: dict[Key, np.ndarray] = {}
@@ -527,7 +527,7 @@ class SimBackend:
     # -- transfers ------------------------------------------------------------------------------------------
     def _path(self, src: int, dst: int) -> tuple[tuple, float]:
         """The links and delay of the shortest path `src` -> `dst`; its links join the fluid network."""
-        key = (src, dst)
+        key = _key(src, dst)
         hit = self._paths.get(key)
         if hit is None:
             hit = self._paths[key] = route(self.graph, src, dst)
@@ -731,7 +731,7 @@ class SimBackend:
         first: list[int] = []
         n_links: list[int] = []
         for pair in pairs[order].tolist():
-            links, _ = self._paths[(pair >> 32, pair & 0xFFFFFFFF)]
+            links, _ = self._paths[pair]
             first.append(len(flat_u))
             n_links.append(len(links))
             flat_u.extend(u for u, _v in links)

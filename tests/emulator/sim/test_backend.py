@@ -415,3 +415,24 @@ def test_an_upload_chunk_whose_last_byte_is_in_lands_when_its_client_leaves_at_t
     rows = list(zip(tr["end"], tr["bytes"], tr["layers"], tr["complete"], strict=True))
     assert rows == [(1.0, MB, 1, True)]
     assert b.holds(3, 0).tolist() == [True, False, False]
+
+
+def test_transfer_rows_fed_back_as_records_give_the_same_tables(make_backend):
+    # the net backend accounts its measured migrations this way (`_model_backhaul`): a fresh core, the routes
+    # of the rows' pairs, each row appended to the records as it is
+    b = make_backend()
+    b.begin_tick(0, 0.0, {7: 0})
+    b.grant(7, 0, np.ones(3, bool))
+    b.grant(8, 2, np.ones(3, bool))
+    b.execute([SetPlan(9, 1, ("a", "c")), Migrate(7, 0, 2, ("c", "a")), Migrate(8, 2, 1, ("b",)),
+               Migrate(7, 0, 1, ("b",))])
+    b.advance(25.0)
+    tr = b.transfers()
+    assert set(tr["kind"]) == {"upload", "migrate"} and tr["complete"].all()
+    core = make_backend()
+    for rec in tr.itertuples(index=False):
+        if rec.kind == "migrate":
+            core._path(int(rec.src), int(rec.dst))
+        core._records.append(tuple(rec))
+    assert core.transfers().equals(tr) and core.backhaul().equals(b.backhaul())
+    assert len(b.backhaul()) and make_backend().transfers().columns.tolist() == tr.columns.tolist()
