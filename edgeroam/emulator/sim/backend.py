@@ -252,7 +252,8 @@ class SimBackend:
         self._hold_v = array("q")
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
-        self._expiring: dict[int, list[Key]] = {}  # expiry tick -> keys refreshed to it (stale ones skipped)
+        # expiry tick -> keys refreshed to it (stale ones skipped), 8 bytes each (hundreds of thousands)
+        self._expiring: dict[int, array] = {}
         self._uploads: dict[int, _Sender] = {}
         self._inflight: dict[Key, list[_Sender]] = {}
         self._watch: dict[Key, list[tuple[float, np.ndarray]]] = {}
@@ -286,7 +287,7 @@ class SimBackend:
             new = [key for key in keys if expire.get(key) != exp]
             if new:
                 expire.update(dict.fromkeys(new, exp))
-                self._expiring.setdefault(exp, []).extend(new)
+                self._expiring.setdefault(exp, array("q")).extend(new)
         else:
             for key in keys:
                 self._refresh(key)
@@ -442,7 +443,7 @@ class SimBackend:
         new = [k for k in held.keys() & keys if expire.get(k) != exp]  # (the order of `new` matters not)
         if new:
             expire.update(dict.fromkeys(new, exp))
-            self._expiring.setdefault(exp, []).extend(new)
+            self._expiring.setdefault(exp, array("q")).extend(new)
         return rest
 
     def _indices(self, names: tuple[str, ...]) -> np.ndarray:
@@ -681,7 +682,7 @@ class SimBackend:
             self._expire[key] = exp
             bucket = self._expiring.get(exp)
             if bucket is None:
-                self._expiring[exp] = [key]
+                self._expiring[exp] = array("q", (key,))
             else:
                 bucket.append(key)
 
