@@ -237,7 +237,8 @@ class SimBackend:
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
         self._paths: dict[int, tuple[tuple, float]] = {}  # by the (src, dst) pair as a `Key`
-        self._links = backhaul_links(backhaul)
+        if any("capacity_bps" not in d for _u, _v, d in backhaul.edges(data=True)):
+            backhaul_links(backhaul)  # its TopologyError names the first such edge
         self.net = FluidNetwork(self.engine, {})
         self._held: dict[Key, np.ndarray] = {}
         self._by_client: dict[int, set[int]] = {}
@@ -532,7 +533,9 @@ class SimBackend:
         hit = self._paths.get(key)
         if hit is None:
             hit = self._paths[key] = route(self.graph, src, dst)
-            self.net.add_links({lid: self._links[lid] for lid in hit[0]})
+            # a path's links join with their edge's capacity, both directions alike (`backhaul_links`), looked
+            # up as they come into use rather than a map of every link of a large mesh
+            self.net.add_links({lid: float(self.graph.edges[lid]["capacity_bps"]) for lid in hit[0]})
         return hit
 
     def _sender(

@@ -436,3 +436,16 @@ def test_transfer_rows_fed_back_as_records_give_the_same_tables(make_backend):
         core._records.append(tuple(rec))
     assert core.transfers().equals(tr) and core.backhaul().equals(b.backhaul())
     assert len(b.backhaul()) and make_backend().transfers().columns.tolist() == tr.columns.tolist()
+
+
+def test_a_backhaul_edge_without_a_capacity_is_one_clear_error():
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+    from edgeroam.errors import TopologyError
+
+    G = nx.Graph()
+    G.add_edge("s0", "s1", capacity_bps=8e6, delay_s=0.0)
+    G.add_edge("s1", "s2", delay_s=0.0)
+    with pytest.raises(TopologyError, match=r"\('s1', 's2'\) has no 'capacity_bps'"):
+        SimBackend(G, [0, 1, 2], [MB], ["a"], interval_s=10.0, ttl_intervals=2, up_bps=8e6)
