@@ -42,8 +42,8 @@ from edgeroam.datasets._lines import (
     STRAY_CR,
     Prepared,
     apply_row_checks,
-    column,
     count_backwards,
+    fixed_values,
     parse_files,
     prepare,
     sentinel_parses,
@@ -413,14 +413,14 @@ _LABEL_SPEC = _CsvSpec(
 
 
 def _epoch_seconds(dates: pa.ChunkedArray, times: pa.ChunkedArray) -> np.ndarray:
-    t = column(pa.table({"d": dates.cast(pa.int32())}), "d", np.float64)
+    t = fixed_values(dates, np.int32).astype(np.float64)  # days since the epoch
     t *= 86400.0
-    t += column(pa.table({"s": times.cast(pa.int32())}), "s", np.int32)
+    t += fixed_values(times, np.int32)  # seconds of the day
     return t
 
 
 def _timestamps(col: pa.ChunkedArray) -> np.ndarray:
-    return column(pa.table({"v": col.cast(pa.int64())}), "v", np.float64)
+    return fixed_values(col, np.int64).astype(np.float64)
 
 
 def _resolve_workers(workers: int | None) -> int:
@@ -723,10 +723,7 @@ def _read_batch(
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
     """A float64 column of a batch's table, without a copy when it is one chunk (read-only: only read)."""
-    col = table.column(name)
-    if col.num_chunks == 1 and col.null_count == 0:
-        return col.chunk(0).to_numpy()
-    return column(table, name, np.float64)
+    return fixed_values(table.column(name), np.float64)
 
 
 def _merge_report(report: dict[str, Any], sub: dict[str, Any]) -> None:

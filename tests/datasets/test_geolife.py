@@ -551,15 +551,21 @@ def test_shared_zip_projected_by_the_workers_is_the_projected_table(shared_trace
 
 
 def test_the_reader_imports_pandas_only_while_its_workers_read(tmp_path):
-    # the worker phase needs numpy and pyarrow alone: pandas is imported while the batches are read
+    # the labels and the workers' inflate, parse and checks need numpy and pyarrow alone (pyarrow's to_numpy
+    # and cast would import pandas): the main thread imports pandas while the batches are read
     import subprocess
     import sys
 
-    path = write_zip(tmp_path / "many.zip", _many_files({}))
+    files = _many_files({})
+    files["Geolife Trajectories 1.3/Data/000/labels.txt"] = (
+        LABEL_HEADER + b"2009/01/01 00:00:00\t2009/01/01 00:30:00\twalk\r\n")
+    path = write_zip(tmp_path / "many.zip", files)
     code = (
-        "import sys; import edgeroam.datasets.geolife as g; before = 'pandas' in sys.modules; "
+        "import sys; import edgeroam.datasets.geolife as g; seen = []; wait = g._import_while_reading; "
+        "g._import_while_reading = lambda xy: (seen.append('pandas' in sys.modules), wait(xy))[1]; "
         f"tr = g.read_geolife({str(path)!r}, workers=2, xy=True); "
-        "print(before, 'pandas' in sys.modules, 'pyproj' in sys.modules, len(tr), sys.getswitchinterval())"
+        "print(seen, 'pandas' in sys.modules, 'pyproj' in sys.modules, len(tr), tr['mode'].notna().sum(), "
+        "sys.getswitchinterval())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True", "True", "70", "0.005"]
+    assert out.split() == ["[False]", "True", "True", "70", "31", "0.005"]
