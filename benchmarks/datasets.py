@@ -73,6 +73,8 @@ def measure(kind: str, zip_path: Path) -> dict:
     """Run one load in this process and return its numbers (called in a fresh subprocess)."""
     if kind.startswith("cli"):  # before any import: the child's peak RSS must not start from ours
         return _measure_cli(kind, zip_path)
+    import pandas  # noqa: F401  (what every load returns; the Geolife reader itself imports it while it reads)
+
     from edgeroam.datasets.cache import cached_read
     from edgeroam.datasets.geolife import read_geolife
 
