@@ -127,12 +127,19 @@ def test_the_driver_runs_windows_on_slots_only_when_the_tiers_say_so(scripted) -
     assert server_s > 0 and first[1] - first[0] == pytest.approx(server_s)  # it waited one server part
 
 
-def test_the_driver_runs_set_cloud_tails_on_the_cloud_the_edges_share(scripted) -> None:
-    prep = scripted({"a": (0, 0, 1, 1), "b": (0, 0, 1, 1), "c": (0, 0, 1, 1)}, model="inception")
+def _tight_cloud(scripted, path: tuple[int, ...]):
+    """Three Inception clients on `path`, a cloud added behind the edges at 5 MB/s: one slot per node, a
+    cloud queue of one."""
+    prep = scripted({"a": path, "b": path, "c": path}, model="inception")
     topo = prep.world.topology
     object.__setattr__(topo, "servers", add_cloud(topo.servers))
     topo.backhaul.graph["tiers"] = {"links_mb_per_s": {"edge-cloud": 5.0}, "cloud_queue": 1,
                                     "compute": "slots", "slots": {"client": 1, "edge": 1, "cloud": 1}}
+    return prep
+
+
+def test_the_driver_runs_set_cloud_tails_on_the_cloud_the_edges_share(scripted) -> None:
+    prep = _tight_cloud(scripted, (0, 0, 1, 1))
     sim = Sim()
     master = Master(prep, make_policy("s3"), backend=sim)
     sim.start(master.setup)
@@ -165,11 +172,7 @@ def test_the_master_reads_cloud_rate_and_waits_through_the_backend_contract(scri
     from edgeroam.emulator.backend import Backend
     from edgeroam.emulator.master import run_pass
 
-    prep = scripted({"a": (0, 0, 0, 0), "b": (0, 0, 0, 0), "c": (0, 0, 0, 0)}, model="inception")
-    topo = prep.world.topology
-    object.__setattr__(topo, "servers", add_cloud(topo.servers))
-    topo.backhaul.graph["tiers"] = {"links_mb_per_s": {"edge-cloud": 5.0}, "cloud_queue": 1,
-                                    "compute": "slots", "slots": {"client": 1, "edge": 1, "cloud": 1}}
+    prep = _tight_cloud(scripted, (0, 0, 0, 0))
     sim, policy, seen = Sim(), make_policy("s3"), []
     decide = policy.decide
 
