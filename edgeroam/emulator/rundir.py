@@ -53,6 +53,7 @@ __all__ = [
     "RunDirWriter",
     "canonical_json",
     "check_manifest",
+    "code_digest",
     "folder_lock",
     "try_lock_folder",
     "manifest_of",
@@ -147,13 +148,30 @@ def summary_digest(path: str | os.PathLike[str]) -> str:
     return hashlib.sha256(summary_bytes(data)).hexdigest()
 
 
+def code_digest() -> str:
+    """A 12-hex SHA-256 prefix of edgeroam's own source (every ``.py`` file of the package, by relative path
+    and content). One version number spans many commits, some of which move results: this tells a run made
+    by other code from a current one (a sweep reruns it instead of reusing it)."""
+    import edgeroam
+
+    root = Path(edgeroam.__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        data = path.read_bytes()
+        h.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()[:12]
+
+
 def versions() -> dict[str, str]:
-    """Versions that can change results: edgeroam, Python, numpy, pandas, pyarrow."""
+    """Versions that can change results: edgeroam (its version and `code_digest`), Python, numpy, pandas,
+    pyarrow."""
     import pyarrow
 
     import edgeroam
 
     return {
+        "code": code_digest(),
         "edgeroam": edgeroam.__version__,
         "numpy": np.__version__,
         "pandas": pd.__version__,

@@ -11,7 +11,9 @@ this code and the same file system (run directories and traces are read and writ
 A run directory is named by the hash of its resolved scenario (`run_dir_name`), so identical runs can be
 shared: with a *store* (a folder of run directories, e.g. one per `reproduce` call) every run is written
 there and ``<out>/runs/<run>`` is a link to it, and a run already complete in the store is linked, not run
-again (status ``reused``), whichever sweep made it. The same scenario twice in one sweep runs once.
+again (status ``reused``), whichever sweep made it. The same scenario twice in one sweep runs once. A complete
+run made by other code (its ``summary.versions.code`` is not this code's `code_digest`) is never skipped or
+reused: it runs again and replaces the old directory.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from typing import Any
 
 import pandas as pd
 
-from edgeroam.emulator.rundir import open_run_dir, run_dir_name
+from edgeroam.emulator.rundir import code_digest, open_run_dir, run_dir_name
 from edgeroam.errors import EdgeroamError, RunError
 from edgeroam.sweep.grid import RunSpec, Sweep
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SweepResult", "execute_run", "flatten_summary", "open_client", "run_sweep"]
 
@@ -74,18 +78,19 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def execute_run(resolved: dict[str, Any], runs_dir: str) -> dict[str, Any]:
+def execute_run(resolved: dict[str, Any], runs_dir: str, replace: bool = False) -> dict[str, Any]:
     """Run one resolved scenario into `runs_dir` (on a worker); never raises: a failure is returned with its
-    error, so that the sweep goes on. A run that another process completed first (a shared store) is done."""
+    error, so that the sweep goes on. A run that another process completed first (a shared store) is done.
+    `replace`: the directory there holds a run made by other code; replace it."""
     from edgeroam.emulator.run import run_scenario
     from edgeroam.scenario import scenario_from_dict
 
     t0 = time.perf_counter()
     try:
         sc = scenario_from_dict(resolved)
-        path = run_scenario(sc, runs_dir, progress=False)
+        path = run_scenario(sc, runs_dir, progress=False, overwrite=replace)
     except EdgeroamError as exc:
-        theirs = _complete(Path(runs_dir) / run_dir_name(resolved["name"], resolved))
+        theirs = _complete(Path(runs_dir) / run_dir_name(resolved["name"], resolved), code_digest())
         if isinstance(exc, RunError) and theirs is not None:
             return {"status": "done", "run_dir": str(theirs.path), "error": None,
                     "wall_s": time.perf_counter() - t0}
@@ -145,12 +150,25 @@ def _resolve(sweep: Sweep, spec: RunSpec) -> tuple[dict[str, Any] | None, str, s
     return resolved, run_dir_name(sc.name, resolved), None
 
 
-def _complete(path: Path) -> Any:
-    """The complete run directory at `path` (a `RunDir`), or None (missing, partial or damaged)."""
+def _complete(path: Path, code: str) -> Any:
+    """The complete run directory at `path` (a `RunDir`) made by the code whose `code_digest` is `code`, or
+    None (missing, partial, damaged or made by other code)."""
     try:
-        return open_run_dir(path)
+        rd = open_run_dir(path)
     except RunError:
         return None
+    made_by = rd.summary.get("versions", {})
+    return rd if isinstance(made_by, dict) and made_by.get("code") == code else None
+
+
+def _stale(folder: Path, rid: str, code: str) -> bool:
+    """Whether `folder` holds a complete run `rid` made by other code than `code` (to be replaced)."""
+    try:
+        rd = open_run_dir(folder / rid)
+    except RunError:
+        return False
+    made_by = rd.summary.get("versions", {})
+    return not (isinstance(made_by, dict) and made_by.get("code") == code)
 
 
 def _link(link: Path, target: Path) -> None:
@@ -215,10 +233,11 @@ def run_sweep(
         store_dir.mkdir(parents=True, exist_ok=True)
     specs = sweep.runs()
     rows: dict[int, dict[str, Any]] = {}
-    todo: list[tuple[int, dict[str, Any], str]] = []
+    todo: list[tuple[int, dict[str, Any], str, bool]] = []
     first: dict[str, int] = {}  # run id -> the first spec that makes it
     same: dict[int, int] = {}  # a later spec of the same run -> that first spec (it shares its row)
     result = SweepResult(table=pd.DataFrame(), path=out_dir / TABLE)
+    code = code_digest()
     for i, spec in enumerate(specs):
         resolved, rid, error = _resolve(sweep, spec)
         if resolved is None or error is not None:  # a bad grid value: this run fails, the others go on
@@ -231,13 +250,13 @@ def run_sweep(
             same[i] = first[rid]
             continue
         first[rid] = i
-        status, rd = "skipped", _complete(runs_dir / rid)
+        status, rd = "skipped", _complete(runs_dir / rid, code)
         if rd is None and store_dir is not None:
-            status, rd = "reused", _complete(store_dir / rid)
+            status, rd = "reused", _complete(store_dir / rid, code)
             if rd is not None:
                 _link(runs_dir / rid, rd.path)
         if rd is None:
-            todo.append((i, resolved, rid))
+            todo.append((i, resolved, rid, _stale(store_dir or runs_dir, rid, code)))
             continue
         rows[i] = {
             "run_id": rid,
@@ -272,7 +291,7 @@ def run_sweep(
 
 def _gather(
     client: Any,
-    todo: list[tuple[int, dict[str, Any], str]],
+    todo: list[tuple[int, dict[str, Any], str, bool]],
     specs: list[RunSpec],
     runs_dir: Path,
     errors_dir: Path,
@@ -290,9 +309,12 @@ def _gather(
     from edgeroam._progress import progress_bar
 
     futures = {}
-    for i, resolved, rid in todo:
+    stale = sum(replace for *_, replace in todo)
+    if stale:
+        log.warning("%d complete run(s) were made by other code: running them again", stale)
+    for i, resolved, rid, replace in todo:
         fut = client.submit(
-            execute_run, resolved, str(runs_dir.resolve()), key=f"edgeroam-run-{rid}", pure=False
+            execute_run, resolved, str(runs_dir.resolve()), replace, key=f"edgeroam-run-{rid}", pure=False
         )
         futures[fut] = (i, rid)
     bar = progress_bar() if progress else None

@@ -10,8 +10,9 @@ AlexNet compute.
   the window and at longer horizons (the interval t doubled and quadrupled).
 - ``honest-fig1``, ``honest-fractional``, ``honest-eosdnn``: see their docstrings.
 
-Every pass is cached as JSON under ``<out>/honest/`` (keyed by what it ran), so a rerun picks up where it
-stopped. What it leaves to others: the simulation (emulator), the predictors, the doc blocks (docs.py).
+Every pass is cached as JSON under ``<out>/honest/`` (keyed by what it ran, remade when the code changed), so
+a rerun picks up where it stopped. What it leaves to others: the simulation (emulator), the predictors, the
+doc blocks (docs.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from edgeroam.emulator.rundir import code_digest
 from edgeroam.sweep.reproduce import Item, Section
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,14 +68,18 @@ def _key(*parts: Any) -> str:
 
 
 def _cached(ctx: Context, key: str, make) -> dict[str, Any]:
-    """The JSON result stored under ``<out>/honest/<key>.json``, made (and stored) when missing."""
+    """The JSON result stored under ``<out>/honest/<key>.json``, made (and stored) when missing or made by
+    other code (the file records the `code_digest` of the code that made it)."""
     path = Path(ctx.out) / "honest" / f"{key}.json"
+    code = code_digest()
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(stored, dict) and set(stored) == {"code", "result"} and stored["code"] == code:
+            return stored["result"]
     res = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, default=float), encoding="utf-8")
+    tmp.write_text(json.dumps({"code": code, "result": res}, default=float), encoding="utf-8")
     tmp.replace(path)
     return res
 

@@ -154,3 +154,29 @@ def test_sweeps_sharing_a_store_run_an_identical_scenario_once(tmp_path, capsys)
     assert code == 0
     info = json.loads(capsys.readouterr().out)
     assert info["executed"] == [] and sorted(info["reused"]) == sorted({shared, *rb.executed})
+
+
+def test_a_run_made_by_other_code_runs_again_and_replaces_the_old_one(tmp_path, monkeypatch):
+    """A complete run whose summary names another code digest is neither skipped nor reused."""
+    from edgeroam.emulator.rundir import code_digest
+    from edgeroam.sweep import dask_runner
+
+    f = tmp_path / "one.toml"
+    f.write_text('scenario = "demo"\n[grid]\n"policy.kind" = ["ionn"]\n')
+    store = tmp_path / "store"
+    client = open_client(None, 1)
+    try:
+        first = run_sweep(load_sweep(f), tmp_path / "s", client=client, progress=False, store=store)
+        (rid,) = first.executed
+        old = open_run_dir(store / rid)
+        assert old.summary["versions"]["code"] == code_digest()
+        old_timing, old_digest = old.summary["timing"], old.digest()
+        # the same store seen by other code: the run is stale, for this sweep's runs/ and for the store
+        monkeypatch.setattr(dask_runner, "code_digest", lambda: "0" * 12)
+        again = run_sweep(load_sweep(f), tmp_path / "s", client=client, progress=False, store=store)
+    finally:
+        client.close()
+    assert again.executed == [rid] and again.skipped == again.reused == [] and again.failed == []
+    new = open_run_dir(store / rid)
+    assert new.summary["timing"] != old_timing  # written again, not linked
+    assert new.digest() == old_digest  # the same code made it: the same results

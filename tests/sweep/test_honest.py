@@ -60,3 +60,19 @@ def test_t3_row_scores_moves_and_errors_on_their_own_windows():
     res.update({f"{k}_err": np.array([1.0, 2.0, 3.0, 10.0]) for k in honest.T3_KINDS})
     r = honest._t3_row(res, np.array([True, True, False, False]), np.array([False, False, True, True]))
     assert r["svr_top1"] == 50.0 and r["velocity_top2"] == 50.0 and r["stay_mae_m"] == 6.5
+
+
+def test_a_cached_pass_is_remade_when_the_code_changed(tmp_path, monkeypatch):
+    ctx = type("Ctx", (), {"out": tmp_path})()
+    made = []
+
+    def make():
+        made.append(1)
+        return {"hits": len(made)}
+
+    monkeypatch.setattr(honest, "code_digest", lambda: "a" * 12)
+    assert honest._cached(ctx, "k", make) == {"hits": 1}
+    assert honest._cached(ctx, "k", make) == {"hits": 1} and len(made) == 1  # the same code: read back
+    monkeypatch.setattr(honest, "code_digest", lambda: "b" * 12)
+    assert honest._cached(ctx, "k", make) == {"hits": 2}  # other code: made again and stored
+    assert honest._cached(ctx, "k", make) == {"hits": 2} and len(made) == 2
