@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.scenario import Scenario
     from edgeroam.world import World
 
-__all__ = ["Prepared", "fit_predictor", "near_servers", "prepare", "true_next"]
+__all__ = ["Prepared", "fit_predictor", "near_servers", "prepare", "true_next", "true_next_rows"]
 
 
 @dataclass(eq=False)
@@ -100,11 +100,17 @@ def true_next(ticks: list[Tick]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """The replay's steps as flat arrays: histories [S, n, 2], servers [S], and the true next position
     [S, 2] and server [S] of each step (the same user's row at tick k + 1 in the same run, not a new join;
     NaN / -1 where there is none)."""
-    hist = np.concatenate([tk.history for tk in ticks])
-    server = np.concatenate([tk.server for tk in ticks]).astype(np.int64)
-    code = np.concatenate([tk.user_code for tk in ticks]).astype(np.int64)
     tick = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
-    joined = np.concatenate([tk.joined for tk in ticks])
+    return true_next_rows(tick, *(np.concatenate([getattr(tk, f) for tk in ticks])
+                                  for f in ("history", "server", "user_code", "joined")))
+
+
+def true_next_rows(
+    tick: np.ndarray, hist: np.ndarray, server: np.ndarray, code: np.ndarray, joined: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`true_next` of the steps given as flat arrays (tick number, history, server, user code and joined
+    of each step, e.g. `Replay.steps`)."""
+    server, code, tick = server.astype(np.int64), code.astype(np.int64), tick.astype(np.int64)
     key = code * (int(tick.max()) + 2) + tick
     order = np.argsort(key, kind="stable")
     pos = np.minimum(np.searchsorted(key[order], key + 1), len(key) - 1)
@@ -115,11 +121,15 @@ def true_next(ticks: list[Tick]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return hist, server, actual, np.where(found, server[nxt], -1)
 
 
-def fit_predictor(scenario: Scenario, world: World, kind: str):
-    """A predictor of `kind` fitted on the train users' windows (stay/velocity need none)."""
+def fit_predictor(scenario: Scenario, world: World, kind: str, *, cache: bool = True):
+    """A predictor of `kind` fitted on the train users' windows (stay/velocity need none); with `cache` an
+    SVR's fit is read from the predictor cache beside the dataset cache when the same fit was made before
+    (`edgeroam.predictors.cache`: keyed by the parameters, the windows and the code)."""
     from edgeroam._rng import child_seeds
+    from edgeroam.datasets.load import cache_dir
     from edgeroam.mobility.windows import windows
     from edgeroam.predictors import make_predictor
+    from edgeroam.predictors.cache import cached_fit
     from edgeroam.predictors.evaluate import predictor_params
 
     grid = world.topology.grid
@@ -133,7 +143,7 @@ def fit_predictor(scenario: Scenario, world: World, kind: str):
             w = windows(world.traces, n=n, grid=grid, interval_s=scenario.dataset.interval_s)
         if len(w) == 0:
             raise RunError(f"{scenario.name}: no training windows of n={n} for predictor {kind!r}")
-    return p.fit(w.windows, w.targets)
+    return cached_fit(p, w.windows, w.targets, cache_dir=cache_dir() if cache else None)
 
 
 def prepare(
@@ -168,7 +178,10 @@ def prepare(
     if not ticks:
         raise RunError(f"{scenario.name}: nothing to replay")
     offsets = np.concatenate([[0], np.cumsum([len(tk) for tk in ticks])]).astype(np.int64)
-    hist, server, actual, next_server = true_next(ticks)
+    tick, every = replay.steps()  # the ticks' rows, in the same order: the kept ticks are a prefix
+    rows = slice(0, int(offsets[-1]))
+    hist, server, actual, next_server = true_next_rows(
+        tick[rows], every.history[rows], every.server[rows], every.user_code[rows], every.joined[rows])
     timing["replay_s"] = time.perf_counter() - t
     t = time.perf_counter()
     say("predicting")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -80,6 +80,11 @@ class Tick:
 
     def __len__(self) -> int:
         return len(self.user_code)
+
+
+#: The per-user arrays of a Tick (every field after index and time, in order).
+_TICK_ARRAYS = ("user", "user_code", "traj", "x", "y", "cell", "server", "prev_server", "handover", "joined",
+                "history", "history_len")
 
 
 class Clock(Protocol):
@@ -219,7 +224,10 @@ class Replay:
         if not 0 <= k < self.n_ticks:
             raise IndexError(f"tick {k} out of range 0..{self.n_ticks - 1}")
         lo, hi = np.searchsorted(self._ks, [k, k + 1])
-        idx = self._order[lo:hi]
+        return self._rows(k, self._order[lo:hi])
+
+    def _rows(self, k: int, idx: np.ndarray) -> Tick:
+        """A Tick numbered `k` over the samples `idx` (in tick order; all ticks at once: `steps`)."""
         n = self.history
         steps = np.arange(n - 1, -1, -1)
         rs = self._run_start[idx]
@@ -243,17 +251,30 @@ class Replay:
             history_len=np.minimum(idx - rs + 1, n),
         )
 
+    def steps(self) -> tuple[np.ndarray, Tick]:
+        """Every replayed (user, tick) at once, in iteration order (by tick, then user): the tick number of
+        each row and one Tick (``index`` -1, ``time`` NaN) whose arrays hold all the rows."""
+        return self._ks, replace(self._rows(-1, self._order), time=float("nan"))
+
     def __iter__(self) -> Iterator[Tick]:
         """The non-empty ticks in time order."""
         return self.run()
 
     def run(self, clock: Clock | None = None, *, skip_empty: bool = True) -> Iterator[Tick]:
-        """Iterate the ticks, waiting on `clock` (virtual by default); skip empty ticks if asked."""
+        """Iterate the ticks, waiting on `clock` (virtual by default); skip empty ticks if asked.
+
+        The arrays of all ticks are built at once (`steps`) and each tick's are slices (views) of them:
+        a replay of 10⁵ ticks of one or two users each costs no per-tick gathering.
+        """
         clock = clock or VirtualClock()
         ticks = self.active_ticks if skip_empty else np.arange(self.n_ticks)
-        for k in ticks.tolist():
+        _, every = self.steps()
+        arrays = [getattr(every, f) for f in _TICK_ARRAYS]
+        bounds = np.searchsorted(self._ks, np.concatenate([ticks, ticks[-1:] + 1])).tolist()
+        for j, k in enumerate(ticks.tolist()):
             clock.wait_until(k * self.interval_s)
-            yield self.tick(k)
+            rows = slice(bounds[j], bounds[j + 1])
+            yield Tick(k, self.t0 + k * self.interval_s, *[a[rows] for a in arrays])
 
     # ------------------------------------------------------------------ whole-replay summaries
     def samples(self) -> pd.DataFrame:

@@ -246,3 +246,43 @@ def test_nothing_to_replay_says_so_in_one_line():
     with pytest.raises(DatasetError) as err:
         Replay(tr, G, interval_s=30.0)
     assert str(err.value) == "nothing to replay: no rows with finite x/y for the selected users"
+
+
+def _random_table(seed=3):
+    """Users walking at random with gaps and new trajectories (some ticks empty, some crowded)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(7):
+        t = np.sort(rng.choice(90, size=int(rng.integers(5, 20)), replace=False)) * 30.0
+        traj = np.cumsum(rng.random(len(t)) < 0.15)
+        xy = np.cumsum(rng.normal(0, 40, (len(t), 2)), axis=0)
+        rows.append(pd.DataFrame({"user": f"u{u}", "traj": traj, "t": t, "x": xy[:, 0], "y": xy[:, 1]}))
+    tr = pd.concat(rows, ignore_index=True)
+    tr["user"] = tr["user"].astype("category")
+    return tr
+
+
+@pytest.mark.parametrize("skip_empty", [True, False])
+def test_run_gives_the_ticks_one_by_one(skip_empty):
+    tr = _random_table()
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=4)
+    fast = list(rep.run(skip_empty=skip_empty))
+    ks = rep.active_ticks if skip_empty else range(rep.n_ticks)
+    slow = [rep.tick(k) for k in ks]
+    assert len(fast) == len(slow) and any(len(t) == 0 for t in slow) != skip_empty
+    for a, b in zip(fast, slow, strict=True):
+        assert (a.index, a.time) == (b.index, b.time)
+        for f in ("user", "user_code", "traj", "x", "y", "cell", "server", "prev_server", "handover",
+                  "joined", "history", "history_len"):
+            x, y = getattr(a, f), getattr(b, f)
+            assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), f
+
+
+def test_steps_hold_every_tick_in_order():
+    tr = _random_table()
+    rep = Replay(tr, G, servers_visited(G, tr), interval_s=30.0, history=2)
+    tick, every = rep.steps()
+    ticks = list(rep)
+    assert tick.tolist() == [t.index for t in ticks for _ in range(len(t))]
+    assert np.array_equal(every.history, np.concatenate([t.history for t in ticks]))
+    assert every.user.tolist() == [u for t in ticks for u in t.user] and np.isnan(every.time)
