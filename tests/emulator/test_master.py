@@ -130,3 +130,20 @@ def test_a_sim_pass_runs_without_the_cyclic_collector_and_restores_it():
     assert seen and set(seen) == {(False, (50_000, 20, 10))}
     assert gc.isenabled() and gc.get_threshold() == before and not gc.get_freeze_count()
     assert res.summary == plain.summary  # the collector changes when memory goes, never a result
+
+
+def test_large_blocks_get_their_own_mappings_on_linux_glibc(monkeypatch):
+    import platform
+    import sys
+
+    from edgeroam.emulator import master
+
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert master.map_large_blocks() is True
+    with monkeypatch.context() as m:
+        m.setattr(master.sys, "platform", "darwin")
+        assert master.map_large_blocks() is False  # only glibc has the knob
+    prep, plain = scripted()
+    calls = []
+    monkeypatch.setattr(master, "map_large_blocks", lambda: calls.append(True))
+    assert run_pass(prep, make_policy("perdnn")).summary == plain.summary and calls == [True]
