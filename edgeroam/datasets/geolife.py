@@ -8,11 +8,12 @@ count are checked for being numbers and dropped.
 
 Speed: a thread pool takes consecutive batches of files; each worker inflates its entries straight from the
 zip (ISA-L's inflate when the ``isal`` package is there, else zlib; both release the GIL), parses the batch's
-data lines in one pyarrow CSV parse (which releases it too), checks them, joins the transport modes and keeps
-only the final columns (t, lat, lon float64, mode codes int16), so the text of at most one batch per worker
-is alive at a time. Once every batch is parsed (so every batch's offset is known), the same workers copy
-each batch's columns into the final arrays at its offset, user and trajectory codes too, and with ``xy``
-project its rows there, so that the copies' page faults and the projection use every core. Only when a
+data lines in one pyarrow CSV parse (which releases it too), checks them and keeps only the final columns
+(t, lat, lon float64), so the text of at most one batch per worker is alive at a time; meanwhile the calling
+thread reads the labels. Once every batch is parsed (so every batch's offset is known), the same workers copy
+each batch's columns into the final arrays at its offset, user and trajectory codes too, join its transport
+modes there, and with ``xy`` project its rows there, so that the copies' page faults and the projection use
+every core. Only when a
 parse fails are the bad lines searched (by bisection, see ``_lines``).
 Projection, regions and resampling are left to the other modules of ``edgeroam.datasets``.
 """
@@ -483,7 +484,24 @@ def read_geolife(
         store = stack.enter_context(_open_store(src))
         _check_users(users, store.plt, src)
         members = _select(store.plt, users)
-        # the labels first: the workers join the modes; their report and errors keep their place after parsing
+        buffers = threading.local()  # one concatenation buffer per worker, reused batch after batch
+
+        def scratch(size: int) -> bytearray:
+            buf: bytearray | None = getattr(buffers, "buf", None)
+            if buf is None or len(buf) < size:  # a new one, never resized: no view of the old one can break
+                buf = buffers.buf = bytearray(size + size // 4)
+            return buf
+
+        def read_batch(batch: list[_Member]) -> _Batch:
+            return _read_batch(store, batch, lenient, scratch)
+
+        batches = _batches(members, nworkers)
+        pool = None
+        if len(batches) > 1:
+            pool = stack.enter_context(ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read"))
+            running = pool.map(read_batch, batches)
+        # the labels while the workers read (the modes are joined as the batches are placed); their report
+        # and errors keep their place after parsing
         label_report = empty_read_report()
         label_table: _Labels | None = None
         label_error: DatasetError | TraceFormatError | None = None
@@ -494,26 +512,9 @@ def read_geolife(
                 )
             except (DatasetError, TraceFormatError) as exc:
                 label_error = exc
-        by_user = _labels_by_user(label_table) if label_table is not None else None
-        buffers = threading.local()  # one concatenation buffer per worker, reused batch after batch
-
-        def scratch(size: int) -> bytearray:
-            buf: bytearray | None = getattr(buffers, "buf", None)
-            if buf is None or len(buf) < size:  # a new one, never resized: no view of the old one can break
-                buf = buffers.buf = bytearray(size + size // 4)
-            return buf
-
-        def read_batch(batch: list[_Member]) -> _Batch:
-            return _read_batch(store, batch, lenient, by_user, scratch)
-
-        batches = _batches(members, nworkers)
-        pool = None
-        if len(batches) > 1:
-            pool = stack.enter_context(ThreadPoolExecutor(nworkers, thread_name_prefix="geolife-read"))
         if pool is None:
             parts = [read_batch(b) for b in batches]
         else:
-            running = pool.map(read_batch, batches)
             _import_while_reading(xy)
             parts = list(running)  # in order: the first bad file's error wins
         return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool)
@@ -592,12 +593,16 @@ def _assemble(
     codes = np.empty(n, dtype=code_type)
     traj = np.empty(n, dtype=np.int32)
     local = threading.local()
+    by_user = _labels_by_user(label_table) if label_table is not None else None
 
     def fill(i: int) -> None:
-        """Batch `i`'s rows into their place; its own columns let go as they are copied."""
+        """Batch `i`'s rows into their place, its modes joined there; its own columns let go as they are
+        copied."""
         part, a, b = parts[i], row_at[i], row_at[i + 1]
         rows, fa, fb = part.rows, file_at[i], file_at[i + 1]
-        for c in ("t", "lat", "lon", "mode"):
+        if by_user is not None:
+            _batch_modes(part.files, rows, part.columns["t"], by_user, out["mode"][a:b])
+        for c in ("t", "lat", "lon"):
             col = part.columns.pop(c, None)
             if col is not None:
                 out[c][a:b] = col
@@ -672,7 +677,7 @@ class _Batch:
 
     files: list[Prepared]
     rows: np.ndarray
-    columns: dict[str, np.ndarray | None]
+    columns: dict[str, np.ndarray]
     reports: list[dict[str, Any]]
     errors: list[tuple[int, TraceFormatError]]
 
@@ -681,10 +686,9 @@ def _read_batch(
     store: _Store,
     batch: list[_Member],
     lenient: bool,
-    by_user: dict[str, _UserLabels] | None,
     scratch: Callable[[int], bytearray],
 ) -> _Batch:
-    """Inflate, parse and check one batch of files; keep only t, lat, lon and the mode codes."""
+    """Inflate, parse and check one batch of files; keep only t, lat and lon."""
     header = PLT_HEADER_LINE.encode()
     prepared = [prepare(m, store.read(m), PLT_HEADER_LINES, header) for m in batch]
     reports = [empty_read_report() for _ in _PHASES]
@@ -716,8 +720,7 @@ def _read_batch(
     parsed.report = reports[3]
     count_backwards(t, parsed)  # re-sorted by make_traces; counted and named in the read report
     rows = np.bincount(parsed.row_file, minlength=len(parsed.files)).astype(np.int64, copy=False)
-    modes = _batch_modes(parsed.files, rows, t, by_user) if by_user is not None else None
-    columns: dict[str, np.ndarray | None] = {"t": t, "lat": lat, "lon": lon, "mode": modes}
+    columns: dict[str, np.ndarray] = {"t": t, "lat": lat, "lon": lon}
     return _Batch(parsed.files, rows, columns, reports, [])
 
 
@@ -833,11 +836,11 @@ def _labels_by_user(lab: _Labels) -> dict[str, _UserLabels]:
 
 
 def _batch_modes(
-    files: list[Prepared], rows: np.ndarray, t: np.ndarray, by_user: dict[str, _UserLabels]
-) -> np.ndarray:
-    """Interval join of one batch: each point gets the mode code of the latest label of its user with
-    start <= t <= end, else -1. A user's rows are consecutive (files are sorted by user)."""
-    out = np.full(len(t), -1, dtype=np.int16)
+    files: list[Prepared], rows: np.ndarray, t: np.ndarray, by_user: dict[str, _UserLabels], out: np.ndarray
+) -> None:
+    """Interval join of one batch into `out`: each point gets the mode code of the latest label of its user
+    with start <= t <= end, else -1. A user's rows are consecutive (files are sorted by user)."""
+    out[:] = -1
     ends = np.cumsum(rows)
     first = 0
     while first < len(files):
@@ -855,4 +858,3 @@ def _batch_modes(
             valid &= pt <= end[idx]
             out[lo:hi][valid] = mcode[idx[valid]]
         first = last + 1
-    return out
