@@ -9,8 +9,10 @@ server)`` deletes what `server` holds of `client` (IONN's from-scratch rule). ``
 cut)`` sends the tail of the client's queries on edge `server`, layers from `cut` on, to that server's cloud
 (S3's three-way split; only where the tiers give servers slots and a cloud). Actions are small frozen records
 of ints, strings and bools: :func:`action_to_dict` / :func:`action_from_dict` carry them through JSON, across
-a process or a network. Policies build them, backends (``sim``, ``net``) carry them out; nothing here moves
-bytes.
+a process or a network. ``Migrates`` is many Migrates as columns (client, src, dst and a plan index per row):
+what a policy returns for thousands of users a tick, which a backend may carry out as arrays, or expand
+(:func:`expand_actions`) into the Migrates it stands for. Policies build them, backends (``sim``, ``net``)
+carry them out; nothing here moves bytes.
 
 What it leaves to others: what a plan is (``edgeroam.emulator.planning``), deciding (``policies``), executing
 (the backends).
@@ -18,15 +20,17 @@ What it leaves to others: what a plan is (``edgeroam.emulator.planning``), decid
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeAlias
 
+import numpy as np
+
 from edgeroam.errors import PlanningError
 
-__all__ = ["Action", "Drop", "Migrate", "SetCloud", "SetPlan", "action_from_dict", "action_to_dict",
-           "sort_actions"]
+__all__ = ["Action", "Drop", "Migrate", "Migrates", "SetCloud", "SetPlan", "action_from_dict",
+           "action_to_dict", "expand_actions", "sort_actions"]
 
 
 def _as_int(value: Any, what: str, action: str) -> int:
@@ -168,7 +172,97 @@ class SetCloud:
             raise PlanningError(f"{label}: cut must be >= 0, got {self.cut}")
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class Migrates:
+    """Many Migrates as columns, in order: row ``i`` is ``Migrate(client[i], src[i], dst[i], layers[plan[i]],
+    relay)``, or a TTL refresh ``Migrate(client[i], src[i], dst[i], ())`` where ``plan[i]`` is -1 (never a
+    standing order).
+
+    What a policy returns for thousands of users a tick (most rows refreshes): a backend may carry the rows
+    out as arrays (the sim refreshes the TTLs in one go) instead of one object each; `expand_actions`, and so
+    `sort_actions`, turns a batch into the Migrates it stands for, which is what a backend that takes one
+    action at a time (``net``) sends on.
+
+    Parameters
+    ----------
+    client, src, dst : array-like of int
+        One row per Migrate (src != dst).
+    layers : sequence of sequence of str
+        The plans the rows send, by `plan`.
+    plan : array-like of int
+        Each row's index into `layers`; -1: no layers (a refresh).
+    relay : bool
+        Whether the rows with layers are standing orders as well (`Migrate`'s ``relay``).
+    """
+
+    client: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    layers: tuple[tuple[str, ...], ...]
+    plan: np.ndarray
+    relay: bool = False
+
+    def __post_init__(self) -> None:
+        cols = {}
+        for name in ("client", "src", "dst", "plan"):
+            col = np.asarray(getattr(self, name))
+            if col.ndim != 1 or (len(col) and col.dtype.kind not in "iu"):
+                raise PlanningError(f"Migrates: {name} must be a 1-D array of integer ids")
+            cols[name] = col.astype(np.int64, copy=False)
+        n = len(cols["client"])
+        if any(len(col) != n for col in cols.values()):
+            raise PlanningError("Migrates: client, src, dst and plan differ in length")
+        layers = tuple(_as_layers(x, f"Migrates plan {j}") for j, x in enumerate(self.layers))
+        if n and (cols["plan"].min() < -1 or cols["plan"].max() >= len(layers)):
+            raise PlanningError(f"Migrates: plan indices must be -1 or below {len(layers)}")
+        same = np.flatnonzero(cols["src"] == cols["dst"])
+        if len(same):
+            i = int(same[0])
+            raise PlanningError(f"Migrate(client={int(cols['client'][i])}): src and dst are the same server "
+                                f"{int(cols['src'][i])}")
+        if not isinstance(self.relay, bool):
+            raise PlanningError(f"Migrates: relay must be true or false, got {self.relay!r}")
+        for name, col in cols.items():
+            object.__setattr__(self, name, col)
+        object.__setattr__(self, "layers", layers)
+
+    def __len__(self) -> int:
+        return len(self.client)
+
+    def __iter__(self) -> Iterator[Migrate]:
+        layers, relay = self.layers, self.relay
+        for c, s, d, p in zip(self.client.tolist(), self.src.tolist(), self.dst.tolist(), self.plan.tolist(),
+                              strict=True):
+            yield Migrate(c, s, d, layers[p], relay=relay) if p >= 0 else Migrate(c, s, d, ())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Migrates):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment] - mutable arrays inside
+
+
 Action: TypeAlias = SetPlan | Migrate | Drop | SetCloud
+
+
+def expand_actions(actions: Iterable[Action | Migrates]) -> list[Action]:
+    """`actions` with every `Migrates` batch replaced by its Migrates, in place and in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> expand_actions([Drop(1, 2), Migrates(np.array([3]), np.array([1]), np.array([2]), [("fc",)],
+    ...                                        np.array([0]))])
+    [Drop(client=1, server=2), Migrate(client=3, src=1, dst=2, layers=('fc',), relay=False)]
+    """
+    out: list[Action] = []
+    for a in actions:
+        if type(a) is Migrates:  # noqa: E721 - exactly a batch
+            out.extend(a)
+        else:
+            out.append(a)
+    return out
 
 _KINDS: dict[str, type] = {"SetPlan": SetPlan, "Migrate": Migrate, "Drop": Drop, "SetCloud": SetCloud}
 
@@ -213,8 +307,9 @@ def action_from_dict(data: Mapping[str, Any]) -> Action:
         raise PlanningError(f"{kind}: {exc}") from None
 
 
-def sort_actions(actions: Iterable[Action]) -> list[Action]:
-    """A deterministic order: by client, SetPlan, then Migrate (by src, dst), then Drop, then SetCloud.
+def sort_actions(actions: Iterable[Action | Migrates]) -> list[Action]:
+    """A deterministic order: by client, SetPlan, then Migrate (by src, dst), then Drop, then SetCloud
+    (`Migrates` batches expanded first, `expand_actions`).
 
     Policies may return actions in any order; a backend that executes them in this order gives the same run
     for the same decisions.
@@ -231,4 +326,4 @@ def sort_actions(actions: Iterable[Action]) -> list[Action]:
             return (a.client, 3, a.server, 0)
         raise PlanningError(f"not an action: {a!r}")
 
-    return sorted(actions, key=key)
+    return sorted(expand_actions(actions), key=key)

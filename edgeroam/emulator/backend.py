@@ -6,7 +6,9 @@ then the master alternates, tick by tick:
 - ``advance(until, moves)``: run the backend's clock to `until` (layers in flight land, holdings expire), then
   let the users' `Moves` of that tick take effect (handovers, joins, departures); returns the `Events` that
   became final (arrivals at a server with what it held then, query runs that ended);
-- ``apply(actions)``: carry out the policy's actions (plain data, `edgeroam.emulator.actions`) now;
+- ``apply(actions)``: carry out the policy's actions (plain data, `edgeroam.emulator.actions`) now; the list
+  may hold `Migrates` batches (many Migrates as columns), which a backend carries out as arrays or expands
+  (`sort_actions` does);
 
 and ends with ``close()``, which returns the last events and the run's tables (transfers, backhaul) and
 memory figures. Between calls the master may ask ``holds(client, server)`` and ``held_by(client)``: what a
@@ -36,7 +38,7 @@ from edgeroam.errors import RunError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from edgeroam.emulator.actions import Action
+    from edgeroam.emulator.actions import Action, Migrates
     from edgeroam.emulator.planning.planner import Planner
     from edgeroam.scenario import RunConfig
     from edgeroam.topology.build import Topology
@@ -166,8 +168,9 @@ class Backend(Protocol):
         """Run to `until` (seconds from the first tick), then apply `moves`; the events that became final."""
         ...
 
-    def apply(self, actions: list[Action]) -> None:
-        """Carry out `actions` now (they replace the standing relay orders of the previous batch)."""
+    def apply(self, actions: list[Action | Migrates]) -> None:
+        """Carry out `actions` now (they replace the standing relay orders of the previous batch); a
+        `Migrates` batch stands for its Migrates, in its place."""
         ...
 
     def holds(self, client: int, server: int) -> np.ndarray | None:

@@ -11,10 +11,12 @@ import pytest
 from edgeroam.emulator.actions import (
     Drop,
     Migrate,
+    Migrates,
     SetCloud,
     SetPlan,
     action_from_dict,
     action_to_dict,
+    expand_actions,
     sort_actions,
 )
 from edgeroam.errors import PlanningError
@@ -163,3 +165,30 @@ def test_set_cloud_round_trips_sorts_last_and_refuses_a_negative_cut():
     assert action_to_dict(a) == {"action": "SetCloud", "client": 4, "server": 2, "cut": 17}
     assert sort_actions([a, Drop(4, 1), SetPlan(4, 2, ())]) == [SetPlan(4, 2, ()), Drop(4, 1), a]
     assert _message(lambda: SetCloud(4, 2, -1)) == "SetCloud(client=4): cut must be >= 0, got -1"
+
+
+def test_migrates_is_many_migrates_as_columns():
+    batch = Migrates(np.array([3, 3, 4]), np.array([1, 1, 2]), np.array([2, 5, 1]), [("a", "b"), ("c",)],
+                     np.array([1, -1, 0]), relay=True)
+    assert len(batch) == 3
+    assert list(batch) == [Migrate(3, 1, 2, ("c",), relay=True), Migrate(3, 1, 5, ()),
+                           Migrate(4, 2, 1, ("a", "b"), relay=True)]  # a refresh is never a standing order
+    drop = Drop(9, 1)
+    assert expand_actions([drop, batch, drop]) == [drop, *batch, drop]
+    assert sort_actions([drop, batch]) == sort_actions([drop, *batch])
+    assert batch == Migrates([3, 3, 4], [1, 1, 2], [2, 5, 1], [("a", "b"), ("c",)], [1, -1, 0], relay=True)
+    assert batch != Migrates([3], [1], [2], [("c",)], [0])
+    empty = Migrates(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), [], np.zeros(0))
+    assert list(empty) == []
+    with pytest.raises(PlanningError, match="same server 2"):
+        Migrates([3], [2], [2], [("a",)], [0])
+    with pytest.raises(PlanningError, match="differ in length"):
+        Migrates([3, 4], [1], [2], [("a",)], [0])
+    with pytest.raises(PlanningError, match="-1 or below 1"):
+        Migrates([3], [1], [2], [("a",)], [1])
+    with pytest.raises(PlanningError, match="integer ids"):
+        Migrates([3.5], [1], [2], [("a",)], [0])
+    with pytest.raises(PlanningError, match="listed twice"):
+        Migrates([3], [1], [2], [("a", "a")], [0])
+    with pytest.raises(PlanningError, match="not an action"):
+        action_to_dict(batch)  # one Migrate at a time goes through JSON (expand_actions first)

@@ -449,7 +449,8 @@ class Net:
         m["peak_server"] = max([m["peak_server"], *per.values()])
 
     def apply(self, actions: list[Action]) -> None:
-        """Send the batch to the master (acked when every agent acked its order), then refresh holdings."""
+        """Send the batch to the master (acked when every agent acked its order), then refresh holdings; a
+        `Migrates` batch goes as the Migrates it stands for (`sort_actions` expands it)."""
         layers = self.setup.planner.n_layers if hasattr(self, "setup") else float("inf")  # lower cut: a tail
         if not self._clouds and any(isinstance(a, SetCloud) and a.cut < layers for a in actions):
             self._teardown()

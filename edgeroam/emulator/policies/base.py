@@ -143,7 +143,7 @@ class Policy:
         return self
 
     def decide(self, view: MasterView, tick: Tick) -> list[Action]:  # pragma: no cover - abstract
-        """Actions for this tick."""
+        """Actions for this tick (many Migrates may come as one `Migrates` batch of columns)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.emulator.actions import Action, Drop, Migrate, SetPlan, sort_actions
+from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetPlan, sort_actions
 from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event
 from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links
@@ -408,8 +408,9 @@ class SimBackend:
         self._cancel_upload(client)
 
     # -- actions --------------------------------------------------------------------------------------------
-    def execute(self, actions: list[Action]) -> None:
-        """Carry out `actions` now, in `sort_actions` order; they replace the standing relay orders."""
+    def execute(self, actions: list[Action | Migrates]) -> None:
+        """Carry out `actions` now, in `sort_actions` order; they replace the standing relay orders. The
+        refreshes of `Migrates` batches are carried out as arrays (`_refresh_only`)."""
         self._orders = {}
         if self.server_plans is None:
             actions = self._refresh_only(actions)
@@ -425,7 +426,7 @@ class SimBackend:
                 raise RunError(f"{a!r}: a query's cloud part needs topology.tiers with compute = \"slots\" "
                                "(the sim's slot windows take SetCloud; without them there is no cloud)")
 
-    def _refresh_only(self, actions: list[Action]) -> list[Action]:
+    def _refresh_only(self, actions: list[Action | Migrates]) -> list[Action]:
         """Carry out the Migrates with no layers (most of a tick's actions) at once; the other actions.
 
         Such a Migrate only refreshes the TTL of what `dst` holds of the client, to the same tick for all of
@@ -436,7 +437,16 @@ class SimBackend:
         rest: list[Action] = []
         keys: list[Key] = []
         for a in actions:
-            if type(a) is Migrate and not a.layers:  # noqa: E721 - exactly a Migrate
+            if type(a) is Migrates:  # noqa: E721 - a batch: its refreshes as one array, its sends as Migrates
+                refresh = a.plan < 0
+                keys.extend((a.client[refresh] << 32 | a.dst[refresh]).tolist())
+                if not refresh.all():
+                    send = ~refresh
+                    layers, relay = a.layers, a.relay
+                    rest.extend(Migrate(c, s, d, layers[p], relay=relay) for c, s, d, p in zip(
+                        a.client[send].tolist(), a.src[send].tolist(), a.dst[send].tolist(),
+                        a.plan[send].tolist(), strict=True))
+            elif type(a) is Migrate and not a.layers:  # noqa: E721 - exactly a Migrate
                 keys.append(a.client << 32 | a.dst)
             else:
                 rest.append(a)

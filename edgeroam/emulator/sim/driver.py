@@ -27,7 +27,7 @@ from edgeroam.emulator.sim.slotqueries import CloudTails, close_windows
 from edgeroam.topology.tiers import slot_tiers
 
 if TYPE_CHECKING:  # pragma: no cover
-    from edgeroam.emulator.actions import Action
+    from edgeroam.emulator.actions import Action, Migrates
 
 __all__ = ["Sim"]
 
@@ -111,8 +111,8 @@ class Sim:
             self._windows.append(_Window(a.row, a.client, a.server, until, until + interval, k, held))
         return out
 
-    def apply(self, actions: list[Action]) -> None:
-        """Carry out `actions` now."""
+    def apply(self, actions: list[Action | Migrates]) -> None:
+        """Carry out `actions` now (`Migrates` batches as arrays where they only refresh)."""
         self.core.execute(actions if self.tails is None else self.tails.take(actions))
 
     def holds(self, client: int, server: int) -> np.ndarray | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeroam.emulator.actions import Drop, Migrate, SetPlan
+from edgeroam.emulator.actions import Drop, Migrate, Migrates, SetPlan
 
 MB = 1_000_000
 
@@ -449,3 +449,25 @@ def test_a_backhaul_edge_without_a_capacity_is_one_clear_error():
     G.add_edge("s1", "s2", delay_s=0.0)
     with pytest.raises(TopologyError, match=r"\('s1', 's2'\) has no 'capacity_bps'"):
         SimBackend(G, [0, 1, 2], [MB], ["a"], interval_s=10.0, ttl_intervals=2, up_bps=8e6)
+
+
+@pytest.mark.parametrize("server_plans", [None, 1])
+def test_a_migrates_batch_does_what_its_migrates_do(make_backend, server_plans):
+    def run(batched: bool):
+        b = make_backend(server_plans=server_plans)
+        b.begin_tick(0, 0.0, {7: 0})
+        for c in (7, 8):
+            b.grant(c, 0, np.ones(3, bool))
+        b.grant(8, 2, np.array([True, False, False]))
+        batch = Migrates([7, 7, 8, 8], [0, 0, 0, 0], [1, 2, 2, 1], [("a", "b"), ("c",)], [0, -1, 0, 1])
+        b.execute([SetPlan(9, 1, ("a",)), batch] if batched else [SetPlan(9, 1, ("a",)), *batch])
+        b.begin_tick(1, 10.0, {7: 1})
+        b.execute([Migrates([8], [0], [2], [()], [-1])] if batched else [Migrate(8, 0, 2, ())])
+        b.begin_tick(3, 30.0, {})
+        return b.transfers(), b.holdings(), [(c, s, b.holds(c, s)) for c in (7, 8, 9) for s in (0, 1, 2)]
+
+    (t0, h0, held0), (t1, h1, held1) = run(False), run(True)
+    assert t0.equals(t1) and h0.equals(h1) and len(t0) > 1
+    assert [(c, s, None if m is None else m.tolist()) for c, s, m in held0] == \
+        [(c, s, None if m is None else m.tolist()) for c, s, m in held1]
+    assert held1[5][2] is not None  # s2 kept client 8's layers: the batch's refresh at tick 1
