@@ -131,7 +131,9 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     ``ay``, ``error_m``, ``server``, ``next_server`` (-1 unknown), ``futile`` (same server next),
     ``covered`` (the true next server is within r of the prediction)."""
     ticks = prep.ticks
-    user = np.concatenate([tk.user for tk in ticks]).astype(str)
+    user = pd.Categorical(np.concatenate([tk.user for tk in ticks]))  # the ticks' own name objects: no copies
+    if user.categories.inferred_type != "string":  # names that are not str (ints): by their text, as ever
+        user = pd.Categorical(np.asarray(user).astype(str))
     tick = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
     x = np.concatenate([tk.x for tk in ticks])
     y = np.concatenate([tk.y for tk in ticks])
@@ -145,7 +147,7 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     match = srv == nxt[owner]
     hit[owner[match]] = True
     return pd.DataFrame({
-        "user": pd.Categorical(user), "tick": tick,
+        "user": user, "tick": tick,
         "t": (tick - ticks[0].index) * prep.scenario.dataset.interval_s,
         "x": x, "y": y, "px": p[:, 0], "py": p[:, 1], "ax": a[:, 0], "ay": a[:, 1], "error_m": err,
         "server": server, "next_server": nxt, "futile": (nxt == server) & (nxt >= 0),
