@@ -38,6 +38,7 @@ from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import repeat
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,6 +70,11 @@ UPLOAD, MIGRATE = 0, 1
 def _key(client: int, server: int) -> Key:
     """The `Key` of a (client, server) pair (servers are ids >= 0)."""
     return client << 32 | server
+
+
+def _interned(node: Any) -> Any:
+    """The interpreter's one copy of a str node name (other names as they are)."""
+    return intern(node) if type(node) is str else node  # noqa: E721 - a str subclass is left alone
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
@@ -546,10 +552,15 @@ class SimBackend:
         key = _key(src, dst)
         hit = self._paths.get(key)
         if hit is None:
-            hit = self._paths[key] = route(self.graph, src, dst)
+            links, delay = route(self.graph, src, dst)
+            # node names interned: one string per server, not two new ones per pair (a 10,000-user pass routes
+            # ~64,000 pairs)
+            links = tuple((_interned(u), _interned(v)) for u, v in links)
+            hit = self._paths[key] = (links, delay)
             # a path's links join with their edge's capacity, both directions alike (`backhaul_links`), looked
             # up as they come into use rather than a map of every link of a large mesh
-            self.net.add_links({lid: float(self.graph.edges[lid]["capacity_bps"]) for lid in hit[0]})
+            adj = self.graph.adj
+            self.net.add_links({(u, v): float(adj[u][v]["capacity_bps"]) for u, v in links})
         return hit
 
     def _sender(
