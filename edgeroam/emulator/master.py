@@ -110,10 +110,11 @@ class Master:
         for j, tk in enumerate(prep.ticks):
             now = tk.time - t0
             base = int(prep.offsets[j])
-            events.extend(be.advance(now, self.moves(tk, base)))
+            moves = self.moves(tk, base)
+            events.extend(be.advance(now, moves))
             cloud = be.cloud_bps()  # on tier slots: the edge-cloud rate and the waits, as measured so far
             tiered = {} if cloud is None else {"cloud_bps": cloud, "queue_wait": be.queue_wait}
-            load = Counter(int(s) for s in tk.server[tk.server >= 0].tolist())
+            load = Counter(moves.attached.values())  # one row per client and tick: the active users' servers
             view = MasterView(
                 tick_index=tk.index, interval_s=self.interval, first_row=base,
                 predicted=prep.predicted[base: base + len(tk)], load=lambda s, _l=load: int(_l.get(s, 0)),
@@ -126,6 +127,8 @@ class Master:
         closing = be.close()
         events.extend(closing.events)
         wall = time.perf_counter() - t_start
+        storage = self.storage(closing.holdings)
+        closing.holdings = None  # the log goes before the tables are made (a pass peaks in memory at its end)
         queries = query_table(events.queries)
         arrivals = arrival_table(events.arrivals, queries, prep, pl, everywhere=bool(self.policy.everywhere))
         tables = {"handovers": arrivals, "queries": queries, "transfers": closing.transfers,
@@ -133,7 +136,7 @@ class Master:
         summary = summarize(prep, self.policy.name, tables, interval_s=self.interval,
                             crowded=sorted(self.crowded), fraction_bytes=self.fraction_bytes)
         summary["memory"] = closing.memory
-        summary["storage"] = self.storage(closing.holdings)
+        summary["storage"] = storage
         tables |= closing.tables  # measured by this backend only (net: fidelity), after the summary
         rows = len(prep.predicted)
         timing = {"pass_s": wall, "user_steps": rows, "user_steps_per_s": rows / wall if wall > 0 else None}
@@ -154,6 +157,17 @@ class Master:
 
     def moves(self, tk: Any, base: int) -> Moves:
         """The users' moves at tick `tk` (rows from `base`): who is where, who arrived, who leaves."""
+        n = len(tk)
+        if n <= 4:  # a few users (most Geolife ticks): plain Python beats a dozen array operations
+            codes, servers = tk.user_code.tolist(), tk.server.tolist()
+            prev, ho, jo = tk.prev_server.tolist(), tk.handover.tolist(), tk.joined.tolist()
+            nxt = self.prep.next_server[base: base + n].tolist()
+            return Moves(
+                tk.index, {c: s for c, s in zip(codes, servers, strict=True) if s >= 0},
+                tuple(Arrival(base + i, codes[i], prev[i], servers[i], ho[i])
+                      for i in range(n) if servers[i] >= 0 and (ho[i] or jo[i])),
+                tuple(codes[i] for i in range(n) if nxt[i] < 0),
+            )
         active = tk.server >= 0
         codes = tk.user_code.tolist()
         servers = tk.server.tolist()

@@ -147,3 +147,40 @@ def test_large_blocks_get_their_own_mappings_on_linux_glibc(monkeypatch):
     calls = []
     monkeypatch.setattr(master, "map_large_blocks", lambda: calls.append(True))
     assert run_pass(prep, make_policy("perdnn")).summary == plain.summary and calls == [True]
+
+
+def test_moves_of_a_few_users_match_the_array_path(monkeypatch):
+    """Ticks of up to four users take a plain-Python path; ticks of more the array path: same Moves."""
+    from dataclasses import replace
+
+    from edgeroam.emulator.master import Master
+    from edgeroam.mobility.replay import Replay
+    from edgeroam.topology.servers import servers_visited
+
+    prep, _ = scripted("perdnn")
+    rng = np.random.default_rng(4)
+    n = 40
+    t = np.r_[np.arange(n), np.arange(n), np.arange(5, 25)] * 30.0
+    xy = np.cumsum(rng.normal(0, 70, (len(t), 2)), axis=0)
+    tr = pd.DataFrame({"user": pd.Categorical(["a"] * n + ["b"] * n + ["c"] * 20), "traj": 0, "t": t,
+                       "x": xy[:, 0], "y": xy[:, 1]})
+    grid = prep.world.topology.grid
+    ticks = list(Replay(tr, grid, servers_visited(grid, tr.iloc[::2]), interval_s=30.0, history=2))
+    nxt = np.concatenate([np.where(np.arange(len(tk)) % 2 == 0, 1, -1) for tk in ticks])
+    m = Master.__new__(Master)
+    m.prep = replace(prep, next_server=nxt)
+    base = np.concatenate([[0], np.cumsum([len(tk) for tk in ticks])])
+    fields = ("user", "user_code", "traj", "x", "y", "cell", "server", "prev_server", "handover", "joined",
+              "history", "history_len")
+    seen = [0, 0]
+    for j, tk in enumerate(ticks):
+        b, k = int(base[j]), len(tk)
+        five = replace(tk, **{f: np.concatenate([getattr(tk, f)] * 5) for f in fields})  # > 4 rows: arrays
+        small, big = m.moves(tk, b), m.moves(five, b)
+        gone = int((nxt[b: b + k] < 0).sum())
+        assert small.arrivals == tuple(a for a in big.arrivals if a.row < b + k)
+        assert small.leaving == big.leaving[:gone] and len(small.leaving) == gone
+        assert small.attached == big.attached and small.tick == big.tick
+        seen[0] += len(small.arrivals)
+        seen[1] += gone
+    assert min(seen) > 0
