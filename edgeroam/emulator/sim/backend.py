@@ -300,9 +300,10 @@ class SimBackend:
             for key in keys:
                 self._refresh(key)
         for exp in sorted(e for e in self._expiring if e < k):  # in (tick, client, server) order
-            # the bucket's keys sorted without repeats (np.unique), their expiry looked up in one C-level map
-            # (most were refreshed to a later tick since)
-            bucket = np.unique(np.frombuffer(self._expiring.pop(exp), np.int64)).tolist()
+            # the bucket's keys sorted without repeats (np.unique; a few keys, as on most ticks of a sparse
+            # replay: in plain Python), their expiry looked up in one C-level map (most were refreshed since)
+            got = self._expiring.pop(exp)
+            bucket = sorted(set(got)) if len(got) <= 64 else np.unique(np.frombuffer(got, np.int64)).tolist()
             for key, e in zip(bucket, map(expire.get, bucket, repeat(k)), strict=True):
                 if e < k:
                     del expire[key]
