@@ -637,8 +637,11 @@ def _assemble(
     }
     if label_table is not None:
         frame["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table.modes)
+    # rows come in (user, traj, t) order when no file's time goes backwards: users and their files are
+    # sorted, each file is one traj (numbered in name order)
     return make_traces(pd.DataFrame(frame, copy=False), crs=crs, source=str(src),
-                       metric_frame=None if crs is None else "utm", read_report=report)
+                       metric_frame=None if crs is None else "utm", read_report=report,
+                       presorted=report["times_backwards"] == 0)
 
 
 _ZONE_MARGIN = 1e-6

@@ -43,6 +43,13 @@ def test_make_traces_sorts_types_and_sets_attrs():
     validate_traces(tr)
 
 
+def test_make_traces_checks_the_order_unless_the_caller_built_it_sorted():
+    df = pd.DataFrame({"user": ["a", "a", "b"], "traj": [0, 0, 0], "t": [2.0, 1.0, 0.5]})
+    assert make_traces(df)["t"].tolist() == [1.0, 2.0, 0.5]
+    # presorted: the caller's word (a reader that saw no time go backwards), the rows kept as given
+    assert make_traces(df, presorted=True)["t"].tolist() == [2.0, 1.0, 0.5]
+
+
 def test_make_traces_keeps_mode_as_category():
     raw = _raw()
     raw["mode"] = ["walk", "bus", None, "walk", "car"]
