@@ -131,6 +131,16 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     ``ay``, ``error_m``, ``server``, ``next_server`` (-1 unknown), ``futile`` (same server next),
     ``covered`` (the true next server is within r of the prediction)."""
     ticks = prep.ticks
+    # covered: the true next server among the row's servers within r of the prediction (first, while few
+    # other columns are made: the candidates outnumber the rows several times)
+    off, srv = prep.near_pred
+    nxt = prep.next_server
+    counts = np.diff(off)
+    match = srv == np.repeat(nxt, counts)
+    hit = np.zeros(len(nxt), dtype=bool)
+    some = counts > 0
+    hit[some] = np.logical_or.reduceat(match, off[:-1][some])
+    del match
     user = pd.Categorical(np.concatenate([tk.user for tk in ticks]))  # the ticks' own name objects: no copies
     if user.categories.inferred_type != "string":  # names that are not str (ints): by their text, as ever
         user = pd.Categorical(np.asarray(user).astype(str))
@@ -140,12 +150,6 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     server = np.concatenate([tk.server for tk in ticks]).astype(np.int64)
     p, a = prep.predicted, prep.actual_next
     err = np.hypot(p[:, 0] - a[:, 0], p[:, 1] - a[:, 1])
-    off, srv = prep.near_pred
-    nxt = prep.next_server
-    owner = np.repeat(np.arange(len(nxt)), np.diff(off))
-    hit = np.zeros(len(nxt), dtype=bool)
-    match = srv == nxt[owner]
-    hit[owner[match]] = True
     return pd.DataFrame({
         "user": user, "tick": tick,
         "t": (tick - ticks[0].index) * prep.scenario.dataset.interval_s,

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from edgeroam.datasets._report import trim_heap
 from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetPlan, sort_actions
 from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event
@@ -155,7 +156,7 @@ class _Records:
         return self._columns
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Sender:
     """One transfer: chunks of layer indices sent one after the other over one path."""
 
@@ -257,10 +258,11 @@ class SimBackend:
         self._mem_peak = 0
         self._per_server: dict[int, int] = {}
         self._per_server_peak = 0
-        # the holdings log (`holdings`) in two flat columns, not a list of tuples (a 10,000-user pass logs
-        # hundreds of thousands of changes): times, and client, server, bytes, copies per change
+        # the holdings log (`holdings`) in flat columns, not a list of tuples (a 10,000-user pass logs
+        # hundreds of thousands of changes): times; the pair's key and the bytes; copies (-1, 0, +1)
         self._hold_t = array("d")
         self._hold_v = array("q")
+        self._hold_c = array("b")
         self._pending: dict[Key, np.ndarray] = {}
         self._expire: dict[Key, int] = {}
         # expiry tick -> keys refreshed to it (stale ones skipped), 8 bytes each (hundreds of thousands)
@@ -331,18 +333,21 @@ class SimBackend:
         ``bytes`` (layer bytes gained, negative when dropped) and ``copies`` (+1 when a (client, server) pair
         starts holding layers, -1 when it stops). The cumulative sums are the storage held over time
         (`edgeroam.emulator.metrics.storage_summary`)."""
-        v = np.frombuffer(self._hold_v, np.int64).reshape(-1, 4)  # views: the frame's one copy is all
-        return pd.DataFrame({"t": np.frombuffer(self._hold_t, np.float64), "client": v[:, 0],
-                             "server": v[:, 1], "bytes": v[:, 2], "copies": v[:, 3]}, copy=True)
+        v = np.frombuffer(self._hold_v, np.int64).reshape(-1, 2)  # views: the frame's one copy is all
+        return pd.DataFrame({"t": np.frombuffer(self._hold_t, np.float64), "client": v[:, 0] >> 32,
+                             "server": v[:, 0] & _LOW, "bytes": v[:, 1],
+                             "copies": np.frombuffer(self._hold_c, np.int8).astype(np.int64)}, copy=True)
 
-    def _log_hold(self, client: int, server: int, nbytes: int, copies: int) -> None:
+    def _log_hold(self, key: Key, nbytes: int, copies: int) -> None:
         self._hold_t.append(self.engine.now)
-        self._hold_v.extend((client, server, nbytes, copies))
+        self._hold_v.extend((key, nbytes))
+        self._hold_c.append(copies)
 
-    def _add(self, key: Key, mask: np.ndarray) -> np.ndarray:
+    def _add(self, key: Key, mask: np.ndarray, nbytes: int | None = None) -> np.ndarray:
+        """`key` starts holding `mask` (`nbytes` of layers: the mask's, when not given)."""
         self._held[key] = mask
         client, server = key >> 32, key & _LOW
-        self._log_hold(client, server, int(self.weight_bytes[mask].sum()), 1)
+        self._log_hold(key, int(self.weight_bytes[mask].sum()) if nbytes is None else nbytes, 1)
         self._by_client.setdefault(client, set()).add(server)
         n = self._per_server[server] = self._per_server.get(server, 0) + 1
         if self.server_plans is not None:
@@ -378,7 +383,7 @@ class SimBackend:
         if mask is None:
             return
         client, server = key >> 32, key & _LOW
-        self._log_hold(client, server, -int(self.weight_bytes[mask].sum()), -1)
+        self._log_hold(key, -int(self.weight_bytes[mask].sum()), -1)
         self._by_client[client].discard(server)
         self._per_server[server] -= 1
         self._expire.pop(key, None)
@@ -401,7 +406,7 @@ class SimBackend:
         else:
             gained = int(self.weight_bytes[mask & ~cur].sum())
             if gained:
-                self._log_hold(client, server, gained, 0)
+                self._log_hold(key, gained, 0)
             self._held[key] = cur | mask
         self._refresh(key)
 
@@ -645,11 +650,11 @@ class SimBackend:
     def _land(self, key: Key, idx: np.ndarray, start: float, end: float) -> None:
         held = self._held.get(key)
         if held is None:
-            held = self._add(key, np.zeros(self.n_layers, dtype=bool))
+            held = self._add(key, np.zeros(self.n_layers, dtype=bool), 0)
             self._refresh(key)
         gained = int(self.weight_bytes[idx[~held[idx]]].sum())
         if gained:
-            self._log_hold(key >> 32, key & _LOW, gained, 0)
+            self._log_hold(key, gained, 0)
         held[idx] = True
         pend = self._pending.get(key)
         if pend is not None:
@@ -727,9 +732,10 @@ class SimBackend:
                      self._inflight, self._watch, self._orders, self._recent, self._per_server):
             part.clear()
         self._attached = set()
-        self._hold_t, self._hold_v = array("d"), array("q")
+        self._hold_t, self._hold_v, self._hold_c = array("d"), array("q"), array("b")
         if records:
             self._records = _Records()
+        trim_heap()  # the heap pages all this freed go back to the system before the pass's tables are made
 
     def transfers(self) -> pd.DataFrame:
         """One row per chunk sent (`TRANSFER_COLUMNS`); ``complete`` is False for a cancelled upload."""
@@ -761,10 +767,7 @@ class SimBackend:
         rec_path = rank[rec_path.reshape(-1)]
         # each link end as its server id (-1: a node that is no edge server, e.g. an aggregation switch)
         ids: dict[Any, int] = {}
-        flat_u: list[int] = []
-        flat_v: list[int] = []
-        first: list[int] = []
-        n_links: list[int] = []
+        flat_u, flat_v, first, n_links = array("q"), array("q"), array("q"), array("q")
         for pair in pairs[order].tolist():
             links, _ = self._paths[pair]
             first.append(len(flat_u))
@@ -777,8 +780,8 @@ class SimBackend:
                         sid = ids[node] = int(name[1:]) if _SERVER_NODE.match(name) else -1
                     flat.append(sid)
         start, end, nbytes = cols["start"][keep], cols["end"][keep], cols["bytes"][keep]
-        k, link, b = spread_chunks(start, end, nbytes, rec_path, np.asarray(first, dtype=np.int64),
-                                   np.asarray(n_links, dtype=np.int64), w)
+        k, link, b = spread_chunks(start, end, nbytes, rec_path, np.frombuffer(first, np.int64),
+                                   np.frombuffer(n_links, np.int64), w)
         if not len(k):
             return pd.DataFrame({"interval": np.zeros(0, np.int64), "start": np.zeros(0),
                                  "server": np.zeros(0, np.int64), "up_bytes": np.zeros(0),
@@ -786,9 +789,10 @@ class SimBackend:
         # the uplink rows, then the downlink rows, of the link ends that are servers; integer server ids, not
         # node names, as group keys: the same rows per group in the same order (the same sums), without a
         # column of names over every (chunk, interval, link) or a frame per direction
-        server = np.concatenate([np.asarray(flat_u, np.int64)[link], np.asarray(flat_v, np.int64)[link]])
+        server = np.concatenate([np.frombuffer(flat_u, np.int64)[link],
+                                 np.frombuffer(flat_v, np.int64)[link]])
         sel = server >= 0
-        span = int(server.max()) + 1  # (interval, server) as one key, in the same order
+        span = max(int(server.max()), 0) + 1  # (interval, server) as one key, in the same order
         key = (np.concatenate([k, k]) * span + server)[sel]
         zero = np.zeros(len(b))
         sums = pd.DataFrame({"up_bytes": np.concatenate([b, zero])[sel],

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Sim"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Window:
     """The query window of one arrival: `client` at `server` from `t0` to `t1` with `load` clients."""
 

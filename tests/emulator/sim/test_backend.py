@@ -471,3 +471,26 @@ def test_a_migrates_batch_does_what_its_migrates_do(make_backend, server_plans):
     assert [(c, s, None if m is None else m.tolist()) for c, s, m in held0] == \
         [(c, s, None if m is None else m.tolist()) for c, s, m in held1]
     assert held1[5][2] is not None  # s2 kept client 8's layers: the batch's refresh at tick 1
+
+
+def test_backhaul_counts_servers_only_and_a_migration_over_a_router_once_at_each_end():
+    import networkx as nx
+
+    from edgeroam.emulator.sim.backend import SimBackend
+
+    G = nx.Graph()
+    G.add_edge("s0", "agg", capacity_bps=8e6, delay_s=0.0)  # 1 MB/s
+    G.add_edge("agg", "s12", capacity_bps=8e6, delay_s=0.0)
+    b = SimBackend(G, [0, 12], [MB, MB, 2 * MB], ["a", "b", "c"], interval_s=2.0, ttl_intervals=2, up_bps=8e6,
+                   chunk_bytes=MB)
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.ones(3, bool))
+    b.execute([Migrate(7, 0, 12, ("a", "c"))])  # 3 MB in 3 s: intervals 0 (2 MB) and 1 (1 MB)
+    b.advance(10.0)
+    bh = b.backhaul()
+    assert bh.columns.tolist() == ["interval", "start", "server", "up_bytes", "down_bytes"]
+    assert bh[["interval", "server"]].values.tolist() == [[0, 0], [0, 12], [1, 0], [1, 12]]
+    assert bh["up_bytes"].tolist() == [2 * MB, 0.0, MB, 0.0]
+    assert bh["down_bytes"].tolist() == [0.0, 2 * MB, 0.0, MB]
+    assert bh["start"].tolist() == [0.0, 0.0, 2.0, 2.0]
+    assert bh["interval"].dtype == bh["server"].dtype == np.int64
