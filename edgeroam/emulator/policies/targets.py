@@ -73,6 +73,7 @@ def speeds(tick: Tick, interval_s: float) -> np.ndarray:
     return np.where(np.asarray(tick.history_len) >= 2, step, 0.0)
 
 
+_NONE: frozenset[int] = frozenset()
 #: a target's plan: layer names, layer indices and their bits (`_bits` of the plan's layer mask)
 _Plan = tuple[tuple[str, ...], np.ndarray, int]
 
@@ -241,6 +242,9 @@ class TargetPolicy(Policy):
                 out.extend(Drop(a.client, s) for s in sorted(view.held_by(a.client) - {a.server}))
         if not self.sends:
             return out
+        if len(tick.server) < self.batch_users:  # a few users (most Geolife ticks): no array to find them
+            self._decide_each(view, tick, None, out)
+            return out
         users = (tick.server >= 0).nonzero()[0]
         if len(users) < self.batch_users:
             self._decide_each(view, tick, users, out)
@@ -263,21 +267,22 @@ class TargetPolicy(Policy):
         layers, _, cut = self._choice.three_way(view.planner, view.cloud_bps or 0.0, view.queue_wait(server))
         return SetPlan(client, server, layers), SetCloud(client, server, cut)
 
-    def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray, out: list[Action]) -> None:
-        """`decide`'s targets and Migrates user by user (a tick with few users: cheaper than arrays)."""
+    def _decide_each(self, view: MasterView, tick: Tick, users: np.ndarray | None, out: list[Action]) -> None:
+        """`decide`'s targets and Migrates user by user (a tick with few users: cheaper than arrays);
+        `users`: the positions of the tick's users with a server (None: found here)."""
         nearest = self.rule == "nearest"
         off, srv = self._near if nearest else self._ranked  # CSR rows: candidates, or the rule's targets
         b = view.first_row
-        bounds = off[b: b + len(tick.server) + 1].tolist()
+        servers, codes = tick.server.tolist(), tick.user_code.tolist()
+        bounds = off[b: b + len(servers) + 1].tolist()
         budget = self._budget(view, tick).tolist() if nearest and self.v_split is not None else None
         k_all = -1 if self.targets is None else self.targets
         gate, count_current, relay = self.gate, self.count_current, self.relay
-        crowded = view.crowded if self.fractional else frozenset()
+        crowded = view.crowded if self.fractional else _NONE
         holds = view.holds
-        servers, codes = tick.server.tolist(), tick.user_code.tolist()
         plans, load = self._plans(view), view.load
         tick_plans: dict[tuple[int, bool], _Plan] = {}
-        for i in users.tolist():
+        for i in [i for i, s in enumerate(servers) if s >= 0] if users is None else users.tolist():
             src, client = servers[i], codes[i]
             targets = srv[bounds[i]: bounds[i + 1]].tolist()
             if nearest:
