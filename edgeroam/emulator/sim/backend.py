@@ -51,7 +51,7 @@ from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event
 from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links
 from edgeroam.errors import RunError
-from edgeroam.topology.backhaul import route
+from edgeroam.topology.backhaul import route, server_node
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -248,6 +248,8 @@ class SimBackend:
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
         self._paths: dict[int, tuple[tuple, float]] = {}  # by the (src, dst) pair as a `Key`
+        self._nodes: dict[int, str] = {}  # server id -> its node name (`_node`)
+        self._adj = backhaul.adj
         if any("capacity_bps" not in d for _u, _v, d in backhaul.edges(data=True)):
             backhaul_links(backhaul)  # its TopologyError names the first such edge
         self.net = FluidNetwork(self.engine, {})
@@ -556,15 +558,28 @@ class SimBackend:
         return order[~(held[order] | pend[order])]
 
     # -- transfers ------------------------------------------------------------------------------------------
+    def _node(self, server: int) -> str:
+        """The backhaul node name of edge server `server` (`server_node`), interned and kept."""
+        name = self._nodes.get(server)
+        if name is None:
+            name = self._nodes[server] = intern(server_node(server))
+        return name
+
     def _path(self, src: int, dst: int) -> tuple[tuple, float]:
         """The links and delay of the shortest path `src` -> `dst`; its links join the fluid network."""
         key = _key(src, dst)
         hit = self._paths.get(key)
         if hit is None:
-            links, delay = route(self.graph, src, dst)
             # node names interned: one string per server, not two new ones per pair (a 10,000-user pass routes
-            # ~64,000 pairs)
-            links = tuple((_interned(u), _interned(v)) for u, v in links)
+            # ~64,000 pairs, most of them neighbours)
+            u, v = self._node(src), self._node(dst)
+            nbrs = self._adj.get(u) if u != v else None
+            data = None if nbrs is None else nbrs.get(v)
+            if data is not None:  # neighbours: the one-hop path, what `route` gives them without a search
+                links, delay = ((u, v),), float(data["delay_s"])
+            else:
+                links, delay = route(self.graph, src, dst)
+                links = tuple((_interned(a), _interned(b)) for a, b in links)
             hit = self._paths[key] = (links, delay)
             # a path's links join with their edge's capacity, both directions alike (`backhaul_links`), looked
             # up as they come into use rather than a map of every link of a large mesh
@@ -575,6 +590,9 @@ class SimBackend:
     def _sender(
         self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
     ) -> _Sender:
+        if not chunked and len(todo):  # one chunk (a migration's flow)
+            nbytes = int(self.weight_bytes[todo].sum())
+            return self._start(kind, client, src, dst, todo, route, [todo], [nbytes])
         wb = self.weight_bytes[todo].tolist()
         bounds = []
         if chunked:
@@ -595,6 +613,11 @@ class SimBackend:
                 chunks.append(todo[lo:hi])
                 sizes.append(sum(wb[lo:hi]))
                 lo = hi
+        return self._start(kind, client, src, dst, todo, route, chunks, sizes)
+
+    def _start(self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route,
+               chunks: list[np.ndarray], sizes: list[int]) -> _Sender:
+        """Send `todo` (its `chunks` of `sizes` bytes) from now: pending at `dst`, in flight, first chunk."""
         key = _key(client, dst)
         pend = self._pending.get(key)
         if pend is None:

@@ -290,7 +290,6 @@ class FluidNetwork:
             if not (c > 0 and math.isfinite(c)):
                 raise TopologyError(f"link {lid!r} has capacity {links[lid]!r} bps; it must be finite and "
                                     "> 0")
-        cap = np.array(caps, dtype=np.float64)
         self._advance()
         for lid in new:
             self._index[lid] = len(self._ids)
@@ -301,10 +300,13 @@ class FluidNetwork:
             buf[:, :n0] = self._buf[:, :n0]
             self._buf = buf
         self._cap_Bps, self._link_bytes, self._link_rate = self._views(n1)
-        self._cap_Bps[n0:] = cap / 8.0
-        pad = np.zeros(len(new))
-        for k, arr in self._bins.items():
-            self._bins[k] = np.concatenate([arr, pad])
+        cap_Bps = self._cap_Bps
+        for i, c in enumerate(caps, n0):  # a path's few links: the same division as on an array
+            cap_Bps[i] = c / 8.0
+        if self._bins:
+            pad = np.zeros(len(new))
+            for k, arr in self._bins.items():
+                self._bins[k] = np.concatenate([arr, pad])
 
     def _views(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Capacity (bytes/s), bytes carried and rate (bytes/s) of the first `n` links: buffer views."""

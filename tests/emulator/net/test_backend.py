@@ -94,3 +94,21 @@ def test_a_setcloud_without_a_cloud_on_tier_slots_is_one_clear_error() -> None:
     net = Net({1: [0]})
     with pytest.raises(RunError, match="SetCloud .* needs servers on tier slots"):
         net.apply([SetPlan(1, 0, ("a",)), SetCloud(1, 0, 3)])
+
+
+def test_a_migrates_batch_goes_to_the_master_as_its_migrates() -> None:
+    # a policy's batch of Migrates as columns reaches the agents as the Migrate orders it stands for, in
+    # sort_actions order (nothing is built here: the order is caught before it is sent)
+    import numpy as np
+
+    from edgeroam.emulator.actions import Migrate, Migrates, SetPlan, action_to_dict
+
+    net = Net({1: [0]})
+    net._clouds, sent = [], []
+    net._order = lambda meta, client=None: meta
+    net._call = sent.append
+    net._took = lambda what, secs: None
+    batch = Migrates(np.array([4, 1]), np.array([0, 0]), np.array([2, 3]), [("a", "b")], np.array([0, -1]))
+    net.apply([SetPlan(1, 0, ("a",)), batch])
+    assert sent == [{"actions": [action_to_dict(a) for a in (SetPlan(1, 0, ("a",)), Migrate(1, 0, 3, ()),
+                                                             Migrate(4, 0, 2, ("a", "b")))]}]
