@@ -91,7 +91,7 @@ def load_world(scenario: Scenario, *, cache: bool = True) -> World:
 
         grid = scenario_grid(scenario)
         traces, test, extra["window"] = apply_window(traces, test, scenario.run.window, grid)
-    topo = build_topology(scenario, traces, test_users=test, region=region)
+    topo = build_topology(scenario, traces, test_users=test, region=region, cache=cache)
     return World(scenario, traces, train, test, topo, region, extra)
 
 

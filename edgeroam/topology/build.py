@@ -101,8 +101,11 @@ def build_topology(
     *,
     test_users: list[str] | None = None,
     region=None,
+    cache: bool = False,
 ) -> Topology:
-    """Grid, servers (per `topology.servers`) and backhaul of a scenario over already loaded traces."""
+    """Grid, servers (per `topology.servers`) and backhaul of a scenario over already loaded traces; with
+    `cache` the backhaul is read from the cache beside the dataset cache when the same one was built before
+    (`edgeroam.topology.cache`: keyed by the grid, the servers, the parameters and the code)."""
     t = scenario.topology
     grid = scenario_grid(scenario)
     crs = traces.attrs.get("crs") if traces is not None else None
@@ -125,7 +128,13 @@ def build_topology(
     cloud = t.backhaul.cloud
     if cloud.enabled:
         servers = add_cloud(servers, cloud.count, profile=cloud.profile)
-    G = build_backhaul(grid, servers, backhaul_params(scenario))
+    if cache:
+        from edgeroam.datasets.load import cache_dir
+        from edgeroam.topology.cache import cached_backhaul
+
+        G = cached_backhaul(grid, servers, backhaul_params(scenario), cache_dir=cache_dir())
+    else:
+        G = build_backhaul(grid, servers, backhaul_params(scenario))
     if t.tiers is not None:
         apply_tiers(G, t.tiers.spec())
     return Topology(grid, servers, G, crs)
