@@ -59,23 +59,43 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _step_times(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``same`` (see `_steps`) and the kept steps' dt, written chunk by chunk into its final array."""
+    """``same`` (see `_steps`) and the kept steps' dt, chunk by chunk on two threads (numpy lets go of the
+    GIL): each chunk's flags and their count first, then its dt written into its own slice of the final
+    array (the same values as one pass gives)."""
     n = len(traces)
     if n < 2:
         return np.zeros(max(n - 1, 0), bool), np.zeros(0)
     u = traces["user"].cat.codes.to_numpy()
     tr = traces["traj"].to_numpy()
-    same = u[1:] == u[:-1]
-    same &= tr[1:] == tr[:-1]
     t = traces["t"].to_numpy(dtype=float)
-    dt = np.empty(int(np.count_nonzero(same)))
-    w = 0
-    for a in range(0, n - 1, _CHUNK):
-        b = min(a + _CHUNK, n - 1)
+    same = np.empty(n - 1, dtype=bool)
+    starts = range(0, n - 1, _SMALL_CHUNK)
+    kept = [0] * len(starts)
+
+    def flags(j: int) -> None:
+        a = starts[j]
+        b = min(a + _SMALL_CHUNK, n - 1)
         m = same[a:b]
-        k = int(np.count_nonzero(m))
-        dt[w : w + k] = (t[a + 1 : b + 1] - t[a:b])[m]
-        w += k
+        np.equal(u[a + 1 : b + 1], u[a:b], out=m)
+        m &= tr[a + 1 : b + 1] == tr[a:b]
+        kept[j] = int(np.count_nonzero(m))
+
+    def times(j: int) -> None:
+        a, w = starts[j], ends[j - 1] if j else 0
+        b = min(a + _SMALL_CHUNK, n - 1)
+        dt[w : ends[j]] = (t[a + 1 : b + 1] - t[a:b])[same[a:b]]
+
+    if len(starts) == 1:
+        flags(0)
+        ends = kept
+        dt = np.empty(kept[0])
+        times(0)
+        return same, dt
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(flags, range(len(starts))))
+        ends = np.cumsum(kept).tolist()
+        dt = np.empty(ends[-1])
+        list(pool.map(times, range(len(starts))))
     return same, dt
 
 
