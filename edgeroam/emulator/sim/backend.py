@@ -659,7 +659,7 @@ class SimBackend:
     def _arrive(self, snd: _Sender, start: float, end: float) -> None:
         idx = snd.chunks[snd.pos]
         key = _key(snd.client, snd.dst)
-        self._land(key, idx, start, end)
+        self._land(key, idx, start, end, snd.sizes[snd.pos])
         self._records.add(snd.kind, snd.client, snd.src, snd.dst, start, end, snd.sizes[snd.pos], len(idx),
                           len(snd.path), True)
         snd.pos += 1
@@ -670,12 +670,15 @@ class SimBackend:
                 if not lst:
                     del self._inflight[key]
 
-    def _land(self, key: Key, idx: np.ndarray, start: float, end: float) -> None:
+    def _land(self, key: Key, idx: np.ndarray, start: float, end: float, nbytes: int | None = None) -> None:
+        """Layers `idx` (`nbytes` of them, when known) land at `key` at `end` (sent from `start`)."""
         held = self._held.get(key)
         if held is None:
             held = self._add(key, np.zeros(self.n_layers, dtype=bool), 0)
             self._refresh(key)
-        gained = int(self.weight_bytes[idx[~held[idx]]].sum())
+            gained = int(self.weight_bytes[idx].sum()) if nbytes is None else nbytes  # every layer is new
+        else:
+            gained = int(self.weight_bytes[idx[~held[idx]]].sum())
         if gained:
             self._log_hold(key, gained, 0)
         held[idx] = True
