@@ -30,7 +30,7 @@ import numpy as np
 from edgeroam.errors import PlanningError
 
 __all__ = ["Action", "Drop", "Migrate", "Migrates", "SetCloud", "SetPlan", "action_from_dict",
-           "action_to_dict", "expand_actions", "sort_actions"]
+           "action_to_dict", "expand_actions", "plain_migrate", "sort_actions"]
 
 
 def _as_int(value: Any, what: str, action: str) -> int:
@@ -140,6 +140,22 @@ class Migrate:
         object.__setattr__(self, "layers", _as_layers(self.layers, label))
         if not isinstance(self.relay, bool):
             raise PlanningError(f"{label}: relay must be true or false, got {self.relay!r}")
+
+
+def plain_migrate(client: int, src: int, dst: int, layers: tuple[str, ...], relay: bool = False) -> Migrate:
+    """``Migrate(client, src, dst, layers, relay)`` without its checks, for a caller whose values are already
+    plain and valid: int ids with ``src != dst``, a tuple of layer names a planner made, a bool.
+    `TargetPolicy` makes ~400,000 Migrates a Geolife pass: 0.35 us each this way, 0.75-1.0 us checked."""
+    m = _new(Migrate)
+    _set(m, "client", client)
+    _set(m, "src", src)
+    _set(m, "dst", dst)
+    _set(m, "layers", layers)
+    _set(m, "relay", relay)
+    return m
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,3 +192,13 @@ def test_migrates_is_many_migrates_as_columns():
         Migrates([3], [1], [2], [("a", "a")], [0])
     with pytest.raises(PlanningError, match="not an action"):
         action_to_dict(batch)  # one Migrate at a time goes through JSON (expand_actions first)
+
+
+def test_plain_migrate_is_the_checked_migrate():
+    from edgeroam.emulator.actions import plain_migrate
+
+    for args in [(1, 2, 3, ("a", "b")), (4, 5, 6, ()), (7, 8, 9, ("c",), True)]:
+        m = plain_migrate(*args)
+        assert m == Migrate(*args) and type(m) is Migrate and hash(m) == hash(Migrate(*args))
+        with pytest.raises(AttributeError):
+            m.src = 0  # frozen as ever

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetCloud, SetPlan
+from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetCloud, SetPlan, plain_migrate
 from edgeroam.emulator.policies.base import MasterView, Policy, current_plans
 from edgeroam.emulator.policies.layers import ORDERS, SPLITS, LayerChoice
 from edgeroam.errors import RunError, ScenarioError
@@ -90,6 +90,11 @@ def _bits(mask: np.ndarray) -> int:
     False
     """
     return int.from_bytes(mask.tobytes(), "little")
+
+
+def _csr(rows: tuple[Any, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A CSR pair (offsets, servers) as int64 arrays: the servers' lists hold plain ints (`plain_migrate`)."""
+    return np.asarray(rows[0], np.int64), np.asarray(rows[1], np.int64)
 
 
 def _ranks(counts: np.ndarray) -> np.ndarray:
@@ -208,13 +213,13 @@ class TargetPolicy(Policy):
 
             rule = ProbRule.fit(prep, n_bins=self.n_bins, n_samples=self.n_samples,
                                 moving_only=self.moving_only, seed=self.seed)
-            self._ranked = rule.targets(prep.ticks, self._points, self._near, tau=self.tau, q=self.q,
-                                        k_max=self.k_max)
+            self._ranked = _csr(rule.targets(prep.ticks, self._points, self._near, tau=self.tau, q=self.q,
+                                             k_max=self.k_max))
         elif self.rule == "classifier":
             from edgeroam.emulator.policies.rank import RankRule
 
             rule = RankRule.fit(prep, self._points, self._near, self.radius_m, seed=self.seed)
-            self._ranked = rule.targets(self.tau, self.k_max)
+            self._ranked = _csr(rule.targets(self.tau, self.k_max))
         if self.keep_m > 0:
             from edgeroam.emulator.policies.rank import server_sites
 
@@ -225,7 +230,7 @@ class TargetPolicy(Policy):
         """The next point [R, 2] and the candidate servers (CSR over the R replay rows, nearest first) of
         every row; `fit` finds them within `radius_m`."""
         self._points = np.asarray(points, np.float64)
-        self._near = (np.asarray(near[0], np.int64), np.asarray(near[1], np.int64))
+        self._near = _csr(near)
 
     def decide(self, view: MasterView, tick: Tick) -> list[Action]:
         """SetPlan for arrivals (and IONN's drops), then Migrate to each user's targets, then refreshes."""
@@ -311,21 +316,22 @@ class TargetPolicy(Policy):
                 layers, _, wanted = plan
                 if not layers:
                     continue
+                # (plain_migrate: ints from the tick's lists, src != dst, the planner's layer tuples)
                 if relay:
-                    out.append(Migrate(client, src, dst, layers, relay=True))
+                    out.append(plain_migrate(client, src, dst, layers, True))
                     continue
                 if have is False:
                     have = holds(client, src)
                     if have is not None:
                         have = _bits(have)
                 if have is None:
-                    out.append(Migrate(client, src, dst, ()))
+                    out.append(plain_migrate(client, src, dst, ()))
                     continue
                 lack = holds(client, dst)
                 # does src hold a layer of the plan that dst lacks? (on the masks' bits: a few integer
                 # operations instead of four numpy calls per target)
                 useful = have & wanted if lack is None else have & ~_bits(lack) & wanted
-                out.append(Migrate(client, src, dst, layers if useful else ()))
+                out.append(plain_migrate(client, src, dst, layers if useful else ()))
             if self.keep_m > 0:
                 self._keep(view, tick, i, targets, out)
 

@@ -43,6 +43,11 @@ def test_arrays_and_user_by_user_decide_alike(prep, kind, monkeypatch):
         monkeypatch.setattr(TargetPolicy, "batch_users", batch)
         _pol, calls = record(prep, kind, CASES[kind])
         runs.append([sort_actions(acts) for _first, _tick, acts in calls])
+        if batch > 1:  # user by user: Migrates made unchecked (plain_migrate), so check them here
+            each = [a for _first, _tick, acts in calls for a in acts if type(a) is Migrate]
+            assert each and all(type(a.client) is int and type(a.src) is int and type(a.dst) is int
+                                and type(a.layers) is tuple and type(a.relay) is bool for a in each)
+            assert each == [Migrate(a.client, a.src, a.dst, a.layers, a.relay) for a in each]
     assert runs[0] == runs[1]
     migs = [a for acts in runs[0] for a in acts if isinstance(a, Migrate)]
     assert any(a.layers for a in migs)  # layers went ahead
