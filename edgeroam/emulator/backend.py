@@ -124,8 +124,8 @@ class Moves:
 @dataclass
 class Events:
     """Events that became final: `arrivals` as ``(row, client, prev, server, t, load, handover, held)`` with
-    `held` the bool mask of the layers the server held on arrival, and query runs as ``(row, client, server,
-    start, latency_s, queries)`` (`edgeroam.emulator.metrics.query_table`)."""
+    `held` the bool mask of the layers the server held on arrival (or the mask's bytes), and query runs as
+    ``(row, client, server, start, latency_s, queries)`` (`edgeroam.emulator.metrics.query_table`)."""
 
     arrivals: list[tuple] = field(default_factory=list)
     queries: list[tuple] = field(default_factory=list)

@@ -110,7 +110,9 @@ def arrival_table(
         if everywhere:
             kind, held_b = np.full(len(load), "hit", dtype=object), plan_b
         else:
-            have = np.stack(targets)[which] & np.stack(held).astype(bool)
+            # the masks (bool arrays, or their bytes as the sim keeps them) as the rows of one matrix
+            joined = b"".join(h if type(h) is bytes else np.asarray(h).astype(bool).tobytes() for h in held)
+            have = np.stack(targets)[which] & np.frombuffer(joined, bool).reshape(len(held), -1)
             n_have, n_need = have.sum(axis=1), np.array([tg.sum() for tg in targets])[which]
             kind = np.where(n_have == n_need, "hit", np.where(n_have == 0, "miss", "partial")).astype(object)
             held_b = np.zeros(len(load), dtype=np.int64)
@@ -122,8 +124,17 @@ def arrival_table(
     q = queries.groupby("row")["queries"].sum() if len(queries) else pd.Series(dtype=np.int64)
     df["queries"] = df["row"].map(q).fillna(0).astype(np.int64)
     user_names = np.concatenate([tk.user for tk in prep.ticks])
-    df.insert(1, "user", pd.Categorical(user_names[df["row"].to_numpy()].astype(str)))
+    df.insert(1, "user", _user_categories(user_names[df["row"].to_numpy()]))
     return df
+
+
+def _user_categories(names: np.ndarray) -> pd.Categorical:
+    """User names as a categorical of their text, made from the ticks' own name objects (no fixed-width text
+    copy of every row); names that are not str (ints) by their text."""
+    user = pd.Categorical(names)
+    if user.categories.inferred_type != "string":
+        user = pd.Categorical(np.asarray(names).astype(str))
+    return user
 
 
 def prediction_table(prep: Prepared) -> pd.DataFrame:
@@ -141,9 +152,7 @@ def prediction_table(prep: Prepared) -> pd.DataFrame:
     some = counts > 0
     hit[some] = np.logical_or.reduceat(match, off[:-1][some])
     del match
-    user = pd.Categorical(np.concatenate([tk.user for tk in ticks]))  # the ticks' own name objects: no copies
-    if user.categories.inferred_type != "string":  # names that are not str (ints): by their text, as ever
-        user = pd.Categorical(np.asarray(user).astype(str))
+    user = _user_categories(np.concatenate([tk.user for tk in ticks]))
     tick = np.concatenate([np.full(len(tk), tk.index, np.int64) for tk in ticks])
     x = np.concatenate([tk.x for tk in ticks])
     y = np.concatenate([tk.y for tk in ticks])

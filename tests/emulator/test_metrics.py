@@ -299,3 +299,16 @@ def test_the_net_backhaul_summary_counts_only_the_measured_rows(scripted):
     s = summarize(prep, "perdnn", tables, interval_s=30.0, crowded=[], fraction_bytes=math.inf)
     assert s["backhaul"]["peak_up_mbps"] == 1.0 and s["backhaul"]["peak_down_mbps"] == 0.0
     assert s["hit_ratio"] == 0.5
+
+
+def test_arrival_table_takes_held_masks_as_arrays_or_as_their_bytes():
+    from tests.emulator.test_master import scripted
+
+    prep, res = scripted()
+    pl = prep.planner
+    n = pl.n_layers
+    rows = [(0, 0, -1, 3, 0.0, 1, False, np.ones(n, bool)), (1, 0, 3, 4, 30.0, 1, True, np.zeros(n, np.int8))]
+    as_bytes = [(*r[:7], np.asarray(r[7]).astype(bool).tobytes()) for r in rows]
+    q = res.tables["queries"].iloc[:0]
+    a, b = (arrival_table(x, q, prep, pl, everywhere=False) for x in (rows, as_bytes))
+    assert a.equals(b) and a["kind"].tolist() == ["hit", "miss"]

@@ -106,7 +106,8 @@ class Sim:
             be.settle(a.client, a.server)
             held = be.holds(a.client, a.server)
             held = np.zeros(n_layers, bool) if held is None else held.copy()
-            out.arrivals.append((a.row, a.client, a.prev, a.server, until, k, a.handover, held))
+            # the event keeps the mask as its bytes (kept to the end of the pass: half an array's memory)
+            out.arrivals.append((a.row, a.client, a.prev, a.server, until, k, a.handover, held.tobytes()))
             be.watch(a.client, a.server)
             self._windows.append(_Window(a.row, a.client, a.server, until, until + interval, k, held))
         return out
