@@ -19,6 +19,8 @@ import functools
 import hashlib
 import json
 import logging
+import os
+import zipfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -86,11 +88,13 @@ def cached_fit(predictor: Predictor, windows: Any, targets: Any, *, cache_dir: P
 
         try:
             return load_predictor(path)
-        except EdgeroamError as exc:
-            log.warning("refitting: %s", exc)
+        except (EdgeroamError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.warning("refitting: %s: %s", path, exc)
     fitted = predictor.fit(w, y)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # its own name: runs in parallel write alike
     try:
-        fitted.save(path)
+        fitted.save(tmp)
+        tmp.replace(path)
     except OSError as exc:
         log.debug("predictor cache not written (%s): %s", path, exc)
     return fitted

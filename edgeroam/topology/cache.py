@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from collections import deque
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
@@ -134,7 +135,7 @@ def cached_backhaul(
     G = build_backhaul(grid, servers, params)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{id(G)}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # its own name: runs in parallel write alike
         tmp.write_text(json.dumps(graph_record(G)))
         tmp.replace(path)
     except (OSError, TypeError, ValueError) as exc:  # unwritable, or an attribute JSON cannot hold

@@ -84,3 +84,12 @@ def test_no_cache_dir_or_an_uncached_kind_fits_every_time(tmp_path, fits):
     assert len(fits) == 2
     pc.cached_fit(StayPredictor(), w, y, cache_dir=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_truncated_entry_is_refitted(tmp_path, fits):
+    w, y = _data()
+    pc.cached_fit(SVRPredictor(), w, y, cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("predictor-*.npz")
+    entry.write_bytes(entry.read_bytes()[:200])  # a zip cut short (a crash mid-copy)
+    assert pc.cached_fit(SVRPredictor(), w, y, cache_dir=tmp_path).predict(w[:2]).shape == (2, 2)
+    assert len(fits) == 2 and not list(tmp_path.glob("*.tmp"))
