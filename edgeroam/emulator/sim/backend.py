@@ -254,7 +254,9 @@ class SimBackend:
             backhaul_links(backhaul)  # its TopologyError names the first such edge
         self.net = FluidNetwork(self.engine, {})
         self._held: dict[Key, np.ndarray] = {}
-        self._by_client: dict[int, set[int]] = {}
+        # client -> the servers holding its layers: a list (a client's few servers; a set is three times the
+        # memory for 10,000 clients), each server once (`_add` and `_drop` keep it so)
+        self._by_client: dict[int, list[int]] = {}
         self._mem_sum = 0
         self._mem_ticks = 0
         self._mem_peak = 0
@@ -350,7 +352,7 @@ class SimBackend:
         self._held[key] = mask
         client, server = key >> 32, key & _LOW
         self._log_hold(key, int(self.weight_bytes[mask].sum()) if nbytes is None else nbytes, 1)
-        self._by_client.setdefault(client, set()).add(server)
+        self._by_client.setdefault(client, []).append(server)
         n = self._per_server[server] = self._per_server.get(server, 0) + 1
         if self.server_plans is not None:
             self._touch(key)
@@ -386,7 +388,7 @@ class SimBackend:
             return
         client, server = key >> 32, key & _LOW
         self._log_hold(key, -int(self.weight_bytes[mask].sum()), -1)
-        self._by_client[client].discard(server)
+        self._by_client[client].remove(server)
         self._per_server[server] -= 1
         self._expire.pop(key, None)
         rec = self._recent.get(server)
