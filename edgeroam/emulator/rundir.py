@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from edgeroam._digest import source_digest
 from edgeroam.errors import RunError
 
 log = logging.getLogger(__name__)
@@ -149,18 +150,10 @@ def summary_digest(path: str | os.PathLike[str]) -> str:
 
 
 def code_digest() -> str:
-    """A 12-hex SHA-256 prefix of edgeroam's own source (every ``.py`` file of the package, by relative path
-    and content). One version number spans many commits, some of which move results: this tells a run made
-    by other code from a current one (a sweep reruns it instead of reusing it)."""
-    import edgeroam
-
-    root = Path(edgeroam.__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        data = path.read_bytes()
-        h.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
-        h.update(data)
-    return h.hexdigest()[:12]
+    """A 12-hex prefix of `source_digest` over the whole package. One version number spans many commits, some
+    of which move results: this tells a run made by other code from a current one (a sweep reruns it instead
+    of reusing it)."""
+    return source_digest()[:12]
 
 
 def versions() -> dict[str, str]:

@@ -15,18 +15,17 @@ rewritten; an unwritable cache folder only costs the next run its fit.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import os
 import zipfile
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgeroam._digest import package_versions, source_digest
 from edgeroam.errors import EdgeroamError
 from edgeroam.predictors.base import Predictor
 
@@ -40,26 +39,14 @@ FIT_FORMAT = 1  # bump when what a key covers changes
 _PACKAGES = ("numpy", "scipy", "scikit-learn")
 
 
-@functools.cache
 def _code_digest() -> str:
     """SHA-256 of the code that fits and predicts: ``edgeroam/predictors/*.py`` and ``edgeroam/_rng.py``."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in [*sorted(here.glob("*.py")), here.parent / "_rng.py"]:
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
+    return source_digest("predictors", "_rng.py")
 
 
-@functools.cache
 def _versions() -> dict[str, str | None]:
     """Installed versions of the packages a fit runs on (None: not installed)."""
-    out: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    return package_versions(*_PACKAGES)
 
 
 def fit_key(predictor: Predictor, windows: np.ndarray, targets: np.ndarray) -> str:

@@ -15,14 +15,12 @@ unwritable cache folder only costs the next run its build.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 import os
 from collections import deque
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from edgeroam._digest import package_versions, source_digest
 from edgeroam.topology.backhaul import BackhaulParams, build_backhaul
 from edgeroam.topology.hexgrid import HexGrid
 
@@ -41,25 +40,14 @@ BACKHAUL_FORMAT = 1  # bump when the stored layout or what a key covers changes
 _PACKAGES = ("networkx", "scipy", "numpy")
 
 
-@functools.cache
 def _code_digest() -> str:
     """SHA-256 of the code that builds a backhaul: ``edgeroam/topology/*.py``."""
-    h = hashlib.sha256()
-    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
-    return h.hexdigest()
+    return source_digest("topology")
 
 
-@functools.cache
 def _versions() -> dict[str, str | None]:
     """Installed versions of the packages a build runs on (None: not installed)."""
-    out: dict[str, str | None] = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+    return package_versions(*_PACKAGES)
 
 
 def backhaul_key(grid: HexGrid, servers: pd.DataFrame, params: BackhaulParams) -> str:

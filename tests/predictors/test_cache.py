@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeroam._digest import source_digest
 from edgeroam.predictors import ModeAwareSVRPredictor, StayPredictor, SVRPredictor
 from edgeroam.predictors import cache as pc
 
@@ -61,7 +62,7 @@ def test_what_shapes_the_fit_gives_a_new_entry(tmp_path, fits, monkeypatch):
 
 
 def test_the_code_digest_covers_the_predictor_sources():
-    pc._code_digest.cache_clear()
+    source_digest.cache_clear()
     assert pc._code_digest() == pc._code_digest() and len(pc._code_digest()) == 64
     assert pc._versions()["numpy"] == np.__version__
 

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from edgeroam._digest import source_digest
 from edgeroam.topology import cache as tc
 from edgeroam.topology.backhaul import BackhaulParams, route
 from edgeroam.topology.hexgrid import HexGrid, cell_id
@@ -108,7 +109,7 @@ def test_unreadable_entry_is_rebuilt_and_no_cache_dir_builds(tmp_path, builds):
     assert _identical(a, tc.cached_backhaul(g, s, p, cache_dir=tmp_path)) and len(builds) == 2
     tc.cached_backhaul(g, s, p, cache_dir=None)
     assert len(builds) == 3
-    tc._code_digest.cache_clear()
+    source_digest.cache_clear()
     assert len(tc._code_digest()) == 64 and tc._versions()["numpy"] == np.__version__
 
 
