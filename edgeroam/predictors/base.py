@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 import numbers
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -304,8 +305,11 @@ def read_predictor_file(path: str | Path) -> tuple[dict[str, Any], dict[str, np.
         with np.load(path, allow_pickle=False) as data:
             if "__meta__" not in data.files:
                 raise EdgeroamError(f"{path}: not an edgeroam predictor file (no __meta__)")
-            meta = _read_meta(data["__meta__"].tobytes(), path)
+            raw = data["__meta__"]  # a member that is no .npy comes back as bytes
+            if not isinstance(raw, np.ndarray):
+                raise EdgeroamError(f"{path}: not an edgeroam predictor file (__meta__ is not an array)")
+            meta = _read_meta(raw.tobytes(), path)
             arrays = {k[2:]: data[k] for k in data.files if k.startswith("a_")}
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # a zip cut short: BadZipFile
         raise EdgeroamError(f"{path}: unreadable predictor file ({exc})") from None
     return meta, arrays
