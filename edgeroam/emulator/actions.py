@@ -246,10 +246,10 @@ class Migrates:
         return len(self.client)
 
     def __iter__(self) -> Iterator[Migrate]:
-        layers, relay = self.layers, self.relay
+        layers, relay = self.layers, self.relay  # checked by the batch: its rows are plain and valid
         for c, s, d, p in zip(self.client.tolist(), self.src.tolist(), self.dst.tolist(), self.plan.tolist(),
                               strict=True):
-            yield Migrate(c, s, d, layers[p], relay=relay) if p >= 0 else Migrate(c, s, d, ())
+            yield plain_migrate(c, s, d, layers[p], relay) if p >= 0 else plain_migrate(c, s, d, ())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Migrates):

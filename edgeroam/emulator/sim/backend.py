@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from edgeroam.datasets._report import trim_heap
-from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetPlan, sort_actions
+from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetPlan, plain_migrate, sort_actions
 from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event
 from edgeroam.emulator.sim.fluid import FluidNetwork, backhaul_links
@@ -462,7 +462,7 @@ class SimBackend:
                 if not refresh.all():
                     send = ~refresh
                     layers, relay = a.layers, a.relay
-                    rest.extend(Migrate(c, s, d, layers[p], relay=relay) for c, s, d, p in zip(
+                    rest.extend(plain_migrate(c, s, d, layers[p], relay) for c, s, d, p in zip(
                         a.client[send].tolist(), a.src[send].tolist(), a.dst[send].tolist(),
                         a.plan[send].tolist(), strict=True))
             elif type(a) is Migrate and not a.layers:  # noqa: E721 - exactly a Migrate
