@@ -33,7 +33,11 @@ def test_note_adds_one_column_before_the_times():
 
 def test_default_console_is_stderr_without_source_paths():
     bar = progress_bar()
-    assert bar.console.stderr and not bar.console._log_render.show_path
+    assert bar.console.stderr
+    bar.console.file = io.StringIO()
+    bar.console.log("step done")
+    out = bar.console.file.getvalue()
+    assert "step done" in out and "test_progress.py" not in out
 
 
 def test_the_bar_renders_description_count_and_note():
