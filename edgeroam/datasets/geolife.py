@@ -21,6 +21,7 @@ Projection, regions and resampling are left to the other modules of ``edgeroam.d
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import struct
@@ -347,7 +348,7 @@ class _CsvSpec:
     def parse(self, buffer: bytes | memoryview, threads: bool) -> pa.Table:
         return pacsv.read_csv(
             pa.py_buffer(buffer),
-            memory_pool=pa.system_memory_pool(),  # malloc's, so that `trim_heap` returns it too
+            memory_pool=_parse_pool(),
             read_options=pacsv.ReadOptions(
                 column_names=list(self.names), use_threads=threads, block_size=1 << 24
             ),
@@ -599,10 +600,13 @@ def _assemble(
     traj = np.empty(n, dtype=np.int32)
     local = threading.local()
     by_user = _labels_by_user(label_table) if label_table is not None else None
+    released: set[int] = set()
+    _release_parse_memory(released)  # every batch is parsed: the pools' pages of this thread go back
 
     def fill(i: int) -> None:
         """Batch `i`'s rows into their place, its modes joined there; its own columns let go as they are
         copied."""
+        _release_parse_memory(released)  # a worker's first batch here: its parses are over
         part, a, b = parts[i], row_at[i], row_at[i + 1]
         rows, fa, fb = part.rows, file_at[i], file_at[i + 1]
         if by_user is not None:
@@ -734,8 +738,32 @@ def _read_batch(
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
-    """A float64 column of a batch's table, without a copy when it is one chunk (read-only: only read)."""
-    return fixed_values(table.column(name), np.float64)
+    """A float64 column of a batch's table, copied out of the parse's memory pool (`_parse_pool`)."""
+    return np.array(fixed_values(table.column(name), np.float64))
+
+
+@functools.cache
+def _parse_pool() -> pa.MemoryPool:
+    """The memory pool of the CSV parses: mimalloc's when pyarrow has it, else malloc's.
+
+    The parser shrinks its buffer of parsed text when a parse ends: with malloc (64-byte aligned blocks) that
+    is a new block and a copy into fresh pages, every batch; mimalloc shrinks in place and reuses a thread's
+    freed pages for its next batch (Geolife: 24 thousand page faults and 0.2-0.3 s of CPU fewer). Nothing
+    parsed outlives its batch (the columns kept are copied out), and each worker hands the pool's free
+    pages back once its batches are parsed (`_release_parse_memory`)."""
+    try:
+        return pa.mimalloc_memory_pool()
+    except (NotImplementedError, AttributeError):  # pragma: no cover - pyarrow built without mimalloc
+        return pa.system_memory_pool()
+
+
+def _release_parse_memory(done: set[int]) -> None:
+    """Once per thread (`done` holds the threads that did): the parse pool's free pages of this thread go
+    back to the system (mimalloc keeps them per thread, and only the thread itself can collect them)."""
+    me = threading.get_ident()
+    if me not in done:
+        done.add(me)
+        _parse_pool().release_unused()
 
 
 def _merge_report(report: dict[str, Any], sub: dict[str, Any]) -> None:
