@@ -38,7 +38,8 @@ import re
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import compress, repeat
+from operator import lt, ne
 from sys import intern
 from typing import TYPE_CHECKING, Any
 
@@ -301,7 +302,7 @@ class SimBackend:
         expire = self._expire
         if self.server_plans is None and self.ttl > 0:  # `_refresh` of each key (no LRU order to keep)
             exp = k + self.ttl
-            new = [key for key in keys if expire.get(key) != exp]
+            new = list(compress(keys, map(ne, map(expire.get, keys), repeat(exp))))  # C-level loops
             if new:
                 expire.update(dict.fromkeys(new, exp))
                 self._expiring.setdefault(exp, array("q")).extend(new)
@@ -313,10 +314,9 @@ class SimBackend:
             # replay: in plain Python), their expiry looked up in one C-level map (most were refreshed since)
             got = self._expiring.pop(exp)
             bucket = sorted(set(got)) if len(got) <= 64 else np.unique(np.frombuffer(got, np.int64)).tolist()
-            for key, e in zip(bucket, map(expire.get, bucket, repeat(k)), strict=True):
-                if e < k:
-                    del expire[key]
-                    self._drop(key)
+            for key in list(compress(bucket, map(lt, map(expire.get, bucket, repeat(k)), repeat(k)))):
+                del expire[key]
+                self._drop(key)
         self._mem_sum += len(self._held)
         self._mem_ticks += 1
         self._mem_peak = max(self._mem_peak, len(self._held))
@@ -474,7 +474,8 @@ class SimBackend:
             return rest
         exp = self._k + self.ttl
         held, expire = self._held, self._expire
-        new = [k for k in held.keys() & keys if expire.get(k) != exp]  # (the order of `new` matters not)
+        both = list(held.keys() & keys)  # (the order of `new` matters not)
+        new = list(compress(both, map(ne, map(expire.get, both), repeat(exp))))
         if new:
             expire.update(dict.fromkeys(new, exp))
             self._expiring.setdefault(exp, array("q")).extend(new)
