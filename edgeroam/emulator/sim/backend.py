@@ -756,13 +756,14 @@ class SimBackend:
     def release(self, *, records: bool = True) -> None:
         """Let go of the per-client state and the logs once their tables are built (the end of a pass): a
         10,000-user pass holds a few hundred MB of them while the master still builds its summary. With
-        ``records=False`` the transfer records stay (`transfers` and `backhaul` read only them)."""
+        ``records=False`` the transfer records and the holdings log stay (`transfers`, `backhaul` and
+        `holdings` read only them)."""
         for part in (self._held, self._by_client, self._pending, self._expire, self._expiring, self._uploads,
                      self._inflight, self._watch, self._orders, self._recent, self._per_server):
             part.clear()
         self._attached = set()
-        self._hold_t, self._hold_v, self._hold_c = array("d"), array("q"), array("b")
         if records:
+            self._hold_t, self._hold_v, self._hold_c = array("d"), array("q"), array("b")
             self._records = _Records()
         trim_heap()  # the heap pages all this freed go back to the system before the pass's tables are made
 

@@ -140,10 +140,12 @@ class Sim:
         be.advance(end)
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
+        be.release(records=False)  # the pass's state goes before the tables are built, the logs after
         holdings = None if self.setup.everywhere else be.holdings()
-        be.release(records=False)  # the pass's state goes before the tables are built, the records after
-        # times relative to the first tick, like the queries
-        closing = Closing(out, be.transfers(), be.backhaul(), memory, holdings=holdings)
+        # times relative to the first tick, like the queries; the backhaul table first (its temporaries are
+        # the largest: they meet fewer tables that way)
+        backhaul = be.backhaul()
+        closing = Closing(out, be.transfers(), backhaul, memory, holdings=holdings)
         be.release()
         return closing
 
