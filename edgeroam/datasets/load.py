@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from edgeroam.errors import DatasetError
 
 if TYPE_CHECKING:  # the heavy modules are imported where used: a warm `datasets info` needs none of them
+    import numpy as np
     import pandas as pd
 
     from edgeroam.datasets.regions import Region
@@ -469,15 +470,17 @@ def describe_dataset(
 
     say("region", 1, 4)
     reg = resolve_region(kind, region, traces)
-    inside = None
+    inside = spare = None
     if not traces_needed:  # only the statistics: the region's rows found, the columns they do not read let go
         from edgeroam.datasets.regions import region_mask
 
         inside = region_mask(traces, reg) if reg is not None else None
-        traces = _statistics_columns(traces)
+        traces, spare = _statistics_columns(traces)
         trim_heap()  # what was let go leaves the resident memory before the statistics' arrays come
     say("statistics", 2, 4)
-    info = dataset_info(traces, reg, kind=kind, inside=inside)
+    # the steps' times and distances in the memory of the lat/lon let go of: no fresh pages to fault in
+    info = dataset_info(traces, reg, kind=kind, inside=inside, spare=spare)
+    del spare
     info["dataset"] = kind
     info["read"] = read_counts(traces)
     say("resampling in the region", 3, 4)
@@ -497,22 +500,44 @@ def describe_dataset(
     return info, traces if traces_needed else None, reg
 
 
-def _statistics_columns(traces: pd.DataFrame) -> pd.DataFrame:
+def _statistics_columns(traces: pd.DataFrame) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
     """`traces` with only what `dataset_info` and `resample` read for the statistics: without ``mode``, and
     with lat/lon one shared, zero-stride NaN column when x, y are filled everywhere (the statistics measure
-    in x, y and read lat/lon only where x or y is missing): the cold ``datasets info`` frees ~80 MB."""
+    in x, y and read lat/lon only where x or y is missing): the cold ``datasets info`` frees ~80 MB. Also
+    the memory of the lat/lon let go of, as two writable float64 arrays, when `traces` owned them (read
+    from the source, not mapped from a cache file); else None."""
     import numpy as np
     import pandas as pd
 
     x, y = traces["x"].to_numpy(dtype=float), traces["y"].to_numpy(dtype=float)
     drop = {"mode"}
+    spare = None
     if bool(np.isfinite(x).all() and np.isfinite(y).all()):
         drop |= {"lat", "lon"}
+        lat, lon = (_owned_floats(traces[c].to_numpy()) for c in ("lat", "lon"))
+        if lat is not None and lon is not None:
+            spare = (lat, lon)
     nan = np.broadcast_to(np.float64(np.nan), (len(traces),))
     lean = pd.DataFrame({c: nan if c in ("lat", "lon") and c in drop else traces[c] for c in traces
                          if c not in drop or c in ("lat", "lon")}, copy=False)
     lean.attrs = dict(traces.attrs)
-    return lean
+    if spare is not None:  # memory of its own: not one array shared by both (missing columns share one)
+        kept = [lean["user"].cat.codes.to_numpy(),
+                *(lean[c].to_numpy() for c in lean if c not in ("lat", "lon", "user"))]
+        if any(np.may_share_memory(spare[i], other) for i in (0, 1) for other in [spare[1 - i], *kept]):
+            spare = None
+    return lean, spare
+
+
+def _owned_floats(col: np.ndarray) -> np.ndarray | None:
+    """The whole writable float64 array that owns `col`'s memory (pandas hands out read-only views of it),
+    or None when its memory is not such an array's (e.g. a buffer mapped from a file)."""
+    import numpy as np
+
+    base = col.base
+    ok = (isinstance(base, np.ndarray) and base.flags.owndata and base.flags.writeable
+          and base.flags.c_contiguous and base.dtype == np.float64 and base.size == col.size)
+    return base.reshape(-1) if ok else None
 
 
 def _info_path(

@@ -58,10 +58,10 @@ def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return same, dt, _step_distances(traces, same, len(dt))
 
 
-def _step_times(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _step_times(traces: pd.DataFrame, spare: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``same`` (see `_steps`) and the kept steps' dt, chunk by chunk on two threads (numpy lets go of the
     GIL): each chunk's flags and their count first, then its dt written into its own slice of the final
-    array (the same values as one pass gives)."""
+    array (the same values as one pass gives); that array is the front of `spare` when it is long enough."""
     n = len(traces)
     if n < 2:
         return np.zeros(max(n - 1, 0), bool), np.zeros(0)
@@ -88,21 +88,28 @@ def _step_times(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if len(starts) == 1:
         flags(0)
         ends = kept
-        dt = np.empty(kept[0])
+        dt = _buffer(kept[0], spare)
         times(0)
         return same, dt
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(flags, range(len(starts))))
         ends = np.cumsum(kept).tolist()
-        dt = np.empty(ends[-1])
+        dt = _buffer(ends[-1], spare)
         list(pool.map(times, range(len(starts))))
     return same, dt
 
 
-def _step_distances(traces: pd.DataFrame, same: np.ndarray, kept: int) -> np.ndarray:
+def _buffer(n: int, spare: np.ndarray | None) -> np.ndarray:
+    """`n` float64 values: the front of `spare` when it holds that many, else a new array."""
+    return spare[:n] if spare is not None and len(spare) >= n else np.empty(n)
+
+
+def _step_distances(
+    traces: pd.DataFrame, same: np.ndarray, kept: int, spare: np.ndarray | None = None
+) -> np.ndarray:
     """The kept steps' distances: Euclidean in x, y chunk by chunk, great-circle from lat/lon where x or y
-    is missing."""
-    dist = np.empty(kept)
+    is missing; written into the front of `spare` when it is long enough."""
+    dist = _buffer(kept, spare)
     if kept == 0:
         return dist
     x, y = (traces[c].to_numpy(dtype=float) for c in ("x", "y"))
@@ -284,6 +291,7 @@ def dataset_info(
     kind: str | None = None,
     max_gap_s: float = SPEED_MAX_GAP_S,
     inside: np.ndarray | None = None,
+    spare: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
     """Summarise `traces` (and the part inside `region`) as a JSON-ready dict.
 
@@ -299,6 +307,9 @@ def dataset_info(
         Longest pause between consecutive samples that still counts as a step for the mean speed.
     inside : bool array, optional
         The rows inside `region` when the caller knows them (`region_mask`; e.g. it let go of lat/lon).
+    spare : two float64 arrays, optional
+        Memory the caller no longer needs (e.g. the lat/lon it let go of): the steps' times and distances
+        are written there when they fit, not into new arrays (overwritten).
 
     Returns
     -------
@@ -311,35 +322,31 @@ def dataset_info(
     """
     codes = traces["user"].cat.codes.to_numpy()
     ncat = len(traces["user"].cat.categories)
-    # the counts first, the median of dt next, the region's steps before the distances of every step:
-    # their temporaries never meet the steps' arrays
+    # the counts first, the median of dt next, then every step's distance once (the region's steps take
+    # theirs from it: each is the one value its pair of rows gives)
     users, trajectories = _count_users(codes, ncat), _count_trajectories(codes, traces["traj"].to_numpy())
-    same, dt = _step_times(traces)
+    same, dt = _step_times(traces, None if spare is None else spare[0])
     median = _median(dt) if len(dt) else None
     use = dt > 0
     use &= dt <= max_gap_s
     step_users = codes[:-1][same]
     t = traces["t"].to_numpy(dtype=float)
+    dist = _step_distances(traces, same, len(dt), None if spare is None else spare[1])
     in_region: dict[str, Any] = {}
     if region is not None:
         reg = get_region(region)
         mask = region_mask(traces, reg) if inside is None else np.asarray(inside, dtype=bool)
-        in_steps, dist_in = use, np.zeros(0)
+        in_steps = use
         if len(same):
             in_steps = (mask[:-1] & mask[1:])[same]
             in_steps &= use
-            pairs = np.zeros_like(same)  # the row pairs of those steps: their distances measured alone
-            pairs[same] = in_steps
-            dist_in = _step_distances(traces, pairs, int(np.count_nonzero(in_steps)))
-            del pairs
         in_region = {
             "region": reg.to_dict(),
             "points_in_region": int(mask.sum()),
             "users_in_region": _count_users(codes[mask], ncat),
-            "speed_in_region": _speed(dt[in_steps], dist_in, step_users[in_steps]),
+            "speed_in_region": _speed(dt[in_steps], dist[in_steps], step_users[in_steps]),
         }
-        del in_steps, dist_in
-    dist = _step_distances(traces, same, len(dt))
+        del in_steps
     del same
     kept = _compact(use, dt, dist, step_users)
     del use

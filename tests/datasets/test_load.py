@@ -175,3 +175,21 @@ def test_describe_without_the_table_gives_the_same_info(shared_traces, kind):
     ref, traces, _ = describe_dataset(kind, root, cache=False, **opts)
     lean, none, _ = describe_dataset(kind, root, cache=False, traces_needed=False, **opts)
     assert lean == ref and traces is not None and none is None
+
+
+def test_statistics_columns_hand_over_lat_lon_memory_of_their_own_only():
+    import numpy as np
+    import pandas as pd
+
+    from edgeroam.datasets.load import _statistics_columns
+    from edgeroam.datasets.traces import make_traces
+
+    df = pd.DataFrame({"user": ["a"] * 4, "traj": np.zeros(4, np.int32), "t": np.arange(4.0),
+                       "x": np.ones(4), "y": np.ones(4), "lat": np.full(4, 39.0), "lon": np.full(4, 116.0)},
+                      copy=False)  # each column its own array, as a reader builds them
+    lean, spare = _statistics_columns(make_traces(df, metric_frame="local"))
+    assert spare is not None and all(s.flags.writeable and len(s) == 4 for s in spare)
+    assert lean["lat"].isna().all() and not np.may_share_memory(spare[0], spare[1])
+    # lat/lon missing: make_traces fills both from one NaN array, which is no one's to overwrite
+    _, shared = _statistics_columns(make_traces(df.drop(columns=["lat", "lon"]), metric_frame="local"))
+    assert shared is None

@@ -128,6 +128,18 @@ def test_given_region_rows_and_nan_lat_lon_give_the_same_info(tiny):
     assert dataset_info(lean, reg, inside=region_mask(tiny, reg)) == ref
 
 
+def test_steps_written_into_spare_memory_give_the_same_info(tiny):
+    from edgeroam.datasets.regions import get_region
+
+    reg = get_region("metric:0,0,60,10")
+    ref = dataset_info(tiny, reg)
+    n = len(tiny)
+    spare = (np.full(n, 7.0), np.full(n, -3.0))  # what was there does not matter
+    assert dataset_info(tiny, reg, spare=spare) == ref
+    assert not np.array_equal(spare[0], np.full(n, 7.0))  # used, not copied
+    assert dataset_info(tiny, reg, spare=(np.zeros(1), np.zeros(1))) == ref  # too short: new arrays
+
+
 def test_users_are_counted_alike_sorted_or_not():
     from edgeroam.datasets.stats import _count_users
 
