@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,17 @@ def render_info(info: dict, console: Console) -> None:
     console.print(f"note: {escape(info.get('note') or speed_note(info))}", soft_wrap=True, highlight=False)
 
 
+def _lean_numpy() -> None:
+    """Before numpy's first import (a user's own settings win): no BLAS thread pool (OpenBLAS's threads spin
+    on a core for a while after starting, and this command does no linear algebra) and no transparent huge
+    pages for numpy's arrays (each first touch zeroes 2 MB, and the read frees and refills its memory batch
+    by batch): a cold Geolife ``datasets info`` ~0.2 s of CPU less on 2 cores."""
+    if "numpy" in sys.modules:
+        return
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 @app.command("info")
 def info(
     kind: Kind = typer.Argument(
@@ -159,6 +172,7 @@ def info(
     lenient: bool = typer.Option(False, "--lenient", help="Skip malformed lines (and report how many)."),
 ) -> None:
     """Users, trajectories, points, points in the region, time span, sampling interval and mean speeds."""
+    _lean_numpy()
     from edgeroam._progress import progress_bar
     from edgeroam.datasets.load import describe_dataset
 

@@ -140,3 +140,22 @@ def test_a_warm_info_imports_only_the_datasets_commands(shared_traces, tmp_path)
     assert warm == "LOADED [] 0"
     info = [json.loads(r.stdout[: r.stdout.rindex("LOADED")]) for r in runs]
     assert info[0] == info[1] and info[0]["points"] > 0
+
+
+def test_info_process_sets_numpy_lean_before_its_first_import_only():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; {pre}from edgeroam.commands.datasets import _lean_numpy; _lean_numpy(); "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('NUMPY_MADVISE_HUGEPAGE'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "NUMPY_MADVISE_HUGEPAGE")}
+
+    def settings(pre: str, **extra: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], env={**env, **extra},
+                             capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    assert settings("") == ["1", "0"]
+    assert settings("import numpy; ") == ["None", "None"]  # numpy already set up: nothing pretends otherwise
+    assert settings("", OPENBLAS_NUM_THREADS="2") == ["2", "0"]  # the user's own setting wins
