@@ -177,9 +177,10 @@ def breakdown(zip_path: Path) -> list[dict]:
     xy = stage(f"{info} read_geolife, every batch placed and projected by a worker (xy=True)",
                read_geolife_zip, zip_path, xy=True)
     inside = region_mask(xy, reg)
-    xy = _statistics_columns(xy)  # what the statistics read: lat/lon and mode let go
-    stage(f"{info} statistics, all rows and in the region", dataset_info, xy, reg, kind="geolife",
-          inside=inside)
+    xy, spare = _statistics_columns(xy)  # what the statistics read: lat/lon and mode let go
+    stage(f"{info} statistics, all rows and in the region (steps in the lat/lon memory)", dataset_info, xy,
+          reg, kind="geolife", inside=inside, spare=spare)
+    del spare
     res = stage(f"{info} resample in the region at 20 s", resample, xy, 20, max_gap_s=60, region=reg,
                 inside=inside)
     stage(f"{info} statistics of the resampled table", dataset_info, res, None, max_gap_s=60)

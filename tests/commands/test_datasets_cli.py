@@ -142,20 +142,20 @@ def test_a_warm_info_imports_only_the_datasets_commands(shared_traces, tmp_path)
     assert info[0] == info[1] and info[0]["points"] > 0
 
 
-def test_info_process_sets_numpy_lean_before_its_first_import_only():
+def test_info_process_has_no_blas_threads_unless_numpy_came_first_or_the_user_says():
     import os
     import subprocess
     import sys
 
     code = ("import os, sys; {pre}from edgeroam.commands.datasets import _lean_numpy; _lean_numpy(); "
-            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('NUMPY_MADVISE_HUGEPAGE'))")
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "NUMPY_MADVISE_HUGEPAGE")}
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
 
-    def settings(pre: str, **extra: str) -> list[str]:
+    def setting(pre: str, **extra: str) -> str:
         out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], env={**env, **extra},
                              capture_output=True, text=True, check=True)
-        return out.stdout.split()
+        return out.stdout.strip()
 
-    assert settings("") == ["1", "0"]
-    assert settings("import numpy; ") == ["None", "None"]  # numpy already set up: nothing pretends otherwise
-    assert settings("", OPENBLAS_NUM_THREADS="2") == ["2", "0"]  # the user's own setting wins
+    assert setting("") == "1"
+    assert setting("import numpy; ") == "None"  # numpy already set up: nothing pretends otherwise
+    assert setting("", OPENBLAS_NUM_THREADS="2") == "2"  # the user's own setting wins
