@@ -339,6 +339,10 @@ class Engine:
         """The current simulated time in seconds."""
         return self._now
 
+    def clear(self) -> None:
+        """Drop every scheduled event unprocessed (a run that is over lets go of what it left queued)."""
+        self._queue.clear()
+
     def _push(self, delay: float, priority: int, event: Event) -> None:
         if event._scheduled:
             raise RunError(f"{event!r} is already scheduled (t={self._now!r} s)")
