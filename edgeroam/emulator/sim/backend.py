@@ -248,7 +248,8 @@ class SimBackend:
         self._full = np.ones(self.n_layers, dtype=bool)
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
-        self._paths: dict[int, tuple[tuple, float]] = {}  # by the (src, dst) pair as a `Key`
+        # by the (src, dst) pair as a `Key`: (links, delay), or a neighbour's delay alone (`_path`)
+        self._paths: dict[int, tuple[tuple, float] | float] = {}
         self._nodes: dict[int, str] = {}  # server id -> its node name (`_node`)
         self._adj = backhaul.adj
         if any("capacity_bps" not in d for _u, _v, d in backhaul.edges(data=True)):
@@ -579,16 +580,26 @@ class SimBackend:
             nbrs = self._adj.get(u) if u != v else None
             data = None if nbrs is None else nbrs.get(v)
             if data is not None:  # neighbours: the one-hop path, what `route` gives them without a search
-                links, delay = ((u, v),), float(data["delay_s"])
+                hit = ((u, v),), float(data["delay_s"])
+                self._paths[key] = hit[1]  # only its delay kept: the link is the pair (~10 MB less at 10k)
             else:
                 links, delay = route(self.graph, src, dst)
-                links = tuple((_interned(a), _interned(b)) for a, b in links)
-            hit = self._paths[key] = (links, delay)
+                hit = self._paths[key] = tuple((_interned(a), _interned(b)) for a, b in links), delay
             # a path's links join with their edge's capacity, both directions alike (`backhaul_links`), looked
             # up as they come into use rather than a map of every link of a large mesh
             adj = self.graph.adj
-            self.net.add_links({(u, v): float(adj[u][v]["capacity_bps"]) for u, v in links})
+            self.net.add_links({lnk: float(adj[lnk[0]][lnk[1]]["capacity_bps"]) for lnk in hit[0]})
+            return hit
+        if type(hit) is float:  # noqa: E721 - a neighbour's delay (`_links`)
+            return self._links(key), hit
         return hit
+
+    def _links(self, key: Key) -> tuple:
+        """The links of the routed pair `key` (src, dst); a neighbour's delay alone stands for its link."""
+        hit = self._paths[key]
+        if type(hit) is float:  # noqa: E721 - exactly a float: a neighbour
+            return ((self._node(key >> 32), self._node(key & _LOW)),)
+        return hit[0]
 
     def _sender(
         self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
@@ -805,7 +816,7 @@ class SimBackend:
         ids: dict[Any, int] = {}
         flat_u, flat_v, first, n_links = array("q"), array("q"), array("q"), array("q")
         for pair in pairs[order].tolist():
-            links, _ = self._paths[pair]
+            links = self._links(pair)
             first.append(len(flat_u))
             n_links.append(len(links))
             for u, v in links:
