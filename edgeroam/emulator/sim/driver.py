@@ -147,10 +147,10 @@ class Sim:
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
         be.release(records=False)  # the pass's state goes before the tables are built, the logs after
-        holdings = None if self.setup.everywhere else be.holdings()
         # times relative to the first tick, like the queries; the backhaul table first (its temporaries are
-        # the largest: they meet fewer tables that way)
+        # the largest: they meet fewer tables that way, not even the holdings frame)
         backhaul = be.backhaul()
+        holdings = None if self.setup.everywhere else be.holdings()
         closing = Closing(out, be.transfers(), backhaul, memory, holdings=holdings)
         be.release()
         self._masks = {}
