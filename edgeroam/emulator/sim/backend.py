@@ -764,17 +764,18 @@ class SimBackend:
                 bucket.append(key)
 
     # -- results --------------------------------------------------------------------------------------------
-    def release(self, *, records: bool = True) -> None:
+    def release(self, *, records: bool = True, log: bool = True) -> None:
         """Let go of the per-client state and the logs once their tables are built (the end of a pass): a
         10,000-user pass holds a few hundred MB of them while the master still builds its summary. With
-        ``records=False`` the transfer records and the holdings log stay (`transfers`, `backhaul` and
-        `holdings` read only them)."""
+        ``records=False`` the transfer records and the routes stay (`transfers` and `backhaul` read them),
+        with ``log=False`` the holdings log (`holdings` reads it)."""
         for part in (self._held, self._by_client, self._pending, self._expire, self._expiring, self._uploads,
                      self._inflight, self._watch, self._orders, self._recent, self._per_server):
             part.clear()
         self._attached = set()
-        if records:
+        if log:
             self._hold_t, self._hold_v, self._hold_c = array("d"), array("q"), array("b")
+        if records:
             self._records = _Records()
             # the routes (`backhaul` reads them) and what is left in the event queue and the fluid network
             # (the departures scheduled past the end, their flows): ~30 MB at 10,000 users

@@ -146,12 +146,15 @@ class Sim:
         be.advance(end)
         self._windows = self._close(self._windows, math.inf, out)
         memory = None if self.setup.everywhere else be.memory()
-        be.release(records=False)  # the pass's state goes before the tables are built, the logs after
+        be.release(records=False, log=False)  # the pass's state goes before the tables, the logs after
         # times relative to the first tick, like the queries; the backhaul table first (its temporaries are
-        # the largest: they meet fewer tables that way, not even the holdings frame)
+        # the largest: they meet fewer tables that way, not even the holdings frame), the records and routes
+        # gone before the holdings frame is made
         backhaul = be.backhaul()
+        transfers = be.transfers()
+        be.release(log=False)
         holdings = None if self.setup.everywhere else be.holdings()
-        closing = Closing(out, be.transfers(), backhaul, memory, holdings=holdings)
+        closing = Closing(out, transfers, backhaul, memory, holdings=holdings)
         be.release()
         self._masks = {}
         return closing
