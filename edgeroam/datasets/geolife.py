@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from edgeroam._memory import trim_heap
 from edgeroam.datasets._lines import (
     PARSE_ERRORS,
     STRAY_CR,
@@ -53,7 +54,7 @@ from edgeroam.datasets._lines import (
     stray_cr,
     warn,
 )
-from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report, trim_heap
+from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report
 from edgeroam.datasets.project import transformer, utm_crs_for
 from edgeroam.errors import DatasetError, TraceFormatError
 

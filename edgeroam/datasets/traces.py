@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report, trim_heap
+from edgeroam._memory import trim_heap
+from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report
 from edgeroam.errors import DatasetError
 
 __all__ = [

@@ -12,10 +12,8 @@ the metrics and their tables (metrics), writing the run directory (run.py).
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import math
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from edgeroam._memory import map_large_blocks, release_free_memory
 from edgeroam.emulator.backend import Arrival, Events, Moves, Setup, make_backend, run_options
 from edgeroam.emulator.metrics import (
     arrival_table,
@@ -40,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeroam.emulator.backend import Backend
     from edgeroam.emulator.prepare import Prepared
 
-__all__ = ["Master", "PassResult", "map_large_blocks", "release_free_memory", "run_pass"]
+__all__ = ["Master", "PassResult", "run_pass"]
 
 
 @dataclass(eq=False)
@@ -183,41 +182,6 @@ class Master:
                   for i in arrived.tolist()),
             tuple(codes[i] for i in gone.tolist()),
         )
-
-
-#: glibc's mallopt parameter of the size from which a block is its own mapping (``M_MMAP_THRESHOLD``)
-_M_MMAP_THRESHOLD = -3
-
-
-def map_large_blocks(threshold: int = 128 * 1024) -> bool:
-    """Have glibc's malloc give every block of `threshold` bytes or more its own mapping, returned to the
-    system when freed (True where it could be set: Linux with glibc).
-
-    By default glibc raises this threshold each time such a block is freed, up to 32 MB, so that later large
-    blocks (numpy arrays, a growing dict's table, the transfer records) come from the heap instead; a pass
-    frees and makes them all the time, among millions of small live objects, so the heap only grows: the
-    10,000-user pass peaked at 0.59 GB with the moving threshold and 0.52 GB with it fixed here. Fixing it
-    changes where memory comes from, never a result; it stays fixed for the rest of the process.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return bool(ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, int(threshold)))
-    except (OSError, AttributeError):  # no C library to load, or one without mallopt (musl)
-        return False
-
-
-def release_free_memory() -> None:
-    """Hand back to the system the memory freed so far that the allocators keep resident: glibc's heap pages
-    (`trim_heap`) and the free pages of pyarrow's pool (where pyarrow is loaded: a dataset read leaves ~20 MB
-    there). Before a pass, what loading, fitting and replaying freed goes back rather than sit under the
-    pass's peak; it changes where memory comes from, never a result."""
-    from edgeroam.datasets._report import trim_heap
-
-    pa = sys.modules.get("pyarrow")
-    if pa is not None:
-        pa.default_memory_pool().release_unused()
-    trim_heap()
 
 
 def run_pass(

@@ -150,8 +150,8 @@ def prepare(
     scenario: Scenario, world: World | None = None, *, progress: Callable[[str], None] | None = None
 ) -> Prepared:
     """Load the world, fit the predictor, replay the ticks and make every prediction of a scenario."""
+    from edgeroam._memory import map_large_blocks, release_free_memory
     from edgeroam.emulator.dnn import model_graph, profile
-    from edgeroam.emulator.master import map_large_blocks, release_free_memory
     from edgeroam.mobility.replay import Replay
     from edgeroam.world import load_world
 

@@ -132,17 +132,9 @@ def test_a_sim_pass_runs_without_the_cyclic_collector_and_restores_it():
     assert res.summary == plain.summary  # the collector changes when memory goes, never a result
 
 
-def test_large_blocks_get_their_own_mappings_on_linux_glibc(monkeypatch):
-    import platform
-    import sys
-
+def test_a_pass_gives_large_blocks_their_own_mappings(monkeypatch):
     from edgeroam.emulator import master
 
-    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
-        assert master.map_large_blocks() is True
-    with monkeypatch.context() as m:
-        m.setattr(master.sys, "platform", "darwin")
-        assert master.map_large_blocks() is False  # only glibc has the knob
     prep, plain = scripted()
     calls = []
     monkeypatch.setattr(master, "map_large_blocks", lambda: calls.append(True))

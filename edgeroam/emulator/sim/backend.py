@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam.datasets._report import trim_heap
+from edgeroam._memory import trim_heap
 from edgeroam.emulator.actions import Action, Drop, Migrate, Migrates, SetPlan, plain_migrate, sort_actions
 from edgeroam.emulator.sim.compute import PSServer
 from edgeroam.emulator.sim.engine import Engine, Event

@@ -1,0 +1,35 @@
+"""The allocator knobs: set where glibc has them, a no-op elsewhere, and never a change of result."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import numpy as np
+
+from edgeroam import _memory
+
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+
+
+def test_large_blocks_get_their_own_mappings_on_linux_glibc(monkeypatch):
+    assert _memory.map_large_blocks() is GLIBC
+    with monkeypatch.context() as m:
+        m.setattr(_memory.sys, "platform", "darwin")
+        assert _memory.map_large_blocks() is False  # only glibc has the knob
+
+
+def test_trimming_and_releasing_keep_live_memory_intact(monkeypatch):
+    a = np.arange(1_000_000, dtype=np.int64)
+    garbage = [bytes(1000) for _ in range(10_000)]
+    del garbage
+    _memory.trim_heap()
+    _memory.release_free_memory()
+    assert a.sum() == 999_999 * 1_000_000 // 2  # what is alive stays as it was
+    calls = []
+    trim = lambda: calls.append("trim") or calls.append  # noqa: E731 - malloc_trim(pad) records its pad
+    monkeypatch.setattr(_memory, "_malloc_trim", trim)
+    _memory.release_free_memory()
+    assert calls == ["trim", 0]
+    monkeypatch.setattr(_memory, "_malloc_trim", lambda: None)  # no glibc: nothing to call
+    _memory.trim_heap()
