@@ -10,10 +10,13 @@ import functools
 import sys
 from typing import Any
 
-__all__ = ["map_large_blocks", "release_free_memory", "trim_heap"]
+__all__ = ["HEAP_LARGE_BLOCKS", "map_large_blocks", "release_free_memory", "trim_heap"]
 
 #: glibc's mallopt parameter of the size from which a block is its own mapping (``M_MMAP_THRESHOLD``)
 _M_MMAP_THRESHOLD = -3
+#: the most glibc's moving threshold grows to on 64-bit (``DEFAULT_MMAP_THRESHOLD_MAX``): where it settles
+#: once large blocks have been freed, so that later ones come from the heap
+HEAP_LARGE_BLOCKS = 32 * 2**20
 
 
 @functools.cache
@@ -40,8 +43,10 @@ def map_large_blocks(threshold: int = 128 * 1024) -> bool:
     By default glibc raises this threshold each time such a block is freed, up to 32 MB, so that later large
     blocks (numpy arrays, a growing dict's table, the transfer records) come from the heap instead; a pass
     frees and makes them all the time, among millions of small live objects, so the heap only grows: the
-    10,000-user pass peaked at 0.59 GB with the moving threshold and 0.52 GB with it fixed here. It stays
-    fixed for the rest of the process.
+    10,000-user pass peaked at 0.59 GB with the moving threshold and 0.52 GB with it fixed here. Once set,
+    glibc never moves it again: set `HEAP_LARGE_BLOCKS` after such work, since numpy code that makes and
+    frees large temporaries in a loop pays a fresh mapping (zeroed pages) for each under a small threshold
+    (perdnn-prob's fit on Geolife: 1.7 s CPU with the heap, 7.9 s with 128 KiB mappings).
     """
     if not sys.platform.startswith("linux"):
         return False

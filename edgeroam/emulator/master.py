@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from edgeroam._memory import map_large_blocks, release_free_memory
+from edgeroam._memory import HEAP_LARGE_BLOCKS, map_large_blocks, release_free_memory
 from edgeroam.emulator.backend import Arrival, Events, Moves, Setup, make_backend, run_options
 from edgeroam.emulator.metrics import (
     arrival_table,
@@ -196,8 +196,9 @@ def run_pass(
     # collector's scans took a third of the CPU of a 10,000-user pass. A sim pass (virtual time, one thread)
     # runs without the collector at all: at the end of the 10,000-user pass 22 objects were cyclic garbage,
     # and the scans at these thresholds still took 1.0 s of its 12 s CPU; a net pass runs in real time
-    # beside threads and sockets, so there it keeps running. This changes when memory is reclaimed, never a
-    # result.
+    # beside threads and sockets, so there it keeps running. Large blocks get their own mappings during the
+    # pass and come from the heap again after it (`map_large_blocks`). This changes when memory is reclaimed,
+    # never a result.
     map_large_blocks()
     thresholds, enabled = gc.get_threshold(), gc.isenabled()
     gc.freeze()
@@ -207,6 +208,7 @@ def run_pass(
     try:
         return master.run(callback)
     finally:
+        map_large_blocks(HEAP_LARGE_BLOCKS)
         gc.set_threshold(*thresholds)
         if enabled:
             gc.enable()

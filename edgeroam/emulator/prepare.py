@@ -150,14 +150,11 @@ def prepare(
     scenario: Scenario, world: World | None = None, *, progress: Callable[[str], None] | None = None
 ) -> Prepared:
     """Load the world, fit the predictor, replay the ticks and make every prediction of a scenario."""
-    from edgeroam._memory import map_large_blocks, release_free_memory
+    from edgeroam._memory import release_free_memory
     from edgeroam.emulator.dnn import model_graph, profile
     from edgeroam.mobility.replay import Replay
     from edgeroam.world import load_world
 
-    # large temporaries (replay, predictions, near servers) in their own mappings, handed back when freed, and
-    # what loading and fitting freed handed back after the fit: the pass that follows starts from less
-    map_large_blocks()
     timing: dict[str, float] = {}
     say = progress or (lambda _msg: None)
     t = time.perf_counter()
@@ -172,7 +169,7 @@ def prepare(
     say(f"fitting predictor {scenario.predictor.kind}")
     predictor = fit_predictor(scenario, world, scenario.predictor.kind)
     timing["fit_s"] = time.perf_counter() - t
-    release_free_memory()
+    release_free_memory()  # what loading and fitting freed goes back: the pass that follows starts from less
     t = time.perf_counter()
     say("replaying ticks")
     replay = Replay(world.test_traces, world.topology.grid, world.topology.servers, interval_s=interval,

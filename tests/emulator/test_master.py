@@ -137,8 +137,9 @@ def test_a_pass_gives_large_blocks_their_own_mappings(monkeypatch):
 
     prep, plain = scripted()
     calls = []
-    monkeypatch.setattr(master, "map_large_blocks", lambda: calls.append(True))
-    assert run_pass(prep, make_policy("perdnn")).summary == plain.summary and calls == [True]
+    monkeypatch.setattr(master, "map_large_blocks", lambda *a: calls.append(a))
+    assert run_pass(prep, make_policy("perdnn")).summary == plain.summary
+    assert calls == [(), (master.HEAP_LARGE_BLOCKS,)]  # mapped during the pass, from the heap after it
 
 
 def test_moves_of_a_few_users_match_the_array_path(monkeypatch):
