@@ -367,11 +367,13 @@ class EdgeAgent(Agent):
     async def _place(self, frame: Frame, chan: Channel) -> None:
         """A cloud: give an edge a place in the queue once one is free (the seconds it was blocked)."""
         self._cloud_only(frame)
-        t0 = time.monotonic()
+        blocked = 0.0  # without a bounded queue nothing waits outside it
         if self._admit is not None:
+            t0 = time.monotonic()
             await self._admit.acquire()
+            blocked = time.monotonic() - t0
         self._token += 1
-        self._places[self._token] = time.monotonic() - t0
+        self._places[self._token] = blocked
         asyncio.get_running_loop().call_later(self.tail_timeout_s, self._unused, self._token, frame.src)
         await chan.send("ack", frame.src, ref=frame.seq, meta={"token": self._token})
 
@@ -425,9 +427,10 @@ class EdgeAgent(Agent):
         assert self._slot is not None
         t0 = time.monotonic()
         async with contextlib.AsyncExitStack() as held:
+            t_in = t0  # without a bounded queue nothing waits outside it (not even a preempted tick)
             if self._admit is not None:
                 await held.enter_async_context(self._admit)
-            t_in = time.monotonic()
+                t_in = time.monotonic()
             await held.enter_async_context(self._slot)
             t_run, granted = time.monotonic(), time.time()
             out, secs = await self._run(ran, x)
