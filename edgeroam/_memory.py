@@ -1,6 +1,7 @@
 """What the C allocators keep resident: handing freed memory back to the system, and glibc's threshold for
 giving large blocks their own mappings. Both change where memory comes from, never a result; each is a no-op
-(False) where the C library lacks the knob (not glibc).
+(False) where the C library lacks the knob (not glibc). And work done apart (`run_apart`): in a forked child
+whose imports and temporaries go when it exits, where a module once imported would otherwise stay resident.
 """
 
 from __future__ import annotations
@@ -8,9 +9,12 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["HEAP_LARGE_BLOCKS", "map_large_blocks", "release_free_memory", "trim_heap"]
+from edgeroam.errors import EdgeroamError
+
+__all__ = ["HEAP_LARGE_BLOCKS", "map_large_blocks", "release_free_memory", "run_apart", "trim_heap"]
 
 #: glibc's mallopt parameter of the size from which a block is its own mapping (``M_MMAP_THRESHOLD``)
 _M_MMAP_THRESHOLD = -3
@@ -65,3 +69,44 @@ def release_free_memory() -> None:
     if pa is not None:
         pa.default_memory_pool().release_unused()
     trim_heap()
+
+
+def run_apart(what: str, fn: Callable[..., Any], *args: Any) -> None:
+    """Call ``fn(*args)`` in a forked child process and wait for it; its effect must be what it writes (a
+    file), since its memory goes when it exits.
+
+    Python never unloads a module: scikit-learn with the parts of scipy and pandas it pulls in stays ~60-85 MB
+    resident once imported, and a run that imported it to fit once carries it through its pass. A forked
+    child shares this process's pages as they are (nothing is copied or sent); only what it imports and
+    allocates is its own. Raises `EdgeroamError` naming `what` with the child's error where it fails, and
+    where processes cannot be forked (not Linux).
+    """
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise EdgeroamError(f"{what} apart needs fork, which this platform lacks")
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(send, fn, args), daemon=True)
+    try:
+        child.start()
+        send.close()
+        try:
+            error = recv.recv()
+        except EOFError:  # it died before it could say (killed, out of memory)
+            error = "no word from it"
+        child.join()
+    finally:
+        recv.close()
+    if error or child.exitcode != 0:
+        raise EdgeroamError(f"{what} apart failed (exit {child.exitcode}): {error}")
+
+
+def _child(done: Any, fn: Callable[..., Any], args: tuple) -> None:
+    """The child's side of `run_apart`: call `fn`, then send "" (or its error) on `done`."""
+    try:
+        fn(*args)
+    except Exception as exc:  # any error goes back to the parent, which raises it
+        done.send(f"{type(exc).__name__}: {exc}")
+    else:
+        done.send("")

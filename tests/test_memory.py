@@ -6,8 +6,10 @@ import platform
 import sys
 
 import numpy as np
+import pytest
 
 from edgeroam import _memory
+from edgeroam.errors import EdgeroamError
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -36,3 +38,29 @@ def test_trimming_and_releasing_keep_live_memory_intact(monkeypatch):
     assert calls == ["trim", 0]
     monkeypatch.setattr(_memory, "_malloc_trim", lambda: None)  # no glibc: nothing to call
     _memory.trim_heap()
+
+
+def _write_imported(path, name):
+    """A child's work: import `name` and write whether it is loaded there."""
+    import importlib
+
+    importlib.import_module(name)
+    path.write_text(str(name in sys.modules))
+
+
+def test_work_apart_leaves_its_effect_not_its_imports(tmp_path):
+    name = "wave"  # a module nothing here imports
+    if name in sys.modules:  # pragma: no cover
+        pytest.skip("wave is loaded already")
+    _memory.run_apart("writing", _write_imported, tmp_path / "out", name)
+    assert (tmp_path / "out").read_text() == "True" and name not in sys.modules
+
+
+def test_work_apart_raises_the_child_error(monkeypatch):
+    with pytest.raises(EdgeroamError, match=r"dividing apart failed \(exit 0\): ZeroDivisionError"):
+        _memory.run_apart("dividing", divmod, 1, 0)
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pytest.raises(EdgeroamError, match="needs fork"):
+        _memory.run_apart("dividing", divmod, 1, 1)

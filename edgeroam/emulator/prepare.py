@@ -124,7 +124,9 @@ def true_next_rows(
 def fit_predictor(scenario: Scenario, world: World, kind: str, *, cache: bool = True):
     """A predictor of `kind` fitted on the train users' windows (stay/velocity need none); with `cache` an
     SVR's fit is read from the predictor cache beside the dataset cache when the same fit was made before
-    (`edgeroam.predictors.cache`: keyed by the parameters, the windows and the code)."""
+    (`edgeroam.predictors.cache`: keyed by the parameters, the windows and the code), and made in a child
+    process that writes the entry when not (`fit_apart`: scikit-learn is never imported here, so the pass
+    that follows does not carry its memory)."""
     from edgeroam._rng import child_seeds
     from edgeroam.datasets.load import cache_dir
     from edgeroam.mobility.windows import windows
@@ -143,7 +145,7 @@ def fit_predictor(scenario: Scenario, world: World, kind: str, *, cache: bool = 
             w = windows(world.traces, n=n, grid=grid, interval_s=scenario.dataset.interval_s)
         if len(w) == 0:
             raise RunError(f"{scenario.name}: no training windows of n={n} for predictor {kind!r}")
-    return cached_fit(p, w.windows, w.targets, cache_dir=cache_dir() if cache else None)
+    return cached_fit(p, w.windows, w.targets, cache_dir=cache_dir() if cache else None, apart=cache)
 
 
 def prepare(
