@@ -33,13 +33,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from edgeroam._memory import trim_heap
+from edgeroam.datasets._columns import TraceColumns, sort_order
 from edgeroam.datasets._lines import (
     PARSE_ERRORS,
     STRAY_CR,
@@ -76,6 +77,7 @@ __all__ = [
     "PLT_HEADER_LINE",
     "geolife_files",
     "read_geolife",
+    "read_geolife_columns",
     "read_geolife_labels",
 ]
 
@@ -484,6 +486,29 @@ def read_geolife(
     TraceFormatError
         A file is malformed (names the file, line and column); not raised for bad lines when ``lenient``.
     """
+    return cast("pd.DataFrame", _read(source, labels, lenient, users, workers, xy, frame=True))
+
+
+def read_geolife_columns(
+    source: str | Path, *, lenient: bool = False, workers: int | None = None, xy: bool = False
+) -> TraceColumns:
+    """`read_geolife`'s table as `TraceColumns`, without pandas (for a cold ``datasets info``): the same rows
+    and columns but ``mode``; the labels are read all the same (their checks, skipped lines and counts are
+    the read report's), only not joined onto the points."""
+    return cast(TraceColumns, _read(source, True, lenient, None, workers, xy, frame=False))
+
+
+def _read(
+    source: str | Path,
+    labels: bool,
+    lenient: bool,
+    users: Iterable[str | int] | None,
+    workers: int | None,
+    xy: bool,
+    *,
+    frame: bool,
+) -> pd.DataFrame | TraceColumns:
+    """`read_geolife` (`frame`) or `read_geolife_columns`."""
     nworkers = _resolve_workers(workers)
     src = Path(source)
     report = empty_read_report()
@@ -522,21 +547,22 @@ def read_geolife(
         if pool is None:
             parts = [read_batch(b) for b in batches]
         else:
-            _import_while_reading(xy)
+            _import_while_reading(xy, pandas=frame)
             parts = list(running)  # in order: the first bad file's error wins
-        return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool)
+        return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool, frame)
 
 
-def _import_while_reading(xy: bool) -> None:
-    """Import pandas (a fifth of a second), and pyproj for `xy`, while the workers inflate and parse instead
-    of before; with a short GIL switch interval meanwhile, so that a worker back from C code waits a tenth of
-    a millisecond for the GIL, not the default five."""
-    if "pandas" in sys.modules and (not xy or "pyproj" in sys.modules):
+def _import_while_reading(xy: bool, pandas: bool = True) -> None:
+    """Import pandas (a fifth of a second) unless not `pandas`, and pyproj for `xy`, while the workers inflate
+    and parse instead of before; with a short GIL switch interval meanwhile, so that a worker back from C code
+    waits a tenth of a millisecond for the GIL, not the default five."""
+    if (not pandas or "pandas" in sys.modules) and (not xy or "pyproj" in sys.modules):
         return
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)
     try:
-        import pandas  # noqa: F401
+        if pandas:
+            import pandas as _  # noqa: F401
 
         if xy:
             import pyproj  # noqa: F401
@@ -554,14 +580,12 @@ def _assemble(
     src: Path,
     xy: bool,
     pool: ThreadPoolExecutor | None,
-) -> pd.DataFrame:
+    frame: bool = True,
+) -> pd.DataFrame | TraceColumns:
     """The Traces table of the parsed batches: errors and reports in the order of one pass, then every
     batch's columns copied into the final arrays at its offset (and x, y projected there with `xy`) by the
-    workers, so that the copies' page faults and the projection run on every core."""
-    import pandas as pd
-
-    from edgeroam.datasets.traces import make_traces
-
+    workers, so that the copies' page faults and the projection run on every core. Not `frame`: as
+    `TraceColumns` without ``mode`` (the labels' checks and counts still in the report)."""
     trim_heap()
     if label_error is not None:
         raise label_error
@@ -595,12 +619,13 @@ def _assemble(
     file_at = np.concatenate(([0], np.cumsum([len(part.files) for part in parts], dtype=np.int64))).tolist()
     n = row_at[-1]
     crs = _zone(parts, n) if xy and n else None  # no rows: unprojected, as `project` leaves such a table
-    names = ["t", "lat", "lon", *(["x", "y"] if crs else []), *(["mode"] if label_table is not None else [])]
+    joined = label_table is not None and frame
+    names = ["t", "lat", "lon", *(["x", "y"] if crs else []), *(["mode"] if joined else [])]
     out = {c: np.empty(n, dtype=np.int16 if c == "mode" else np.float64) for c in names}
     codes = np.empty(n, dtype=code_type)
     traj = np.empty(n, dtype=np.int32)
     local = threading.local()
-    by_user = _labels_by_user(label_table) if label_table is not None else None
+    by_user = _labels_by_user(label_table) if joined and label_table is not None else None
     released: set[int] = set()
     _release_parse_memory(released)  # every batch is parsed: the pools' pages of this thread go back
 
@@ -635,18 +660,31 @@ def _assemble(
         for i in range(len(parts)):
             fill(i)
     trim_heap()
-    frame: dict[str, Any] = {
+    # rows come in (user, traj, t) order when no file's time goes backwards: users and their files are
+    # sorted, each file is one traj (numbered in name order)
+    presorted = report["times_backwards"] == 0
+    metric_frame = None if crs is None else "utm"
+    if not frame:
+        data = {"traj": traj, **{c: out[c] for c in names}}
+        if crs is None:  # x, y unprojected: one NaN column shared, as `make_traces` fills them
+            data["x"] = data["y"] = np.full(n, np.nan)
+        table = TraceColumns(codes, categories, data, {"crs": crs, "source": str(src),
+                                                        "metric_frame": metric_frame, "read_report": report})
+        order = None if presorted else sort_order(codes, traj, out["t"])
+        return table if order is None else table.take(order)
+    import pandas as pd
+
+    from edgeroam.datasets.traces import make_traces
+
+    columns: dict[str, Any] = {
         "user": pd.Categorical.from_codes(codes, categories=categories),
         "traj": traj,
         **{c: out[c] for c in names if c != "mode"},
     }
     if label_table is not None:
-        frame["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table.modes)
-    # rows come in (user, traj, t) order when no file's time goes backwards: users and their files are
-    # sorted, each file is one traj (numbered in name order)
-    return make_traces(pd.DataFrame(frame, copy=False), crs=crs, source=str(src),
-                       metric_frame=None if crs is None else "utm", read_report=report,
-                       presorted=report["times_backwards"] == 0)
+        columns["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table.modes)
+    return make_traces(pd.DataFrame(columns, copy=False), crs=crs, source=str(src), metric_frame=metric_frame,
+                       read_report=report, presorted=presorted)
 
 
 _ZONE_MARGIN = 1e-6

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the heavy modules are imported where used: a warm `datasets
     import numpy as np
     import pandas as pd
 
+    from edgeroam.datasets._columns import TraceColumns
     from edgeroam.datasets.regions import Region
 
 __all__ = [
@@ -462,11 +463,17 @@ def describe_dataset(
             say("done", 4, 4)
             return info, None, None
     say(f"reading {kind}", 0, 4)
-    # the modules that need pandas come after the read: the Geolife reader imports it while its workers run
-    traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
+    traces: pd.DataFrame | TraceColumns
+    if kind == "geolife" and not cache and not traces_needed:
+        # what load_dataset reads (every row projected by the workers) as columns: pandas is never imported
+        from edgeroam.datasets.geolife import read_geolife_columns
+
+        traces = read_geolife_columns(dataset_sources(kind, root)[0], lenient=lenient, xy=True)
+    else:  # the modules that need pandas come after the read: the Geolife reader imports it meanwhile
+        traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
+    from edgeroam._memory import trim_heap
     from edgeroam.datasets.resample import resample
     from edgeroam.datasets.stats import dataset_info
-    from edgeroam.datasets.traces import trim_heap
 
     say("region", 1, 4)
     reg = resolve_region(kind, region, traces)
@@ -500,41 +507,60 @@ def describe_dataset(
     return info, traces if traces_needed else None, reg
 
 
-def _statistics_columns(traces: pd.DataFrame) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
+def _statistics_columns(
+    traces: pd.DataFrame | TraceColumns,
+) -> tuple[pd.DataFrame | TraceColumns, tuple[np.ndarray, np.ndarray] | None]:
     """`traces` with only what `dataset_info` and `resample` read for the statistics: without ``mode``, and
     with lat/lon one shared, zero-stride NaN column when x, y are filled everywhere (the statistics measure
     in x, y and read lat/lon only where x or y is missing): the cold ``datasets info`` frees ~80 MB. Also
     the memory of the lat/lon let go of, as two writable float64 arrays, when `traces` owned them (read
     from the source, not mapped from a cache file); else None."""
     import numpy as np
-    import pandas as pd
 
-    x, y = traces["x"].to_numpy(dtype=float), traces["y"].to_numpy(dtype=float)
+    from edgeroam.datasets._columns import TraceColumns, column
+
+    x, y = column(traces, "x", float), column(traces, "y", float)
     drop = {"mode"}
     spare = None
     if bool(np.isfinite(x).all() and np.isfinite(y).all()):
         drop |= {"lat", "lon"}
-        lat, lon = (_owned_floats(traces[c].to_numpy()) for c in ("lat", "lon"))
+        lat, lon = (_owned_floats(column(traces, c)) for c in ("lat", "lon"))
         if lat is not None and lon is not None:
             spare = (lat, lon)
     nan = np.broadcast_to(np.float64(np.nan), (len(traces),))
+    if isinstance(traces, TraceColumns):
+        data = {c: nan if c in drop else v for c, v in traces.data.items()}
+        kept = [traces.codes, *(v for c, v in data.items() if c not in ("lat", "lon"))]
+        if spare is not None and _shares_memory(spare, kept):
+            spare = None
+        return TraceColumns(traces.codes, traces.users, data, dict(traces.attrs)), spare
+    import pandas as pd
+
     lean = pd.DataFrame({c: nan if c in ("lat", "lon") and c in drop else traces[c] for c in traces
                          if c not in drop or c in ("lat", "lon")}, copy=False)
     lean.attrs = dict(traces.attrs)
     if spare is not None:  # memory of its own: not one array shared by both (missing columns share one)
         kept = [lean["user"].cat.codes.to_numpy(),
                 *(lean[c].to_numpy() for c in lean if c not in ("lat", "lon", "user"))]
-        if any(np.may_share_memory(spare[i], other) for i in (0, 1) for other in [spare[1 - i], *kept]):
+        if _shares_memory(spare, kept):
             spare = None
     return lean, spare
 
 
-def _owned_floats(col: np.ndarray) -> np.ndarray | None:
-    """The whole writable float64 array that owns `col`'s memory (pandas hands out read-only views of it),
-    or None when its memory is not such an array's (e.g. a buffer mapped from a file)."""
+def _shares_memory(spare: tuple[np.ndarray, np.ndarray], kept: list[np.ndarray]) -> bool:
+    """True when either spare array may share memory with the other or with a column kept."""
     import numpy as np
 
-    base = col.base
+    return any(np.may_share_memory(spare[i], other) for i in (0, 1) for other in [spare[1 - i], *kept])
+
+
+def _owned_floats(col: np.ndarray) -> np.ndarray | None:
+    """The whole writable float64 array that owns `col`'s memory (pandas hands out read-only views of it;
+    a `TraceColumns` table holds it), or None when its memory is not such an array's (e.g. a buffer mapped
+    from a file)."""
+    import numpy as np
+
+    base = col if col.base is None else col.base
     ok = (isinstance(base, np.ndarray) and base.flags.owndata and base.flags.writeable
           and base.flags.c_contiguous and base.dtype == np.float64 and base.size == col.size)
     return base.reshape(-1) if ok else None

@@ -24,14 +24,17 @@ Reading and projecting traces are left to the readers and `project`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 import shapely
 from shapely.geometry import Polygon, box
 
+from edgeroam.datasets._columns import TraceColumns, column
 from edgeroam.errors import DatasetError
+
+if TYPE_CHECKING:  # a `TraceColumns` table is masked without pandas
+    import pandas as pd
 
 __all__ = [
     "GEOLIFE_BOX",
@@ -207,7 +210,7 @@ def get_region(name: str | Region, traces: pd.DataFrame | None = None) -> Region
     return _parse_spec(name)
 
 
-def region_mask(traces: pd.DataFrame, region: Region | str) -> np.ndarray:
+def region_mask(traces: pd.DataFrame | TraceColumns, region: Region | str) -> np.ndarray:
     """Boolean array: which rows of `traces` lie in `region` (boundary included).
 
     A "lonlat" region tests lon/lat, a "metric" region tests x/y; rows with NaN coordinates are outside.
@@ -219,8 +222,8 @@ def region_mask(traces: pd.DataFrame, region: Region | str) -> np.ndarray:
     """
     region = get_region(region)
     cols = ("lon", "lat") if region.frame == "lonlat" else ("x", "y")
-    a = traces[cols[0]].to_numpy(dtype=float)
-    b = traces[cols[1]].to_numpy(dtype=float)
+    a = column(traces, cols[0], float)
+    b = column(traces, cols[1], float)
     if len(traces) and not (np.isfinite(a).any() and np.isfinite(b).any()):
         what = "lat/lon" if region.frame == "lonlat" else "metric x/y (project the traces first)"
         raise DatasetError(f"region {region.name!r} needs {what}, but the traces have none")

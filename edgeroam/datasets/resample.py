@@ -10,24 +10,35 @@ Reading, projecting and region presets are left to the other modules.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from edgeroam.datasets._columns import TraceColumns, column, has_column, sort_order, user_codes
+from edgeroam.datasets._report import empty_read_report
 from edgeroam.datasets.regions import Region, get_region, region_mask
-from edgeroam.datasets.traces import make_traces, validate_traces
 from edgeroam.errors import DatasetError
+
+if TYPE_CHECKING:  # a `TraceColumns` table is resampled without pandas
+    import pandas as pd
 
 __all__ = ["resample", "segment_ids"]
 
 _NUMERIC = ("x", "y", "lat", "lon")
 
 
-def _sorted(traces: pd.DataFrame) -> pd.DataFrame:
+def _sorted(traces: pd.DataFrame | TraceColumns) -> pd.DataFrame | TraceColumns:
+    if isinstance(traces, TraceColumns):  # sorted and checked by whoever built it
+        return traces
+    from edgeroam.datasets.traces import validate_traces
+
     validate_traces(traces)  # also checks the sort order
     return traces.reset_index(drop=True)
 
 
-def segment_ids(traces: pd.DataFrame, *, max_gap_s: float, inside: np.ndarray | None = None) -> np.ndarray:
+def segment_ids(
+    traces: pd.DataFrame | TraceColumns, *, max_gap_s: float, inside: np.ndarray | None = None
+) -> np.ndarray:
     """Segment number of every row (sorted by user, traj, t); -1 for rows outside `inside`.
 
     A new segment starts at a new (user, traj), after a gap longer than `max_gap_s`, and where the track
@@ -36,9 +47,9 @@ def segment_ids(traces: pd.DataFrame, *, max_gap_s: float, inside: np.ndarray | 
     n = len(traces)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    u = traces["user"].cat.codes.to_numpy()
-    tr = traces["traj"].to_numpy()
-    t = traces["t"].to_numpy(dtype=float)
+    u = user_codes(traces)
+    tr = column(traces, "traj")
+    t = column(traces, "t", float)
     keep = np.ones(n, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
     start = np.ones(n, dtype=bool)
     later = start[1:]  # each term or-ed in place: one temporary at a time on a large table
@@ -53,7 +64,9 @@ def segment_ids(traces: pd.DataFrame, *, max_gap_s: float, inside: np.ndarray | 
     return seg
 
 
-def _kept_rows(src: pd.DataFrame, max_gap_s: float, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _kept_rows(
+    src: pd.DataFrame | TraceColumns, max_gap_s: float, inside: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The rows `resample` interpolates between when only `inside` rows are used, and their segments.
 
     The same rows as from `segment_ids` (rows inside, less a repeated time within a segment), computed from
@@ -64,9 +77,9 @@ def _kept_rows(src: pd.DataFrame, max_gap_s: float, inside: np.ndarray) -> tuple
     idx = np.flatnonzero(inside)
     if len(idx) == 0:
         return idx, np.zeros(0, dtype=np.int64)
-    u = src["user"].cat.codes.to_numpy()
-    tr = src["traj"].to_numpy()
-    t = src["t"].to_numpy(dtype=float)
+    u = user_codes(src)
+    tr = column(src, "traj")
+    t = column(src, "t", float)
     has = idx > 0  # every row but the table's first has a row before it
     cur, prev = idx[has], idx[has] - 1
     start = np.ones(len(idx), dtype=bool)
@@ -86,19 +99,19 @@ def _kept_rows(src: pd.DataFrame, max_gap_s: float, inside: np.ndarray) -> tuple
 
 
 def resample(
-    traces: pd.DataFrame,
+    traces: pd.DataFrame | TraceColumns,
     interval_s: float,
     *,
     max_gap_s: float,
     region: Region | str | None = None,
     min_points: int = 1,
     inside: np.ndarray | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | TraceColumns:
     """Resample every trajectory to one sample per `interval_s` seconds by linear interpolation.
 
     Parameters
     ----------
-    traces : DataFrame
+    traces : DataFrame or TraceColumns
         A Traces table (x, y and/or lat, lon filled).
     interval_s : float
         Grid step; samples fall on multiples of it (absolute time).
@@ -113,9 +126,9 @@ def resample(
 
     Returns
     -------
-    DataFrame
-        A Traces table (same columns; ``mode`` taken from the nearer source sample), new traj ids per user,
-        attrs kept plus ``attrs["resample"]``.
+    DataFrame or TraceColumns
+        A Traces table of the kind given (same columns; ``mode`` taken from the nearer source sample), new
+        traj ids per user, attrs kept plus ``attrs["resample"]``.
 
     Examples
     --------
@@ -136,7 +149,7 @@ def resample(
         inside = None
     elif inside is None:
         inside = region_mask(src, reg)
-    t_all = src["t"].to_numpy(dtype=float)
+    t_all = column(src, "t", float)
     if inside is not None:  # the region's rows and their predecessors alone: no array of every row
         rows, seg = _kept_rows(src, max_gap_s, np.asarray(inside, dtype=bool))
     else:
@@ -184,39 +197,44 @@ def resample(
     span = tj - ti
     w = np.where(span > 0, (g - ti) / np.where(span > 0, span, 1.0), 0.0)
 
-    out: dict[str, object] = {}
     ri, rj = rows[i], rows[j]
-    codes = src["user"].cat.codes.to_numpy()
-    out["user"] = pd.Categorical.from_codes(codes[ri], dtype=src["user"].dtype)
+    codes = user_codes(src)
     # new trajectory ids: rank of the segment within its user
     seg_user = codes[rows[first]]
     new_user = np.ones(len(first), dtype=bool)
     new_user[1:] = seg_user[1:] != seg_user[:-1]
     seg_no = np.arange(len(first))
     traj_of_seg = seg_no - np.maximum.accumulate(np.where(new_user, seg_no, 0))
-    out["traj"] = traj_of_seg[gseg].astype(np.int32)
-    out["t"] = g
+    out: dict[str, np.ndarray] = {"traj": traj_of_seg[gseg].astype(np.int32), "t": g}
     for col in _NUMERIC:
-        if col in src:
-            v = src[col].to_numpy(dtype=float)
+        if has_column(src, col):
+            v = column(src, col, float)
             out[col] = v[ri] + w * (v[rj] - v[ri])
+    attrs = dict(traces.attrs)
+    about = {"interval_s": float(interval_s), "max_gap_s": float(max_gap_s),
+             "region": None if reg is None else reg.name}
+    if isinstance(src, TraceColumns):  # as `make_traces` makes the table below: sorted, its attrs
+        res = TraceColumns(codes[ri], src.users, out, {
+            **attrs, "crs": attrs.get("crs"), "source": str(attrs.get("source", "")),
+            "metric_frame": attrs.get("metric_frame"),
+            "read_report": attrs.get("read_report") or empty_read_report(), "resample": about})
+        order = sort_order(res.codes, res.data["traj"], g)
+        return res if order is None else res.take(order)
+    import pandas as pd
+
+    from edgeroam.datasets.traces import make_traces
+
+    table: dict[str, Any] = {"user": pd.Categorical.from_codes(codes[ri], dtype=src["user"].dtype), **out}
     if "mode" in src:
         pick = np.where(w <= 0.5, ri, rj)
-        out["mode"] = src["mode"].iloc[pick].to_numpy()
-    if "mode" in src:
-        out["mode"] = pd.Categorical(out["mode"], dtype=src["mode"].dtype)
-    attrs = dict(traces.attrs)
+        table["mode"] = pd.Categorical(src["mode"].iloc[pick].to_numpy(), dtype=src["mode"].dtype)
     res = make_traces(
-        pd.DataFrame(out),
+        pd.DataFrame(table),
         crs=attrs.get("crs"),
         source=attrs.get("source", ""),
         metric_frame=attrs.get("metric_frame"),
         read_report=attrs.get("read_report"),
     )
     res.attrs = {**attrs, **res.attrs}
-    res.attrs["resample"] = {
-        "interval_s": float(interval_s),
-        "max_gap_s": float(max_gap_s),
-        "region": None if reg is None else reg.name,
-    }
+    res.attrs["resample"] = about
     return res

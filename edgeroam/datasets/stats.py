@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from edgeroam.datasets._columns import TraceColumns, column, user_codes, user_count
 from edgeroam.datasets.regions import Region, get_region, region_mask
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is made: a `TraceColumns` table needs none
+    import pandas as pd
 
 __all__ = ["PERDNN_MEAN_SPEED", "SPEED_MAX_GAP_S", "STATIONARY_MPS", "dataset_info", "step_table"]
 
@@ -41,6 +44,8 @@ def step_table(traces: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame with columns ``i`` (first sample's position), ``dt`` (s), ``dist`` (m).
     """
+    import pandas as pd
+
     same, dt, dist = _steps(traces)
     return pd.DataFrame({"i": np.flatnonzero(same), "dt": dt, "dist": dist}, copy=False)
 
@@ -51,23 +56,25 @@ _SMALL_CHUNK = 1 << 15
 """Rows per chunk where two threads take the chunks (each thread's temporaries stay in its own heap)."""
 
 
-def _steps(traces: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _steps(traces: pd.DataFrame | TraceColumns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`step_table` as arrays: ``same`` (row k and k + 1 are one trajectory's; step k is kept where True),
     dt and dist of the kept steps (``v[k + 1] - v[k]``)."""
     same, dt = _step_times(traces)
     return same, dt, _step_distances(traces, same, len(dt))
 
 
-def _step_times(traces: pd.DataFrame, spare: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _step_times(
+    traces: pd.DataFrame | TraceColumns, spare: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``same`` (see `_steps`) and the kept steps' dt, chunk by chunk on two threads (numpy lets go of the
     GIL): each chunk's flags and their count first, then its dt written into its own slice of the final
     array (the same values as one pass gives); that array is the front of `spare` when it is long enough."""
     n = len(traces)
     if n < 2:
         return np.zeros(max(n - 1, 0), bool), np.zeros(0)
-    u = traces["user"].cat.codes.to_numpy()
-    tr = traces["traj"].to_numpy()
-    t = traces["t"].to_numpy(dtype=float)
+    u = user_codes(traces)
+    tr = column(traces, "traj")
+    t = column(traces, "t", float)
     same = np.empty(n - 1, dtype=bool)
     starts = range(0, n - 1, _SMALL_CHUNK)
     kept = [0] * len(starts)
@@ -105,14 +112,14 @@ def _buffer(n: int, spare: np.ndarray | None) -> np.ndarray:
 
 
 def _step_distances(
-    traces: pd.DataFrame, same: np.ndarray, kept: int, spare: np.ndarray | None = None
+    traces: pd.DataFrame | TraceColumns, same: np.ndarray, kept: int, spare: np.ndarray | None = None
 ) -> np.ndarray:
     """The kept steps' distances: Euclidean in x, y chunk by chunk, great-circle from lat/lon where x or y
     is missing; written into the front of `spare` when it is long enough."""
     dist = _buffer(kept, spare)
     if kept == 0:
         return dist
-    x, y = (traces[c].to_numpy(dtype=float) for c in ("x", "y"))
+    x, y = (column(traces, c, float) for c in ("x", "y"))
     starts = range(0, len(same), _SMALL_CHUNK)
     # where each chunk's steps go in `dist`, then the chunks on two threads (numpy lets go of the GIL; each
     # writes its own slice, every distance as one np.hypot gives it); small chunks: two threads' temporaries
@@ -133,8 +140,8 @@ def _step_distances(
     bad = ~np.isfinite(dist)
     if bad.any():
         i = np.flatnonzero(same)
-        lat = np.radians(traces["lat"].to_numpy(dtype=float))
-        lon = np.radians(traces["lon"].to_numpy(dtype=float))
+        lat = np.radians(column(traces, "lat", float))
+        lon = np.radians(column(traces, "lon", float))
         a, b = i[bad], i[bad] + 1
         h = (
             np.sin((lat[b] - lat[a]) / 2) ** 2
@@ -285,7 +292,7 @@ def _when(t: float) -> str | float:
 
 
 def dataset_info(
-    traces: pd.DataFrame,
+    traces: pd.DataFrame | TraceColumns,
     region: Region | str | None = None,
     *,
     kind: str | None = None,
@@ -297,7 +304,7 @@ def dataset_info(
 
     Parameters
     ----------
-    traces : DataFrame
+    traces : DataFrame or TraceColumns
         A Traces table.
     region : Region or str, optional
         Region for "points in region" and "mean speed in region".
@@ -320,17 +327,17 @@ def dataset_info(
         steps, hours), ``mean_speed_mps``, ``mean_speed_region_mps``, ``perdnn_mean_speed_mps``,
         ``speed_definition``.
     """
-    codes = traces["user"].cat.codes.to_numpy()
-    ncat = len(traces["user"].cat.categories)
+    codes = user_codes(traces)
+    ncat = user_count(traces)
     # the counts first, the median of dt next, then every step's distance once (the region's steps take
     # theirs from it: each is the one value its pair of rows gives)
-    users, trajectories = _count_users(codes, ncat), _count_trajectories(codes, traces["traj"].to_numpy())
+    users, trajectories = _count_users(codes, ncat), _count_trajectories(codes, column(traces, "traj"))
     same, dt = _step_times(traces, None if spare is None else spare[0])
     median = _median(dt) if len(dt) else None
     use = dt > 0
     use &= dt <= max_gap_s
     step_users = codes[:-1][same]
-    t = traces["t"].to_numpy(dtype=float)
+    t = column(traces, "t", float)
     dist = _step_distances(traces, same, len(dt), None if spare is None else spare[1])
     in_region: dict[str, Any] = {}
     if region is not None:
@@ -350,16 +357,17 @@ def dataset_info(
     del same
     kept = _compact(use, dt, dist, step_users)
     del use
+    t_min, t_max = (float(t.min()), float(t.max())) if len(t) else (0.0, 0.0)  # each one pass
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
         "users": users,
         "trajectories": trajectories,
         "points": int(len(traces)),
-        "t_start": _when(float(t.min())) if len(t) else None,
-        "t_end": _when(float(t.max())) if len(t) else None,
-        "span_s": float(t.max() - t.min()) if len(t) else 0.0,
-        "time_is_absolute": bool(len(t) and t.min() >= _ABSOLUTE_T),
+        "t_start": _when(t_min) if len(t) else None,
+        "t_end": _when(t_max) if len(t) else None,
+        "span_s": t_max - t_min if len(t) else 0.0,
+        "time_is_absolute": bool(len(t) and t_min >= _ABSOLUTE_T),
         "median_interval_s": median,
         "speed": _speed(dt[:kept], dist[:kept], step_users[:kept]),
     }

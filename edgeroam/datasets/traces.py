@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from edgeroam._memory import trim_heap
+from edgeroam.datasets._columns import is_sorted, sort_order
 from edgeroam.datasets._report import MAX_REPORT_WARNINGS, empty_read_report
 from edgeroam.errors import DatasetError
 
@@ -106,23 +107,8 @@ def make_traces(
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     """Sort by user (category order), traj, t; stable, and a no-op copy-free path when already sorted."""
-    user_codes = df["user"].cat.codes.to_numpy()
-    traj = df["traj"].to_numpy()
-    t = df["t"].to_numpy()
-    if len(df) < 2 or _is_sorted(user_codes, traj, t):
-        return df
-    order = np.lexsort((t, traj, user_codes))
-    return df.iloc[order].reset_index(drop=True)
-
-
-def _is_sorted(codes: np.ndarray, traj: np.ndarray, t: np.ndarray) -> bool:
-    """True when rows are ordered by (codes, traj, t); the few group breaks are checked on their own."""
-    brk = np.flatnonzero((codes[1:] != codes[:-1]) | (traj[1:] != traj[:-1]))
-    c0, c1 = codes[brk].astype(np.int64), codes[brk + 1].astype(np.int64)
-    if not ((c1 > c0) | ((c1 == c0) & (traj[brk + 1] > traj[brk]))).all():
-        return False
-    t_back = np.flatnonzero(t[1:] < t[:-1])  # NaN compares False: never counted as out of order
-    return bool(np.isin(t_back, brk).all())
+    order = sort_order(df["user"].cat.codes.to_numpy(), df["traj"].to_numpy(), df["t"].to_numpy())
+    return df if order is None else df.iloc[order].reset_index(drop=True)
 
 
 def validate_traces(df: pd.DataFrame) -> None:
@@ -150,7 +136,7 @@ def validate_traces(df: pd.DataFrame) -> None:
         raise DatasetError("traces column 'traj' has negative values")
     if np.isnan(df["t"].to_numpy()).any():
         raise DatasetError("traces column 't' has NaN values")
-    if len(df) > 1 and not _is_sorted(
+    if len(df) > 1 and not is_sorted(
         df["user"].cat.codes.to_numpy(), df["traj"].to_numpy(), df["t"].to_numpy()
     ):
         raise DatasetError("traces column 't' (with user, traj) is not sorted by user, traj, t")

@@ -562,10 +562,61 @@ def test_the_reader_imports_pandas_only_while_its_workers_read(tmp_path):
     path = write_zip(tmp_path / "many.zip", files)
     code = (
         "import sys; import edgeroam.datasets.geolife as g; seen = []; wait = g._import_while_reading; "
-        "g._import_while_reading = lambda xy: (seen.append('pandas' in sys.modules), wait(xy))[1]; "
+        "g._import_while_reading = lambda *a, **k: (seen.append('pandas' in sys.modules), wait(*a, **k))[1]; "
         f"tr = g.read_geolife({str(path)!r}, workers=2, xy=True); "
         "print(seen, 'pandas' in sys.modules, 'pyproj' in sys.modules, len(tr), tr['mode'].notna().sum(), "
         "sys.getswitchinterval())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[False]", "True", "True", "70", "31", "0.005"]
+
+
+def _columns_are(cols, tr: pd.DataFrame) -> None:
+    """`read_geolife_columns`'s arrays are `read_geolife`'s table, bit for bit, but for mode."""
+    assert cols.users == list(tr["user"].cat.categories) and len(cols) == len(tr)
+    np.testing.assert_array_equal(cols.codes, tr["user"].cat.codes.to_numpy())
+    assert sorted(cols.data) == ["lat", "lon", "t", "traj", "x", "y"]
+    for name, values in cols.data.items():
+        want = tr[name].to_numpy()
+        assert values.dtype == want.dtype and values.tobytes() == want.tobytes(), name
+    assert cols.attrs == tr.attrs
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_columns_are_the_table_without_its_modes(tmp_path, workers):
+    from edgeroam.datasets.geolife import read_geolife_columns
+
+    # two zones, a file going back in time (re-sorted), a bad line and a bad label line skipped, labels
+    files = {}
+    for i in range(70):
+        first, second = (30, 0) if i == 33 else (0, 30)
+        body = _line(39.91, 116.36 + i * 1e-4, f"2009-01-01 {i // 60:02d}:{i % 60:02d}:{first:02d}")
+        body += b"garbage\r\n" if i == 40 else b""
+        body += _line(39.92, 116.36, f"2009-01-01 {i // 60:02d}:{i % 60:02d}:{second:02d}")
+        files[f"Geolife Trajectories 1.3/Data/{i // 24:03d}/Trajectory/20090101{i:06d}.plt"] = HEADER + body
+    files["Geolife Trajectories 1.3/Data/001/labels.txt"] = (
+        LABEL_HEADER + b"2009/01/01 00:00:00\t2009/01/01 00:30:00\twalk\r\nbad label\r\n")
+    path = write_zip(tmp_path / "g.zip", files)
+    for xy in (False, True):
+        tr = read_geolife(path, workers=workers, lenient=True, xy=xy)
+        assert tr.attrs["read_report"]["times_backwards"] == 1 and tr["mode"].notna().any()
+        assert tr.attrs["read_report"]["bad_lines_skipped"] == 2
+        _columns_are(read_geolife_columns(path, workers=workers, lenient=True, xy=xy), tr)
+    with pytest.raises(TraceFormatError) as want:
+        read_geolife(path, workers=workers)
+    with pytest.raises(TraceFormatError, match=r"20090101000040\.plt, line 8") as got:
+        read_geolife_columns(path, workers=workers)
+    assert str(got.value) == str(want.value)
+    bad = write_zip(tmp_path / "bad.zip", _many_files({i: b"x\r\n" for i in range(70)}))
+    _columns_are(read_geolife_columns(bad, lenient=True, xy=True), read_geolife(bad, lenient=True, xy=True))
+
+
+def test_columns_are_read_without_pandas(tmp_path):
+    import subprocess
+    import sys
+
+    path = write_zip(tmp_path / "many.zip", _many_files({}))
+    code = ("import sys; from edgeroam.datasets.geolife import read_geolife_columns as r; "
+            f"c = r({str(path)!r}, workers=2, xy=True); print(len(c), 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["70", "False"]

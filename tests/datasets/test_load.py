@@ -177,6 +177,43 @@ def test_describe_without_the_table_gives_the_same_info(shared_traces, kind):
     assert lean == ref and traces is not None and none is None
 
 
+_PLT_HEADER = ("Geolife trajectory\r\nWGS 84\r\nAltitude is in Feet\r\nReserved 3\r\n"
+               "0,2,255,My Track,0,0,2,8421376\r\n0\r\n")
+
+
+def _walks_zip(path):
+    """80 random walks around Beijing's centre (4 users), one file going back in time once."""
+    import zipfile
+
+    rng = np.random.default_rng(3)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(80):
+            t = (1230768000 + 3600 * i + np.cumsum(rng.integers(1, 40, 120))).astype("datetime64[s]")
+            if i == 33:
+                t[[5, 6]] = t[[6, 5]]
+            lat = 39.91 + np.cumsum(rng.normal(0, 3e-4, 120))
+            lon = 116.38 + np.cumsum(rng.normal(0, 3e-4, 120))
+            when = np.char.replace(t.astype(str), "T", ",")
+            rows = zip(lat, lon, when, strict=True)
+            body = "".join(f"{a:.6f},{o:.6f},0,492,39744.1,{w}\r\n" for a, o, w in rows)
+            name = f"Geolife Trajectories 1.3/Data/{i // 20:03d}/Trajectory/2009{i:010d}.plt"
+            zf.writestr(name, _PLT_HEADER + body)
+    return path
+
+
+@pytest.mark.parametrize("region", ["default", "lonlat:116.36,39.90,116.40,39.93", None,
+                                    "metric:443000,4417000,447000,4420000"])
+def test_describe_geolife_from_columns_gives_the_same_info(tmp_path, region):
+    # without the table, a cold Geolife describe reads `TraceColumns` (no pandas); with it, the DataFrame
+    path = _walks_zip(tmp_path / "g.zip")
+    ref, traces, _ = describe_dataset("geolife", path, cache=False, region=region)
+    lean, none, _ = describe_dataset("geolife", path, cache=False, region=region, traces_needed=False)
+    assert lean == ref and traces is not None and none is None
+    assert ref["read"]["times_backwards"] == 1
+    if region is not None:
+        assert 0 < ref["points_in_region"] < ref["points"] and ref["speed_resampled_in_region"]["points"] > 0
+
+
 def test_statistics_columns_hand_over_lat_lon_memory_of_their_own_only():
     import numpy as np
     import pandas as pd

@@ -285,3 +285,29 @@ def test_the_region_rows_and_segments_are_those_of_segment_ids():
             # the same segments, numbered without gaps among these rows
             assert (np.diff(seg) >= 0).all() and ((np.diff(seg) != 0) == (np.diff(seg_all[want]) != 0)).all()
             assert len(seg) == 0 or seg[0] == 0
+
+
+def test_trace_columns_resample_as_the_table_does():
+    from edgeroam.datasets._columns import TraceColumns
+    from edgeroam.datasets.regions import get_region, region_mask
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    df = make_traces(pd.DataFrame({
+        "user": np.sort(rng.integers(0, 5, n)).astype(str),
+        "traj": np.zeros(n, dtype=np.int32),
+        "t": np.round(rng.uniform(0, 40, n)).cumsum(),
+        "x": rng.uniform(0, 100, n).cumsum(), "y": rng.uniform(0, 100, n),
+    }), metric_frame="local", source="walks")
+    df["traj"] = (rng.uniform(size=n) < 0.01).cumsum().astype(np.int32)
+    cols = TraceColumns(df["user"].cat.codes.to_numpy(), list(df["user"].cat.categories),
+                        {c: df[c].to_numpy() for c in ("traj", "t", "x", "y", "lat", "lon")}, dict(df.attrs))
+    reg = get_region(f"metric:0,0,{df['x'].median()},100")
+    for opts in ({}, {"region": reg}, {"region": reg, "inside": region_mask(cols, reg)}):
+        want = resample(df, 20.0, max_gap_s=60.0, **opts)
+        got = resample(cols, 20.0, max_gap_s=60.0, **opts)
+        assert isinstance(got, TraceColumns) and got.users == list(want["user"].cat.categories)
+        assert got.codes.tolist() == want["user"].cat.codes.tolist()
+        for c, v in got.data.items():
+            assert v.tobytes() == want[c].to_numpy().tobytes(), c
+        assert got.attrs == want.attrs and len(got) > 100
