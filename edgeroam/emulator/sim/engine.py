@@ -121,13 +121,14 @@ class Event:
         """Mark a failed event as handled: once processed, it no longer stops the run with its exception."""
         self._defused = True
 
-    def succeed(self, value: Any = None, priority: int = NORMAL) -> Event:
-        """Trigger the event now with `value`; waiting processes resume in FIFO order."""
+    def succeed(self, value: Any = None, priority: int = NORMAL, delay: float = 0.0) -> Event:
+        """Trigger the event with `value`, processed `delay` seconds from now (a transfer's path delay: one
+        event instead of a timer that then triggers it); waiting processes resume in FIFO order."""
         if self.triggered:
             raise RunError(f"{self!r} was already triggered (t={self.engine.now!r} s)")
         self._ok = True
         self._value = value
-        self.engine._push(0.0, priority, self)
+        self.engine._push(delay, priority, self)
         return self
 
     def fail(self, exc: BaseException, priority: int = NORMAL) -> Event:

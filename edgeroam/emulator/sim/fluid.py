@@ -492,10 +492,7 @@ class FluidNetwork:
         latency = ev._latency
         rec = FlowRecord(ev.flow, ev.start, self.engine.now, ev.nbytes, ev.path, ev.tag)
         self.completed += 1
-        if latency > 0:
-            self.engine.schedule(latency, lambda: ev.succeed(rec), name=f"deliver {ev.name}")
-        else:
-            ev.succeed(rec)
+        ev.succeed(rec, delay=latency)  # it fires once the path delay is over (triggered from now on)
 
     def _account(self, t0: float, t1: float) -> None:
         """Add the bytes carried by each link over [t0, t1) at the current link rates."""

@@ -233,3 +233,15 @@ def test_docstring_examples_run():
     for module in (engine, fluid, compute):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_an_event_succeeds_for_later_with_a_delay():
+    eng = Engine()
+    ev, seen = eng.event("later"), []
+    ev.callbacks.append(lambda e: seen.append((eng.now, e.value)))
+    ev.succeed("v", delay=2.5)  # triggered now, processed 2.5 s from now
+    assert ev.triggered and not ev.processed
+    eng.run(until=2.0)
+    assert seen == []
+    eng.run()
+    assert seen == [(2.5, "v")] and ev.processed
