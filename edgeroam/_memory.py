@@ -79,12 +79,14 @@ def run_apart(what: str, fn: Callable[..., Any], *args: Any) -> None:
     resident once imported, and a run that imported it to fit once carries it through its pass. A forked
     child shares this process's pages as they are (nothing is copied or sent); only what it imports and
     allocates is its own. Raises `EdgeroamError` naming `what` with the child's error where it fails, and
-    where processes cannot be forked (not Linux).
+    where processes cannot be forked (not Linux) or this one may not have children (a daemonic process).
     """
     import multiprocessing
 
     if "fork" not in multiprocessing.get_all_start_methods():
         raise EdgeroamError(f"{what} apart needs fork, which this platform lacks")
+    if multiprocessing.current_process().daemon:  # a Dask worker's process, for one: multiprocessing refuses
+        raise EdgeroamError(f"{what} apart: this process is daemonic and may not start children")
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(send, fn, args), daemon=True)

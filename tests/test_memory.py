@@ -64,3 +64,24 @@ def test_work_apart_raises_the_child_error(monkeypatch):
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     with pytest.raises(EdgeroamError, match="needs fork"):
         _memory.run_apart("dividing", divmod, 1, 1)
+
+
+def _apart_in_daemon(out) -> None:
+    """In a daemonic process (as a Dask worker's): what `run_apart` raised, or "" where it ran."""
+    try:
+        _memory.run_apart("writing", _write_imported, out, "wave")
+        error = ""
+    except EdgeroamError as exc:
+        error = str(exc)
+    out.with_suffix(".err").write_text(error)
+
+
+def test_work_apart_refused_in_a_daemonic_process(tmp_path):
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=_apart_in_daemon, args=(tmp_path / "out",),
+                                                       daemon=True)
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert "daemonic" in (tmp_path / "out.err").read_text() and not (tmp_path / "out").exists()
