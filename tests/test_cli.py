@@ -31,3 +31,25 @@ def test_the_process_entry_freezes_the_heap_before_exit_and_a_call_with_argument
             "print(before, gc.get_freeze_count() > 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[-2:] == ["0", "True"]
+
+
+def test_every_help_text_prints_as_written():
+    # typer renders help as rich markup, which silently drops a bracketed word such as "[grid]" unless it is
+    # escaped ("\\[grid]")
+    import typer
+    from rich.text import Text
+
+    from edgeroam.cli import app
+
+    def walk(cmd, path):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    lost = []
+    for path, cmd in walk(typer.main.get_command(app), "edgeroam"):
+        for name, text in [("help", cmd.help or "")] + [(p.name, getattr(p, "help", None) or "")
+                                                         for p in cmd.params]:
+            if Text.from_markup(text).plain != text.replace("\\[", "["):
+                lost.append(f"{path} {name}: {text!r}")
+    assert not lost

@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
     def sweep(
         sweep_file: Path = typer.Argument(
             ...,
-            help="Sweep TOML: scenario, set, seeds and a [grid] of "
-            "key.path = [values] (edgeroam/sweep/grid.py).",
+            help="Sweep TOML: scenario, set, seeds and a \\[grid] of "
+            "key.path = \\[values] (edgeroam/sweep/grid.py).",
         ),
         scheduler: str = typer.Option(
             None,

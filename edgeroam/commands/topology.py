@@ -123,7 +123,7 @@ def build(
     scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the map figure (PNG) here."),
-    out: Path | None = typer.Option(None, "--out", help="Output folder [default: runs/topology-<name>/]."),
+    out: Path | None = typer.Option(None, "--out", help="Output folder \\[default: runs/topology-<name>/]."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     root: Path | None = _ROOT,
     no_export: bool = typer.Option(False, "--no-export", help="Do not write the GeoPackage nor the map."),
@@ -155,7 +155,8 @@ def build(
 @app.command()
 def show(
     scenario: Path = typer.Argument(..., help=SCENARIO_HELP),
-    out: Path | None = typer.Option(None, "--out", help="PNG path [default: runs/topology-<name>/map.png]."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="PNG path \\[default: runs/topology-<name>/map.png]."),
     set_: list[str] = typer.Option([], "--set", help=_SET_HELP),
     root: Path | None = _ROOT,
 ) -> None:
