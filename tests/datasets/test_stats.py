@@ -150,6 +150,22 @@ def test_users_are_counted_alike_sorted_or_not():
             assert _count_users(c, 6) == len(set(c[c >= 0].tolist()))
 
 
+def test_counts_at_the_trajectory_breaks_are_the_counts_over_every_row():
+    from edgeroam.datasets.stats import _breaks, _count_trajectories, _count_users
+
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        n = int(rng.integers(0, 60))
+        codes = rng.integers(-1, 5, n).astype(np.int8)
+        traj = rng.integers(0, 4, n).astype(np.int32)
+        order = np.lexsort((traj, codes))
+        for c, tr in ((codes, traj), (codes[order], traj[order]), (np.abs(codes[order]), traj[order])):
+            same = (c[1:] == c[:-1]) & (tr[1:] == tr[:-1])
+            pairs = {(int(u), int(t)) for u, t in zip(c, tr, strict=True) if u >= 0}
+            assert _count_trajectories(c, tr, _breaks(same)) == _count_trajectories(c, tr) == len(pairs)
+            assert _count_users(c, 5, _breaks(same)) == _count_users(c, 5) == len({u for u, _ in pairs})
+
+
 def test_the_median_without_a_sorted_copy_is_numpys():
     from edgeroam.datasets.stats import _median
 
