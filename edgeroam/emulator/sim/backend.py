@@ -70,6 +70,8 @@ _SERVER_NODE = re.compile(r"^s\d+$")
 """A backhaul node that is an edge server: ``s<id>``."""
 UPLOAD, MIGRATE = 0, 1
 """A transfer's kind: its index in `_Records.KINDS`."""
+_CHUNKING_MEMO = 4096
+"""Layer lists whose chunking `SimBackend._sender` keeps (the memo starts over when full)."""
 
 
 def _key(client: int, server: int) -> Key:
@@ -245,6 +247,7 @@ class SimBackend:
         self.n_layers = len(self.weight_bytes)
         self._name_index = {str(n): i for i, n in enumerate(layer_names)}
         self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._chunking: dict[tuple[bytes, bool], tuple[tuple[int, ...], tuple[int, ...]]] = {}  # `_sender`
         self._full = np.ones(self.n_layers, dtype=bool)
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
@@ -604,14 +607,25 @@ class SimBackend:
     def _sender(
         self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route, *, chunked: bool = False
     ) -> _Sender:
-        if not chunked and len(todo):  # one chunk (a migration's flow)
-            nbytes = int(self.weight_bytes[todo].sum())
-            return self._start(kind, client, src, dst, todo, route, [todo], [nbytes])
+        # the chunks' bounds and bytes depend on the layers alone, and a pass sends the same few layer lists
+        # (a plan, or what a server lacks of one) over and over: worked out once per list
+        memo_key = (todo.tobytes(), chunked)
+        hit = self._chunking.get(memo_key)
+        if hit is None:
+            if len(self._chunking) >= _CHUNKING_MEMO:
+                self._chunking.clear()
+            hit = self._chunking[memo_key] = self._chunk_bounds(todo, chunked)
+        bounds, sizes = hit
+        chunks = [todo] if len(bounds) == 1 else [todo[lo:hi] for lo, hi in zip((0, *bounds[:-1]), bounds,
+                                                                                 strict=True)]
+        return self._start(kind, client, src, dst, todo, route, chunks, list(sizes))
+
+    def _chunk_bounds(self, todo: np.ndarray, chunked: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The end of each chunk of `todo` (positions) and its bytes: one chunk (a migration's flow), or with
+        `chunked` a new one every time the running total passes another multiple of `chunk_bytes`."""
         wb = self.weight_bytes[todo].tolist()
         bounds = []
-        if chunked:
-            # chunk boundaries: every time the running total passes another multiple of chunk_bytes (a few
-            # hundred layers at most: plain Python beats half a dozen numpy calls)
+        if chunked:  # (a few hundred layers at most: plain Python beats half a dozen numpy calls)
             total, level = 0, 0
             for i, w in enumerate(wb):
                 total += w
@@ -621,13 +635,13 @@ class SimBackend:
                     level = k
         if not bounds or bounds[-1] != len(wb):
             bounds.append(len(wb))
-        chunks, sizes, lo = [], [], 0
+        ends, sizes, lo = [], [], 0
         for hi in bounds:
             if hi > lo:
-                chunks.append(todo[lo:hi])
+                ends.append(hi)
                 sizes.append(sum(wb[lo:hi]))
                 lo = hi
-        return self._start(kind, client, src, dst, todo, route, chunks, sizes)
+        return tuple(ends), tuple(sizes)
 
     def _start(self, kind: int, client: int, src: int, dst: int, todo: np.ndarray, route,
                chunks: list[np.ndarray], sizes: list[int]) -> _Sender:
@@ -779,7 +793,7 @@ class SimBackend:
             self._records = _Records()
             # the routes (`backhaul` reads them) and what is left in the event queue and the fluid network
             # (the departures scheduled past the end, their flows): ~30 MB at 10,000 users
-            self._paths, self._nodes, self._names_cache, self._wifi = {}, {}, {}, {}
+            self._paths, self._nodes, self._names_cache, self._wifi, self._chunking = {}, {}, {}, {}, {}
             self.engine.clear()  # (a sim pass runs without the cyclic collector: no queue left to hold them)
             self.engine = Engine(self.engine.now)
             self.net = FluidNetwork(self.engine, {})

@@ -494,3 +494,31 @@ def test_backhaul_counts_servers_only_and_a_migration_over_a_router_once_at_each
     assert bh["down_bytes"].tolist() == [0.0, 2 * MB, 0.0, MB]
     assert bh["start"].tolist() == [0.0, 0.0, 2.0, 2.0]
     assert bh["interval"].dtype == bh["server"].dtype == np.int64
+
+
+def test_the_chunking_of_a_layer_list_is_worked_out_once_and_the_memo_starts_over_when_full(make_backend,
+                                                                                            monkeypatch):
+    from edgeroam.emulator.sim import backend as sb
+
+    def run(cap):
+        monkeypatch.setattr(sb, "_CHUNKING_MEMO", cap)
+        b = make_backend(chunk_bytes=1.5 * MB)
+        b.begin_tick(0, 0.0, {})
+        b.grant(9, 0, np.ones(3, bool))
+        calls = []
+        real = b._chunk_bounds
+        b._chunk_bounds = lambda todo, chunked: calls.append((todo.tolist(), chunked)) or real(todo, chunked)
+        full = plan([True, True, True])  # the same list for clients 1, 2 and 4; another for 3
+        b.execute([SetPlan(1, 1, full), SetPlan(2, 1, full), SetPlan(3, 1, plan([False, True, True])),
+                   SetPlan(4, 1, full), Migrate(9, 0, 2, ("a", "c"))])
+        b.advance(20.0)
+        return calls, len(b._chunking), b.transfers()
+
+    calls, kept, tr = run(4096)
+    assert calls == [([0, 1, 2], True), ([1, 2], True), ([0, 2], False)] and kept == 3
+    # 1.5 MB chunks: [a, b] then [c] for each full upload, [b, c] at once (3 MB), one flow for the migration
+    assert tr.groupby("client")["layers"].apply(list).to_dict() == {1: [2, 1], 2: [2, 1], 3: [2],
+                                                                  4: [2, 1], 9: [2]}
+    calls, kept, again = run(1)  # a memo of one list: client 4's is worked out again after client 3's
+    assert [c for c, _ in calls] == [[0, 1, 2], [1, 2], [0, 1, 2], [0, 2]] and kept == 1
+    assert again.equals(tr)
