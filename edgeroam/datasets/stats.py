@@ -365,24 +365,33 @@ def dataset_info(
     t = column(traces, "t", float)
     dist = _step_distances(traces, same, len(dt), None if spare is None else spare[1])
     in_region: dict[str, Any] = {}
-    if region is not None:
-        reg = get_region(region)
-        mask = region_mask(traces, reg) if inside is None else np.asarray(inside, dtype=bool)
-        in_steps = use
-        if len(same):
-            in_steps = (mask[:-1] & mask[1:])[same]
-            in_steps &= use
-        in_region = {
-            "region": reg.to_dict(),
-            "points_in_region": int(mask.sum()),
-            "users_in_region": _count_users(codes[mask], ncat),
-            "speed_in_region": _speed(dt[in_steps], dist[in_steps], step_users[in_steps]),
-        }
-        del in_steps
-    del same
-    kept = _compact(use, dt, dist, step_users)
-    del use
-    t_min, t_max = (float(t.min()), float(t.max())) if len(t) else (0.0, 0.0)  # each one pass
+    with ThreadPoolExecutor(1) as pool:
+        if region is not None:  # its steps copied out and summarised on a second thread, while all the steps
+            reg = get_region(region)  # are moved in place and summarised here
+            mask = region_mask(traces, reg) if inside is None else np.asarray(inside, dtype=bool)
+            in_steps = use
+            if len(same):
+                in_steps = (mask[:-1] & mask[1:])[same]
+                in_steps &= use
+            steps = (dt[in_steps], dist[in_steps], step_users[in_steps])
+            del in_steps
+
+            def summarise_region() -> dict[str, Any]:
+                return {
+                    "region": reg.to_dict(),
+                    "points_in_region": int(mask.sum()),
+                    "users_in_region": _count_users(codes[mask], ncat),
+                    "speed_in_region": _speed(*steps),
+                }
+
+            region_part = pool.submit(summarise_region)
+        del same
+        kept = _compact(use, dt, dist, step_users)
+        del use
+        speed = _speed(dt[:kept], dist[:kept], step_users[:kept])
+        t_min, t_max = (float(t.min()), float(t.max())) if len(t) else (0.0, 0.0)  # each one pass
+        if region is not None:
+            in_region = region_part.result()
     info: dict = {
         "source": traces.attrs.get("source", ""),
         "kind": kind,
@@ -394,7 +403,7 @@ def dataset_info(
         "span_s": t_max - t_min if len(t) else 0.0,
         "time_is_absolute": bool(len(t) and t_min >= _ABSOLUTE_T),
         "median_interval_s": median,
-        "speed": _speed(dt[:kept], dist[:kept], step_users[:kept]),
+        "speed": speed,
     }
     info["mean_speed_mps"] = info["speed"]["mean_speed_mps"]
     if region is not None:
