@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import re
 import struct
@@ -490,12 +491,18 @@ def read_geolife(
 
 
 def read_geolife_columns(
-    source: str | Path, *, lenient: bool = False, workers: int | None = None, xy: bool = False
+    source: str | Path,
+    *,
+    lenient: bool = False,
+    workers: int | None = None,
+    xy: bool = False,
+    imports: Sequence[str] = (),
 ) -> TraceColumns:
     """`read_geolife`'s table as `TraceColumns`, without pandas (for a cold ``datasets info``): the same rows
     and columns but ``mode``; the labels are read all the same (their checks, skipped lines and counts are
-    the read report's), only not joined onto the points."""
-    return cast(TraceColumns, _read(source, True, lenient, None, workers, xy, frame=False))
+    the read report's), only not joined onto the points. `imports`: modules the caller needs next, imported
+    on this thread while the workers read (not after)."""
+    return cast(TraceColumns, _read(source, True, lenient, None, workers, xy, frame=False, imports=imports))
 
 
 def _read(
@@ -507,6 +514,7 @@ def _read(
     xy: bool,
     *,
     frame: bool,
+    imports: Sequence[str] = (),
 ) -> pd.DataFrame | TraceColumns:
     """`read_geolife` (`frame`) or `read_geolife_columns`."""
     nworkers = _resolve_workers(workers)
@@ -547,25 +555,23 @@ def _read(
         if pool is None:
             parts = [read_batch(b) for b in batches]
         else:
-            _import_while_reading(xy, pandas=frame)
+            _import_while_reading(xy, pandas=frame, modules=imports)
             parts = list(running)  # in order: the first bad file's error wins
         return _assemble(parts, members, label_table, label_error, label_report, report, src, xy, pool, frame)
 
 
-def _import_while_reading(xy: bool, pandas: bool = True) -> None:
-    """Import pandas (a fifth of a second) unless not `pandas`, and pyproj for `xy`, while the workers inflate
-    and parse instead of before; with a short GIL switch interval meanwhile, so that a worker back from C code
-    waits a tenth of a millisecond for the GIL, not the default five."""
-    if (not pandas or "pandas" in sys.modules) and (not xy or "pyproj" in sys.modules):
+def _import_while_reading(xy: bool, pandas: bool = True, modules: Sequence[str] = ()) -> None:
+    """Import pandas (a fifth of a second) unless not `pandas`, pyproj for `xy` and the other `modules`, while
+    the workers inflate and parse instead of before (or after); with a short GIL switch interval meanwhile,
+    so that a worker back from C code waits a tenth of a millisecond for the GIL, not the default five."""
+    wanted = [*(["pandas"] if pandas else []), *(["pyproj"] if xy else []), *modules]
+    if all(name in sys.modules for name in wanted):
         return
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)
     try:
-        if pandas:
-            import pandas as _  # noqa: F401
-
-        if xy:
-            import pyproj  # noqa: F401
+        for name in wanted:
+            importlib.import_module(name)
     finally:
         sys.setswitchinterval(interval)
 

@@ -468,7 +468,8 @@ def describe_dataset(
         # what load_dataset reads (every row projected by the workers) as columns: pandas is never imported
         from edgeroam.datasets.geolife import read_geolife_columns
 
-        traces = read_geolife_columns(dataset_sources(kind, root)[0], lenient=lenient, xy=True)
+        traces = read_geolife_columns(dataset_sources(kind, root)[0], lenient=lenient, xy=True,
+                                      imports=("edgeroam.datasets.stats", "edgeroam.datasets.resample"))
     else:  # the modules that need pandas come after the read: the Geolife reader imports it meanwhile
         traces = load_dataset(kind, root, cache=cache, lenient=lenient, synthetic=synthetic, reader=reader)
     from edgeroam._memory import trim_heap

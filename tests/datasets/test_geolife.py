@@ -616,7 +616,10 @@ def test_columns_are_read_without_pandas(tmp_path):
     import sys
 
     path = write_zip(tmp_path / "many.zip", _many_files({}))
+    # what a cold `datasets info` imports while the workers read needs no pandas either
     code = ("import sys; from edgeroam.datasets.geolife import read_geolife_columns as r; "
-            f"c = r({str(path)!r}, workers=2, xy=True); print(len(c), 'pandas' in sys.modules)")
+            f"c = r({str(path)!r}, workers=2, xy=True, imports=['edgeroam.datasets.stats', "
+            "'edgeroam.datasets.resample']); "
+            "print(len(c), 'pandas' in sys.modules, 'edgeroam.datasets.resample' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["70", "False"]
+    assert out.split() == ["70", "False", "True"]
