@@ -523,7 +523,7 @@ def _statistics_columns(
     x, y = column(traces, "x", float), column(traces, "y", float)
     drop = {"mode"}
     spare = None
-    if bool(np.isfinite(x).all() and np.isfinite(y).all()):
+    if _all_finite(x) and _all_finite(y):
         drop |= {"lat", "lon"}
         lat, lon = (_owned_floats(column(traces, c)) for c in ("lat", "lon"))
         if lat is not None and lon is not None:
@@ -546,6 +546,14 @@ def _statistics_columns(
         if _shares_memory(spare, kept):
             spare = None
     return lean, spare
+
+
+def _all_finite(v: np.ndarray) -> bool:
+    """True when every value of `v` is finite (chunk by chunk: no temporary of its length)."""
+    import numpy as np
+
+    step = 1 << 16
+    return all(bool(np.isfinite(v[s : s + step]).all()) for s in range(0, len(v), step))
 
 
 def _shares_memory(spare: tuple[np.ndarray, np.ndarray], kept: list[np.ndarray]) -> bool:

@@ -224,16 +224,33 @@ def region_mask(traces: pd.DataFrame | TraceColumns, region: Region | str) -> np
     cols = ("lon", "lat") if region.frame == "lonlat" else ("x", "y")
     a = column(traces, cols[0], float)
     b = column(traces, cols[1], float)
-    if len(traces) and not (np.isfinite(a).any() and np.isfinite(b).any()):
+    if len(traces) and not (_any_finite(a) and _any_finite(b)):
         what = "lat/lon" if region.frame == "lonlat" else "metric x/y (project the traces first)"
         raise DatasetError(f"region {region.name!r} needs {what}, but the traces have none")
     if region.is_box:
         minx, miny, maxx, maxy = region.polygon.bounds
-        return (a >= minx) & (a <= maxx) & (b >= miny) & (b <= maxy)
+        out = np.empty(len(a), dtype=bool)
+        for s in range(0, len(a), _CHUNK):  # in place, chunk by chunk: no temporary of the table's length
+            part, sa, sb = out[s : s + _CHUNK], a[s : s + _CHUNK], b[s : s + _CHUNK]
+            np.greater_equal(sa, minx, out=part)
+            part &= sa <= maxx
+            part &= sb >= miny
+            part &= sb <= maxy
+        return out
     ok = np.isfinite(a) & np.isfinite(b)
     out = np.zeros(len(a), dtype=bool)
     out[ok] = shapely.intersects_xy(region.polygon, a[ok], b[ok])
     return out
+
+
+_CHUNK = 1 << 16
+"""Rows per chunk of a box mask (its temporaries stay in the cache)."""
+
+
+def _any_finite(v: np.ndarray) -> bool:
+    """True when `v` holds a finite value (its first values looked at first: a whole pass only when they
+    are all missing)."""
+    return bool(np.isfinite(v[:64]).any() or np.isfinite(v).any())
 
 
 def filter_region(traces: pd.DataFrame, region: Region | str) -> pd.DataFrame:

@@ -239,3 +239,20 @@ def test_a_rectangle_of_one_by_two_cells():
     assert kaist_rectangle(_xy(x, y), step_m=50.0, short_m=50.0, long_m=100.0) == (0.0, 0.0, 50.0, 100.0)
     tr = _xy(x + [310.0] * 3, y + [10.0] * 3)
     assert kaist_rectangle(tr, step_m=50.0, short_m=50.0, long_m=100.0) == (250.0, 0.0, 350.0, 50.0)
+
+
+def test_box_mask_in_chunks_is_the_whole_arrays_test():
+    from edgeroam.datasets._columns import TraceColumns
+
+    rng = np.random.default_rng(2)
+    n = 200_003  # several chunks, the last one short
+    x = rng.uniform(-10, 110, n).round(1)
+    y = rng.uniform(-10, 110, n).round(1)
+    x[::97] = np.nan
+    table = TraceColumns(np.zeros(n, np.int8), ["a"], {"x": x, "y": y}, {})
+    got = region_mask(table, "metric:0,0,100,50")
+    assert got.tolist() == ((x >= 0) & (x <= 100) & (y >= 0) & (y <= 50)).tolist()
+    assert got.any() and (~got).any() and not got[::97].any()
+    nowhere = TraceColumns(np.zeros(3, np.int8), ["a"], {"x": np.full(3, np.nan), "y": np.zeros(3)}, {})
+    with pytest.raises(DatasetError, match="needs metric x/y"):
+        region_mask(nowhere, "metric:0,0,1,1")
