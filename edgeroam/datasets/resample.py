@@ -80,20 +80,26 @@ def _kept_rows(
     u = user_codes(src)
     tr = column(src, "traj")
     t = column(src, "t", float)
-    has = idx > 0  # every row but the table's first has a row before it
-    cur, prev = idx[has], idx[has] - 1
+    # every row but the table's first has a row before it (the rows are ascending: only the first may be 0);
+    # the flags of the rows that have one are views of the arrays of all
+    first = int(idx[0] == 0)
+    cur = idx[first:]
+    prev = cur - 1
     start = np.ones(len(idx), dtype=bool)
-    later = start[has]
+    later = start[first:]
     np.not_equal(u[cur], u[prev], out=later)
     later |= tr[cur] != tr[prev]
-    later |= (t[cur] - t[prev]) > max_gap_s
+    t_cur, t_prev = t[cur], t[prev]
+    later |= (t_cur - t_prev) > max_gap_s
     later |= ~inside[prev]
-    start[has] = later
-    seg = np.cumsum(start)
-    seg -= 1
+    del prev
     # a repeated timestamp inside a segment (keep the first): it cannot be interpolated between
     dup = np.zeros(len(idx), dtype=bool)
-    dup[has] = ~later & (t[cur] == t[prev])
+    np.equal(t_cur, t_prev, out=dup[first:])
+    del t_cur, t_prev
+    dup[first:] &= ~later
+    seg = np.cumsum(start)
+    seg -= 1
     keep = ~dup
     return idx[keep], seg[keep]
 
