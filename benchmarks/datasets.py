@@ -18,8 +18,8 @@ Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel,
 warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere. A last table splits
 the cold work into its stages in one fresh process, wall and CPU seconds each: imports; the zip's inflation
 alone on one thread for reference; ``load_dataset``'s read, cut to the region, projection of the cut and
-resampling; then ``datasets info``'s own path (the read with every batch placed and projected by a worker,
-statistics on the columns they read, resampling in the region).
+resampling; then ``datasets info``'s own path (the read into plain arrays, no pandas, with every batch placed
+and projected by a worker; statistics on the columns they read, resampling in the region).
 
 Usage: ``python benchmarks/datasets.py [--zip PATH] [--repeat N] [--trackintel-timeout S]``.
 """
@@ -174,12 +174,12 @@ def breakdown(zip_path: Path) -> list[dict]:
     cut = stage(f"{load} project the cut rows", project, cut, crs)
     stage(f"{load} resample the cut at 20 s", resample, cut, 20, max_gap_s=60)
     del raw, cut
-    xy = stage(f"{info} read_geolife, every batch placed and projected by a worker (xy=True)",
-               read_geolife_zip, zip_path, xy=True)
+    xy = stage(f"{info} read_geolife_columns: each batch placed and projected by a worker, no modes, arrays",
+               read_geolife_columns_zip, zip_path)
     inside = region_mask(xy, reg)
     xy, spare = _statistics_columns(xy)  # what the statistics read: lat/lon and mode let go
-    stage(f"{info} statistics, all rows and in the region (steps in the lat/lon memory)", dataset_info, xy,
-          reg, kind="geolife", inside=inside, spare=spare)
+    stage(f"{info} statistics, all rows and in the region (steps in the lat/lon memory; region's beside)",
+          dataset_info, xy, reg, kind="geolife", inside=inside, spare=spare)
     del spare
     res = stage(f"{info} resample in the region at 20 s", resample, xy, 20, max_gap_s=60, region=reg,
                 inside=inside)
@@ -192,6 +192,14 @@ def read_geolife_zip(zip_path: Path, *, xy: bool = False):
     from edgeroam.datasets.geolife import read_geolife
 
     return read_geolife(zip_path, xy=xy)
+
+
+def read_geolife_columns_zip(zip_path: Path):
+    """`read_geolife_columns` on the zip, every row projected: what a cold `datasets info` reads (it imports
+    no pandas; this process has, for the stages before)."""
+    from edgeroam.datasets.geolife import read_geolife_columns
+
+    return read_geolife_columns(zip_path, xy=True)
 
 
 def _measure_cli(kind: str, zip_path: Path) -> dict:
