@@ -12,7 +12,9 @@ then the master alternates, tick by tick:
 
 and ends with ``close()``, which returns the last events and the run's tables (transfers, backhaul) and
 memory figures. Between calls the master may ask ``holds(client, server)`` and ``held_by(client)``: what a
-master learns from the edge servers' reports, the only backend state a policy's view exposes. Where servers
+master learns from the edge servers' reports, the only backend state a policy's view exposes. A backend may
+also answer ``holds_rows(clients, servers)``, `holds` of many pairs as one bool matrix (``sim`` does: a policy
+asks about ~50,000 pairs a tick at 10,000 users); the view asks pair by pair where it does not. Where servers
 compute on tier slots (``topology.tiers.compute = "slots"``) it also asks, each tick, ``cloud_bps()`` (the
 edge-cloud rate a query's tail reaches a cloud at: configured, or measured) and ``queue_wait(server)`` (the
 slot waits the server's queries last met, edge and cloud): S3's Scheduling with Queuing reads them

@@ -104,6 +104,7 @@ class Master:
         t_start = time.perf_counter()
         be.start(self.setup)
         events = Events()
+        holds_rows = getattr(be, "holds_rows", None)  # many pairs at once, where the backend answers so
         t0 = prep.ticks[0].time
         total = len(prep.ticks)
         for j, tk in enumerate(prep.ticks):
@@ -117,7 +118,7 @@ class Master:
             view = MasterView(
                 tick_index=tk.index, interval_s=self.interval, first_row=base,
                 predicted=prep.predicted[base: base + len(tk)], load=lambda s, _l=load: int(_l.get(s, 0)),
-                holds=be.holds, held_by=be.held_by, planner=pl,
+                holds=be.holds, held_by=be.held_by, planner=pl, holds_rows=holds_rows,
                 crowded=self.crowded, fraction_bytes=self.fraction_bytes, **tiered,
             )
             be.apply(self.policy.decide(view, tk))

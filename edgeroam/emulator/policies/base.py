@@ -68,6 +68,8 @@ class MasterView:
     queue_wait : callable(server) -> (float, float)
         Mean seconds the server's queries last waited for a slot at the edge and at its cloud (measured on
         tier slots; zeros otherwise).
+    holds_rows : callable(clients, servers) -> ndarray[bool] [N, layers], optional
+        `holds` of many pairs at once, where the backend answers so (`holds_matrix` asks it).
     """
 
     tick_index: int
@@ -82,6 +84,19 @@ class MasterView:
     fraction_bytes: float = float("inf")
     cloud_bps: float | None = None
     queue_wait: Callable[[int], tuple[float, float]] = field(default=lambda _server: (0.0, 0.0))
+    holds_rows: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+    def holds_matrix(self, clients: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """The layers each server holds for each client, pairs ``(clients[i], servers[i])``, as the rows of
+        one read-only bool matrix [N, layers] (a row of False: nothing held): `holds_rows`, or `holds` pair
+        by pair where the backend has no such call."""
+        if self.holds_rows is not None:
+            return self.holds_rows(clients, servers)
+        n_layers = self.planner.n_layers
+        none = bytes(n_layers)
+        masks = map(self.holds, np.asarray(clients).tolist(), np.asarray(servers).tolist())
+        joined = b"".join([none if h is None else h.tobytes() for h in masks])
+        return np.frombuffer(joined, dtype=bool).reshape(-1, n_layers)
 
     def future_plan(self, server: int) -> PlanEntry:
         """The future plan of `server` with its current load (+1 for the client who is coming)."""

@@ -258,8 +258,7 @@ class TargetPolicy(Policy):
         u_src, u_client = tick.server[users], tick.user_code[users]
         src, client = u_src[owner], u_client[owner]
         go = dst != src
-        out.extend(self._migrates(view, u_client.tolist(), u_src.tolist(), owner[go], client[go].tolist(),
-                                  src[go], dst[go]))
+        out.extend(self._migrates(view, u_client, u_src, owner[go], client[go], src[go], dst[go]))
         if self.keep_m > 0:
             first = np.searchsorted(owner, np.arange(len(users) + 1)).tolist()
             dst_l = dst.tolist()
@@ -364,8 +363,8 @@ class TargetPolicy(Policy):
         take = (k < 0) | (pos < k)
         return owner[take], dst[take]
 
-    def _migrates(self, view: MasterView, u_client: list[int], u_src: list[int], owner: np.ndarray,
-                  client: list[int], src: np.ndarray, dst: np.ndarray) -> list[Action | Migrates]:
+    def _migrates(self, view: MasterView, u_client: np.ndarray, u_src: np.ndarray, owner: np.ndarray,
+                  client: np.ndarray, src: np.ndarray, dst: np.ndarray) -> list[Action | Migrates]:
         """One Migrate per (user `owner`, target `dst`) pair: the future plan's layers of the target (cut for
         crowded servers) when the source holds one of them that the target lacks (or always with `relay`),
         else a refresh; none where the plan has no layers."""
@@ -395,24 +394,19 @@ class TargetPolicy(Policy):
         dst_l, src_l, pid_l = dst.tolist(), src.tolist(), pid.tolist()
         if self.relay:
             return [Migrate(c, s, d, layers[p], relay=True)
-                    for c, s, d, p in zip(client, src_l, dst_l, pid_l, strict=True) if layers[p]]
-        # does the source hold a layer of the plan that the target lacks? (one array operation per tick)
-        holds, n_layers = view.holds, pl.n_layers
-        none = bytes(n_layers)
-
-        def rows(masks: Any) -> np.ndarray:  # the masks as rows of one matrix (cheaper than np.stack)
-            joined = b"".join([none if h is None else h.tobytes() for h in masks])
-            return np.frombuffer(joined, bool).reshape(-1, n_layers)
-
-        have = rows(holds(c, s) for c, s in zip(u_client, u_src, strict=True))
-        lack = rows(holds(c, d) for c, d in zip(client, dst_l, strict=True))
+                    for c, s, d, p in zip(client.tolist(), src_l, dst_l, pid_l, strict=True) if layers[p]]
+        # does the source hold a layer of the plan that the target lacks? (one array operation per tick, on
+        # the masks of every pair asked at once)
+        n_layers = pl.n_layers
+        have = view.holds_matrix(u_client, u_src)
+        lack = view.holds_matrix(client, dst)
         wanted = np.zeros((len(plans), n_layers), bool)
         for j, p in enumerate(plans):
             wanted[j, p[1]] = True
         useful = (have[owner] & ~lack & wanted[pid]).any(axis=1)
         # as one batch of columns (a refresh where nothing is useful): a tick of 10,000 users has ~40,000 rows
         keep = np.array([bool(x) for x in layers])[pid]
-        return [Migrates(np.asarray(client, np.int64)[keep], src[keep], dst[keep], tuple(layers),
+        return [Migrates(client.astype(np.int64)[keep], src[keep], dst[keep], tuple(layers),
                          np.where(useful, pid, -1)[keep])]
 
     def _budget(self, view: MasterView, tick: Tick) -> np.ndarray:

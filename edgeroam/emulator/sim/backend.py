@@ -249,6 +249,7 @@ class SimBackend:
         self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._chunking: dict[tuple[bytes, bool], tuple[tuple[int, ...], tuple[int, ...]]] = {}  # `_sender`
         self._full = np.ones(self.n_layers, dtype=bool)
+        self._none = np.zeros(self.n_layers, dtype=bool)  # `holds_rows`' row of a pair holding nothing
         self.up_bps = float(up_bps)
         self._wifi: dict[int, PSServer] = {}
         # by the (src, dst) pair as a `Key`: (links, delay), or a neighbour's delay alone (`_path`)
@@ -404,6 +405,17 @@ class SimBackend:
         if self.everywhere:
             return self._full
         return self._held.get(client << 32 | server)
+
+    def holds_rows(self, clients: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """`holds` of many (client, server) pairs as the rows of one read-only bool matrix [N, layers]
+        (a row of False: nothing held): a policy asks about ~50,000 pairs a tick at 10,000 users, here in
+        C-level loops (one dict lookup and one copy of the mask's bytes per pair) instead of a call each."""
+        n = len(clients)
+        if self.everywhere:
+            return np.ones((n, self.n_layers), dtype=bool)
+        keys = (np.asarray(clients, np.int64) << 32 | np.asarray(servers, np.int64)).tolist()
+        joined = b"".join(map(np.ndarray.tobytes, map(self._held.get, keys, repeat(self._none))))
+        return np.frombuffer(joined, dtype=bool).reshape(n, self.n_layers)
 
     def grant(self, client: int, server: int, mask: np.ndarray) -> None:
         """Put layers on a server directly (tests, warm starts)."""

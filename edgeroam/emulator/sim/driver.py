@@ -82,8 +82,10 @@ class Sim:
             ttl_intervals=setup.ttl_intervals, server_plans=setup.server_plans, up_bps=setup.up_bps,
             everywhere=setup.everywhere, chunk_bytes=self.chunk_bytes,
         )
-        # the core's own method in place of `holds`: a policy asks about a million times in a 10,000-user pass
+        # the core's own methods in place of `holds` and `holds_rows`: a policy asks about a million times
+        # in a 10,000-user pass
         self.holds = self._core.holds
+        self.holds_rows = self._core.holds_rows
         self._windows = []
         self._masks: dict[bytes, bytes] = {}  # the arrivals' held masks, each distinct one once
         self._slots = slot_tiers(topo.backhaul)  # tier slots instead of processor sharing (slotqueries.py)
@@ -125,6 +127,10 @@ class Sim:
     def holds(self, client: int, server: int) -> np.ndarray | None:
         """Layers `server` holds for `client` now (None: nothing)."""
         return self.core.holds(client, server)
+
+    def holds_rows(self, clients: np.ndarray, servers: np.ndarray) -> np.ndarray:
+        """`holds` of many pairs at once: a bool matrix [N, layers] (`SimBackend.holds_rows`)."""
+        return self.core.holds_rows(clients, servers)
 
     def held_by(self, client: int) -> frozenset[int]:
         """Servers holding any layer of `client` now."""

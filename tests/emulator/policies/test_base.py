@@ -111,3 +111,14 @@ def test_plans_kept_across_ticks_follow_the_views_planner_and_budget():
         view = MasterView(**{**view.__dict__, "crowded": frozenset({13}), "fraction_bytes": budget})
         got = [a.layers for a in fractional.decide(view, _tick()) if isinstance(a, Migrate)]
         assert got == ([want] if want else [])
+
+
+def test_holds_matrix_asks_the_backend_for_many_pairs_or_each_pair():
+    view = _view(_planner(), {})
+    clients, servers = np.array([1, 2, 3]), np.array([10, 11, 10])
+    each = view.holds_matrix(clients, servers)  # no holds_rows: holds pair by pair
+    assert each.tolist() == [[True, True], [False, False], [True, True]]
+    asked = []
+    fast = MasterView(**{**view.__dict__, "holds_rows": lambda c, s: asked.append((c, s)) or each})
+    assert fast.holds_matrix(clients, servers) is each and asked == [(clients, servers)]
+    assert view.holds_matrix(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0, 2)

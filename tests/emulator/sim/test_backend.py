@@ -522,3 +522,18 @@ def test_the_chunking_of_a_layer_list_is_worked_out_once_and_the_memo_starts_ove
     calls, kept, again = run(1)  # a memo of one list: client 4's is worked out again after client 3's
     assert [c for c, _ in calls] == [[0, 1, 2], [1, 2], [0, 1, 2], [0, 2]] and kept == 1
     assert again.equals(tr)
+
+
+def test_holds_rows_is_holds_of_each_pair(make_backend):
+    b = make_backend()
+    b.begin_tick(0, 0.0, {})
+    b.grant(7, 0, np.array([True, False, True]))
+    b.grant(2**31 - 1, 2, np.array([False, True, False]))  # the largest client code a key holds
+    clients, servers = np.array([7, 7, 2**31 - 1, 5]), np.array([0, 1, 2, 0])
+    rows = b.holds_rows(clients, servers)
+    each = [b.holds(int(c), int(s)) for c, s in zip(clients, servers, strict=True)]
+    assert rows.tolist() == [[False] * 3 if h is None else h.tolist() for h in each]
+    assert rows.shape == (4, 3) and not rows.flags.writeable
+    small = b.holds_rows(np.array([7, 7], np.int32), np.array([0, 2], np.int32))  # codes as int32
+    assert small.tolist() == [[True, False, True], [False, False, False]]
+    assert make_backend(everywhere=True).holds_rows(clients, servers).all()
