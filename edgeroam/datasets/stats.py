@@ -153,7 +153,18 @@ def _step_distances(
 
 def _compact(mask: np.ndarray, *arrays: np.ndarray) -> int:
     """Move the elements of `arrays` where `mask` holds to their front, in order and in place (chunk by
-    chunk: writing never overtakes reading); return how many there are."""
+    chunk: writing never overtakes reading); return how many there are. Large: the first array on a second
+    thread, the others on this one (each array is moved on its own; numpy lets go of the GIL)."""
+    if len(mask) <= _CHUNK or len(arrays) < 2:
+        return _compact_each(mask, arrays)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(_compact_each, mask, arrays[:1])
+        _compact_each(mask, arrays[1:])
+        return first.result()
+
+
+def _compact_each(mask: np.ndarray, arrays: tuple[np.ndarray, ...]) -> int:
+    """`_compact` on one thread."""
     w = 0
     for a in range(0, len(mask), _CHUNK):
         m = mask[a : a + _CHUNK]

@@ -178,3 +178,16 @@ def test_the_median_without_a_sorted_copy_is_numpys():
         with np.errstate(all="ignore"):
             want, got = float(np.median(v)), _median(v)
         assert got == want or (math.isnan(got) and math.isnan(want))
+
+
+def test_compacting_in_place_keeps_the_masked_values_in_order():
+    from edgeroam.datasets.stats import _compact
+
+    rng = np.random.default_rng(8)
+    for n in (0, 5, 300_001):  # small: one thread; large: the first array on a second one
+        mask = rng.uniform(size=n) < 0.9
+        arrays = [rng.uniform(size=n), rng.uniform(size=n), rng.integers(0, 9, n).astype(np.int8)]
+        want = [a[mask].copy() for a in arrays]
+        k = _compact(mask, *arrays)
+        assert k == int(mask.sum())
+        assert all(a[:k].tolist() == w.tolist() for a, w in zip(arrays, want, strict=True))
