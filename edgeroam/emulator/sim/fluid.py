@@ -338,7 +338,8 @@ class FluidNetwork:
         fluid model (``end`` excludes the latency). An empty path or zero bytes complete at once.
         """
         path = tuple(path)
-        ids = [self._link(lid) for lid in path]
+        index = self._index
+        ids = [index[lid] if lid in index else self._link(lid) for lid in path]
         idx = np.array(ids, dtype=np.int64)
         if len(set(ids)) != len(ids):
             raise TopologyError(f"path {path!r} crosses a link twice")
@@ -539,12 +540,18 @@ class FluidNetwork:
 
     def _merge_new(self) -> None:
         new, self._new = self._new, []
-        self._fid = np.concatenate([self._fid, np.array([e.flow for e in new], dtype=np.int64)])
-        self._remaining = np.concatenate([self._remaining, np.array([e.nbytes for e in new])])
-        self._rate = np.concatenate([self._rate, np.zeros(len(new))])
+        fid = np.array([e.flow for e in new], dtype=np.int64)
+        remaining = np.array([e.nbytes for e in new])
         lengths = np.array([len(e._links) for e in new], dtype=np.int64)
-        self._lengths = np.concatenate([self._lengths, lengths])
         self._flat = np.concatenate([self._flat, *[e._links for e in new]])
+        if not len(self._fid):  # none in progress (a sparse replay's usual case): the new flows alone
+            self._fid, self._remaining, self._lengths = fid, remaining, lengths
+            self._rate = np.zeros(len(new))
+            return
+        self._fid = np.concatenate([self._fid, fid])
+        self._remaining = np.concatenate([self._remaining, remaining])
+        self._rate = np.concatenate([self._rate, np.zeros(len(new))])
+        self._lengths = np.concatenate([self._lengths, lengths])
 
     def _recompute(self) -> None:
         """Recompute every rate (once per instant) and re-arm the completion timer."""
@@ -578,6 +585,15 @@ class FluidNetwork:
     def _rates_small(self) -> float:
         """`_recompute`'s rates, link loads and time to the next completion for a few flows, in plain Python
         with the same floating-point operations in the same order as the array code (identical floats)."""
+        if len(self._lengths) == 1 and len(self._flat):
+            # a lone flow (a sparse replay's usual case): its narrowest link's capacity (no link is shared)
+            links = self._flat.tolist()
+            r = min(max(float(self._cap_Bps[lk]), 0.0) for lk in links)
+            self._rate = np.array([r])
+            self._link_rate[:] = 0.0
+            for lk in links:
+                self._link_rate[lk] = 0.0 + r
+            return max(float(self._remaining[0]), 0.0) / r if r > 0 else math.inf
         lengths, flat = self._lengths.tolist(), self._flat.tolist()
         self._rate = _max_min_small(self._cap_Bps, lengths, flat)
         rates = self._rate.tolist()
@@ -598,16 +614,25 @@ class FluidNetwork:
         self._timer = None
         self._advance()
         done = (self._remaining <= self._rate * _TIME_EPS) | (self._remaining <= _BYTE_EPS)
-        if not done.any():
-            done[int(np.argmin(self._remaining / self._rate))] = True
-        keep = ~done
-        finished = self._fid[done]
-        self._flat = self._flat[np.repeat(keep, self._lengths)]
-        self._fid = self._fid[keep]
-        self._remaining = self._remaining[keep]
-        self._rate = self._rate[keep]
-        self._lengths = self._lengths[keep]
+        if done.all():  # the last flows in progress (a sparse replay's usual lone flow): nothing to keep
+            finished = self._fid
+            self._flat, self._fid, self._lengths = (np.zeros(0, dtype=np.int64) for _ in range(3))
+            self._remaining, self._rate = np.zeros(0), np.zeros(0)
+        else:
+            if not done.any():
+                done[int(np.argmin(self._remaining / self._rate))] = True
+            keep = ~done
+            finished = self._fid[done]
+            self._flat = self._flat[np.repeat(keep, self._lengths)]
+            self._fid = self._fid[keep]
+            self._remaining = self._remaining[keep]
+            self._rate = self._rate[keep]
+            self._lengths = self._lengths[keep]
         for fid in finished.tolist():
             self._finish(self._flows.pop(fid))
-        # Link rates stay as they were until the recomputation of this instant; no time passes meanwhile.
-        self._mark_dirty()
+        if len(self._fid):
+            # Link rates stay as they were until the recomputation of this instant; no time passes meanwhile.
+            self._mark_dirty()
+        else:  # none left in progress: every rate is zero and there is nothing to recompute (a flow started
+            # later at this instant schedules its own recomputation)
+            self._link_rate[:] = 0.0

@@ -171,9 +171,11 @@ def test_many_simultaneous_flows_recompute_once_per_instant():
     for _ in range(50):
         net.transfer(["L"], 1e5)
     eng.run()
-    # All 50 start and end together, at 50 * 1e5 B / 1e6 B/s = 5 s: one recomputation at t=0, one at 5.
+    # All 50 start and end together, at 50 * 1e5 B / 1e6 B/s = 5 s: one recomputation at t=0; their end
+    # leaves nothing in progress, so none at 5 s (every rate is zero)
     assert eng.now == pytest.approx(5.0, abs=1e-9)
-    assert net.recomputations == 2 and net.completed == 50 and net.active == 0
+    assert net.recomputations == 1 and net.completed == 50 and net.active == 0
+    assert net.link_load_bps() == {"L": 0.0} and net.rates_bps() == {}
 
 
 def test_backhaul_links_are_directed_both_ways_with_full_capacity():
@@ -716,3 +718,20 @@ def test_a_network_of_few_flows_runs_the_same_in_plain_python(seed, monkeypatch)
         return ends, net.link_bytes(), net.interval_matrix()[1].tobytes()
 
     assert run(-1) == run(10**6)
+
+
+def test_a_lone_flow_runs_at_its_narrowest_link_and_leaves_every_link_idle():
+    eng = Engine()
+    net = FluidNetwork(eng, {"a": 8 * MBPS, "b": 4 * MBPS, "c": 2 * MBPS})
+    t = net.transfer(["a", "b"], 1e6, latency_s=0.5)
+    eng.run(until=0.1)
+    assert net.rates_bps() == {0: 4 * MBPS}
+    assert net.link_load_bps() == {"a": 4 * MBPS, "b": 4 * MBPS, "c": 0.0}
+    eng.run()
+    assert t.value.end == pytest.approx(2.0) and eng.now == pytest.approx(2.5)
+    assert net.rates_bps() == {} and net.link_load_bps() == {"a": 0.0, "b": 0.0, "c": 0.0}
+    # two flows after it: the flow arrays start over, and the two share "b" fairly
+    net.transfer(["a", "b"], 1e6)
+    net.transfer(["b", "c"], 1e6)
+    eng.run(until=eng.now + 0.1)
+    assert net.rates_bps() == {1: 2 * MBPS, 2: 2 * MBPS}
