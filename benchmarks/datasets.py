@@ -15,6 +15,8 @@ edgeroam's bytecode is compiled once first, as an install compiles it. Rows:
 - trackintel's ``read_geolife`` on the extracted ``Data`` folder (the ``bench`` extra; ``--trackintel-repeat``
   runs, 3 unless told, each bounded): the median, the goals' denominator (one run of it varies by ~10 % here).
 
+The runs go in rounds: every edgeroam row once, then trackintel once, so that both meet the machine's drift.
+
 Goals (issue 23, printed met / NOT met at the end): cold read >= 10x trackintel, cold CLI >= 8x trackintel,
 warm load_dataset < 0.1 s, warm CLI < 1 s whole process, peak memory < 0.4 GB everywhere. A last table splits
 the cold work into its stages in one fresh process, wall and CPU seconds each: imports; the zip's inflation
@@ -291,7 +293,6 @@ def main(argv: list[str] | None = None) -> int:
     # this machine) every measured process would compile the package's modules from source (30-40 ms) while
     # trackintel, pandas and the rest load theirs from site-packages
     compileall.compile_dir(REPO / "edgeroam", quiet=1)
-    results: dict[str, dict] = {}
     plan = [
         ("zip", "cold, no cache"),
         ("folder", "cold, no cache"),
@@ -302,24 +303,25 @@ def main(argv: list[str] | None = None) -> int:
         ("cli-cold", "cold, no cache"),
         ("cli-warm", "warm"),
     ]
-    for kind, _ in plan:
-        runs = []
-        if kind.endswith("-warm"):  # fill the cache once (not timed)
-            _run(kind, args.zip, 600)
-        for i in range(args.repeat):
+    # in rounds, each kind once a round and trackintel after them, so that our runs and the reference's
+    # meet the same state of the machine (a shared VM's speed drifts by 10-30 % within minutes)
+    ti = _trackintel_installed()
+    runs: dict[str, list[dict]] = {kind: [] for kind, _ in plan} | {"trackintel": []}
+    rounds = max(args.repeat, args.trackintel_repeat if ti else 0)
+    for i in range(rounds):
+        for kind, _ in plan if i < args.repeat else ():
             if kind == "cache-miss":
                 shutil.rmtree(BENCH_CACHE, ignore_errors=True)
-            with console.status(f"edgeroam {kind} run {i + 1}/{args.repeat}"):
-                runs.append(_run(kind, args.zip, 600))
-        results[kind] = _median_row(runs)
-    if _trackintel_installed():
-        runs = []
-        for i in range(args.trackintel_repeat):
-            with console.status(f"trackintel read_geolife run {i + 1}/{args.trackintel_repeat} (at most "
+            if kind.endswith("-warm"):  # fill the cache first (not timed): this round's miss emptied it
+                _run(kind, args.zip, 600)
+            with console.status(f"round {i + 1}/{rounds}: edgeroam {kind}"):
+                runs[kind].append(_run(kind, args.zip, 600))
+        if ti and i < args.trackintel_repeat:
+            with console.status(f"round {i + 1}/{rounds}: trackintel read_geolife (at most "
                                 f"{args.trackintel_timeout:.0f} s)"):
-                runs.append(_run("trackintel", args.zip, args.trackintel_timeout))
-        results["trackintel"] = _median_row(runs)
-    else:
+                runs["trackintel"].append(_run("trackintel", args.zip, args.trackintel_timeout))
+    results = {kind: _median_row(r) for kind, r in runs.items() if r}
+    if not ti:
         results["trackintel"] = {"error": "not installed (pip install -e '.[bench]')"}
 
     ti_s = results["trackintel"].get("seconds")
