@@ -630,6 +630,8 @@ def _assemble(
     out = {c: np.empty(n, dtype=np.int16 if c == "mode" else np.float64) for c in names}
     codes = np.empty(n, dtype=code_type)
     traj = np.empty(n, dtype=np.int32)
+    # x, y unprojected: one NaN column for both (as `make_traces` fills them), filled by the workers too
+    nan = np.empty(n) if crs is None else None
     local = threading.local()
     by_user = _labels_by_user(label_table) if joined and label_table is not None else None
     released: set[int] = set()
@@ -652,6 +654,8 @@ def _assemble(
             del col
         codes[a:b] = np.repeat(file_codes[fa:fb], rows)
         traj[a:b] = np.repeat(file_traj[fa:fb], rows)
+        if nan is not None:
+            nan[a:b] = np.nan
         if crs and b > a:
             held: tuple[str, Any] | None = getattr(local, "held", None)
             if held is None or held[0] != crs:  # one Transformer per thread (they are not thread-safe)
@@ -672,8 +676,8 @@ def _assemble(
     metric_frame = None if crs is None else "utm"
     if not frame:
         data = {"traj": traj, **{c: out[c] for c in names}}
-        if crs is None:  # x, y unprojected: one NaN column shared, as `make_traces` fills them
-            data["x"] = data["y"] = np.full(n, np.nan)
+        if nan is not None:
+            data["x"] = data["y"] = nan
         table = TraceColumns(codes, categories, data, {"crs": crs, "source": str(src),
                                                         "metric_frame": metric_frame, "read_report": report})
         order = None if presorted else sort_order(codes, traj, out["t"])
@@ -690,7 +694,7 @@ def _assemble(
     if label_table is not None:
         columns["mode"] = pd.Categorical.from_codes(out["mode"], categories=label_table.modes)
     return make_traces(pd.DataFrame(columns, copy=False), crs=crs, source=str(src), metric_frame=metric_frame,
-                       read_report=report, presorted=presorted)
+                       read_report=report, presorted=presorted, nan=nan)
 
 
 _ZONE_MARGIN = 1e-6

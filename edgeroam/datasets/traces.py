@@ -48,6 +48,7 @@ def make_traces(
     metric_frame: str | None = None,
     read_report: dict[str, Any] | None = None,
     presorted: bool = False,
+    nan: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Turn a frame with the Traces columns into a Traces table: dtypes, column order, sort order and attrs.
 
@@ -69,6 +70,9 @@ def make_traces(
     presorted
         The caller built the rows in (user, traj, t) order (a reader that found no time going backwards in
         any file): the order is not checked row by row.
+    nan
+        NaN values, one per row, for the missing float columns (a reader whose workers filled them while
+        placing the rows, instead of one thread filling a fresh array here).
     """
     if metric_frame not in METRIC_FRAMES:
         raise DatasetError(f"metric_frame must be one of {METRIC_FRAMES}, got {metric_frame!r}")
@@ -82,14 +86,15 @@ def make_traces(
     is_cat = isinstance(user.dtype, pd.CategoricalDtype)
     out["user"] = user.array if is_cat else pd.Categorical(user.astype(str))
     out["traj"] = df["traj"].to_numpy().astype(np.int32, copy=False)
-    nan: Any = None
+    missing: Any = None
     for col in _FLOAT_COLUMNS:
         if col in df.columns:
             out[col] = df[col].to_numpy().astype(np.float64, copy=False)
         else:
-            if nan is None or not _SHARED_NAN:
-                nan = pd.Series(np.full(n, np.nan), index=pd.RangeIndex(n), copy=False)
-            out[col] = nan  # with copy-on-write the missing columns share one array until written
+            if missing is None or not _SHARED_NAN:
+                values = nan if missing is None and nan is not None else np.full(n, np.nan)
+                missing = pd.Series(values, index=pd.RangeIndex(n), copy=False)
+            out[col] = missing  # with copy-on-write the missing columns share one array until written
     if "mode" in df.columns:
         mode = df["mode"]
         out["mode"] = mode.array if isinstance(mode.dtype, pd.CategoricalDtype) else pd.Categorical(mode)

@@ -50,6 +50,15 @@ def test_make_traces_checks_the_order_unless_the_caller_built_it_sorted():
     assert make_traces(df, presorted=True)["t"].tolist() == [2.0, 1.0, 0.5]
 
 
+def test_make_traces_takes_the_callers_nan_column_for_x_and_y():
+    df = pd.DataFrame({"user": ["a", "a", "b"], "traj": [0, 0, 0], "t": [1.0, 2.0, 0.5]})
+    nan = np.full(3, np.nan)
+    tr = make_traces(df, presorted=True, nan=nan)
+    assert np.shares_memory(tr["x"].to_numpy(), nan) and np.shares_memory(tr["y"].to_numpy(), nan)
+    tr.loc[0, "x"] = 5.0  # copy-on-write: the shared column is copied, never written for both
+    assert tr["x"].tolist()[0] == 5.0 and np.isnan(tr["y"]).all() and np.isnan(nan).all()
+
+
 def test_make_traces_keeps_mode_as_category():
     raw = _raw()
     raw["mode"] = ["walk", "bus", None, "walk", "car"]
