@@ -18,6 +18,11 @@ What it leaves to others: routing (the topology's shortest paths), and what the 
 The progressive filling is vectorized over a flows x links incidence kept as CSR arrays (flow -> links and
 link -> flows): each round saturates the links with the smallest fair share and freezes their flows, so one
 recomputation costs O(rounds x links + nnz) numpy work, not O(flows^2) Python.
+
+The flows in progress are kept as plain lists while they are few (a sparse replay has one to a few at a time,
+where a numpy call costs more than its arithmetic) and as arrays while they are many (`_VECTOR`); either way
+every float comes out of the same operations in the same order. Only the links that carry a flow are
+accounted at each step, not every link of the network (thousands, as paths come into use).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -40,6 +46,8 @@ _TIME_EPS = 1e-10
 _BYTE_EPS = 1e-6
 _SMALL = 24
 """Flow-link entries up to which `max_min_rates` runs in plain Python (`_max_min_small`)."""
+_VECTOR = 32
+"""Flows in progress above which they are kept as arrays rather than lists."""
 
 
 def backhaul_links(graph: Any, capacity: str = "capacity_bps") -> dict[tuple[Hashable, Hashable], float]:
@@ -146,6 +154,11 @@ def _max_min_small(capacity: np.ndarray, lengths: list[int], flat: list[int]) ->
     """`max_min_rates` of a few flows in plain Python: the same floating-point operations in the same order
     (bit-identical rates), without the fixed cost of a dozen numpy calls per round (most recomputations of a
     sparse replay have one to four flows)."""
+    return np.array(_max_min_list(capacity, lengths, flat), dtype=np.float64)
+
+
+def _max_min_list(capacity: Sequence[float], lengths: list[int], flat: list[int]) -> list[float]:
+    """`_max_min_small`'s rates as a list (what the fluid network keeps)."""
     rates = [math.inf] * len(lengths)
     flows: list[tuple[int, list[int]]] = []
     pos = 0
@@ -160,7 +173,7 @@ def _max_min_small(capacity: np.ndarray, lengths: list[int], flat: list[int]) ->
     if not flows or max(count.values()) <= 1:  # no link shared: each flow at its smallest capacity
         for f, links in flows:
             rates[f] = min(max(float(capacity[lk]), 0.0) for lk in links)
-        return np.array(rates, dtype=np.float64)
+        return rates
     residual = {lk: float(capacity[lk]) for lk in count}
     while flows:
         share = {lk: max(residual[lk], 0.0) / c for lk, c in count.items() if c}
@@ -184,7 +197,7 @@ def _max_min_small(capacity: np.ndarray, lengths: list[int], flat: list[int]) ->
         for lk, x in load.items():
             residual[lk] -= x
         flows = rest
-    return np.array(rates, dtype=np.float64)
+    return rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,11 +257,17 @@ class FluidNetwork:
             lid = self._ids[int(bad[0])]
             value = float(cap[bad[0]])
             raise TopologyError(f"link {lid!r} has capacity {value!r} bps; it must be finite and > 0")
-        # capacity, bytes carried and current rate of every link: views of one buffer with room to grow, so
-        # that adding links as paths come into use costs amortized O(1) per link, not a copy of every array
-        self._buf = np.zeros((3, max(len(cap), 64)))
-        self._cap_Bps, self._link_bytes, self._link_rate = self._views(len(cap))
+        # capacity and bytes carried of every link: views of one buffer with room to grow, so that adding
+        # links as paths come into use costs amortized O(1) per link, not a copy of every array; the
+        # capacities also as a list (the few links of a few flows, read one by one)
+        self._buf = np.zeros((2, max(len(cap), 64)))
+        self._cap_Bps, self._link_bytes = self._views(len(cap))
         self._cap_Bps[:] = cap / 8.0
+        self._cap: list[float] = self._cap_Bps.tolist()
+        # the links with a rate now, each once, and their rates (bytes/s): lists after a recomputation of a
+        # few flows, arrays after one of many; every other link's rate is zero
+        self._loaded: list[int] | np.ndarray = []
+        self._load: list[float] | np.ndarray = []
         if interval_s is not None and not (interval_s > 0 and math.isfinite(interval_s)):
             raise RunError(f"interval_s must be finite and > 0, got {interval_s!r}")
         self.interval_s = interval_s
@@ -257,12 +276,13 @@ class FluidNetwork:
         # flows in progress, in start order (dict keeps insertion order: deterministic)
         self._flows: dict[int, Transfer] = {}
         self._next_id = 0
-        # arrays over the flows in progress, in start order
-        self._fid = np.zeros(0, dtype=np.int64)
-        self._remaining = np.zeros(0)
-        self._rate = np.zeros(0)  # bytes per second
-        self._lengths = np.zeros(0, dtype=np.int64)
-        self._flat = np.zeros(0, dtype=np.int64)  # concatenated link indices of the paths
+        # the flows in progress, in start order: ids, bytes left, rates (bytes/s), path lengths, and the link
+        # indices of their paths concatenated; lists while there are at most `_VECTOR` flows, else arrays
+        self._fid: list[int] | np.ndarray = []
+        self._remaining: list[float] | np.ndarray = []
+        self._rate: list[float] | np.ndarray = []
+        self._lengths: list[int] | np.ndarray = []
+        self._flat: list[int] | np.ndarray = []
         self._new: list[Transfer] = []  # started at this instant, merged by the recomputation
         self._last = engine.now
         self._timer: Event | None = None
@@ -294,27 +314,26 @@ class FluidNetwork:
         for lid in new:
             self._index[lid] = len(self._ids)
             self._ids.append(lid)
-        n0, n1 = len(self._cap_Bps), len(self._ids)
+        n0, n1 = len(self._cap), len(self._ids)
         if n1 > self._buf.shape[1]:
-            buf = np.zeros((3, max(n1, 2 * self._buf.shape[1])))
+            buf = np.zeros((2, max(n1, 2 * self._buf.shape[1])))
             buf[:, :n0] = self._buf[:, :n0]
             self._buf = buf
-        self._cap_Bps, self._link_bytes, self._link_rate = self._views(n1)
-        cap_Bps = self._cap_Bps
-        for i, c in enumerate(caps, n0):  # a path's few links: the same division as on an array
-            cap_Bps[i] = c / 8.0
+        self._cap_Bps, self._link_bytes = self._views(n1)
+        self._cap.extend(c / 8.0 for c in caps)  # a path's few links: the same division as on an array
+        self._cap_Bps[n0:] = self._cap[n0:]
         if self._bins:
             pad = np.zeros(len(new))
             for k, arr in self._bins.items():
                 self._bins[k] = np.concatenate([arr, pad])
 
-    def _views(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Capacity (bytes/s), bytes carried and rate (bytes/s) of the first `n` links: buffer views."""
-        return self._buf[0, :n], self._buf[1, :n], self._buf[2, :n]
+    def _views(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Capacity (bytes/s) and bytes carried of the first `n` links: buffer views."""
+        return self._buf[0, :n], self._buf[1, :n]
 
     def capacity_bps(self, link: Hashable) -> float:
         """The capacity of `link` in bits per second."""
-        return float(self._cap_Bps[self._link(link)] * 8.0)
+        return self._cap[self._link(link)] * 8.0
 
     def set_capacity(self, link: Hashable, capacity_bps: float) -> None:
         """Change a link's capacity from now on; rates are recomputed at this instant."""
@@ -322,7 +341,7 @@ class FluidNetwork:
         if not (capacity_bps > 0 and math.isfinite(capacity_bps)):
             raise TopologyError(f"link {link!r}: capacity must be finite and > 0, got {capacity_bps!r}")
         self._advance()
-        self._cap_Bps[i] = capacity_bps / 8.0
+        self._cap[i] = self._cap_Bps[i] = capacity_bps / 8.0
         self._mark_dirty()
 
     @property
@@ -340,7 +359,6 @@ class FluidNetwork:
         path = tuple(path)
         index = self._index
         ids = [index[lid] if lid in index else self._link(lid) for lid in path]
-        idx = np.array(ids, dtype=np.int64)
         if len(set(ids)) != len(ids):
             raise TopologyError(f"path {path!r} crosses a link twice")
         if not (nbytes >= 0 and math.isfinite(nbytes)):
@@ -355,9 +373,9 @@ class FluidNetwork:
         ev.nbytes = float(nbytes)
         ev.start = self.engine.now
         ev.tag = tag
-        ev._links = idx
+        ev._links = ids
         ev._latency = float(latency_s)
-        if nbytes == 0 or len(idx) == 0:
+        if nbytes == 0 or not ids:
             self._finish(ev)
             return ev
         self._advance()
@@ -385,6 +403,13 @@ class FluidNetwork:
         if any(e is transfer for e in self._new):
             self._new = [e for e in self._new if e is not transfer]
             sent = 0.0
+        elif type(self._fid) is list:  # noqa: E721 - a few flows, as lists
+            pos = self._fid.index(fid)
+            sent = transfer.nbytes - max(self._remaining[pos], 0.0)
+            first = sum(self._lengths[:pos])
+            del self._flat[first: first + self._lengths[pos]]
+            for col in (self._fid, self._remaining, self._rate, self._lengths):
+                del col[pos]
         else:
             pos = int(np.flatnonzero(self._fid == fid)[0])
             sent = transfer.nbytes - max(float(self._remaining[pos]), 0.0)
@@ -392,6 +417,7 @@ class FluidNetwork:
             self._flat = self._flat[np.repeat(keep, self._lengths)]
             self._fid, self._remaining = self._fid[keep], self._remaining[keep]
             self._rate, self._lengths = self._rate[keep], self._lengths[keep]
+            self._few()
         transfer.cancel()
         self._mark_dirty()
         return FlowRecord(fid, transfer.start, self.engine.now, sent, transfer.path, transfer.tag)
@@ -409,7 +435,10 @@ class FluidNetwork:
     def link_load_bps(self) -> dict[Hashable, float]:
         """Current load of each link (bits per second)."""
         self._flush()
-        return {lid: float(r * 8.0) for lid, r in zip(self._ids, self._link_rate, strict=True)}
+        rates = [0.0] * len(self._ids)
+        for lk, r in zip(self._loaded, self._load, strict=True):
+            rates[lk] = r
+        return {lid: float(r * 8.0) for lid, r in zip(self._ids, rates, strict=True)}
 
     def interval_bytes(self) -> pd.DataFrame:
         """Bytes per link per interval so far.
@@ -496,11 +525,19 @@ class FluidNetwork:
         ev.succeed(rec, delay=latency)  # it fires once the path delay is over (triggered from now on)
 
     def _account(self, t0: float, t1: float) -> None:
-        """Add the bytes carried by each link over [t0, t1) at the current link rates."""
+        """Add the bytes carried by each link over [t0, t1) at the current link rates (the links with a rate:
+        every other one carries nothing)."""
         dt = t1 - t0
         if dt <= 0 or not self._flows:
             return
-        self._link_bytes += self._link_rate * dt
+        loaded, load = self._loaded, self._load
+        few = type(loaded) is list  # noqa: E721 - the links of a few flows, as lists
+        carried = self._link_bytes
+        if few:
+            for lk, r in zip(loaded, load, strict=True):
+                carried[lk] += r * dt
+        else:
+            carried[loaded] += load * dt
         if self.interval_s is None:
             return
         w = self.interval_s
@@ -516,15 +553,23 @@ class FluidNetwork:
                 arr = self._bins.get(k)
                 if arr is None:
                     arr = self._bins[k] = np.zeros(n)
-                arr += self._link_rate * (hi - lo)
+                span = hi - lo
+                if few:
+                    for lk, r in zip(loaded, load, strict=True):
+                        arr[lk] += r * span
+                else:
+                    arr[loaded] += load * span
 
     def _advance(self) -> None:
         """Move the fluid state from the last update to now."""
         now = self.engine.now
         dt = now - self._last
         if dt > 0:
-            if len(self._remaining):
-                self._remaining -= self._rate * dt
+            remaining = self._remaining
+            if type(remaining) is not list:  # noqa: E721 - many flows, as arrays
+                remaining -= self._rate * dt
+            elif remaining:
+                self._remaining = [x - r * dt for x, r in zip(remaining, self._rate, strict=True)]
             self._account(self._last, now)
         self._last = now
 
@@ -540,18 +585,29 @@ class FluidNetwork:
 
     def _merge_new(self) -> None:
         new, self._new = self._new, []
-        fid = np.array([e.flow for e in new], dtype=np.int64)
-        remaining = np.array([e.nbytes for e in new])
-        lengths = np.array([len(e._links) for e in new], dtype=np.int64)
-        self._flat = np.concatenate([self._flat, *[e._links for e in new]])
-        if not len(self._fid):  # none in progress (a sparse replay's usual case): the new flows alone
-            self._fid, self._remaining, self._lengths = fid, remaining, lengths
-            self._rate = np.zeros(len(new))
+        if type(self._fid) is list and len(self._fid) + len(new) <= _VECTOR:  # noqa: E721 - still few
+            for ev in new:
+                self._fid.append(ev.flow)
+                self._remaining.append(ev.nbytes)
+                self._rate.append(0.0)
+                self._lengths.append(len(ev._links))
+                self._flat.extend(ev._links)
             return
-        self._fid = np.concatenate([self._fid, fid])
-        self._remaining = np.concatenate([self._remaining, remaining])
-        self._rate = np.concatenate([self._rate, np.zeros(len(new))])
-        self._lengths = np.concatenate([self._lengths, lengths])
+        self._fid = np.concatenate([np.asarray(self._fid, dtype=np.int64),
+                                    np.array([ev.flow for ev in new], dtype=np.int64)])
+        self._remaining = np.concatenate([np.asarray(self._remaining, dtype=np.float64),
+                                          np.array([ev.nbytes for ev in new], dtype=np.float64)])
+        self._rate = np.concatenate([np.asarray(self._rate, dtype=np.float64), np.zeros(len(new))])
+        self._lengths = np.concatenate([np.asarray(self._lengths, dtype=np.int64),
+                                        np.array([len(ev._links) for ev in new], dtype=np.int64)])
+        self._flat = np.concatenate([np.asarray(self._flat, dtype=np.int64),
+                                     np.array([lk for ev in new for lk in ev._links], dtype=np.int64)])
+
+    def _few(self) -> None:
+        """Keep the flows in progress as lists again once there are at most `_VECTOR` of them."""
+        if len(self._fid) <= _VECTOR:
+            self._fid, self._remaining, self._rate, self._lengths, self._flat = (
+                col.tolist() for col in (self._fid, self._remaining, self._rate, self._lengths, self._flat))
 
     def _recompute(self) -> None:
         """Recompute every rate (once per instant) and re-arm the completion timer."""
@@ -560,79 +616,115 @@ class FluidNetwork:
         if self._new:
             self._merge_new()
         self.recomputations += 1
-        n = len(self._fid)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if n == 0:
-            self._link_rate[:] = 0.0
+        if not len(self._fid):
+            self._loaded, self._load = [], []
             return
-        if len(self._flat) <= _SMALL:
-            dt = self._rates_small()
-        else:
-            ptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(self._lengths, out=ptr[1:])
-            self._rate = max_min_rates(self._cap_Bps, ptr, self._flat)
-            owner = np.repeat(np.arange(n), self._lengths)
-            self._link_rate[:] = np.bincount(self._flat, weights=self._rate[owner], minlength=len(self._ids))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                left = np.where(self._rate > 0, np.maximum(self._remaining, 0.0) / self._rate, math.inf)
-            dt = float(left.min())
+        few = len(self._flat) <= _SMALL and type(self._fid) is list  # noqa: E721 - (lists: `_VECTOR`)
+        dt = self._rates_small() if few else self._rates_vector()
         if not math.isfinite(dt):
             raise RunError(f"no flow can progress at t={self.engine.now!r} s (all rates are zero)")
         self._timer = self.engine.schedule(dt, self._complete, priority=NORMAL, name="fluid completion")
 
+    def _rates_vector(self) -> float:
+        """`_recompute`'s rates, link loads and time to the next completion with numpy (many flow-links)."""
+        n = len(self._fid)
+        lengths = np.asarray(self._lengths, dtype=np.int64)
+        flat = np.asarray(self._flat, dtype=np.int64)
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        rate = max_min_rates(self._cap_Bps, ptr, flat)
+        owner = np.repeat(np.arange(n), lengths)
+        # the load of each link in use: its flows' rates summed in entry order (np.bincount)
+        if len(flat) * 8 < len(self._ids):  # a few links of a large network: those alone, not every link
+            links, inv = np.unique(flat, return_inverse=True)
+            load = np.bincount(inv.reshape(-1), weights=rate[owner], minlength=len(links))
+        else:
+            load = np.bincount(flat, weights=rate[owner], minlength=len(self._ids))
+            links = np.flatnonzero(load)  # (a link of zero load carries nothing either way)
+            load = load[links]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(rate > 0, np.maximum(np.asarray(self._remaining, dtype=np.float64), 0.0) / rate,
+                            math.inf)
+        self._rate = rate if type(self._fid) is not list else rate.tolist()  # noqa: E721 - as the others
+        self._loaded, self._load = links, load
+        return float(left.min())
+
     def _rates_small(self) -> float:
         """`_recompute`'s rates, link loads and time to the next completion for a few flows, in plain Python
         with the same floating-point operations in the same order as the array code (identical floats)."""
-        if len(self._lengths) == 1 and len(self._flat):
+        remaining, lengths, flat = self._remaining, self._lengths, self._flat
+        if len(lengths) == 1 and flat:
             # a lone flow (a sparse replay's usual case): its narrowest link's capacity (no link is shared)
-            links = self._flat.tolist()
-            r = min(max(float(self._cap_Bps[lk]), 0.0) for lk in links)
-            self._rate = np.array([r])
-            self._link_rate[:] = 0.0
-            for lk in links:
-                self._link_rate[lk] = 0.0 + r
-            return max(float(self._remaining[0]), 0.0) / r if r > 0 else math.inf
-        lengths, flat = self._lengths.tolist(), self._flat.tolist()
-        self._rate = _max_min_small(self._cap_Bps, lengths, flat)
-        rates = self._rate.tolist()
+            cap = self._cap
+            r = min(max(cap[lk], 0.0) for lk in flat)
+            self._rate = [r]
+            self._loaded, self._load = list(flat), [0.0 + r] * len(flat)
+            return max(remaining[0], 0.0) / r if r > 0 else math.inf
+        rates = self._rate = _max_min_list(self._cap, lengths, flat)
         load: dict[int, float] = {}  # per link, summed in entry order like np.bincount
         pos = 0
         for k, r in zip(lengths, rates, strict=True):
             for lk in flat[pos: pos + k]:
                 load[lk] = load.get(lk, 0.0) + r
             pos += k
-        self._link_rate[:] = 0.0
-        for lk, x in load.items():
-            self._link_rate[lk] = x
+        self._loaded, self._load = list(load), list(load.values())
         return min((max(left, 0.0) / r if r > 0 else math.inf
-                    for left, r in zip(self._remaining.tolist(), rates, strict=True)), default=math.inf)
+                    for left, r in zip(remaining, rates, strict=True)), default=math.inf)
 
     def _complete(self) -> None:
         """Timer: finish every flow whose last byte arrived now, then recompute."""
         self._timer = None
         self._advance()
-        done = (self._remaining <= self._rate * _TIME_EPS) | (self._remaining <= _BYTE_EPS)
-        if done.all():  # the last flows in progress (a sparse replay's usual lone flow): nothing to keep
-            finished = self._fid
-            self._flat, self._fid, self._lengths = (np.zeros(0, dtype=np.int64) for _ in range(3))
-            self._remaining, self._rate = np.zeros(0), np.zeros(0)
-        else:
-            if not done.any():
-                done[int(np.argmin(self._remaining / self._rate))] = True
-            keep = ~done
-            finished = self._fid[done]
-            self._flat = self._flat[np.repeat(keep, self._lengths)]
-            self._fid = self._fid[keep]
-            self._remaining = self._remaining[keep]
-            self._rate = self._rate[keep]
-            self._lengths = self._lengths[keep]
-        for fid in finished.tolist():
+        few = type(self._fid) is list  # noqa: E721 - a few flows, as lists
+        finished = self._finish_few() if few else self._finish_many()
+        for fid in finished:
             self._finish(self._flows.pop(fid))
         if len(self._fid):
             # Link rates stay as they were until the recomputation of this instant; no time passes meanwhile.
             self._mark_dirty()
         else:  # none left in progress: every rate is zero and there is nothing to recompute (a flow started
             # later at this instant schedules its own recomputation)
-            self._link_rate[:] = 0.0
+            self._loaded, self._load = [], []
+
+    def _finish_few(self) -> list[int]:
+        """`_complete`'s finished flows, taken out of the lists."""
+        remaining, rate = self._remaining, self._rate
+        done = [x <= r * _TIME_EPS or x <= _BYTE_EPS for x, r in zip(remaining, rate, strict=True)]
+        if not any(done):  # the flow nearest its end (np.argmin's first minimum of remaining / rate)
+            ahead = [x / r if r else math.inf for x, r in zip(remaining, rate, strict=True)]
+            done[ahead.index(min(ahead))] = True
+        finished = self._fid
+        if all(done):  # the last flows in progress (a sparse replay's usual lone flow): nothing to keep
+            self._fid, self._remaining, self._rate, self._lengths, self._flat = [], [], [], [], []
+            return finished
+        keep = [not d for d in done]
+        flat, pos, kept = self._flat, 0, []
+        for k, d in zip(self._lengths, done, strict=True):
+            if not d:
+                kept.extend(flat[pos: pos + k])
+            pos += k
+        self._flat = kept
+        self._fid = list(compress(finished, keep))
+        self._remaining = list(compress(remaining, keep))
+        self._rate = list(compress(rate, keep))
+        self._lengths = list(compress(self._lengths, keep))
+        return list(compress(finished, done))
+
+    def _finish_many(self) -> list[int]:
+        """`_complete`'s finished flows, taken out of the arrays."""
+        done = (self._remaining <= self._rate * _TIME_EPS) | (self._remaining <= _BYTE_EPS)
+        if not done.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                done[int(np.argmin(self._remaining / self._rate))] = True
+        keep = ~done
+        finished = self._fid[done].tolist()
+        self._flat = self._flat[np.repeat(keep, self._lengths)]
+        self._fid = self._fid[keep]
+        self._remaining = self._remaining[keep]
+        self._rate = self._rate[keep]
+        self._lengths = self._lengths[keep]
+        self._few()
+        return finished

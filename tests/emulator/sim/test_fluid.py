@@ -735,3 +735,33 @@ def test_a_lone_flow_runs_at_its_narrowest_link_and_leaves_every_link_idle():
     net.transfer(["b", "c"], 1e6)
     eng.run(until=eng.now + 0.1)
     assert net.rates_bps() == {1: 2 * MBPS, 2: 2 * MBPS}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_many_flows_as_arrays_run_the_same_as_lists(seed, monkeypatch):
+    # the flows in progress kept as lists or as arrays (`_VECTOR`), with cancels and capacity changes between:
+    # identical ends, sent bytes, rates, link loads and link bytes
+    def run(vector: int):
+        monkeypatch.setattr(fluid, "_VECTOR", vector)
+        rng = np.random.default_rng(seed)
+        eng = Engine()
+        caps = {k: float(c) * MBPS for k, c in zip("abcdefgh", rng.integers(1, 20, 8), strict=True)}
+        net = FluidNetwork(eng, caps, interval_s=0.7)
+        ends: dict = {}
+        for tag in range(60):
+            path = list(rng.choice(list("abcdefgh"), size=int(rng.integers(1, 4)), replace=False))
+            _start(eng, net, path, float(rng.uniform(1e5, 4e6)), float(rng.uniform(0, 3)), ends, tag)
+        seen = []
+
+        def meddle(eng):
+            for k in range(6):
+                yield eng.timeout(0.4)
+                seen.append((net.rates_bps(), net.link_load_bps(), net.link_bytes()))
+                if k % 2:
+                    net.set_capacity("abcdefgh"[k], float(k + 1) * MBPS)
+
+        eng.process(meddle(eng))
+        eng.run()
+        return ends, seen, net.link_bytes(), net.interval_matrix()[1].tobytes(), net.recomputations
+
+    assert run(-1) == run(10**6)
