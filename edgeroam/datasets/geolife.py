@@ -627,7 +627,9 @@ def _assemble(
     crs = _zone(parts, n) if xy and n else None  # no rows: unprojected, as `project` leaves such a table
     joined = label_table is not None and frame
     names = ["t", "lat", "lon", *(["x", "y"] if crs else []), *(["mode"] if joined else [])]
-    out = {c: np.empty(n, dtype=np.int16 if c == "mode" else np.float64) for c in names}
+    # mode codes in the type pandas keeps for that many categories (int8 below 127): not copied into it
+    mode_type = np.int8 if label_table is None or len(label_table.modes) < 127 else np.int16
+    out = {c: np.empty(n, dtype=mode_type if c == "mode" else np.float64) for c in names}
     codes = np.empty(n, dtype=code_type)
     traj = np.empty(n, dtype=np.int32)
     # x, y unprojected: one NaN column for both (as `make_traces` fills them), filled by the workers too

@@ -95,6 +95,8 @@ def test_small_dataset_values(tmp_path, form):
     assert np.isnan(tr["x"]).all() and tr.attrs["crs"] is None and tr.attrs["metric_frame"] is None
     # label interval join: inclusive bounds; the later-starting of two overlapping labels wins
     assert _mode_list(tr) == ["walk", "walk", None, "bus", "car", None]
+    assert tr["mode"].array.codes.dtype == np.int8  # as the reader placed them (pandas's own code type)
+    assert np.shares_memory(tr["x"].to_numpy(), tr["y"].to_numpy())  # one NaN column, filled by the workers
     rep = tr.attrs["read_report"]
     assert (rep["files"], rep["lines"], rep["bad_lines_skipped"]) == (3, 6, 0)
     assert (rep["label_files"], rep["label_lines"]) == (1, 3)
