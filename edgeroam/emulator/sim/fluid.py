@@ -28,6 +28,7 @@ accounted at each step, not every link of the network (thousands, as paths come 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
@@ -166,18 +167,16 @@ def _max_min_list(capacity: Sequence[float], lengths: list[int], flat: list[int]
         if k:
             flows.append((f, flat[pos: pos + k]))
         pos += k
-    count: dict[int, int] = {}
-    for _f, links in flows:
-        for lk in links:
-            count[lk] = count.get(lk, 0) + 1
-    if not flows or max(count.values()) <= 1:  # no link shared: each flow at its smallest capacity
+    count = Counter(flat)  # flows per link, the links in order of first use
+    if len(count) == len(flat):  # no link shared: each flow at its smallest capacity
         for f, links in flows:
             rates[f] = min(max(float(capacity[lk]), 0.0) for lk in links)
         return rates
     residual = {lk: float(capacity[lk]) for lk in count}
     while flows:
         share = {lk: max(residual[lk], 0.0) / c for lk, c in count.items() if c}
-        fmin = [min(share[lk] for lk in links) for _f, links in flows]
+        at = share.__getitem__
+        fmin = [min(map(at, links)) for _f, links in flows]
         lmin: dict[int, float] = {}
         for (_f, links), m in zip(flows, fmin, strict=True):
             for lk in links:
@@ -187,7 +186,7 @@ def _max_min_list(capacity: Sequence[float], lengths: list[int], flat: list[int]
         load: dict[int, float] = {}  # rates of the flows frozen now, summed per link in entry order
         rest = []
         for (f, links), m in zip(flows, fmin, strict=True):
-            if any(lk in bottleneck for lk in links):
+            if not bottleneck.isdisjoint(links):
                 rates[f] = m
                 for lk in links:
                     count[lk] -= 1
@@ -657,9 +656,9 @@ class FluidNetwork:
         with the same floating-point operations in the same order as the array code (identical floats)."""
         remaining, lengths, flat = self._remaining, self._lengths, self._flat
         if len(lengths) == 1 and flat:
-            # a lone flow (a sparse replay's usual case): its narrowest link's capacity (no link is shared)
-            cap = self._cap
-            r = min(max(cap[lk], 0.0) for lk in flat)
+            # a lone flow (a sparse replay's usual case): its narrowest link's capacity (no link is shared;
+            # every capacity is > 0, so max(c, 0.0) is c)
+            r = min(map(self._cap.__getitem__, flat))
             self._rate = [r]
             self._loaded, self._load = list(flat), [0.0 + r] * len(flat)
             return max(remaining[0], 0.0) / r if r > 0 else math.inf
@@ -691,12 +690,15 @@ class FluidNetwork:
 
     def _finish_few(self) -> list[int]:
         """`_complete`'s finished flows, taken out of the lists."""
+        finished = self._fid
+        if len(finished) == 1:  # a lone flow (a sparse replay's usual case) finishes: done, or the nearest
+            self._fid, self._remaining, self._rate, self._lengths, self._flat = [], [], [], [], []
+            return finished
         remaining, rate = self._remaining, self._rate
         done = [x <= r * _TIME_EPS or x <= _BYTE_EPS for x, r in zip(remaining, rate, strict=True)]
         if not any(done):  # the flow nearest its end (np.argmin's first minimum of remaining / rate)
             ahead = [x / r if r else math.inf for x, r in zip(remaining, rate, strict=True)]
             done[ahead.index(min(ahead))] = True
-        finished = self._fid
         if all(done):  # the last flows in progress (a sparse replay's usual lone flow): nothing to keep
             self._fid, self._remaining, self._rate, self._lengths, self._flat = [], [], [], [], []
             return finished
