@@ -12,7 +12,6 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
 from edgeroam.errors import EdgeroamError
 
@@ -103,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
     Usage errors are reported by typer (exit 2); an EdgeroamError becomes one red line on stderr and exit 1.
     """
-    err = Console(stderr=True)
     try:
         run = _app_for(sys.argv[1:] if argv is None else list(argv))
         run(args=argv, prog_name="edgeroam", standalone_mode=True)
@@ -112,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return exc.code if isinstance(exc.code, int) else 1
     except EdgeroamError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.console import Console  # imported when there is something to draw
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
     finally:
         if argv is None:  # the process ends next: its final collection need not walk every object (0.1 s)

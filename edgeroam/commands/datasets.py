@@ -5,20 +5,21 @@ A thin shell: parse, call `edgeroam.datasets.describe_dataset` / `plot_traces`, 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from edgeroam.commands import datasets_fetch
+
+if TYPE_CHECKING:  # rich is imported where something is drawn: `info --json` in a pipe draws nothing
+    from rich.console import Console
 
 __all__ = ["app", "render_info", "speed_note"]
 
@@ -72,6 +73,9 @@ def _span(info: dict) -> str:
 
 def render_info(info: dict, console: Console) -> None:
     """Print `describe_dataset`'s dict as a rich table plus the speed definition and the note."""
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=f"dataset {info.get('dataset') or info.get('kind')}", show_header=False)
     table.add_column("item", style="bold")
     table.add_column("value")
@@ -112,6 +116,19 @@ def render_info(info: dict, console: Console) -> None:
     console.print(table)
     console.print(f"[dim]mean speed = {escape(info['speed_definition'])}[/]", soft_wrap=True)
     console.print(f"note: {escape(info.get('note') or speed_note(info))}", soft_wrap=True, highlight=False)
+
+
+def _progress_shows() -> bool:
+    """Whether a transient progress bar on stderr can show anything. rich draws one on a terminal (or where
+    ``TTY_COMPATIBLE``, ``FORCE_COLOR`` or Jupyter say so) and prints nothing of a transient one elsewhere;
+    there no bar is made, and rich is not imported (~20 ms of a cold ``datasets info`` in a pipe, and its
+    refresh thread's renders). In doubt, a bar."""
+    if "ipykernel" in sys.modules or any(k in os.environ for k in ("TTY_COMPATIBLE", "FORCE_COLOR")):
+        return True
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return True
 
 
 def _lean_numpy() -> None:
@@ -171,7 +188,6 @@ def info(
 ) -> None:
     """Users, trajectories, points, points in the region, time span, sampling interval and mean speeds."""
     _lean_numpy()
-    from edgeroam._progress import progress_bar
     from edgeroam.datasets.load import describe_dataset
 
     given = {"columns": columns, "crs": crs, "timezone": timezone, "max_gap_s": max_gap,
@@ -181,11 +197,16 @@ def info(
     enabled = gc.isenabled()
     gc.disable()  # the imports and the read make few cycles but many objects: no collection walks them
     try:
-        with progress_bar(transient=True) as bar:
-            task = bar.add_task(f"reading {kind.value}", total=4)
+        with contextlib.ExitStack() as stack:
+            step = None
+            if _progress_shows():
+                from edgeroam._progress import progress_bar
 
-            def step(name: str, done: int, total: int) -> None:
-                bar.update(task, description=name, completed=done, total=total)
+                bar = stack.enter_context(progress_bar(transient=True))
+                task = bar.add_task(f"reading {kind.value}", total=4)
+
+                def step(name: str, done: int, total: int) -> None:
+                    bar.update(task, description=name, completed=done, total=total)
 
             summary, traces, reg = describe_dataset(
                 kind.value, root, region=region or "default", cache=not no_cache, lenient=lenient,
@@ -208,6 +229,9 @@ def info(
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
+    from rich.console import Console
+    from rich.markup import escape
+
     out = Console()
     render_info(summary, out)
     if summary.get("bad_lines_skipped"):

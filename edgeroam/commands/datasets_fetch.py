@@ -10,8 +10,6 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 __all__ = ["FetchKind", "fetch", "register"]
 
@@ -43,6 +41,9 @@ def fetch(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON to stdout."),
 ) -> None:
     """Download the Geolife zip (with a checksum check), or print how to get the KAIST traces."""
+    from rich.console import Console
+    from rich.markup import escape
+
     from edgeroam.datasets.fetch import OFFICIAL_URL, fetch_geolife, kaist_instructions, sha256_of
 
     out = Console()

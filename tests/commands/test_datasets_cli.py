@@ -159,3 +159,23 @@ def test_info_process_has_no_blas_threads_unless_numpy_came_first_or_the_user_sa
     assert setting("") == "1"
     assert setting("import numpy; ") == "None"  # numpy already set up: nothing pretends otherwise
     assert setting("", OPENBLAS_NUM_THREADS="2") == "2"  # the user's own setting wins
+
+
+def test_info_in_a_pipe_makes_no_progress_bar_and_imports_no_rich():
+    # a transient bar shows nothing where stderr is no terminal: none is made, rich is never imported
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from edgeroam.cli import main; "
+            "rc = main(['datasets', 'info', 'synthetic', '--json']); "
+            "print('RICH', 'rich' in sys.modules, rc)")
+    env = {k: v for k, v in os.environ.items() if k not in ("TTY_COMPATIBLE", "FORCE_COLOR")}
+
+    def rich_loaded(**extra: str) -> str:
+        out = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
+                             text=True, check=True)
+        return out.stdout[out.stdout.rindex("RICH") :].strip()
+
+    assert rich_loaded() == "RICH False 0"
+    assert rich_loaded(TTY_COMPATIBLE="1") == "RICH True 0"  # rich would draw there: the bar is made
