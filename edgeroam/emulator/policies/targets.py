@@ -74,6 +74,8 @@ def speeds(tick: Tick, interval_s: float) -> np.ndarray:
 
 
 _NONE: frozenset[int] = frozenset()
+_REFRESHES = 1 << 14
+"""Refresh actions `TargetPolicy._decide_each` keeps for reuse (it starts over when full)."""
 #: a target's plan: layer names, layer indices and their bits (`_bits` of the plan's layer mask)
 _Plan = tuple[tuple[str, ...], np.ndarray, int]
 
@@ -189,6 +191,9 @@ class TargetPolicy(Policy):
         self._ranked: tuple[np.ndarray, np.ndarray] | None = None  # the rule's targets of every row (CSR)
         self._sites = np.zeros((0, 2))
         self._memo: tuple[Any, float, dict] | None = None  # `_plans`
+        # `_decide_each`'s refreshes (Migrates with no layers) by (client, src, dst): the same few pairs tick
+        # after tick while a user stays, and an action is a frozen value, so one object serves them all
+        self._refreshes: dict[tuple[int, int, int], Migrate] = {}
 
     @property
     def sends(self) -> bool:
@@ -286,6 +291,9 @@ class TargetPolicy(Policy):
         holds = view.holds
         plans, load = self._plans(view), view.load
         tick_plans: dict[tuple[int, bool], _Plan] = {}
+        refreshes = self._refreshes
+        if len(refreshes) >= _REFRESHES:
+            refreshes.clear()
         for i in [i for i, s in enumerate(servers) if s >= 0] if users is None else users.tolist():
             src, client = servers[i], codes[i]
             targets = srv[bounds[i]: bounds[i + 1]].tolist()
@@ -324,13 +332,19 @@ class TargetPolicy(Policy):
                     if have is not None:
                         have = _bits(have)
                 if have is None:
-                    out.append(plain_migrate(client, src, dst, ()))
-                    continue
-                lack = holds(client, dst)
-                # does src hold a layer of the plan that dst lacks? (on the masks' bits: a few integer
-                # operations instead of four numpy calls per target)
-                useful = have & wanted if lack is None else have & ~_bits(lack) & wanted
-                out.append(plain_migrate(client, src, dst, layers if useful else ()))
+                    useful = 0
+                else:
+                    lack = holds(client, dst)
+                    # does src hold a layer of the plan that dst lacks? (on the masks' bits: a few integer
+                    # operations instead of four numpy calls per target)
+                    useful = have & wanted if lack is None else have & ~_bits(lack) & wanted
+                if useful:
+                    out.append(plain_migrate(client, src, dst, layers))
+                else:
+                    refresh = refreshes.get((client, src, dst))
+                    if refresh is None:
+                        refresh = refreshes[(client, src, dst)] = plain_migrate(client, src, dst, ())
+                    out.append(refresh)
             if self.keep_m > 0:
                 self._keep(view, tick, i, targets, out)
 

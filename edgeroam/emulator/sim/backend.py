@@ -605,8 +605,9 @@ class SimBackend:
             adj = self.graph.adj
             self.net.add_links({lnk: float(adj[lnk[0]][lnk[1]]["capacity_bps"]) for lnk in hit[0]})
             return hit
-        if type(hit) is float:  # noqa: E721 - a neighbour's delay (`_links`)
-            return self._links(key), hit
+        if type(hit) is float:  # noqa: E721 - a neighbour's delay (`_links`): its one link, the nodes named
+            nodes = self._nodes
+            return ((nodes[src], nodes[dst]),), hit
         return hit
 
     def _links(self, key: Key) -> tuple:

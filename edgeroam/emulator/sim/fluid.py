@@ -28,7 +28,6 @@ accounted at each step, not every link of the network (thousands, as paths come 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
@@ -167,7 +166,9 @@ def _max_min_list(capacity: Sequence[float], lengths: list[int], flat: list[int]
         if k:
             flows.append((f, flat[pos: pos + k]))
         pos += k
-    count = Counter(flat)  # flows per link, the links in order of first use
+    count: dict[int, int] = {}  # flows per link, the links in order of first use (a Counter costs more here)
+    for lk in flat:
+        count[lk] = count.get(lk, 0) + 1
     if len(count) == len(flat):  # no link shared: each flow at its smallest capacity
         for f, links in flows:
             rates[f] = min(max(float(capacity[lk]), 0.0) for lk in links)
