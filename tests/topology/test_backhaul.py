@@ -139,6 +139,29 @@ def test_route_is_the_hop_shortest_path_with_its_delay():
         route(G, a, 99)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_route_takes_networkx_s_path_among_equal_ones(seed):
+    # many equally short paths (grids, regular meshes, a ring): the route's search meets where networkx's
+    # does, so every pair gets nx.shortest_path's nodes; a pair in two components has no route
+    rng = np.random.default_rng(seed)
+    graphs = [nx.grid_2d_graph(5, 6), nx.random_regular_graph(3, 30, seed=seed), nx.cycle_graph(12),
+              nx.gnp_random_graph(25, 0.15, seed=seed)]
+    for H in graphs:
+        G = nx.relabel_nodes(H, {n: f"s{i}" for i, n in enumerate(H.nodes)})
+        for u, v in G.edges:
+            G.edges[u, v]["delay_s"] = float(rng.uniform(0.001, 0.01))
+        for a in range(G.number_of_nodes()):
+            for b in rng.choice(G.number_of_nodes(), size=8).tolist():
+                try:
+                    nodes = nx.shortest_path(G, f"s{a}", f"s{b}")
+                except nx.NetworkXNoPath:
+                    with pytest.raises(TopologyError, match="no backhaul path"):
+                        route(G, a, b)
+                    continue
+                links = tuple(zip(nodes[:-1], nodes[1:], strict=True))
+                assert route(G, a, b) == (links, path_delay_s(G, nodes))
+
+
 def test_access_and_errors():
     g = HexGrid(50.0)
     s = _servers(g, [(0, 0)])

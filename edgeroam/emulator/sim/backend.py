@@ -255,7 +255,7 @@ class SimBackend:
         # by the (src, dst) pair as a `Key`: (links, delay), or a neighbour's delay alone (`_path`)
         self._paths: dict[int, tuple[tuple, float] | float] = {}
         self._nodes: dict[int, str] = {}  # server id -> its node name (`_node`)
-        self._adj = backhaul.adj
+        self._adj = backhaul._adj  # the graph's own dicts (what `backhaul.adj` views, at less cost a lookup)
         if any("capacity_bps" not in d for _u, _v, d in backhaul.edges(data=True)):
             backhaul_links(backhaul)  # its TopologyError names the first such edge
         self.net = FluidNetwork(self.engine, {})
@@ -602,7 +602,7 @@ class SimBackend:
                 hit = self._paths[key] = tuple((_interned(a), _interned(b)) for a, b in links), delay
             # a path's links join with their edge's capacity, both directions alike (`backhaul_links`), looked
             # up as they come into use rather than a map of every link of a large mesh
-            adj = self.graph.adj
+            adj = self._adj
             self.net.add_links({lnk: float(adj[lnk[0]][lnk[1]]["capacity_bps"]) for lnk in hit[0]})
             return hit
         if type(hit) is float:  # noqa: E721 - a neighbour's delay (`_links`): its one link, the nodes named
