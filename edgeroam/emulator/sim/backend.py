@@ -72,6 +72,8 @@ UPLOAD, MIGRATE = 0, 1
 """A transfer's kind: its index in `_Records.KINDS`."""
 _CHUNKING_MEMO = 4096
 """Layer lists whose chunking `SimBackend._sender` keeps (the memo starts over when full)."""
+_NAMES_MEMO = 4096
+"""Layer-name tuples `SimBackend._indices` knows by their object (the memo starts over when full)."""
 
 
 def _key(client: int, server: int) -> Key:
@@ -247,6 +249,7 @@ class SimBackend:
         self.n_layers = len(self.weight_bytes)
         self._name_index = {str(n): i for i, n in enumerate(layer_names)}
         self._names_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._names_by_id: dict[int, tuple[tuple[str, ...], np.ndarray]] = {}  # `_indices`
         self._chunking: dict[tuple[bytes, bool], tuple[tuple[int, ...], tuple[int, ...]]] = {}  # `_sender`
         self._full = np.ones(self.n_layers, dtype=bool)
         self._none = np.zeros(self.n_layers, dtype=bool)  # `holds_rows`' row of a pair holding nothing
@@ -498,6 +501,12 @@ class SimBackend:
         return rest
 
     def _indices(self, names: tuple[str, ...]) -> np.ndarray:
+        # a policy hands over the same few plan tuples (hundreds of names each) again and again: found by the
+        # object first (its entry keeps it alive, so its id stays its own), by its names (a hash of every
+        # name) only when the object is new
+        hit = self._names_by_id.get(id(names))
+        if hit is not None and hit[0] is names:
+            return hit[1]
         idx = self._names_cache.get(names)
         if idx is None:
             try:
@@ -505,6 +514,9 @@ class SimBackend:
             except KeyError as exc:
                 raise RunError(f"unknown layer {exc.args[0]!r} in an action") from None
             self._names_cache[names] = idx
+        if len(self._names_by_id) >= _NAMES_MEMO:
+            self._names_by_id.clear()
+        self._names_by_id[id(names)] = (names, idx)
         return idx
 
     def settle(self, client: int, server: int) -> None:
@@ -807,6 +819,7 @@ class SimBackend:
             # the routes (`backhaul` reads them) and what is left in the event queue and the fluid network
             # (the departures scheduled past the end, their flows): ~30 MB at 10,000 users
             self._paths, self._nodes, self._names_cache, self._wifi, self._chunking = {}, {}, {}, {}, {}
+            self._names_by_id = {}
             self.engine.clear()  # (a sim pass runs without the cyclic collector: no queue left to hold them)
             self.engine = Engine(self.engine.now)
             self.net = FluidNetwork(self.engine, {})

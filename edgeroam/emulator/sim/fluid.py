@@ -160,19 +160,25 @@ def _max_min_small(capacity: np.ndarray, lengths: list[int], flat: list[int]) ->
 def _max_min_list(capacity: Sequence[float], lengths: list[int], flat: list[int]) -> list[float]:
     """`_max_min_small`'s rates as a list (what the fluid network keeps)."""
     rates = [math.inf] * len(lengths)
+    count: dict[int, int] = {}  # flows per link, the links in order of first use (a Counter costs more here)
+    for lk in flat:
+        count[lk] = count.get(lk, 0) + 1
+    if len(count) == len(flat):  # no link shared: each flow at its smallest capacity
+        pos = 0
+        for f, k in enumerate(lengths):
+            if k == 1:  # (max(c, 0.0) spelled out: the same float, NaN and -0.0 included)
+                c = float(capacity[flat[pos]])
+                rates[f] = 0.0 if c < 0.0 else c
+            elif k:
+                rates[f] = min([max(float(capacity[lk]), 0.0) for lk in flat[pos: pos + k]])
+            pos += k
+        return rates
     flows: list[tuple[int, list[int]]] = []
     pos = 0
     for f, k in enumerate(lengths):
         if k:
             flows.append((f, flat[pos: pos + k]))
         pos += k
-    count: dict[int, int] = {}  # flows per link, the links in order of first use (a Counter costs more here)
-    for lk in flat:
-        count[lk] = count.get(lk, 0) + 1
-    if len(count) == len(flat):  # no link shared: each flow at its smallest capacity
-        for f, links in flows:
-            rates[f] = min(max(float(capacity[lk]), 0.0) for lk in links)
-        return rates
     residual = {lk: float(capacity[lk]) for lk in count}
     while flows:
         share = {lk: max(residual[lk], 0.0) / c for lk, c in count.items() if c}
@@ -356,10 +362,10 @@ class FluidNetwork:
         The event succeeds with a :class:`FlowRecord` ``latency_s`` seconds after the last byte left the
         fluid model (``end`` excludes the latency). An empty path or zero bytes complete at once.
         """
-        path = tuple(path)
+        path = path if type(path) is tuple else tuple(path)  # noqa: E721 - (a backend's route: a tuple)
         index = self._index
         ids = [index[lid] if lid in index else self._link(lid) for lid in path]
-        if len(set(ids)) != len(ids):
+        if len(ids) > 1 and len(set(ids)) != len(ids):
             raise TopologyError(f"path {path!r} crosses a link twice")
         if not (nbytes >= 0 and math.isfinite(nbytes)):
             raise RunError(f"transfer size must be finite and >= 0 bytes, got {nbytes!r} "
@@ -575,8 +581,7 @@ class FluidNetwork:
 
     def _mark_dirty(self) -> None:
         if self._recompute_pending is None:
-            self._recompute_pending = self.engine.schedule(0.0, self._recompute, priority=LATE,
-                                                           name="fluid recompute")
+            self._recompute_pending = self.engine.call(0.0, self._recompute, LATE, "fluid recompute")
 
     def _flush(self) -> None:
         if self._recompute_pending is not None:
@@ -626,7 +631,7 @@ class FluidNetwork:
         dt = self._rates_small() if few else self._rates_vector()
         if not math.isfinite(dt):
             raise RunError(f"no flow can progress at t={self.engine.now!r} s (all rates are zero)")
-        self._timer = self.engine.schedule(dt, self._complete, priority=NORMAL, name="fluid completion")
+        self._timer = self.engine.call(dt, self._complete, NORMAL, "fluid completion")
 
     def _rates_vector(self) -> float:
         """`_recompute`'s rates, link loads and time to the next completion with numpy (many flow-links)."""
@@ -671,8 +676,8 @@ class FluidNetwork:
                 load[lk] = load.get(lk, 0.0) + r
             pos += k
         self._loaded, self._load = list(load), list(load.values())
-        return min((max(left, 0.0) / r if r > 0 else math.inf
-                    for left, r in zip(remaining, rates, strict=True)), default=math.inf)
+        return min([max(left, 0.0) / r if r > 0 else math.inf
+                    for left, r in zip(remaining, rates, strict=True)], default=math.inf)
 
     def _complete(self) -> None:
         """Timer: finish every flow whose last byte arrived now, then recompute."""

@@ -245,3 +245,26 @@ def test_an_event_succeeds_for_later_with_a_delay():
     assert seen == []
     eng.run()
     assert seen == [(2.5, "v")] and ev.processed
+
+
+def test_call_queues_a_callback_exactly_where_schedule_would():
+    # the same times, priorities and FIFO ties as schedule, interleaved; cancel withdraws; a failure names it
+    def run(use_call: bool) -> list:
+        eng, log = Engine(), []
+        for k, (delay, prio) in enumerate([(1.0, LATE), (0.5, URGENT), (1.0, URGENT), (1.0, LATE), (0.0, 1)]):
+            def fn(k=k):
+                log.append((eng.now, k))
+
+            if use_call and k % 2:
+                eng.call(delay, fn, prio, f"cb {k}")
+            else:
+                eng.schedule(delay, fn, priority=prio, name=f"cb {k}")
+        eng.call(0.7, lambda: log.append("never"), 1, "gone").cancel()
+        eng.run()
+        return log
+
+    assert run(True) == run(False) == [(0.0, 4), (0.5, 1), (1.0, 2), (1.0, 0), (1.0, 3)]
+    eng = Engine()
+    eng.call(2.0, lambda: 1 / 0, 1, "fluid completion")
+    with pytest.raises(RunError, match=r"callback 'fluid completion' failed at t=2.0 s: ZeroDivisionError"):
+        eng.run()
