@@ -288,12 +288,11 @@ class TargetPolicy(Policy):
         k_all = -1 if self.targets is None else self.targets
         gate, count_current, relay = self.gate, self.count_current, self.relay
         crowded = view.crowded if self.fractional else _NONE
+        some_crowded = bool(crowded)
         holds = view.holds
         plans, load = self._plans(view), view.load
         tick_plans: dict[tuple[int, bool], _Plan] = {}
         refreshes = self._refreshes
-        if len(refreshes) >= _REFRESHES:
-            refreshes.clear()
         for i in [i for i, s in enumerate(servers) if s >= 0] if users is None else users.tolist():
             src, client = servers[i], codes[i]
             targets = srv[bounds[i]: bounds[i + 1]].tolist()
@@ -310,7 +309,7 @@ class TargetPolicy(Policy):
             for dst in targets:
                 if dst == src:
                     continue
-                cut = bool(crowded) and (src in crowded or dst in crowded)
+                cut = some_crowded and (src in crowded or dst in crowded)
                 if plans is None:
                     plan = tick_plans.get((dst, cut))
                     if plan is None:
@@ -331,18 +330,20 @@ class TargetPolicy(Policy):
                     have = holds(client, src)
                     if have is not None:
                         have = _bits(have)
-                if have is None:
-                    useful = 0
-                else:
+                # does src hold a layer of the plan that dst lacks? (on the masks' bits: a few integer
+                # operations instead of four numpy calls per target; dst is asked only when src holds any)
+                useful = 0 if have is None else have & wanted
+                if useful:
                     lack = holds(client, dst)
-                    # does src hold a layer of the plan that dst lacks? (on the masks' bits: a few integer
-                    # operations instead of four numpy calls per target)
-                    useful = have & wanted if lack is None else have & ~_bits(lack) & wanted
+                    if lack is not None:
+                        useful &= ~_bits(lack)
                 if useful:
                     out.append(plain_migrate(client, src, dst, layers))
                 else:
                     refresh = refreshes.get((client, src, dst))
                     if refresh is None:
+                        if len(refreshes) >= _REFRESHES:
+                            refreshes.clear()
                         refresh = refreshes[(client, src, dst)] = plain_migrate(client, src, dst, ())
                     out.append(refresh)
             if self.keep_m > 0:
