@@ -82,14 +82,18 @@ def make_traces(
     n = len(df)
     out: dict[str, Any] = {}
     user = df["user"]
-    # plain arrays, not Series: the input index may repeat labels (e.g. pd.concat without ignore_index)
+    # the input's index dropped (it may repeat labels, e.g. pd.concat without ignore_index); the columns kept
+    # as Series, not as `to_numpy()`'s read-only views: copy-on-write then knows they are shared with `df`
+    # and copies a column on its first write, where a table of read-only arrays would refuse every write
     is_cat = isinstance(user.dtype, pd.CategoricalDtype)
     out["user"] = user.array if is_cat else pd.Categorical(user.astype(str))
-    out["traj"] = df["traj"].to_numpy().astype(np.int32, copy=False)
+    same = isinstance(df.index, pd.RangeIndex) and df.index.equals(pd.RangeIndex(n))
+    frame = df if same else df.reset_index(drop=True)
+    out["traj"] = _typed(frame["traj"], np.int32)
     missing: Any = None
     for col in _FLOAT_COLUMNS:
         if col in df.columns:
-            out[col] = df[col].to_numpy().astype(np.float64, copy=False)
+            out[col] = _typed(frame[col], np.float64)
         else:
             if missing is None or not _SHARED_NAN:
                 values = nan if missing is None and nan is not None else np.full(n, np.nan)
@@ -108,6 +112,11 @@ def make_traces(
         "read_report": read_report if read_report is not None else empty_read_report(),
     }
     return result
+
+
+def _typed(col: pd.Series, dtype: type) -> pd.Series:
+    """`col` itself where it has `dtype` already (shared, not copied), else converted."""
+    return col if col.dtype == dtype else col.astype(dtype)
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:

@@ -129,3 +129,17 @@ def test_make_traces_accepts_a_repeated_index():
     out = make_traces(df)
     assert list(out["user"].astype(str)) == ["a", "b"]
     assert list(out["mode"].astype(str)) == ["bus", "walk"]
+
+
+@pytest.mark.parametrize("index", [None, [3, 3, 7]])
+def test_a_traces_table_takes_writes_and_leaves_the_callers_frame_as_it_was(index):
+    df = pd.DataFrame({"user": ["a", "a", "b"], "traj": [0, 0, 0], "t": [1.0, 2.0, 3.0],
+                       "lat": [39.9, 39.91, 39.92], "lon": [116.3, 116.31, 116.32]}, index=index)
+    tr = make_traces(df, presorted=True)  # rows kept as given: the columns share the caller's memory
+    assert np.shares_memory(tr["t"].to_numpy(), df["t"].to_numpy())
+    tr.loc[0, "t"] = 0.5  # copy-on-write copies the shared column, where a read-only one would refuse
+    tr.loc[1, ["lat", "traj"]] = [40.0, 4]
+    assert tr["t"].tolist() == [0.5, 2.0, 3.0]
+    assert tr["lat"].tolist()[1] == 40.0 and tr["traj"].tolist()[1] == 4
+    assert df["t"].tolist() == [1.0, 2.0, 3.0]
+    assert df["lat"].tolist()[1] == 39.91 and df["traj"].tolist()[1] == 0
