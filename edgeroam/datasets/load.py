@@ -309,6 +309,12 @@ def load_dataset(
         Keyword arguments of `synthetic_traces`.
     reader : dict, optional
         Options of the table, gpx and sumo readers (`READER_OPTIONS`; None values are ignored).
+
+    Notes
+    -----
+    A table read from the cache holds Arrow's immutable memory, not copied: pandas refuses to write into it
+    in place (``df.loc[...] = ...`` raises "assignment destination is read-only", pandas-dev/pandas#62144),
+    so copy it first (``df = df.copy()``). New columns and operations that return new tables need no copy.
     """
     _check_kind(kind)
 
