@@ -789,7 +789,7 @@ class SimBackend:
         """Forget `key`'s pending mask once nothing is on its way there (a missing mask means none pending):
         a pass leaves hundreds of thousands of (client, server) pairs behind."""
         pend = self._pending.get(key)
-        if pend is not None and not pend.any():
+        if pend is not None and not np.count_nonzero(pend):  # (pend.any() costs four times as much)
             del self._pending[key]
 
     def _refresh(self, key: Key) -> None:

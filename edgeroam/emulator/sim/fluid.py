@@ -708,6 +708,14 @@ class FluidNetwork:
         if all(done):  # the last flows in progress (a sparse replay's usual lone flow): nothing to keep
             self._fid, self._remaining, self._rate, self._lengths, self._flat = [], [], [], [], []
             return finished
+        if done.count(True) == 1:  # one of them (the usual case): taken out of the lists in place
+            pos = done.index(True)
+            fid = finished[pos]
+            first = sum(self._lengths[:pos])
+            del self._flat[first: first + self._lengths[pos]]
+            for col in (finished, remaining, rate, self._lengths):
+                del col[pos]
+            return [fid]
         keep = [not d for d in done]
         flat, pos, kept = self._flat, 0, []
         for k, d in zip(self._lengths, done, strict=True):
