@@ -350,59 +350,12 @@ def route(G: nx.Graph, src: int | str, dst: int | str) -> tuple[tuple[tuple[str,
     for n in (u, v):
         if n not in adj:
             raise TopologyError(f"node {n} is not in the backhaul")
-    nodes = _hop_path(adj, u, v)
+    try:  # what nx.shortest_path runs for a hop path, without its dispatch
+        nodes = nx.bidirectional_shortest_path(G, u, v)
+    except nx.NetworkXNoPath:
+        raise TopologyError(f"no backhaul path from {u} to {v}") from None
     links = tuple(zip(nodes[:-1], nodes[1:], strict=True))
     return links, float(sum(adj[a][b]["delay_s"] for a, b in links))
-
-
-def _hop_path(adj: dict[Any, dict[Any, Any]], source: Any, target: Any) -> list[Any]:
-    """The hop-shortest path `nx.shortest_path` returns (its bidirectional breadth-first search, step for
-    step: the same fringes, neighbour order and meeting node, hence the same path among equal ones) over an
-    undirected graph's adjacency dicts."""
-    if source == target:
-        return [source]
-    pred: dict[Any, Any] = {source: None}
-    succ: dict[Any, Any] = {target: None}
-    forward, reverse = [source], [target]
-    meet = None
-    while forward and reverse and meet is None:
-        if len(forward) <= len(reverse):
-            level, forward = forward, []
-            for x in level:
-                for w in adj[x]:
-                    if w not in pred:
-                        forward.append(w)
-                        pred[w] = x
-                    if w in succ:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
-        else:
-            level, reverse = reverse, []
-            for x in level:
-                for w in adj[x]:
-                    if w not in succ:
-                        succ[w] = x
-                        reverse.append(w)
-                    if w in pred:
-                        meet = w
-                        break
-                if meet is not None:
-                    break
-    if meet is None:
-        raise TopologyError(f"no backhaul path from {source} to {target}")
-    path = []
-    w = meet
-    while w is not None:
-        path.append(w)
-        w = pred[w]
-    path.reverse()
-    w = succ[path[-1]]
-    while w is not None:
-        path.append(w)
-        w = succ[w]
-    return path
 
 
 def path_bottleneck_bps(G: nx.Graph, path: list[str]) -> float:
