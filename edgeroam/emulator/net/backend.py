@@ -607,10 +607,7 @@ class Net:
         edge = topo.servers.loc[topo.servers["tier"] == "edge", "server"].to_numpy(np.int64)
         core = SimBackend(topo.backhaul, edge, pl.weight_bytes, pl.names, interval_s=self.setup.interval_s,
                           ttl_intervals=self.setup.ttl_intervals, up_bps=self.setup.up_bps)
-        mig = transfers[transfers["kind"] == "migrate"]
-        for rec in mig.itertuples(index=False):
-            core._path(int(rec.src), int(rec.dst))  # noqa: SLF001 - the sim's routes, not a copy of them
-            core._records.append(tuple(rec))  # noqa: SLF001
+        core.record(transfers[transfers["kind"] == "migrate"])
         return core.backhaul()
 
     def _memory(self) -> dict[str, float]:

@@ -839,6 +839,15 @@ class SimBackend:
         kind = np.array(_Records.KINDS, dtype=object)[cols["kind"]]
         return pd.DataFrame(cols | {"kind": kind}, columns=TRANSFER_COLUMNS)
 
+    def record(self, transfers: pd.DataFrame) -> None:
+        """Add transfers measured elsewhere (a `transfers` table: the net backend's) to this backend's
+        records, each migration's pair routed as this backend routes it, so that `transfers` and `backhaul`
+        account them as its own (one routing and accounting rule for both backends)."""
+        for rec in transfers.itertuples(index=False):
+            if rec.kind == "migrate":
+                self._path(int(rec.src), int(rec.dst))
+            self._records.append(tuple(rec))
+
     def backhaul(self, t0: float = 0.0) -> pd.DataFrame:
         """Bytes sent (``up_bytes``) and received (``down_bytes``) over the backhaul per server and interval.
 

@@ -418,8 +418,8 @@ def test_an_upload_chunk_whose_last_byte_is_in_lands_when_its_client_leaves_at_t
 
 
 def test_transfer_rows_fed_back_as_records_give_the_same_tables(make_backend):
-    # the net backend accounts its measured migrations this way (`_model_backhaul`): a fresh core, the routes
-    # of the rows' pairs, each row appended to the records as it is
+    # the net backend accounts its measured migrations this way (`_model_backhaul`): a fresh core records
+    # them, routing the rows' pairs, each row as it is
     b = make_backend()
     b.begin_tick(0, 0.0, {7: 0})
     b.grant(7, 0, np.ones(3, bool))
@@ -430,10 +430,7 @@ def test_transfer_rows_fed_back_as_records_give_the_same_tables(make_backend):
     tr = b.transfers()
     assert set(tr["kind"]) == {"upload", "migrate"} and tr["complete"].all()
     core = make_backend()
-    for rec in tr.itertuples(index=False):
-        if rec.kind == "migrate":
-            core._path(int(rec.src), int(rec.dst))
-        core._records.append(tuple(rec))
+    core.record(tr)
     assert core.transfers().equals(tr) and core.backhaul().equals(b.backhaul())
     assert len(b.backhaul()) and make_backend().transfers().columns.tolist() == tr.columns.tolist()
 
