@@ -26,6 +26,20 @@ def _start(eng, net, path, nbytes, at, ends, tag):
     eng.process(proc(eng), name=f"flow {tag}")
 
 
+def _random_flows(seed: int, links: str, n: int, *, interval_s: float, within_s: float):
+    """A network of `links` (1-19 Mbit/s each) and `n` flows over 1-3 of them, starting within `within_s`:
+    the engine, the network and the flows' ends by tag (filled as they finish)."""
+    rng = np.random.default_rng(seed)
+    eng = Engine()
+    caps = {k: float(c) * MBPS for k, c in zip(links, rng.integers(1, 20, len(links)), strict=True)}
+    net = FluidNetwork(eng, caps, interval_s=interval_s)
+    ends: dict = {}
+    for tag in range(n):
+        path = list(rng.choice(list(links), size=int(rng.integers(1, 4)), replace=False))
+        _start(eng, net, path, float(rng.uniform(1e5, 4e6)), float(rng.uniform(0, within_s)), ends, tag)
+    return eng, net, ends
+
+
 def test_two_flows_share_a_link_then_one_ends():
     # One 10 Mbps link = 1.25e6 B/s. A: 2.5e6 B, B: 1.25e6 B, both at t = 0.
     # Each gets 5 Mbps = 625 000 B/s: B ends at 1.25e6 / 625e3 = 2.0 s, when A has 2.5e6 - 1.25e6 = 1.25e6 B
@@ -706,14 +720,7 @@ def test_a_network_of_few_flows_runs_the_same_in_plain_python(seed, monkeypatch)
     # flows that come and go over shared links: identical ends and link bytes by either way of computing
     def run(small: int):
         monkeypatch.setattr(fluid, "_SMALL", small)
-        rng = np.random.default_rng(seed)
-        eng = Engine()
-        caps = {k: float(c) * MBPS for k, c in zip("abcde", rng.integers(1, 20, 5), strict=True)}
-        net = FluidNetwork(eng, caps, interval_s=1.0)
-        ends: dict = {}
-        for tag in range(12):
-            path = list(rng.choice(list("abcde"), size=int(rng.integers(1, 4)), replace=False))
-            _start(eng, net, path, float(rng.uniform(1e5, 4e6)), float(rng.uniform(0, 5)), ends, tag)
+        eng, net, ends = _random_flows(seed, "abcde", 12, interval_s=1.0, within_s=5.0)
         eng.run()
         return ends, net.link_bytes(), net.interval_matrix()[1].tobytes()
 
@@ -743,14 +750,7 @@ def test_many_flows_as_arrays_run_the_same_as_lists(seed, monkeypatch):
     # identical ends, sent bytes, rates, link loads and link bytes
     def run(vector: int):
         monkeypatch.setattr(fluid, "_VECTOR", vector)
-        rng = np.random.default_rng(seed)
-        eng = Engine()
-        caps = {k: float(c) * MBPS for k, c in zip("abcdefgh", rng.integers(1, 20, 8), strict=True)}
-        net = FluidNetwork(eng, caps, interval_s=0.7)
-        ends: dict = {}
-        for tag in range(60):
-            path = list(rng.choice(list("abcdefgh"), size=int(rng.integers(1, 4)), replace=False))
-            _start(eng, net, path, float(rng.uniform(1e5, 4e6)), float(rng.uniform(0, 3)), ends, tag)
+        eng, net, ends = _random_flows(seed, "abcdefgh", 60, interval_s=0.7, within_s=3.0)
         seen = []
 
         def meddle(eng):
