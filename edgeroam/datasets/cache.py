@@ -25,9 +25,11 @@ __all__ = ["CACHE_FORMAT", "cache_key", "cache_path", "cached_read"]
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 3  # bump when the stored layout changes (2: category columns; 3: skipped, re-sorted files)
+CACHE_FORMAT = 4  # bump when the stored layout changes (2: category columns; 3: skipped, re-sorted files;
+# 4: all-NaN float columns named, not stored)
 _ATTRS_KEY = b"edgeroam.attrs"
 _CATEGORIES_KEY = b"edgeroam.categories"
+_NAN_KEY = b"edgeroam.nan"
 
 
 def _file_stats(sources: Iterable[Path]) -> list[list[Any]] | None:
@@ -122,12 +124,44 @@ def _read(path: Path) -> pd.DataFrame | None:
         for col, cats in categories.items():
             if not isinstance(df[col].dtype, pd.CategoricalDtype) or df[col].cat.categories.tolist() != cats:
                 df[col] = pd.Categorical(df[col], categories=cats)
+        if _NAN_KEY in meta:
+            df = _with_nan_columns(df, json.loads(meta[_NAN_KEY]))
     except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
         return None
     attrs.pop("cache", None)
     df.attrs = attrs
     return df
+
+
+def _nan_columns(df: pd.DataFrame) -> list[str]:
+    """The float64 columns of a non-empty `df` that hold only NaN (an unprojected table's x and y, a metric
+    table's lat and lon): named in the entry rather than stored, they are neither read nor held twice."""
+    import numpy as np
+
+    if not len(df):
+        return []
+    return [str(c) for c in df.columns
+            if df[c].dtype == np.float64 and bool(np.isnan(df[c].to_numpy()).all())]
+
+
+def _with_nan_columns(df: pd.DataFrame, layout: dict[str, list[str]]) -> pd.DataFrame:
+    """`df` with the all-NaN columns an entry names put back in their places, as one NaN array they share
+    (as `make_traces` fills missing ones; copy-on-write copies a column on its first write)."""
+    import numpy as np
+    import pandas as pd
+
+    from edgeroam.datasets.traces import _SHARED_NAN
+
+    nan = set(layout["nan"])
+    shared = pd.Series(np.full(len(df), np.nan), index=df.index, copy=False)  # one Series: its uses tracked
+
+    def column(c: str) -> pd.Series:
+        if c not in nan:
+            return df[c]
+        return shared if _SHARED_NAN else shared.copy()
+
+    return pd.DataFrame({c: column(c) for c in layout["columns"]}, index=df.index, copy=False)
 
 
 def _read_columns(path: Path) -> tuple[pd.DataFrame, dict[bytes, bytes]]:
@@ -166,12 +200,17 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from edgeroam._memory import release_free_memory
+
     attrs = {k: v for k, v in df.attrs.items() if k != "cache"}
     try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        nan = _nan_columns(df)
+        table = pa.Table.from_pandas(df.drop(columns=nan) if nan else df, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[_ATTRS_KEY] = json.dumps(attrs, default=str).encode()
         meta[_CATEGORIES_KEY] = json.dumps(_empty_categories(df)).encode()
+        if nan:
+            meta[_NAN_KEY] = json.dumps({"columns": [str(c) for c in df.columns], "nan": nan}).encode()
         table = table.replace_schema_metadata(meta)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -184,3 +223,8 @@ def _write(df: pd.DataFrame, path: Path) -> None:
                 os.unlink(tmp)
     except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
         log.warning("could not write cache entry %s (%s); continuing without cache", path, exc)
+    finally:
+        # the Arrow copy of the table is freed; its pages go back to the system rather than stay in the pool
+        # under what the caller does next (a first load_dataset cuts and resamples the table it just cached)
+        table = None
+        release_free_memory()

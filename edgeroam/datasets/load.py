@@ -359,6 +359,7 @@ def _load(
         traces = _read(kind, root, cache=cache, lenient=lenient, site=site, reader=reader, xy=every)
         reg = resolve_region(kind, region, traces)  # needs x, y only for KAIST's own (unprojected) frame
     # after the read: the Geolife reader imports pandas while its workers run
+    from edgeroam._memory import release_free_memory
     from edgeroam.datasets.project import project
     from edgeroam.datasets.regions import filter_region, region_mask
     from edgeroam.datasets.resample import resample
@@ -369,6 +370,7 @@ def _load(
             gap = None if interval_s is None else 3.0 * interval_s if max_gap_s is None else max_gap_s
             cut, crs = _cut_to_region(traces, inside, gap)
             del traces, inside  # only the cut rows are projected: free the whole table first
+            release_free_memory()  # and hand its pages back (a table read from the cache: Arrow's pool's)
             cut = project(cut, crs)
             if interval_s is None or gap is None:
                 return filter_region(cut, reg)

@@ -165,3 +165,40 @@ def test_geolife_without_labels_loads_twice_from_the_cache(tmp_path, monkeypatch
     assert len(reads) == 1  # the second load came from the cache
     validate_traces(second)
     assert len(second) == len(first) == 6 and second["mode"].isna().all()
+
+
+def test_all_nan_columns_are_named_not_stored_and_come_back_in_place(tmp_path):
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"abcd")
+    b = Builder(src)  # x, y, lat, lon all NaN (the builder gives t only)
+    first = _read(b, tmp_path)
+    first_x = first["x"].to_numpy().copy()
+    stored = pq.ParquetFile(first.attrs["cache"]["path"]).schema_arrow.names
+    assert not {"x", "y", "lat", "lon"} & set(stored) and {"user", "t"} <= set(stored)
+    second = _read(b, tmp_path)
+    assert second.attrs["cache"]["hit"] is True and list(second.columns) == list(first.columns)
+    assert pd.util.hash_pandas_object(second).equals(pd.util.hash_pandas_object(first))
+    validate_traces(second)
+    second.loc[0, "x"] = 1.0  # the NaN columns share one array until written: the others stay NaN
+    assert second["x"].iloc[0] == 1.0 and second[["y", "lat", "lon"]].isna().all().all()
+    assert np.isnan(first_x).all()
+
+
+def test_a_column_with_some_values_is_stored(tmp_path):
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "data.txt"
+    src.write_bytes(b"ab")
+
+    def build() -> pd.DataFrame:
+        df = pd.DataFrame({"user": ["a"] * 4, "traj": 0, "t": np.arange(4.0),
+                           "x": [np.nan, 1.0, np.nan, np.nan], "y": np.nan})
+        return make_traces(df)
+
+    first = cached_read("unit", [src], {}, build, cache_dir=tmp_path / "cache")
+    stored = set(pq.ParquetFile(first.attrs["cache"]["path"]).schema_arrow.names)
+    assert "x" in stored and "y" not in stored
+    second = cached_read("unit", [src], {}, build, cache_dir=tmp_path / "cache")
+    assert second["x"].tolist()[1] == 1.0 and np.isnan(second["x"].tolist()[0]) and second["y"].isna().all()
